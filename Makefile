@@ -1,0 +1,42 @@
+# replaybook's two entry points (see README): `make play` and `make test`.
+# Everything a fresh Linux machine with Docker needs is installed from here:
+# the Python environment (.venv), then host tools and the Debian base image via
+# `replaybook doctor --fix`, which prints every command it runs.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SCENARIO ?= 001-nginx-502
+
+.PHONY: play test setup venv lint unit integration e2e bench clean
+
+$(BIN)/replaybook: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/replaybook
+
+setup: venv
+	$(BIN)/replaybook doctor --fix
+
+play: setup
+	$(BIN)/replaybook run $(SCENARIO)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy libreplay commands hud
+
+test: setup lint
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest tests/unit tests/cli
+
+bench: setup
+	$(BIN)/python benchmarks/detection_latency.py
+	$(BIN)/python benchmarks/hud_memory.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Command-line adapters, one module per executable (installed as replaybook.commands)."""

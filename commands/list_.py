@@ -1,0 +1,60 @@
+"""replay-list: every scenario of every pack, as a table or as JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+
+from libreplay import packs
+from libreplay.scenario import Scenario
+
+app = make_app("List the scenarios of every pack (the official one and those added).")
+
+
+@app.command()
+@handles_errors
+def list_(
+    tag: Annotated[str | None, typer.Option(help="Only scenarios carrying this tag.")] = None,
+    pack: Annotated[str | None, typer.Option(help="Only the scenarios of this pack.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """List scenarios: ID, difficulty and title; `--json` for scripts."""
+    scans = [packs.scan_pack(packs.get_pack(pack))] if pack else packs.scan_all()
+    scenarios = [s for scan in scans for s in scan.scenarios if tag is None or tag in s.tags]
+    for scan in scans:
+        for invalid in scan.invalid:
+            say(f"Warning: skipped an invalid scenario in pack {scan.pack.name}: {invalid.message}")
+    if json_:
+        emit_json([scenario_record(s) for s in scenarios])
+        return
+    for line in table(scenarios):
+        emit(line)
+
+
+def scenario_record(scenario: Scenario) -> dict[str, Any]:
+    return {
+        "id": scenario.id,
+        "pack": scenario.pack,
+        "ref": scenario.ref,
+        "title": scenario.title,
+        "difficulty": scenario.difficulty,
+        "tags": list(scenario.tags),
+        "faults": [fault.name for fault in scenario.faults],
+        "sla_minutes": scenario.sla_minutes,
+        "path": str(scenario.directory),
+    }
+
+
+def table(scenarios: list[Scenario]) -> list[str]:
+    """The seed's table: ``ID DIFF TITLE`` with a rule under the header."""
+    ids = [s.id if s.pack == packs.OFFICIAL else s.ref for s in scenarios]
+    width = max([len("ID"), *(len(i) for i in ids)])
+    header = f"{'ID':<{width}}  DIFF  TITLE"
+    lines = [header, "-" * max(len(header), 40)]
+    lines += [f"{i:<{width}}  {s.difficulty:<4}  {s.title}" for i, s in zip(ids, scenarios, strict=True)]
+    return lines
+
+
+main = app

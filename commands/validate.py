@@ -1,0 +1,58 @@
+"""replay-validate: check scenarios without starting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from replaybook.commands.common import emit, handles_errors, make_app, say
+
+from libreplay import packs
+from libreplay.errors import ScenarioInvalid
+from libreplay.scenario import load_scenario
+
+app = make_app("Validate scenarios: every problem, each naming its file and field.")
+
+
+@app.command()
+@handles_errors
+def validate(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(help="Scenario ids, pack/id, scenario directories or pack directories."),
+    ] = None,
+) -> None:
+    """Validate scenarios; exits 3 if any is invalid. With no argument, every installed pack."""
+    directories = _directories(targets or [])
+    invalid = 0
+    for directory, pack_name in directories:
+        try:
+            scenario = load_scenario(directory, pack=pack_name)
+        except ScenarioInvalid as exc:
+            invalid += 1
+            say(exc.message)
+            continue
+        for warning in scenario.warnings:
+            say(f"{directory}: warning: {warning}")
+        emit(f"ok  {scenario.ref}")
+    if invalid:
+        say(f"{invalid} of {len(directories)} scenario(s) invalid")
+        raise typer.Exit(ScenarioInvalid.exit_code)
+
+
+def _directories(targets: list[str]) -> list[tuple[Path, str]]:
+    if not targets:
+        return [(d, p.name) for p in packs.installed_packs() for d in packs.scenario_dirs(p.directory)]
+    found: list[tuple[Path, str]] = []
+    for target in targets:
+        path = Path(target).expanduser()
+        if path.is_dir():
+            found += [(d, "local") for d in packs.scenario_dirs(path)] or [(path, "local")]
+            continue
+        scenario = packs.resolve_scenario(target)
+        found.append((scenario.directory, scenario.pack))
+    return found
+
+
+main = app

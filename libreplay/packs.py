@@ -1,0 +1,278 @@
+"""Scenario packs: the official one shipped with replaybook, and git repositories added by users.
+
+An added pack is a git clone under ``data/packs/<dir>`` with its record ``data/packs/<dir>.toml``
+(source, name, ref). The directory name carries a hash of the source, so two sources never
+share one; the display name (``owner/repo``) is what users type in ``pack/id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from libreplay import paths
+from libreplay.errors import Ambiguous, NotFound, PackError, ScenarioInvalid
+from libreplay.scenario import Scenario, is_scenario_dir, load_scenario
+from libreplay.store import read_toml, write_toml
+
+OFFICIAL = "official"
+GITHUB_SHORTHAND = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+URL_LIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
+GIT_TIMEOUT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    directory: Path
+    source: str
+    ref: str | None = None
+    commit: str | None = None
+
+    @property
+    def official(self) -> bool:
+        return self.name == OFFICIAL
+
+
+@dataclass
+class PackScan:
+    """The scenarios of a pack, and the directories that failed validation."""
+
+    pack: Pack
+    scenarios: list[Scenario] = field(default_factory=list)
+    invalid: list[ScenarioInvalid] = field(default_factory=list)
+
+
+# -- listing -------------------------------------------------------------------------------
+
+
+def official_pack() -> Pack:
+    return Pack(OFFICIAL, paths.official_pack_dir(), source="(shipped with replaybook)")
+
+
+def installed_packs() -> list[Pack]:
+    """The official pack first, then added packs by name."""
+    packs = [official_pack()]
+    root = paths.packs_dir()
+    if root.is_dir():
+        records = sorted(root.glob("*.toml"))
+        added = [_pack_from_record(record) for record in records]
+        packs.extend(sorted((p for p in added if p.directory.is_dir()), key=lambda p: p.name))
+    return packs
+
+
+def get_pack(name: str) -> Pack:
+    for pack in installed_packs():
+        if pack.name == name:
+            return pack
+    known = ", ".join(p.name for p in installed_packs())
+    raise NotFound(f"no pack named {name!r} (packs: {known})")
+
+
+def scenario_dirs(root: Path) -> Iterator[Path]:
+    """Scenario directories of a pack: the root itself, its children and grandchildren."""
+    if is_scenario_dir(root):
+        yield root
+        return
+    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if is_scenario_dir(child):
+            yield child
+            continue
+        for grandchild in sorted(p for p in child.iterdir() if p.is_dir()):
+            if not grandchild.name.startswith(".") and is_scenario_dir(grandchild):
+                yield grandchild
+
+
+def scan_pack(pack: Pack) -> PackScan:
+    scan = PackScan(pack)
+    for directory in scenario_dirs(pack.directory):
+        try:
+            scan.scenarios.append(load_scenario(directory, pack=pack.name))
+        except ScenarioInvalid as exc:
+            scan.invalid.append(exc)
+    return scan
+
+
+def scan_all() -> list[PackScan]:
+    return [scan_pack(pack) for pack in installed_packs()]
+
+
+# -- naming a scenario ---------------------------------------------------------------------
+
+
+def resolve_scenario(name: str) -> Scenario:
+    """A scenario by id, ``pack/id`` or path. An id found in two packs is an error naming both."""
+    path = Path(name).expanduser()
+    if (name.startswith((".", "/", "~")) or os.sep in name) and is_scenario_dir(path):
+        return load_scenario(path, pack="local")
+    pack_name, _, scenario_id = name.rpartition("/")
+    scans = [scan_pack(get_pack(pack_name))] if pack_name else scan_all()
+    matches = [s for scan in scans for s in scan.scenarios if s.id == scenario_id]
+    broken = [e for scan in scans for e in scan.invalid if Path(e.scenario_dir).name == scenario_id]
+    if len(matches) > 1:
+        where = " and ".join(s.ref for s in matches)
+        raise Ambiguous(f"scenario id {scenario_id!r} is in more than one pack: {where}",
+                        hint=f"name it as pack/id, e.g. {matches[0].ref}")
+    if matches:
+        return matches[0]
+    if broken:
+        raise broken[0]
+    known = sorted(s.id for scan in scans for s in scan.scenarios)
+    import difflib
+
+    close = difflib.get_close_matches(scenario_id, known, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "replay-list shows every scenario"
+    raise NotFound(f"no scenario named {name!r}", hint=hint)
+
+
+# -- adding and removing -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a pack comes from, and the name it is shown under."""
+
+    url: str
+    name: str
+
+
+def parse_source(source: str) -> SourceSpec:
+    local = Path(source).expanduser()
+    if local.exists():
+        if not (local / ".git").exists():
+            raise PackError(f"{source}: not a git repository (a pack is a git repository)")
+        return SourceSpec(str(local.resolve()), local.resolve().name)
+    if URL_LIKE.match(source):
+        trail = re.split(r"[/:]", source.rstrip("/").removesuffix(".git"))
+        name = "/".join(part for part in trail[-2:] if part)
+        return SourceSpec(source, name)
+    if GITHUB_SHORTHAND.match(source):
+        return SourceSpec(f"https://github.com/{source}.git", source)
+    raise PackError(
+        f"{source}: not a local git repository, a git URL or a GitHub owner/repo",
+    )
+
+
+def add_pack(source: str, *, ref: str | None = None) -> Pack:
+    """Clone ``source`` (or update it if it was added before), optionally pinned to ``ref``."""
+    spec = parse_source(source)
+    existing = _find_by_url(spec.url)
+    if existing is not None:
+        return _update(existing, ref)
+    directory = paths.packs_dir() / _dir_name(spec)
+    name = _unique_name(spec.name)
+    commit = _clone_into(spec.url, directory, ref)
+    pack = Pack(name, directory, spec.url, ref, commit)
+    _write_record(pack)
+    return pack
+
+
+def remove_pack(name: str) -> Pack:
+    if name == OFFICIAL:
+        raise PackError("the official pack ships with replaybook and cannot be removed")
+    pack = get_pack(name)
+    shutil.rmtree(pack.directory, ignore_errors=True)
+    _record_path(pack.directory).unlink(missing_ok=True)
+    return pack
+
+
+def _clone_into(url: str, directory: Path, ref: str | None) -> str:
+    """Clone to a temporary directory beside the target and move it in: a failure leaves nothing."""
+    import git
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=directory.parent))
+    try:
+        repo = git.Repo.clone_from(url, tmp, env=_git_env(), kill_after_timeout=GIT_TIMEOUT_SECONDS)
+        if ref:
+            repo.git.checkout(ref)
+        commit = repo.head.commit.hexsha
+        repo.close()
+        tmp.rename(directory)
+        return commit
+    except git.GitCommandError as exc:
+        raise PackError(f"could not clone {url}: {_git_message(exc)}") from exc
+    except ValueError as exc:  # a ref that names nothing
+        raise PackError(f"could not clone {url}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _update(pack: Pack, ref: str | None) -> Pack:
+    import git
+
+    pin = ref if ref is not None else pack.ref
+    try:
+        repo = git.Repo(pack.directory)
+        repo.git.fetch("--tags", "origin", env=_git_env(), kill_after_timeout=GIT_TIMEOUT_SECONDS)
+        if pin:
+            repo.git.checkout(pin)
+            if not repo.head.is_detached:
+                repo.git.merge("--ff-only", f"origin/{pin}")
+        else:
+            default = repo.git.symbolic_ref("refs/remotes/origin/HEAD").removeprefix("refs/remotes/")
+            repo.git.checkout(default.removeprefix("origin/"))
+            repo.git.merge("--ff-only", default)
+        commit = repo.head.commit.hexsha
+        repo.close()
+    except git.GitCommandError as exc:
+        raise PackError(f"could not update pack {pack.name}: {_git_message(exc)}") from exc
+    updated = Pack(pack.name, pack.directory, pack.source, pin, commit)
+    _write_record(updated)
+    return updated
+
+
+def _git_env() -> dict[str, str]:
+    # Never stop to ask for credentials: a private repository without access fails at once.
+    return {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+
+
+def _git_message(exc: Exception) -> str:
+    stderr = str(getattr(exc, "stderr", "") or exc).strip()
+    lines = [line.strip().removeprefix("stderr: ").strip("'") for line in stderr.splitlines()]
+    meaningful = [line for line in lines if line and not line.startswith("Cmd(")]
+    return meaningful[-1] if meaningful else str(exc)
+
+
+def _dir_name(spec: SourceSpec) -> str:
+    digest = hashlib.sha256(spec.url.encode()).hexdigest()[:10]
+    slug = re.sub(r"[^a-z0-9._-]+", "-", spec.name.lower()).strip("-") or "pack"
+    return f"{slug}-{digest}"
+
+
+def _record_path(directory: Path) -> Path:
+    return directory.with_name(directory.name + ".toml")
+
+
+def _write_record(pack: Pack) -> None:
+    record = {"name": pack.name, "source": pack.source, "ref": pack.ref, "commit": pack.commit}
+    write_toml(_record_path(pack.directory), record)
+
+
+def _pack_from_record(record: Path) -> Pack:
+    data = read_toml(record)
+    return Pack(
+        name=str(data.get("name", record.stem)),
+        directory=record.with_suffix(""),
+        source=str(data.get("source", "")),
+        ref=data.get("ref"),
+        commit=data.get("commit"),
+    )
+
+
+def _find_by_url(url: str) -> Pack | None:
+    return next((p for p in installed_packs()[1:] if p.source == url), None)
+
+
+def _unique_name(name: str) -> str:
+    taken = {p.name for p in installed_packs()}
+    candidate, counter = name, 2
+    while candidate in taken:
+        candidate, counter = f"{name}-{counter}", counter + 1
+    return candidate

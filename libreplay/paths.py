@@ -1,0 +1,55 @@
+"""Where replaybook keeps its files. One place resolves them; REPLAYBOOK_HOME redirects all."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "replaybook"
+
+
+def home_override() -> Path | None:
+    value = os.environ.get("REPLAYBOOK_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def data_dir() -> Path:
+    """Packs and the ledger: kept across sessions."""
+    home = home_override()
+    return home / "data" if home else Path(platformdirs.user_data_dir(APP))
+
+
+def state_dir() -> Path:
+    """Live session state: one directory per session."""
+    home = home_override()
+    return home / "state" if home else Path(platformdirs.user_state_dir(APP))
+
+
+def packs_dir() -> Path:
+    return data_dir() / "packs"
+
+
+def sessions_dir() -> Path:
+    return state_dir() / "sessions"
+
+
+def session_dir(session_id: str) -> Path:
+    return sessions_dir() / session_id
+
+
+def ledger_path() -> Path:
+    return data_dir() / "sessions.jsonl"
+
+
+def official_pack_dir() -> Path:
+    """The pack that ships inside the project (``packs/official``)."""
+    from importlib.resources import files
+
+    return Path(str(files("replaybook.packs") / "official"))
+
+
+def asset_path(name: str) -> Path:
+    """A file shipped in ``libreplay/assets`` (the probe's Dockerfile, get-hint)."""
+    return Path(__file__).parent / "assets" / name

@@ -1,0 +1,103 @@
+"""Atomic TOML and JSON-lines files shared between processes.
+
+Every write goes to a hidden temporary file in the same directory and is renamed into
+place, so a reader (or a watchfiles watcher) never sees half a file. Read-modify-write
+cycles hold a file lock beside the file, so concurrent writers never lose an update.
+Watchers ignore names starting with a dot: temporary files and locks are all dot-files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from filelock import FileLock
+
+from libreplay.errors import InvalidInput
+
+LOCK_TIMEOUT_SECONDS = 10.0
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the lock that guards ``path`` for a read-modify-write cycle."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT_SECONDS):
+        yield
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path}: not valid TOML: {exc}") from exc
+
+
+def write_toml(path: Path, data: dict[str, Any]) -> None:
+    write_atomic(path, tomli_w.dumps(_drop_none(data)).encode())
+
+
+def update_toml(path: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Apply ``change`` to the file's table under its lock and write it back atomically."""
+    with locked(path):
+        data = read_toml(path) if path.exists() else {}
+        change(data)
+        write_toml(path, data)
+        return data
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line under the file's lock (the ledger)."""
+    line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    with locked(path), path.open("a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn line from a crashed writer is skipped, not fatal
+    return records
+
+
+def _drop_none(value: Any) -> Any:
+    """TOML has no null: keys whose value is None are left out."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""The official scenario pack, shipped with replaybook (installed as replaybook.packs)."""
