@@ -53,3 +53,8 @@ def official_pack_dir() -> Path:
 def asset_path(name: str) -> Path:
     """A file shipped in ``libreplay/assets`` (the probe's Dockerfile, get-hint)."""
     return Path(__file__).parent / "assets" / name
+
+
+def transcript_path(session_id: str) -> Path:
+    """The trainee's recorded shell (asciicast v2); kept after the session's state is removed."""
+    return data_dir() / "transcripts" / f"{session_id}.cast"
