@@ -1,0 +1,218 @@
+"""The HUD's picture of a session: state in, lines out. Pure, so tests can call it directly.
+
+:func:`render` turns a :class:`SessionState`, the current time and a width (and optionally
+a height) into :class:`Line` objects, each a piece of plain text no wider than the width
+plus a style name the drawer turns into colour. Every piece of scenario text is made
+inert first (libreplay.terminal.inert), so nothing a pack wrote can reach the terminal raw.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from libreplay import state as st
+from libreplay.state import SessionState
+from libreplay.terminal import inert
+
+TITLE = "== replaybook =="
+MIN_WIDTH = 12
+MIN_PAGE_LINES = 3  # when the pane is short, the page gives way first, but never below this
+ELLIPSIS = "..."
+
+
+class Line(NamedTuple):
+    text: str
+    style: str = ""  # "", "bold", "dim", "green", "red", "yellow"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the trainee reaches the other services: tmux windows (run) or commands (standalone)."""
+
+    in_tmux: bool = False
+    prefix: str = "C-b"
+    hint_key: str | None = None  # e.g. "h": C-b h asks for a hint
+    windows: dict[str, int] = field(default_factory=dict)  # service -> tmux window index
+
+
+def other_services(state: SessionState) -> list[str]:
+    return [s for s in state.services if s != state.shell_service]
+
+
+def tmux_windows(state: SessionState) -> dict[str, int]:
+    """The window numbers ``replaybook run`` gives the other services: 1, 2, … in order."""
+    return {service: index for index, service in enumerate(other_services(state), start=1)}
+
+
+def render(
+    state: SessionState,
+    now: datetime,
+    width: int,
+    height: int | None = None,
+    layout: Layout | None = None,
+) -> list[Line]:
+    """Every line of the HUD for a pane ``width`` columns wide (and ``height`` rows, if known)."""
+    width = max(width, MIN_WIDTH)
+    layout = layout or Layout()
+    head = [Line(TITLE[:width], "bold"), Line("")]
+    page = _incident(state, width)
+    rest = [Line(""), *_status(state, now, width), *_hints(state, width, layout)]
+    rest += _services(state, width, layout)
+    if height is not None:
+        page = _fit_page(page, height - len(head) - len(rest), width)
+    lines = head + page + rest
+    return lines[:height] if height is not None else lines
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def _incident(state: SessionState, width: int) -> list[Line]:
+    lines = [Line("INCIDENT:", "bold")]
+    title = inert(state.title, keep_newlines=False).strip()
+    if title:
+        lines += [Line(text, "bold") for text in wrap(title, width)]
+    page = inert(state.page).strip()
+    if page:
+        lines += [Line(text) for text in wrap(page, width)]
+    elif not title:
+        lines.append(Line("(waiting for the page)", "dim"))
+    return lines
+
+
+def _fit_page(page: list[Line], room: int, width: int) -> list[Line]:
+    """Shorten the incident so the status and hints stay on screen in a short pane."""
+    if len(page) <= room:
+        return page
+    keep = max(room, MIN_PAGE_LINES + 1)  # the heading plus a few lines of the page
+    return [*page[: keep - 1], Line(ELLIPSIS[:width], "dim")]
+
+
+def _status(state: SessionState, now: datetime, width: int) -> list[Line]:
+    label, style = status_label(state, now)
+    lines = [Line(text, style) for text in wrap(f"STATUS: {label}", width)]
+    lines += [Line(text, style if style == "red" else "") for text in wrap(sla_text(state, now), width)]
+    if state.fixed_late_at is not None and state.status == st.TIMEOUT:
+        late = clock(_seconds_between(state.started_at, state.fixed_late_at))
+        lines += [Line(text, "yellow") for text in wrap(f"fixed late, at {late}", width)]
+    if state.status == st.ERROR and state.error:
+        lines += [Line(text, "red") for text in wrap(inert(state.error), width)]
+    return lines
+
+
+# Statuses whose label does not depend on the clock.
+_LABELS = {
+    st.RESOLVED: ("RESOLVED", "green"),
+    st.TIMEOUT: ("SLA BREACHED", "red"),
+    st.ABANDONED: ("ABANDONED", "yellow"),
+    st.ERROR: ("ERROR", "red"),
+    st.READY: ("READY (not broken yet)", "dim"),
+    st.BREAKING: ("BREAKING...", "yellow"),
+    st.STARTING: ("STARTING (building the stack)", "dim"),
+}
+
+
+def status_label(state: SessionState, now: datetime) -> tuple[str, str]:
+    """The word after STATUS: and its colour; an active session turns red at its deadline."""
+    if state.status == st.ACTIVE:
+        return ("SLA BREACHED", "red") if breached(state, now) else ("ACTIVE", "bold")
+    return _LABELS.get(state.status, (state.status.upper(), ""))
+
+
+def breached(state: SessionState, now: datetime) -> bool:
+    return state.deadline is not None and now >= state.deadline
+
+
+def sla_text(state: SessionState, now: datetime) -> str:
+    minutes = clock(state.sla_seconds)
+    if state.status in (st.STARTING, st.READY, st.BREAKING) or state.deadline is None:
+        return f"SLA: {minutes} (starts with the break)"
+    if state.status == st.RESOLVED:
+        taken = clock(_seconds_between(state.started_at, state.resolved_at))
+        return f"SLA: met, fixed in {taken}"
+    if state.status == st.TIMEOUT or breached(state, now):
+        return f"SLA: BREACHED ({minutes} elapsed)"
+    if state.status == st.ACTIVE:
+        return f"SLA: {clock(remaining_seconds(state, now))} remaining"
+    return f"SLA: {minutes}"
+
+
+def remaining_seconds(state: SessionState, now: datetime) -> int:
+    if state.deadline is None:
+        return state.sla_seconds
+    # Round up: "00:01 remaining" until the very last moment, never a premature 00:00.
+    left = (state.deadline - now).total_seconds()
+    return max(0, int(left) + (left % 1 > 0))
+
+
+def _hints(state: SessionState, width: int, layout: Layout) -> list[Line]:
+    lines = [Line(text) for text in wrap(f"HINTS: {state.hints_used} / {state.hints_total} used", width)]
+    if state.hints_total == 0:
+        lines += [Line(text, "dim") for text in wrap("this scenario has no hints", width)]
+    elif state.hints_used >= state.hints_total:
+        lines += [Line(text, "dim") for text in wrap("no hints left", width)]
+    elif not state.terminal:
+        ask = "run get-hint for a hint"
+        if layout.in_tmux and layout.hint_key:
+            ask += f" (or {layout.prefix} {layout.hint_key})"
+        lines += [Line(""), *(Line(text, "dim") for text in wrap(ask, width))]
+    for number, hint in enumerate(state.hints_revealed, start=1):
+        lines.append(Line(""))
+        lines += [Line(text, "yellow") for text in wrap(inert(hint), width, f"{number}. ", "   ")]
+    return lines
+
+
+def _services(state: SessionState, width: int, layout: Layout) -> list[Line]:
+    others = other_services(state)
+    if not others:
+        return []
+    lines = [Line(""), *(Line(text, "bold") for text in wrap("other services:", width))]
+    windows = layout.windows or tmux_windows(state)
+    for service in others:
+        name = inert(service, keep_newlines=False)
+        if layout.in_tmux:
+            entry = f"{layout.prefix} {windows.get(service, '?')}  {name}"
+        else:
+            entry = f"replay-shell {state.id} {name}"
+        lines += [Line(text) for text in wrap(entry, width, "  ", "    ")]
+    if layout.in_tmux:
+        lines += [Line(text, "dim") for text in wrap(f"back to the shell: {layout.prefix} 0", width, "  ")]
+    return lines
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> list[str]:
+    """Wrap each paragraph of ``text`` to ``width``; blank lines are kept, long words broken."""
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        if not paragraph.strip():
+            out.append("")
+            continue
+        out += textwrap.wrap(
+            paragraph,
+            width=width,
+            initial_indent=first_indent if not out else indent,
+            subsequent_indent=indent,
+            break_long_words=True,
+            break_on_hyphens=False,
+        ) or [""]
+    return out
+
+
+def clock(seconds: int | float) -> str:
+    """``mm:ss`` (``h:mm:ss`` from an hour on)."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _seconds_between(start: datetime | None, end: datetime | None) -> float:
+    if start is None or end is None:
+        return 0.0
+    return max(0.0, (end - start).total_seconds())

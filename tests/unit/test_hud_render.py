@@ -1,0 +1,177 @@
+"""The HUD's pure rendering: state + time + width in, lines out."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from replaybook.hud.app import paint
+from replaybook.hud.render import Layout, Line, clock, render, wrap
+
+from libreplay import state as st
+from libreplay.state import SessionState
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+PAGE = "URGENT: users getting 502s on checkout. conversion is tanking. please look now."
+
+
+def session(**changes: object) -> SessionState:
+    state = SessionState(
+        id="s1", scenario="001-nginx-502", pack="official", scenario_dir="/nowhere",
+        project="replaybook-s1", status=st.ACTIVE, title="Checkout 502s", page=PAGE,
+        services=["web", "db", "app"], shell_service="web", hints_total=2, sla_seconds=900,
+        started_at=T0, deadline=T0 + timedelta(seconds=900),
+    )
+    for key, value in changes.items():
+        setattr(state, key, value)
+    return state
+
+
+def texts(lines: list[Line]) -> list[str]:
+    return [line.text for line in lines]
+
+
+def joined(lines: list[Line]) -> str:
+    return "\n".join(texts(lines))
+
+
+def style_of(lines: list[Line], prefix: str) -> str:
+    return next(line.style for line in lines if line.text.startswith(prefix))
+
+
+def test_active_session_shows_page_countdown_and_hint_offer() -> None:
+    lines = render(session(), T0 + timedelta(seconds=15), 40)
+    out = joined(lines)
+    assert texts(lines)[0] == "== replaybook =="
+    assert "INCIDENT:" in out
+    assert "URGENT: users getting 502s on checkout." in out
+    assert "STATUS: ACTIVE" in out
+    assert "SLA: 14:45 remaining" in out
+    assert "HINTS: 0 / 2 used" in out
+    assert "run get-hint for a hint" in out
+
+
+@pytest.mark.parametrize("width", [12, 20, 25, 40, 80])
+def test_no_line_is_wider_than_the_pane(width: int) -> None:
+    state = session(hints_used=1, hints_revealed=["a rather long hint " * 5 + "supercalifragilistic" * 3])
+    for line in render(state, T0, width, layout=Layout(in_tmux=True, hint_key="h")):
+        assert len(line.text) <= width, line
+
+
+def test_countdown_rounds_up_and_ticks() -> None:
+    state = session()
+    assert "SLA: 15:00 remaining" in joined(render(state, T0, 40))
+    assert "SLA: 15:00 remaining" in joined(render(state, T0 + timedelta(seconds=0.5), 40))
+    assert "SLA: 14:59 remaining" in joined(render(state, T0 + timedelta(seconds=1), 40))
+    assert "SLA: 00:01 remaining" in joined(render(state, T0 + timedelta(seconds=899.5), 40))
+
+
+def test_deadline_turns_status_red_even_before_the_watcher_writes_timeout() -> None:
+    lines = render(session(), T0 + timedelta(seconds=900), 40)
+    assert "STATUS: SLA BREACHED" in texts(lines)
+    assert style_of(lines, "STATUS:") == "red"
+    assert style_of(lines, "SLA:") == "red"
+
+
+def test_timeout_status_is_red_and_a_late_fix_is_noted() -> None:
+    state = session(status=st.TIMEOUT, fixed_late_at=T0 + timedelta(seconds=1000))
+    lines = render(state, T0 + timedelta(seconds=1001), 40)
+    assert style_of(lines, "STATUS:") == "red"
+    assert "fixed late, at 16:40" in joined(lines)
+
+
+def test_resolved_is_green_with_the_time_taken() -> None:
+    state = session(status=st.RESOLVED, resolved_at=T0 + timedelta(seconds=192))
+    lines = render(state, T0 + timedelta(seconds=300), 40)
+    assert "STATUS: RESOLVED" in texts(lines)
+    assert style_of(lines, "STATUS:") == "green"
+    assert "SLA: met, fixed in 03:12" in texts(lines)
+    assert "run get-hint for a hint" not in joined(lines)
+
+
+@pytest.mark.parametrize(
+    ("status", "word"),
+    [(st.STARTING, "STARTING"), (st.READY, "READY"), (st.BREAKING, "BREAKING"),
+     (st.ABANDONED, "ABANDONED"), (st.ERROR, "ERROR")],
+)
+def test_other_statuses_are_named(status: str, word: str) -> None:
+    state = session(status=status, started_at=None, deadline=None)
+    out = joined(render(state, T0, 40))
+    assert f"STATUS: {word}" in out
+    if status in (st.STARTING, st.READY):
+        assert "SLA: 15:00 (starts with the break)" in out
+
+
+def test_starting_session_without_a_page_says_so() -> None:
+    state = session(status=st.STARTING, page="", title="", deadline=None)
+    assert "(waiting for the page)" in joined(render(state, T0, 40))
+
+
+def test_revealed_hints_are_numbered_and_wrapped_with_a_hanging_indent() -> None:
+    hints = ["check the upstream port", "nginx -T shows the config in full"]
+    state = session(hints_used=2, hints_revealed=hints)
+    out = texts(render(state, T0, 20))
+    assert "HINTS: 2 / 2 used" in out
+    assert "no hints left" in out
+    assert "1. check the" in out
+    assert "2. nginx -T shows" in out
+    assert "   the config in" in out
+
+
+def test_tmux_layout_names_windows_and_the_hint_key() -> None:
+    out = joined(render(session(), T0, 40, layout=Layout(in_tmux=True, hint_key="h")))
+    assert "run get-hint for a hint (or C-b h)" in out
+    assert "C-b 1  db" in out
+    assert "C-b 2  app" in out
+    assert "C-b 0" in out
+
+
+def test_standalone_layout_names_commands() -> None:
+    out = joined(render(session(), T0, 60))
+    assert "replay-shell s1 db" in out
+    assert "C-b" not in out
+
+
+def test_single_service_scenario_lists_no_other_services() -> None:
+    out = joined(render(session(services=["web"]), T0, 40))
+    assert "other services" not in out
+
+
+def test_short_pane_keeps_status_and_hints_and_cuts_the_page() -> None:
+    state = session(page="line\n" * 30)
+    lines = render(state, T0, 40, height=24)
+    assert len(lines) <= 24
+    out = texts(lines)
+    assert "STATUS: ACTIVE" in out
+    assert "HINTS: 0 / 2 used" in out
+    assert "..." in out
+
+
+def test_hostile_scenario_text_is_inert_in_every_field() -> None:
+    evil = "\x1b]0;owned\x07\x1b[2J\x9b31m\x07\x00\x7f"
+    state = session(title="t" + evil, page="p" + evil, hints_used=1, hints_revealed=["h" + evil],
+                    services=["web", "db" + evil], error="e" + evil)
+    for status in (st.ACTIVE, st.ERROR):
+        state.status = status
+        for line in render(state, T0, 40):
+            assert not re.search(r"[\x00-\x1f\x7f-\x9f]", line.text), line
+
+
+def test_paint_clears_to_end_of_line_and_screen_and_colours_lines() -> None:
+    drawn = paint([Line("STATUS: RESOLVED", "green"), Line("plain")], 40)
+    assert drawn.startswith("\x1b[H")
+    assert "\x1b[1;32mSTATUS: RESOLVED\x1b[0m\x1b[K" in drawn
+    assert drawn.endswith("plain\x1b[K\x1b[J")
+
+
+def test_wrap_keeps_blank_lines_and_breaks_long_words() -> None:
+    assert wrap("a\n\nb", 10) == ["a", "", "b"]
+    assert wrap("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+
+
+def test_clock_formats() -> None:
+    assert clock(0) == "00:00"
+    assert clock(885) == "14:45"
+    assert clock(3725) == "1:02:05"
+    assert clock(-5) == "00:00"
