@@ -1,0 +1,31 @@
+"""replay-break: inject the session's fault, prove it broke, start the SLA clock."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
+
+from libreplay import sessions
+
+app = make_app("Inject the fault, prove the check fails, and start the SLA clock.")
+
+
+@app.command("break")
+@handles_errors
+def break_(
+    session: SessionArgument = None,
+    fault: Annotated[
+        str | None, typer.Option(help="The fault variant to inject (default: drawn at random).")
+    ] = None,
+) -> None:
+    """Break a ready session (SESSION from stdin when omitted); print its id. Exit 6 if the
+    fault does not make the check fail; the stack is then torn down."""
+    session_id = session_from(session)
+    state = sessions.break_session(session_id, fault_name=fault, on_progress=say)
+    say(f"session {state.id} is broken (fault {state.fault}); the SLA clock is running")
+    emit(state.id)
+
+
+main = app

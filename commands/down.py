@@ -1,0 +1,48 @@
+"""replay-down: tear a session's stack down and record how it ended."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from replaybook.commands.common import (
+    JsonOption,
+    SessionArgument,
+    emit,
+    emit_json,
+    handles_errors,
+    make_app,
+    say,
+    session_from,
+)
+
+from libreplay import sessions
+
+app = make_app("Tear a session's stack down (containers, networks, volumes) and record its outcome.")
+
+
+@app.command()
+@handles_errors
+def down(
+    session: SessionArgument = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every session of this home, orphans included.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """A session still being played is recorded as abandoned. Prints the session id (or, with
+    --json, its final state)."""
+    if all_:
+        for removed in sessions.down_all():
+            say(f"removed session {removed}")
+            emit(removed)
+        return
+    state = sessions.down(session_from(session))
+    say(f"session {state.id} is down ({state.outcome or state.status})")
+    if json_:
+        emit_json(state.to_dict())
+    else:
+        emit(state.id)
+
+
+main = app

@@ -1,0 +1,27 @@
+"""replay-sessions: the sessions of this home that are still up."""
+
+from __future__ import annotations
+
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app
+
+from libreplay import sessions, state
+
+app = make_app("List live sessions: id, status, scenario, and whether the owner is gone (orphan).")
+
+
+@app.command()
+@handles_errors
+def sessions_(json_: JsonOption = False) -> None:
+    """List the sessions whose stacks are up."""
+    live = state.list_sessions()
+    orphans = set(sessions.find_orphans())
+    if json_:
+        emit_json([{**s.to_dict(), "orphan": s.id in orphans} for s in live])
+        return
+    emit(f"{'SESSION':<10} {'STATUS':<10} SCENARIO")
+    for s in live:
+        mark = "  (orphan: replay-down --all)" if s.id in orphans else ""
+        emit(f"{s.id:<10} {s.status:<10} {s.pack}/{s.scenario}{mark}")
+
+
+main = app

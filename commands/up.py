@@ -1,0 +1,35 @@
+"""replay-up: bring a scenario's real stack up as a new session; print the session id."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+
+from libreplay import packs, sessions
+
+app = make_app("Bring a scenario's stack up as a new session and prove its healthy baseline.")
+
+
+@app.command()
+@handles_errors
+def up(
+    scenario: Annotated[str, typer.Argument(help="Scenario id, pack/id, or a scenario directory.")],
+    sla: Annotated[int | None, typer.Option(help="SLA in minutes (default: the scenario's).")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Create a session: build and start the stack (`docker compose up --build --wait` under the
+    project `replaybook-<session>`), prove the success check passes, print the session id.
+    Ctrl-C or SIGTERM at any moment tears everything down. Exit 6 if the healthy stack fails
+    its own check."""
+    found = packs.resolve_scenario(scenario)
+    state = sessions.up(found, sla_minutes=sla, on_progress=say)
+    say(f"session {state.id} is up and healthy: next, replay-break {state.id}")
+    if json_:
+        emit_json(state.to_dict())
+    else:
+        emit(state.id)
+
+
+main = app

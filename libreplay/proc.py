@@ -1,0 +1,119 @@
+"""Running host processes (docker compose, scenario scripts) with a timeout, always reaped.
+
+Each child runs in its own process group, so a timeout or an interrupt kills the whole
+tree it started (a script's `docker compose exec`, a build) and never leaves it behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sh
+
+from libreplay.errors import EnvironmentProblem, ScenarioFailure
+
+OUTPUT_TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def tail(self, lines: int = OUTPUT_TAIL_LINES) -> str:
+        """The last lines of output, for an error message."""
+        text = (self.stdout + self.stderr).strip().splitlines()
+        return "\n".join(text[-lines:])
+
+
+class ProcessTimeout(ScenarioFailure):
+    """A script or command ran past its time limit and was killed."""
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    on_stderr: Callable[[str], None] | None = None,
+) -> Completed:
+    """Run ``argv`` to completion (any exit status) within ``timeout`` seconds."""
+    started = time.monotonic()
+    err_lines: list[str] = []
+
+    def collect_stderr(line: str) -> None:
+        err_lines.append(line)
+        if on_stderr is not None:
+            on_stderr(line.rstrip("\n"))
+
+    try:
+        command = sh.Command(argv[0])
+    except sh.CommandNotFound as exc:
+        raise EnvironmentProblem(f"{argv[0]} is not installed", hint="replaybook doctor") from exc
+    running = command(
+        *argv[1:],
+        _bg=True,
+        _bg_exc=False,
+        _new_session=True,
+        _tty_out=False,
+        _ok_code=list(range(256)),
+        _cwd=str(cwd) if cwd else None,
+        _env=dict(env) if env is not None else dict(os.environ),
+        _err=collect_stderr,
+        _decode_errors="replace",
+        _timeout=timeout,
+        _timeout_signal=signal.SIGTERM,
+    )
+    try:
+        running.wait()
+    except sh.TimeoutException:
+        _kill_tree(running)
+        shown = " ".join(argv)
+        raise ProcessTimeout(f"`{shown}` did not finish within {timeout:g} s and was stopped") from None
+    except BaseException:
+        _kill_tree(running)  # an interrupt: nothing we started may outlive us
+        raise
+    stdout = running.stdout.decode(errors="replace") if isinstance(running.stdout, bytes) else ""
+    return Completed(
+        argv=tuple(argv),
+        exit_code=int(running.exit_code or 0),
+        stdout=stdout,
+        stderr="".join(err_lines),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _kill_tree(running: sh.RunningCommand) -> None:
+    """Kill the child's whole process group (it leads a session of its own)."""
+    group = running.pid
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            if not _group_alive(group):
+                return
+            time.sleep(0.05)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

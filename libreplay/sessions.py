@@ -1,0 +1,591 @@
+"""Sessions: a scenario's real stack brought up, broken, watched until fixed, and torn down.
+
+Each public function is one job of one executable (replay-up, -break, -check, -hint,
+-down). They share state only through ``session.toml`` (libreplay.state) and the engine's
+labels, so they compose in a shell pipe and can run in separate processes.
+
+Clean-up is guaranteed: every phase runs inside :func:`interrupts.signals_raise`, and any
+exception or stop signal tears the stack down (shielded from a second Ctrl-C) before it
+propagates. A session whose owner process died (SIGKILL) is an orphan: :func:`find_orphans`
+names it and :func:`down_all` removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from libreplay import docker_api, ledger, paths
+from libreplay.channel import HintChannel
+from libreplay.checks import Check, ProbeEvent, ProbeFollower, ensure_probe_image
+from libreplay.errors import Interrupted, InvalidInput, NotFound, ScenarioFailure, SessionError
+from libreplay.interrupts import as_interrupted, shielded, signals_raise
+from libreplay.scenario import Fault, Scenario, load_scenario
+from libreplay.stack import STEP_TIMEOUT_SECONDS, Stack
+from libreplay.state import (
+    ABANDONED,
+    ACTIVE,
+    BREAKING,
+    ERROR,
+    READY,
+    RESOLVED,
+    STARTING,
+    TIMEOUT,
+    SessionState,
+    list_sessions,
+    load_session,
+    new_session_id,
+    now,
+    project_name,
+    save_new_session,
+    update_session,
+)
+
+Progress = Callable[[str], None]
+
+BASELINE_TIMEOUT_SECONDS = 120
+BREAK_PROOF_TIMEOUT_SECONDS = 60
+SCRIPT_CHECK_INTERVAL_SECONDS = 1.0
+SLA_OVERRIDE_ENV = "REPLAYBOOK_SLA_SECONDS"  # seconds; for tests and demos
+OWNER_ENV = "REPLAYBOOK_OWNER_PID"
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+# -- opening ---------------------------------------------------------------------------------
+
+
+def open_stack(state: SessionState) -> Stack:
+    scenario = load_scenario(Path(state.scenario_dir), pack=state.pack)
+    return Stack(scenario, state.id, state.project, state.directory)
+
+
+def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:
+    override = os.environ.get(SLA_OVERRIDE_ENV)
+    if override:
+        try:
+            return max(1, int(float(override)))
+        except ValueError as exc:
+            raise InvalidInput(f"{SLA_OVERRIDE_ENV}: must be a number of seconds, got {override!r}") from exc
+    if sla_minutes is not None and sla_minutes < 1:
+        raise InvalidInput(f"--sla: must be a positive number of minutes, got {sla_minutes}")
+    return 60 * (sla_minutes or scenario.sla_minutes)
+
+
+def _owner() -> tuple[int, float | None]:
+    import psutil
+
+    pid = int(os.environ.get(OWNER_ENV) or os.getppid())
+    try:
+        return pid, psutil.Process(pid).create_time()
+    except psutil.Error:
+        return pid, None
+
+
+# -- replay-up -------------------------------------------------------------------------------
+
+
+def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progress = _quiet) -> SessionState:
+    """Create a session, bring its stack up and prove the healthy baseline passes its check."""
+    sla = sla_seconds_for(scenario, sla_minutes)
+    owner_pid, owner_started = _owner()
+    session_id = new_session_id()
+    state = SessionState(
+        id=session_id,
+        scenario=scenario.id,
+        pack=scenario.pack,
+        scenario_dir=str(scenario.directory),
+        project=project_name(session_id),
+        status=STARTING,
+        shell_service=scenario.shell,
+        services=list(scenario.services),
+        success_condition=scenario.success_condition,
+        sla_seconds=sla,
+        created_at=now(),
+        hints_total=len(scenario.hints),
+        owner_pid=owner_pid,
+        owner_started=owner_started,
+        title=scenario.title,
+        page=scenario.page,
+    )
+    stack = Stack(scenario, session_id, state.project, state.directory)
+    with _torn_down_on_failure(stack):
+        HintChannel(state.directory).create()
+        save_new_session(state)
+        probe_image = ensure_probe_image(on_progress) if scenario.success_condition == "http_200" else ""
+        stack.write_override(probe_image)
+        on_progress(f"starting {scenario.ref} as session {session_id} (project {state.project})")
+        stack.up(on_progress)
+        _prove_baseline(stack)
+        return update_session(session_id, lambda s: setattr(s, "status", READY))
+    raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
+
+
+def _prove_baseline(stack: Stack) -> None:
+    check = Check(stack)
+    if check.http:
+        deadline = time.monotonic() + BASELINE_TIMEOUT_SECONDS
+        with _probe_events(check) as events:
+            while time.monotonic() < deadline:
+                event = _next_event(events, deadline)
+                if isinstance(event, ProbeEvent) and event.ok and check.once():
+                    return
+                if event is None and not _probe_alive(check):
+                    break
+    elif _poll(check, want=True, timeout=BASELINE_TIMEOUT_SECONDS):
+        return
+    target = stack.probe_url() if check.http else "check.sh"
+    raise ScenarioFailure(
+        f"{stack.scenario.ref}: the healthy stack fails its own success check ({target}) "
+        f"after {BASELINE_TIMEOUT_SECONDS} s: the scenario is broken before any fault",
+    )
+
+
+# -- replay-break ----------------------------------------------------------------------------
+
+
+def break_session(
+    session_id: str, *, fault_name: str | None = None, on_progress: Progress = _quiet
+) -> SessionState:
+    """Inject the fault, prove the check now fails, then start the SLA clock."""
+    state = load_session(session_id)
+    if state.status != READY:
+        raise SessionError(f"session {session_id} is {state.status}; only a ready session can be broken")
+    stack = open_stack(state)
+    fault = choose_fault(stack.scenario, fault_name)
+    update_session(session_id, lambda s: _mark_breaking(s, fault, stack.scenario))
+    with _torn_down_on_failure(stack):
+        on_progress(f"injecting fault {fault.name!r}")
+        check = Check(stack)
+        injected_at = time.time()
+        with _probe_events(check) as events:
+            inject(stack, fault)
+            if not _proven_broken(check, events, injected_at):
+                raise ScenarioFailure(
+                    f"{stack.scenario.ref}: fault {fault.name!r} did not break anything: the check still "
+                    f"passes {BREAK_PROOF_TIMEOUT_SECONDS} s after it was injected"
+                )
+        return update_session(session_id, _start_clock)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def choose_fault(scenario: Scenario, name: str | None) -> Fault:
+    if name is None:
+        return random.choice(scenario.faults)
+    try:
+        return scenario.fault(name)
+    except KeyError:
+        names = ", ".join(f.name for f in scenario.faults)
+        raise InvalidInput(f"--fault: {scenario.ref} has no fault {name!r} (faults: {names})") from None
+
+
+def _mark_breaking(state: SessionState, fault: Fault, scenario: Scenario) -> None:
+    state.status = BREAKING
+    state.fault = fault.name
+    state.hints_total = len(scenario.hints_for(fault))
+
+
+def _start_clock(state: SessionState) -> None:
+    state.status = ACTIVE
+    state.started_at = now()
+    state.deadline = state.started_at + timedelta(seconds=state.sla_seconds)
+
+
+def inject(stack: Stack, fault: Fault) -> None:
+    """Run a fault's script or its steps, each with a timeout; a failing step is an error."""
+    if fault.script:
+        result = stack.run_script(fault.script)
+        if not result.ok:
+            raise ScenarioFailure(
+                f"{stack.scenario.ref}: {fault.script} exited {result.exit_code}:\n{result.tail()}"
+            )
+        return
+    for index, step in enumerate(fault.steps):
+        if step.action == "cp":
+            args = ["cp", str(stack.scenario.directory / (step.src or "")), f"{step.service}:{step.dest}"]
+        elif step.action == "exec":
+            args = ["exec", "-T", step.service, *step.cmd]
+        else:
+            args = ["restart", step.service]
+        result = stack.compose(*args, timeout=STEP_TIMEOUT_SECONDS)
+        if not result.ok:
+            raise ScenarioFailure(
+                f"{stack.scenario.ref}: break[{index}].{step.action} failed "
+                f"(exit {result.exit_code}):\n{result.tail()}"
+            )
+
+
+def _proven_broken(check: Check, events: queue.Queue[Any] | None, injected_at: float) -> bool:
+    if events is None:
+        return _poll(check, want=False, timeout=BREAK_PROOF_TIMEOUT_SECONDS)
+    deadline = time.monotonic() + BREAK_PROOF_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        event = _next_event(events, deadline)
+        if isinstance(event, ProbeEvent) and not event.ok and event.at >= injected_at - 0.5:
+            return True
+        if event is None and not _probe_alive(check):
+            return False
+    return False
+
+
+# -- replay-check ----------------------------------------------------------------------------
+
+
+def check_once(session_id: str) -> bool:
+    state = load_session(session_id)
+    return Check(open_stack(state)).once()
+
+
+def watch(
+    session_id: str,
+    *,
+    through_deadline: bool = False,
+    down_on_interrupt: bool = True,
+    on_change: Callable[[SessionState], None] | None = None,
+) -> SessionState:
+    """Watch until resolved, timed out (or, ``through_deadline``, fixed late) or ended."""
+    state = load_session(session_id)
+    if state.status not in (ACTIVE, TIMEOUT):
+        if state.terminal:
+            return state
+        raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
+    watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None))
+    try:
+        with signals_raise():
+            return watcher.run()
+    except _SessionEnded:
+        return state  # torn down by someone else (replay-down): nothing left to watch
+    except (KeyboardInterrupt, Interrupted) as exc:
+        if down_on_interrupt:
+            with suppress(NotFound):
+                down(session_id)
+        raise as_interrupted(exc) from None
+
+
+class _SessionEnded(Exception):
+    """The session directory disappeared under the watcher."""
+
+
+class _Watcher:
+    """One event loop: probe changes, hint requests, the session file, and the deadline."""
+
+    def __init__(self, stack: Stack, through_deadline: bool, on_change: Callable[[SessionState], None]):
+        self.stack = stack
+        self.session_id = stack.session_id
+        self.through_deadline = through_deadline
+        self.on_change = on_change
+        self.check = Check(stack)
+        self.channel = HintChannel(stack.session_dir)
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.stop = threading.Event()
+
+    def run(self) -> SessionState:
+        if self.check.http:
+            ProbeFollower(self.check, self.events).start()
+        threading.Thread(target=self._watch_files, name="session-files", daemon=True).start()
+        try:
+            self._serve_hints()
+            return self._loop()
+        finally:
+            self.stop.set()
+
+    def _loop(self) -> SessionState:
+        next_script_check = 0.0
+        while True:
+            try:
+                state = load_session(self.session_id)
+            except NotFound:
+                raise _SessionEnded from None
+            timed_out = state.status == TIMEOUT
+            if state.status not in (ACTIVE, TIMEOUT) or (timed_out and not self.through_deadline):
+                return state
+            if state.fixed_late_at is not None:
+                return state
+            if state.status == ACTIVE and state.deadline and now() >= state.deadline:
+                self._finish(TIMEOUT)
+                continue
+            wait = self._seconds_to_deadline(state)
+            if not self.check.http:
+                if time.monotonic() >= next_script_check:
+                    if self.check.once():
+                        self._fixed(state)
+                        continue
+                    next_script_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+                wait = min(wait, max(0.0, next_script_check - time.monotonic()))
+            self._handle(self._wait_event(wait), state)
+
+    def _handle(self, event: Any, state: SessionState) -> None:
+        if isinstance(event, ProbeEvent):
+            started = state.started_at.timestamp() if state.started_at else 0.0
+            if event.ok and event.at >= started:
+                self._fixed(state)
+        elif event == "files":
+            if not self.stack.session_dir.exists():
+                raise _SessionEnded
+            self._serve_hints()
+        elif event is None:
+            if not self.stack.session_dir.exists():
+                raise _SessionEnded
+            if not _probe_alive(self.check):
+                raise SessionError(f"session {self.session_id}: the check probe went away")
+            ProbeFollower(self.check, self.events).start()  # the log stream dropped: follow again
+
+    def _wait_event(self, wait: float) -> Any:
+        try:
+            return self.events.get(timeout=max(0.0, wait))
+        except queue.Empty:
+            return "tick"
+
+    @staticmethod
+    def _seconds_to_deadline(state: SessionState) -> float:
+        if state.status == ACTIVE and state.deadline:
+            return max(0.0, (state.deadline - now()).total_seconds())
+        return 3600.0
+
+    def _fixed(self, state: SessionState) -> None:
+        if state.status == ACTIVE:
+            self._finish(RESOLVED)
+        else:
+            self._publish(update_session(self.session_id, lambda s: setattr(s, "fixed_late_at", now())))
+
+    def _finish(self, status: str) -> None:
+        self._publish(finish(self.session_id, status))
+
+    def _publish(self, state: SessionState) -> None:
+        self.on_change(state)
+
+    def _serve_hints(self) -> None:
+        for request in self.channel.pending_requests():
+            revealed = reveal_hint(self.session_id)
+            self.channel.answer(request, revealed)
+
+    def _watch_files(self) -> None:
+        from watchfiles import watch as watch_paths
+
+        watched = [self.stack.session_dir, self.channel.requests]
+        try:
+            for _changes in watch_paths(
+                *watched, stop_event=self.stop, debounce=50, step=10, rust_timeout=1000,
+                yield_on_timeout=False, watch_filter=_not_hidden,
+            ):  # fmt: skip
+                self.events.put("files")
+        except Exception:
+            self.events.put("files")
+
+
+def _not_hidden(_change: Any, path: str) -> bool:
+    return not Path(path).name.startswith(".")
+
+
+def finish(session_id: str, status: str) -> SessionState:
+    """Record an outcome once: status, times, score, and the ledger line."""
+    written: list[bool] = []
+
+    def apply(state: SessionState) -> None:
+        if state.outcome is not None or state.started_at is None:
+            return
+        moment = now()
+        state.status = status
+        if status == RESOLVED:
+            state.resolved_at = moment
+        state.ended_at = state.deadline if status == TIMEOUT else moment
+        state.outcome = ledger.outcome_of(state)
+        state.score = ledger.score(
+            fixed=status == RESOLVED,
+            elapsed_seconds=ledger.elapsed_seconds(state),
+            sla_seconds=state.sla_seconds,
+            hints_used=state.hints_used,
+        )
+        written.append(True)
+
+    state = update_session(session_id, apply)
+    if written:
+        ledger.record(state)
+    return state
+
+
+# -- replay-hint -----------------------------------------------------------------------------
+
+
+def reveal_hint(session_id: str) -> tuple[int, int, str] | None:
+    """Reveal the next hint: (number, total, text), or None when none are left.
+
+    The read-modify-write holds the session lock, so hints are revealed in order and each
+    is counted once however fast requests arrive.
+    """
+    state = load_session(session_id)
+    if state.fault is None:
+        raise SessionError(f"session {session_id} is not broken yet: there is nothing to hint at")
+    scenario = load_scenario(Path(state.scenario_dir), pack=state.pack)
+    hints = scenario.hints_for(scenario.fault(state.fault))
+    revealed: list[tuple[int, int, str]] = []
+
+    def apply(s: SessionState) -> None:
+        if s.hints_used < len(hints):
+            text = hints[s.hints_used]
+            s.hints_used += 1
+            s.hints_revealed = [*s.hints_revealed, text]
+            revealed.append((s.hints_used, len(hints), text))
+
+    update_session(session_id, apply)
+    if revealed:
+        HintChannel(paths.session_dir(session_id)).publish(*revealed[0])
+        return revealed[0]
+    return None
+
+
+# -- replay-down -----------------------------------------------------------------------------
+
+
+def down(session_id: str) -> SessionState:
+    """Tear the stack down; a session that was still being played is recorded as abandoned."""
+    state = load_session(session_id)
+    with shielded():
+        if state.started_at is not None and state.outcome is None:
+            state = finish(session_id, ABANDONED)
+        teardown(state)
+    return state
+
+
+def down_all() -> list[str]:
+    """Every session of this REPLAYBOOK home, and any stack of ours whose state was lost."""
+    removed = []
+    for state in list_sessions():
+        with suppress(NotFound):
+            down(state.id)
+            removed.append(state.id)
+    from libreplay.stack import home_id
+
+    for project in sorted(docker_api.projects_of_home(home_id())):
+        with shielded():
+            _remove_project(project, stack=None)
+        removed.append(project.removeprefix("replaybook-"))
+    return removed
+
+
+def teardown(state: SessionState) -> None:
+    try:
+        stack: Stack | None = open_stack(state)
+    except Exception:
+        stack = None
+    _remove_project(state.project, stack)
+    shutil.rmtree(state.directory, ignore_errors=True)
+
+
+def _remove_project(project: str, stack: Stack | None) -> None:
+    from libreplay.proc import run
+
+    if stack is not None and stack.override.exists():
+        stack.down()
+    else:
+        run(["docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans"], timeout=120)
+    docker_api.remove_project_objects(project)
+
+
+@contextmanager
+def _torn_down_on_failure(stack: Stack) -> Iterator[None]:
+    """Any error or stop signal: mark the session, tear everything down, then re-raise."""
+    try:
+        with signals_raise():
+            yield
+    except BaseException as exc:
+        error = as_interrupted(exc)
+        with shielded():
+            with suppress(Exception):
+                update_session(stack.session_id, lambda s: _mark_error(s, error))
+            _remove_project(stack.project, stack if stack.override.exists() else None)
+            shutil.rmtree(stack.session_dir, ignore_errors=True)
+        raise error from None
+
+
+def _mark_error(state: SessionState, error: BaseException) -> None:
+    state.status = ERROR
+    state.error = str(getattr(error, "message", error))
+
+
+# -- orphans and lookups ---------------------------------------------------------------------
+
+
+def find_orphans() -> list[str]:
+    """Sessions whose owner process is gone: a SIGKILL left their stack behind."""
+    return [s.id for s in list_sessions() if not _owner_alive(s)]
+
+
+def _owner_alive(state: SessionState) -> bool:
+    if state.owner_pid is None:
+        return True
+    import psutil
+
+    try:
+        process = psutil.Process(state.owner_pid)
+        if state.owner_started is not None and abs(process.create_time() - state.owner_started) > 1:
+            return False
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def container_id(session_id: str, service: str) -> str:
+    """The running container of a service of the session, found by its Compose labels."""
+    state = load_session(session_id)
+    filters = {
+        "label": [f"{docker_api.PROJECT_LABEL}={state.project}", f"{docker_api.SERVICE_LABEL}={service}"]
+    }
+    with docker_api.engine_errors():
+        found = docker_api.client().containers.list(filters=filters)
+    if not found:
+        raise NotFound(f"session {session_id}: service {service!r} has no running container")
+    return str(found[0].id)
+
+
+# -- waiting helpers -------------------------------------------------------------------------
+
+
+@contextmanager
+def _probe_events(check: Check) -> Iterator[queue.Queue[Any] | None]:
+    """The probe's events for an http_200 check (None for exit_zero)."""
+    if not check.http:
+        yield None
+        return
+    events: queue.Queue[Any] = queue.Queue()
+    ProbeFollower(check, events).start()
+    yield events
+
+
+def _next_event(events: queue.Queue[Any] | None, deadline: float) -> Any:
+    if events is None:
+        return "tick"
+    try:
+        return events.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        return "tick"
+
+
+def _probe_alive(check: Check) -> bool:
+    try:
+        check.probe_container()
+    except ScenarioFailure:
+        return False
+    return True
+
+
+def _poll(check: Check, *, want: bool, timeout: float) -> bool:
+    """Run a script check until it answers ``want`` (bounded; scripts have no event stream)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        if check.once() is want:
+            return True
+        time.sleep(max(0.0, SCRIPT_CHECK_INTERVAL_SECONDS - (time.monotonic() - started)))
+    return False

@@ -1,0 +1,210 @@
+"""A session's Compose stack: the pack's compose file plus an override kept in the session dir.
+
+The override (never written into the pack's checkout) adds what replaybook needs:
+labels tying every container to the session and to this REPLAYBOOK home, stable image
+names for built services (so sessions share images instead of tagging one per session),
+the hint channel bind-mounted into the shell service, and the probe that runs the
+``http_200`` check from inside the scenario's own network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from libreplay import paths
+from libreplay.docker_api import HOME_LABEL, SESSION_LABEL
+from libreplay.errors import ScenarioFailure
+from libreplay.proc import Completed, run
+from libreplay.scenario import Scenario
+from libreplay.state import CHANNEL_DIR, CHANNEL_MOUNT
+
+OVERRIDE_FILE = "compose.override.yml"
+PROBE_SERVICE = "replaybook-probe"
+PROBE_IMAGE_REPO = "replaybook/probe"
+UP_TIMEOUT_SECONDS = 1200  # a cold build of a scenario's images on 2 cores
+DOWN_TIMEOUT_SECONDS = 120
+STEP_TIMEOUT_SECONDS = 60
+SCRIPT_TIMEOUT_SECONDS = 120
+
+
+def home_id() -> str:
+    """Identifies this REPLAYBOOK home on the engine, so `down --all` finds only our stacks."""
+    return hashlib.sha256(str(paths.state_dir().resolve()).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Stack:
+    scenario: Scenario
+    session_id: str
+    project: str
+    session_dir: Path
+
+    @property
+    def override(self) -> Path:
+        return self.session_dir / OVERRIDE_FILE
+
+    @property
+    def compose_files(self) -> list[Path]:
+        return [self.scenario.compose_file, self.override]
+
+    def env(self) -> dict[str, str]:
+        """The environment scenario scripts and compose calls run with."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "SCENARIO_DIR": str(self.scenario.directory),
+                "COMPOSE_PROJECT_NAME": self.project,
+                "COMPOSE_FILE": os.pathsep.join(str(f) for f in self.compose_files),
+                "REPLAYBOOK_SESSION": self.session_id,
+            }
+        )
+        env.pop("DOCKER_DEFAULT_PLATFORM", None)
+        return env
+
+    # -- compose -----------------------------------------------------------------------------
+
+    def compose(
+        self, *args: str, timeout: float, on_stderr: Callable[[str], None] | None = None
+    ) -> Completed:
+        return run(
+            ["docker", "compose", *args],
+            timeout=timeout,
+            cwd=self.scenario.directory,
+            env=self.env(),
+            on_stderr=on_stderr,
+        )
+
+    def up(self, on_progress: Callable[[str], None] | None = None) -> None:
+        result = self.compose(
+            "up", "--detach", "--build", "--wait", "--remove-orphans",
+            timeout=UP_TIMEOUT_SECONDS, on_stderr=on_progress,
+        )  # fmt: skip
+        if not result.ok:
+            raise ScenarioFailure(
+                f"{self.scenario.ref}: the stack did not come up (docker compose up exited "
+                f"{result.exit_code}):\n{result.tail()}"
+            )
+
+    def down(self) -> Completed:
+        return self.compose(
+            "down", "--volumes", "--remove-orphans", "--timeout", "3", timeout=DOWN_TIMEOUT_SECONDS
+        )
+
+    def run_script(self, name: str, timeout: float = SCRIPT_TIMEOUT_SECONDS) -> Completed:
+        """A scenario script, on the host, with bash, in the scenario directory."""
+        return run(
+            ["bash", str(self.scenario.directory / name)],
+            timeout=timeout,
+            cwd=self.scenario.directory,
+            env=self.env(),
+        )
+
+    # -- the override ----------------------------------------------------------------------
+
+    def write_override(self, probe_image: str) -> None:
+        text = yaml.dump(self.override_model(probe_image), Dumper=_OverrideDumper, sort_keys=False)
+        self.override.write_text(text)
+
+    def override_model(self, probe_image: str) -> dict[str, Any]:
+        compose = _read_compose(self.scenario.compose_file)
+        labels = {SESSION_LABEL: self.session_id, HOME_LABEL: home_id()}
+        services: dict[str, Any] = {}
+        for name, spec in compose.get("services", {}).items():
+            entry: dict[str, Any] = {"labels": labels}
+            if isinstance(spec, dict) and "build" in spec and "image" not in spec:
+                entry["image"] = self.image_name(str(name))
+            if isinstance(spec, dict) and spec.get("ports"):
+                # No host port is bound: checks run inside the network, and two sessions
+                # of one scenario must not fight over the same host port.
+                entry["ports"] = _RESET
+            services[str(name)] = entry
+        channel = self.session_dir / CHANNEL_DIR
+        services[self.scenario.shell]["volumes"] = [f"{channel}:{CHANNEL_MOUNT}"]
+        if self.scenario.success_condition == "http_200":
+            services[PROBE_SERVICE] = self._probe_service(compose, probe_image, labels)
+        return {"services": services}
+
+    def image_name(self, service: str) -> str:
+        """Stable per scenario directory and service: rebuilt from cache, shared by sessions."""
+        digest = hashlib.sha256(str(self.scenario.directory).encode()).hexdigest()[:8]
+        slug = re.sub(r"[^a-z0-9_.-]+", "-", f"{self.scenario.id}-{service}".lower())
+        return f"replaybook/{slug}:{digest}"
+
+    def _probe_service(
+        self, compose: dict[str, Any], image: str, labels: dict[str, str]
+    ) -> dict[str, Any]:
+        service: dict[str, Any] = {
+            "image": image,
+            "init": True,
+            "labels": labels,
+            "environment": {"PROBE_URL": self.probe_url()},
+            "restart": "unless-stopped",
+        }
+        networks = _networks_in_use(compose)
+        if networks:
+            service["networks"] = sorted(networks)
+        return service
+
+    def probe_url(self) -> str:
+        """The success URL as seen from inside the scenario network (see docs/scenario-format.md)."""
+        return probe_url(self.scenario)
+
+
+def probe_url(scenario: Scenario) -> str:
+    """``localhost`` is the shell service; a published host port maps to its service and port."""
+    target = scenario.success_target or ""
+    parts = urlsplit(target)
+    if parts.hostname not in ("localhost", "127.0.0.1"):
+        return target
+    port = parts.port
+    host, new_port = scenario.shell, port
+    for published in scenario.published_ports:
+        if port is not None and published.host_port == port:
+            host, new_port = published.service, published.container_port
+            break
+    netloc = host if new_port is None else f"{host}:{new_port}"
+    if parts.username:
+        netloc = f"{parts.username}:{parts.password or ''}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class _Reset:
+    """Compose's ``!reset`` tag: drop a list the pack's file set (here, published ports)."""
+
+
+_RESET = _Reset()
+
+
+class _OverrideDumper(yaml.SafeDumper):
+    pass
+
+
+_OverrideDumper.add_representer(_Reset, lambda dumper, _v: dumper.represent_sequence("!reset", []))
+
+
+def _read_compose(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _networks_in_use(compose: dict[str, Any]) -> set[str]:
+    """Every network some service joins, so the probe can reach every service."""
+    found: set[str] = set()
+    for spec in (compose.get("services") or {}).values():
+        if not isinstance(spec, dict) or "network_mode" in spec:
+            continue
+        networks = spec.get("networks")
+        if not networks:
+            found.add("default")
+        else:
+            found.update(str(n) for n in networks)
+    return found
