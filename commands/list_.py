@@ -26,6 +26,9 @@ def list_(
     for scan in scans:
         for invalid in scan.invalid:
             say(f"Warning: skipped an invalid scenario in pack {scan.pack.name}: {invalid.message}")
+    for scenario_id, refs in duplicate_ids(scenarios).items():
+        say(f"Note: scenario id {scenario_id!r} is in more than one pack ({', '.join(refs)}); "
+            "name it as pack/id")
     if json_:
         emit_json([scenario_record(s) for s in scenarios])
         return
@@ -45,6 +48,14 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
         "sla_minutes": scenario.sla_minutes,
         "path": str(scenario.directory),
     }
+
+
+def duplicate_ids(scenarios: list[Scenario]) -> dict[str, list[str]]:
+    """Ids that more than one pack uses, each with the ``pack/id`` names that tell them apart."""
+    refs: dict[str, list[str]] = {}
+    for scenario in scenarios:
+        refs.setdefault(scenario.id, []).append(scenario.ref)
+    return {scenario_id: names for scenario_id, names in refs.items() if len(names) > 1}
 
 
 def table(scenarios: list[Scenario]) -> list[str]:

@@ -77,6 +77,8 @@ def get_pack(name: str) -> Pack:
 
 def scenario_dirs(root: Path) -> Iterator[Path]:
     """Scenario directories of a pack: the root itself, its children and grandchildren."""
+    if not root.is_dir():
+        return
     if is_scenario_dir(root):
         yield root
         return
@@ -109,7 +111,11 @@ def scan_all() -> list[PackScan]:
 def resolve_scenario(name: str) -> Scenario:
     """A scenario by id, ``pack/id`` or path. An id found in two packs is an error naming both."""
     path = Path(name).expanduser()
-    if (name.startswith((".", "/", "~")) or os.sep in name) and is_scenario_dir(path):
+    if _looks_like_path(name):
+        if not path.is_dir():
+            raise NotFound(f"{name}: no such scenario directory")
+        return load_scenario(path, pack="local")  # a directory without meta.json says so
+    if os.sep in name and is_scenario_dir(path):
         return load_scenario(path, pack="local")
     pack_name, _, scenario_id = name.rpartition("/")
     scans = [scan_pack(get_pack(pack_name))] if pack_name else scan_all()
@@ -131,6 +137,10 @@ def resolve_scenario(name: str) -> Scenario:
     raise NotFound(f"no scenario named {name!r}", hint=hint)
 
 
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("./", "../", "/", "~")) or name in (".", "..")
+
+
 # -- adding and removing -------------------------------------------------------------------
 
 
@@ -143,11 +153,16 @@ class SourceSpec:
 
 
 def parse_source(source: str) -> SourceSpec:
+    """``owner/repo`` (GitHub), a git URL (``https://…``, ``file://…``, ``git@host:path``) or a path."""
+    if not source.strip():
+        raise PackError("no source given: a local git repository, a git URL or a GitHub owner/repo")
     local = Path(source).expanduser()
     if local.exists():
-        if not (local / ".git").exists():
+        if not _is_git_repository(local):
             raise PackError(f"{source}: not a git repository (a pack is a git repository)")
-        return SourceSpec(str(local.resolve()), local.resolve().name)
+        return SourceSpec(str(local.resolve()), local.resolve().name.removesuffix(".git"))
+    if _looks_like_path(source):
+        raise PackError(f"{source}: no such directory")
     if URL_LIKE.match(source):
         trail = re.split(r"[/:]", source.rstrip("/").removesuffix(".git"))
         name = "/".join(part for part in trail[-2:] if part)
@@ -157,6 +172,16 @@ def parse_source(source: str) -> SourceSpec:
     raise PackError(
         f"{source}: not a local git repository, a git URL or a GitHub owner/repo",
     )
+
+
+def _is_git_repository(path: Path) -> bool:
+    """A work tree (``.git`` inside) or a bare repository (``HEAD`` and ``objects`` at the top)."""
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+def find_added_pack(source: str) -> Pack | None:
+    """The pack added before from ``source``, if any: a second add of it is an update."""
+    return _find_by_url(parse_source(source).url)
 
 
 def add_pack(source: str, *, ref: str | None = None) -> Pack:
@@ -194,6 +219,10 @@ def _clone_into(url: str, directory: Path, ref: str | None) -> str:
             repo.git.checkout(ref)
         commit = repo.head.commit.hexsha
         repo.close()
+        if directory.exists():
+            # Left by an add that died between clone and record (its record is missing, or
+            # _find_by_url would have found it): ours to replace.
+            shutil.rmtree(directory)
         tmp.rename(directory)
         return commit
     except git.GitCommandError as exc:

@@ -39,8 +39,18 @@ FORBIDDEN_SERVICE_SETTINGS = {
     "privileged": "must not be privileged",
     "pid": "must not share the host's process namespace",
     "ipc": "must not share the host's IPC namespace",
+    "uts": "must not share the host's UTS namespace",
+    "cgroup": "must not share the host's cgroup namespace",
     "userns_mode": "must not change the user namespace",
 }
+# Capabilities that reach past the container: load kernel modules, raw devices, read any host
+# file by handle (the "shocker" escape), set the host clock.
+FORBIDDEN_CAPABILITIES = frozenset(
+    {"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH", "SYS_TIME", "SYS_BOOT"}
+)
+UNCONFINED_SECURITY_OPTS = ("seccomp:unconfined", "seccomp=unconfined", "apparmor:unconfined",
+                            "apparmor=unconfined", "systempaths=unconfined", "label:disable",
+                            "label=disable")
 
 
 @dataclass(frozen=True)
@@ -148,8 +158,12 @@ class _Loader:
     def load(self) -> Scenario:
         if not self.dir.is_dir():
             raise ScenarioInvalid(str(self.dir), [f"{self.dir}: not a directory"])
-        self.meta = self._read_meta()
+        meta = self._read_meta()
         compose = self._read_compose()
+        if meta is None:
+            # Without a readable meta.json every field would be "missing": say the one real problem.
+            raise ScenarioInvalid(str(self.dir), self.problems)
+        self.meta = meta
         scenario = self._build(compose)
         if self.problems or scenario is None:
             raise ScenarioInvalid(str(self.dir), self.problems)
@@ -157,22 +171,22 @@ class _Loader:
 
     # -- files -----------------------------------------------------------------------------
 
-    def _read_meta(self) -> dict[str, Any]:
+    def _read_meta(self) -> dict[str, Any] | None:
         path = self.dir / "meta.json"
         if not path.is_file():
             self.problem("meta.json", "missing")
-            return {}
+            return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except UnicodeDecodeError:
             self.problem("meta.json", "not UTF-8 text")
-            return {}
+            return None
         except json.JSONDecodeError as exc:
             self.problem("meta.json", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
-            return {}
+            return None
         if not isinstance(data, dict):
             self.problem("meta.json", f"must hold a JSON object, got {_json_type(data)}")
-            return {}
+            return None
         for key in sorted(set(data) - KNOWN_KEYS):
             self.warnings.append(f"meta.json: {key}: unknown key, ignored")
         return data
@@ -204,7 +218,26 @@ class _Loader:
         self.services = tuple(str(name) for name in services)
         for name, spec in services.items():
             self._check_service(str(name), spec)
+        self._check_top_level(path.name, data)
         return data
+
+    def _check_top_level(self, file_name: str, compose: dict[str, Any]) -> None:
+        """Named volumes and networks can reach the host too: a bind-backed volume, the host network."""
+        for name, spec in (compose.get("volumes") or {}).items():
+            options = (spec or {}).get("driver_opts") if isinstance(spec, dict) else None
+            if isinstance(options, dict) and "bind" in str(options.get("o", "")):
+                device = str(options.get("device", ""))
+                if not (device.startswith(".") and _inside(self.dir, self.dir / device)):
+                    self.problem(f"{file_name}: volumes.{name}.driver_opts",
+                                 f"bind-backed volume of a host path outside the scenario ({device})")
+        for name, spec in (compose.get("networks") or {}).items():
+            if not isinstance(spec, dict):
+                continue
+            if spec.get("driver") == "host" or (spec.get("external") and spec.get("name", name) == "host"):
+                self.problem(f"{file_name}: networks.{name}", "must not use the host's network")
+            elif spec.get("external"):
+                self.problem(f"{file_name}: networks.{name}.external",
+                             "a scenario must not join a network it did not create")
 
     def _check_service(self, name: str, spec: Any) -> None:
         where = f"{self.compose_name}: services.{name}"
@@ -217,13 +250,32 @@ class _Loader:
                 self.problem(f"{where}.{key}", message)
         if str(spec.get("network_mode", "")) == "host":
             self.problem(f"{where}.network_mode", "must not use the host's network")
-        for cap in spec.get("cap_add") or []:
-            if str(cap).upper() in ("ALL", "SYS_ADMIN", "CAP_SYS_ADMIN"):
+        for cap in _as_list(spec.get("cap_add")):
+            if str(cap).upper().removeprefix("CAP_") in FORBIDDEN_CAPABILITIES:
                 self.problem(f"{where}.cap_add", f"{cap} would give the container the host")
-        for index, volume in enumerate(spec.get("volumes") or []):
+        for option in _as_list(spec.get("security_opt")):
+            if str(option).replace(" ", "") in UNCONFINED_SECURITY_OPTS:
+                self.problem(f"{where}.security_opt", f"{option} removes the container's confinement")
+        for index, volume in enumerate(_as_list(spec.get("volumes"))):
             self._check_volume(f"{where}.volumes[{index}]", volume)
-        for index, device in enumerate(spec.get("devices") or []):
+        for index, device in enumerate(_as_list(spec.get("devices"))):
             self.problem(f"{where}.devices[{index}]", f"host devices are not allowed ({device})")
+        self._check_build_context(where, spec.get("build"))
+        if "container_name" in spec:
+            self.warnings.append(
+                f"{where}.container_name: a fixed name collides when two sessions run; leave it out"
+            )
+
+    def _check_build_context(self, where: str, build: Any) -> None:
+        # The whole context is sent to the engine: a context of "/" would ship the host's files.
+        context = build.get("context", ".") if isinstance(build, dict) else build
+        if context is None:
+            return
+        text = str(context)
+        if "://" in text or text.startswith("git@"):
+            return  # a remote context (git URL) reads nothing from this host
+        if text.startswith(("$", "~")) or not _inside(self.dir, self.dir / text):
+            self.problem(f"{where}.build", f"build context leaves the scenario directory ({text})")
 
     def _check_volume(self, where: str, volume: Any) -> None:
         if isinstance(volume, str):
@@ -235,6 +287,8 @@ class _Loader:
             return
         if any(marker in source for marker in DOCKER_SOCKET_NAMES):
             self.problem(where, "must not mount the Docker socket into a scenario container")
+        elif source.startswith("$"):
+            self.problem(where, f"bind mount source from an environment variable ({source})")
         elif source.startswith(("/", "~")):
             self.problem(where, f"bind mount of a host path outside the scenario ({source})")
         elif source.startswith(".") and not _inside(self.dir, self.dir / source):
@@ -304,9 +358,10 @@ class _Loader:
             return None
         return value
 
-    def _string_list(self, key: str, value: Any = None, where: str | None = None) -> tuple[str, ...]:
-        where = where or f"meta.json: {key}"
-        value = self.meta.get(key) if value is None else value
+    def _string_list(self, key: str) -> tuple[str, ...]:
+        return self._strings(self.meta.get(key), f"meta.json: {key}")
+
+    def _strings(self, value: Any, where: str) -> tuple[str, ...]:
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -414,6 +469,8 @@ class _Loader:
         if has_faults:
             if has_steps:
                 self.problem("meta.json: break", "give either 'break' or 'faults', not both")
+            elif has_script:
+                self.warnings.append("break.sh: ignored because meta.json has 'faults'")
             return self._fault_list(meta["faults"])
         if has_steps:
             if has_script:
@@ -454,7 +511,7 @@ class _Loader:
             self._script_exists(f"{where}.script", script)
         hints = None
         if "hints" in entry:
-            hints = self._string_list("hints", entry["hints"] or [], f"{where}.hints")
+            hints = self._strings(entry["hints"], f"{where}.hints")
         solve = entry.get("solve", "solve.sh")
         if not isinstance(solve, str) or not _inside(self.dir, self.dir / solve):
             self.problem(f"{where}.solve", f"must name a script inside the scenario, got {_show(solve)}")
@@ -509,7 +566,8 @@ class _Loader:
             self.problem(f"{where}.src", f"{src} is outside the scenario directory")
             ok = False
         elif not (self.dir / src).is_file():
-            self.problem(f"{where}.src", f"{src} does not exist")
+            what = "is a directory (cp copies one file)" if (self.dir / src).is_dir() else "does not exist"
+            self.problem(f"{where}.src", f"{src} {what}")
             ok = False
         if not isinstance(dest, str) or not PurePosixPath(dest).is_absolute():
             self.problem(f"{where}.dest", f"must be an absolute path in the container, got {_show(dest)}")
@@ -550,6 +608,13 @@ def _inside(root: Path, path: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Compose allows a single string where a list is expected; a mapping is not a list."""
+    if value is None or isinstance(value, dict):
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _is_int(value: Any) -> bool:

@@ -1,0 +1,75 @@
+"""replay-add: add a scenario pack (a git repository), or update one added before, and validate it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+from replaybook.commands.list_ import duplicate_ids, scenario_record, table
+
+from libreplay import packs
+from libreplay.errors import ScenarioInvalid
+
+app = make_app("Add a scenario pack from GitHub (owner/repo), a git URL or a local git repository.")
+
+
+@app.command()
+@handles_errors
+def add(
+    source: Annotated[str, typer.Argument(help="owner/repo (GitHub), a git URL, or a local git repository.")],
+    ref: Annotated[
+        str | None, typer.Option(help="Branch, tag or commit to pin the pack to (kept on update).")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Clone SOURCE as a pack (a second add updates it) and show its scenarios.
+
+    Invalid scenarios are listed with file and field and the exit status is 3; the pack is kept
+    (its valid scenarios stay playable, `replay-remove` removes it). A new pack without a single
+    scenario is not a pack: it is removed again, exit status 3.
+    """
+    before = packs.find_added_pack(source)
+    say(f"{'Updating' if before else 'Cloning'} {source}" + (f" at {ref}" if ref else "") + " ...")
+    pack = packs.add_pack(source, ref=ref)
+    scan = packs.scan_pack(pack)
+    found = len(scan.scenarios) + len(scan.invalid)
+    if found == 0 and before is None:
+        packs.remove_pack(pack.name)
+    _report(pack, scan, updated=before is not None, json_=json_)
+    if found == 0:
+        raise ScenarioInvalid(str(pack.directory) if before else source,
+                              ["no scenario found (a scenario is a directory with meta.json)"])
+    if scan.invalid:
+        raise typer.Exit(ScenarioInvalid.exit_code)
+
+
+def _report(pack: packs.Pack, scan: packs.PackScan, *, updated: bool, json_: bool) -> None:
+    commit = (pack.commit or "")[:12]
+    say(f"{'Updated' if updated else 'Added'} pack {pack.name} at {commit}: "
+        f"{len(scan.scenarios)} scenario(s), {len(scan.invalid)} invalid")
+    for invalid in scan.invalid:
+        say(invalid.message)
+    everything = [s for other in packs.scan_all() for s in other.scenarios]
+    for scenario_id, refs in duplicate_ids(everything).items():
+        if any(ref.startswith(f"{pack.name}/") for ref in refs):
+            say(f"Note: scenario id {scenario_id!r} is in more than one pack ({', '.join(refs)}); "
+                "name it as pack/id")
+    if json_:
+        emit_json(_record(pack, scan, updated))
+        return
+    for line in table(scan.scenarios):
+        emit(line)
+
+
+def _record(pack: packs.Pack, scan: packs.PackScan, updated: bool) -> dict[str, Any]:
+    return {
+        "pack": {"name": pack.name, "source": pack.source, "ref": pack.ref, "commit": pack.commit,
+                 "path": str(pack.directory)},
+        "updated": updated,
+        "scenarios": [scenario_record(s) for s in scan.scenarios],
+        "invalid": [{"path": e.scenario_dir, "problems": e.problems} for e in scan.invalid],
+    }
+
+
+main = app

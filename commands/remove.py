@@ -1,0 +1,25 @@
+"""replay-remove: remove a pack that was added (its clone and its record)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from replaybook.commands.common import handles_errors, make_app, say
+
+from libreplay import packs
+
+app = make_app("Remove an added scenario pack.")
+
+
+@app.command()
+@handles_errors
+def remove(
+    pack: Annotated[str, typer.Argument(help="The pack's name, as replay-packs shows it.")],
+) -> None:
+    """Remove PACK: its clone and its record. The official pack cannot be removed."""
+    removed = packs.remove_pack(pack)
+    say(f"Removed pack {removed.name} ({removed.source})")
+
+
+main = app
