@@ -83,14 +83,44 @@ def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:
     return 60 * (sla_minutes or scenario.sla_minutes)
 
 
-def _owner() -> tuple[int, float | None]:
+def _explicit_owner() -> tuple[int | None, float | None]:
+    value = os.environ.get(OWNER_ENV)
+    if not value:
+        return None, None
+    try:
+        pid = int(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{OWNER_ENV}: must be a process id, got {value!r}") from exc
+    return pid, _start_time(pid)
+
+
+def _start_time(pid: int) -> float | None:
     import psutil
 
-    pid = int(os.environ.get(OWNER_ENV) or os.getppid())
     try:
-        return pid, psutil.Process(pid).create_time()
+        return float(psutil.Process(pid).create_time())
     except psutil.Error:
-        return pid, None
+        return None
+
+
+@contextmanager
+def _holding(session_id: str) -> Iterator[None]:
+    """Record this process as the one working on the session while the block runs."""
+    pid = os.getpid()
+
+    def hold(state: SessionState) -> None:
+        state.holder_pid, state.holder_started = pid, _start_time(pid)
+
+    def release(state: SessionState) -> None:
+        if state.holder_pid == pid:
+            state.holder_pid = state.holder_started = None
+
+    update_session(session_id, hold)
+    try:
+        yield
+    finally:
+        with suppress(NotFound):
+            update_session(session_id, release)
 
 
 # -- replay-up -------------------------------------------------------------------------------
@@ -99,7 +129,7 @@ def _owner() -> tuple[int, float | None]:
 def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progress = _quiet) -> SessionState:
     """Create a session, bring its stack up and prove the healthy baseline passes its check."""
     sla = sla_seconds_for(scenario, sla_minutes)
-    owner_pid, owner_started = _owner()
+    owner_pid, owner_started = _explicit_owner()
     session_id = new_session_id()
     state = SessionState(
         id=session_id,
@@ -116,6 +146,8 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         hints_total=len(scenario.hints),
         owner_pid=owner_pid,
         owner_started=owner_started,
+        holder_pid=os.getpid(),
+        holder_started=_start_time(os.getpid()),
         title=scenario.title,
         page=scenario.page,
     )
@@ -128,8 +160,13 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         on_progress(f"starting {scenario.ref} as session {session_id} (project {state.project})")
         stack.up(on_progress)
         _prove_baseline(stack)
-        return update_session(session_id, lambda s: setattr(s, "status", READY))
+        return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
+
+
+def _mark_ready(state: SessionState) -> None:
+    state.status = READY
+    state.holder_pid = state.holder_started = None
 
 
 def _prove_baseline(stack: Stack) -> None:
@@ -165,7 +202,7 @@ def break_session(
     stack = open_stack(state)
     fault = choose_fault(stack.scenario, fault_name)
     update_session(session_id, lambda s: _mark_breaking(s, fault, stack.scenario))
-    with _torn_down_on_failure(stack):
+    with _torn_down_on_failure(stack), _holding(session_id):
         on_progress(f"injecting fault {fault.name!r}")
         check = Check(stack)
         injected_at = time.time()
@@ -262,7 +299,7 @@ def watch(
         raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
     watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None))
     try:
-        with signals_raise():
+        with signals_raise(), _holding(session_id):
             return watcher.run()
     except _SessionEnded:
         return state  # torn down by someone else (replay-down): nothing left to watch
@@ -523,15 +560,20 @@ def find_orphans() -> list[str]:
 
 
 def _owner_alive(state: SessionState) -> bool:
-    if state.owner_pid is None:
+    return _alive(state.owner_pid, state.owner_started) and _alive(state.holder_pid, state.holder_started)
+
+
+def _alive(pid: int | None, started: float | None) -> bool:
+    """True when nobody is recorded, or the recorded process is still the same one."""
+    if pid is None:
         return True
     import psutil
 
     try:
-        process = psutil.Process(state.owner_pid)
-        if state.owner_started is not None and abs(process.create_time() - state.owner_started) > 1:
+        process = psutil.Process(pid)
+        if started is not None and abs(process.create_time() - started) > 1:
             return False
-        return process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 

@@ -185,7 +185,8 @@ _RESET = _Reset()
 
 
 class _OverrideDumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # plain repeated labels read better than YAML anchors
 
 
 _OverrideDumper.add_representer(_Reset, lambda dumper, _v: dumper.represent_sequence("!reset", []))

@@ -83,8 +83,13 @@ class SessionState:
     score: int | None = None
     outcome: str | None = None  # success / timeout / abandoned, once the ledger line is written
     error: str | None = None
-    owner_pid: int | None = None  # the process that answers for the session (orphan detection)
-    owner_started: float | None = None  # its start time, so a reused pid is not mistaken for it
+    # Orphan detection. The owner (REPLAYBOOK_OWNER_PID, set by `replaybook run`) answers for
+    # the whole session; the holder is the replay-* command working on it right now. Either
+    # one dead means a SIGKILL left the stack behind. Start times guard against reused pids.
+    owner_pid: int | None = None
+    owner_started: float | None = None
+    holder_pid: int | None = None
+    holder_started: float | None = None
     transcript: str | None = None
     page: str = ""
     title: str = ""
