@@ -124,9 +124,10 @@ def _describe(container: Any, service: str) -> ServiceContainer:
     )
 
 
-# Prefer bash for its line editing; fall back to sh in minimal images. A login shell, so the
-# image's profile (prompt, aliases) applies.
-SHELL_COMMAND = "command -v bash >/dev/null && exec bash -l || exec sh -l"
+# Prefer bash for its line editing; fall back to sh in minimal images. Interactive but NOT a
+# login shell: a login shell runs /etc/profile, which on Debian-based images sets PATH from
+# scratch for root and so would drop the hint directory put in front of it.
+SHELL_COMMAND = "command -v bash >/dev/null && exec bash -i || exec sh -i"
 
 
 def shell_argv(container: ServiceContainer, *, docker_bin: str = "docker") -> list[str]:
