@@ -631,3 +631,19 @@ def _poll(check: Check, *, want: bool, timeout: float) -> bool:
             return True
         time.sleep(max(0.0, SCRIPT_CHECK_INTERVAL_SECONDS - (time.monotonic() - started)))
     return False
+
+
+def wait_until_fixed(session_id: str, *, since: float, timeout: float) -> bool:
+    """Wait (bounded) for the check to pass after ``since`` (unix time); used after solve.sh."""
+    check = Check(open_stack(load_session(session_id)))
+    if not check.http:
+        return _poll(check, want=True, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    with _probe_events(check) as events:
+        while time.monotonic() < deadline:
+            event = _next_event(events, deadline)
+            if isinstance(event, ProbeEvent) and event.ok and event.at >= since - 0.5:
+                return True
+            if event is None and not _probe_alive(check):
+                return False
+    return False

@@ -1,0 +1,64 @@
+"""replaybook test: up, baseline, break, check fails, solve, check passes, down — per fault."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+
+from libreplay import packs, testing
+from libreplay.testing import CycleResult
+
+app = make_app("Prove scenarios work: one full cycle per fault variant, on the real engine.")
+
+
+@app.command()
+@handles_errors
+def test(
+    scenario: Annotated[
+        str | None,
+        typer.Argument(help="Scenario id, pack/id or directory; with --all, a pack or pack directory."),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every scenario of a pack (default: every pack).")
+    ] = False,
+    fault: Annotated[str | None, typer.Option(help="Only this fault variant.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """One line per cycle; the failing step and its output on failure. Exit 1 if any cycle failed.
+    --all validates everything before running anything and runs every scenario even after a failure."""
+    if all_:
+        scenarios = testing.scenarios_to_test(scenario)
+    elif scenario:
+        scenarios = [packs.resolve_scenario(scenario)]
+    else:
+        raise typer.BadParameter("name a SCENARIO, or use --all [PACK]")
+    results: list[CycleResult] = []
+    for found in scenarios:
+        for variant in testing.cycles_of(found, fault):
+            say(f"testing {found.ref} [{variant.name}] …")
+            result = testing.run_cycle(found, variant, on_progress=lambda _line: None)
+            results.append(result)
+            _report(result, json_)
+    failed = [r for r in results if not r.ok]
+    say(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if json_:
+        emit_json([r.__dict__ for r in results])
+    if failed:
+        raise typer.Exit(1)
+
+
+def _report(result: CycleResult, json_: bool) -> None:
+    timing = " ".join(f"{name}={seconds:.1f}s" for name, seconds in result.steps)
+    if result.ok:
+        line = f"PASS {result.scenario} [{result.fault}] {result.seconds:.1f}s ({timing})"
+    else:
+        line = f"FAIL {result.scenario} [{result.fault}] at {result.failed_step}: {result.detail}"
+    if json_:
+        say(line)
+    else:
+        emit(line)
+
+
+main = app

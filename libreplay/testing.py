@@ -1,0 +1,134 @@
+"""`replaybook test`: prove scenarios work, fault by fault, on the real engine.
+
+One cycle per scenario and fault: up (the healthy baseline passes its check), break (the
+check then fails), the fault's solve script, the check passes again within a bounded time,
+down. A cycle stops at the first failing step and reports it with its output; the stack is
+always torn down. This is what a pack's own CI runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from libreplay import sessions
+from libreplay.errors import Interrupted, NotFound, ReplayError, ScenarioFailure, ScenarioInvalid
+from libreplay.packs import Pack, get_pack, scenario_dirs
+from libreplay.scenario import Fault, Scenario, load_scenario
+from libreplay.state import load_session
+
+SOLVE_TIMEOUT_SECONDS = 120
+FIXED_TIMEOUT_SECONDS = 60
+
+
+@dataclass
+class CycleResult:
+    scenario: str
+    fault: str
+    ok: bool = True
+    failed_step: str | None = None
+    detail: str = ""
+    seconds: float = 0.0
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+
+class _StepFailed(Exception):
+    def __init__(self, step: str, detail: str) -> None:
+        super().__init__(detail)
+        self.step = step
+        self.detail = detail
+
+
+def cycles_of(scenario: Scenario, fault_name: str | None = None) -> list[Fault]:
+    if fault_name is None:
+        return list(scenario.faults)
+    return [sessions.choose_fault(scenario, fault_name)]
+
+
+def run_cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], None]) -> CycleResult:
+    result = CycleResult(scenario.ref, fault.name)
+    started = time.monotonic()
+    session_id: str | None = None
+    try:
+        if not scenario.has_solve(fault):
+            raise _StepFailed("solve", f"{fault.solve} is missing: `replaybook test` needs the scripted fix")
+        with _step(result, "up"):
+            session_id = sessions.up(scenario, on_progress=on_progress).id
+        with _step(result, "break"):
+            sessions.break_session(session_id, fault_name=fault.name)
+        with _step(result, "solve"):
+            since = time.time()
+            solved = sessions.open_stack(load_session(session_id)).run_script(
+                fault.solve, timeout=SOLVE_TIMEOUT_SECONDS
+            )
+            if not solved.ok:
+                raise _StepFailed("solve", f"{fault.solve} exited {solved.exit_code}:\n{solved.tail()}")
+        with _step(result, "fixed"):
+            if not sessions.wait_until_fixed(session_id, since=since, timeout=FIXED_TIMEOUT_SECONDS):
+                raise _StepFailed(
+                    "fixed", f"the check still fails {FIXED_TIMEOUT_SECONDS} s after {fault.solve}"
+                )
+    except _StepFailed as failure:
+        result.ok, result.failed_step, result.detail = False, failure.step, failure.detail
+    finally:
+        if session_id is not None:
+            with suppress(NotFound), _step(result, "down"):
+                sessions.down(session_id)
+        result.seconds = time.monotonic() - started
+    return result
+
+
+@contextmanager
+def _step(result: CycleResult, name: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    except Interrupted:
+        raise
+    except _StepFailed:
+        raise
+    except ReplayError as error:
+        raise _StepFailed(name, error.message) from error
+    finally:
+        result.steps.append((name, time.monotonic() - started))
+
+
+def scenarios_to_test(pack: str | None) -> list[Scenario]:
+    """Every scenario of a pack (a pack name or a directory), all validated before any runs."""
+    if pack is not None and Path(pack).expanduser().is_dir():
+        root, pack_name = Path(pack).expanduser(), _pack_name_for(Path(pack))
+        directories = [(d, pack_name) for d in scenario_dirs(root)]
+    else:
+        chosen: list[Pack] = [get_pack(pack)] if pack else _all_packs()
+        directories = [(d, p.name) for p in chosen for d in scenario_dirs(p.directory)]
+    scenarios: list[Scenario] = []
+    problems: list[str] = []
+    for directory, name in directories:
+        try:
+            scenarios.append(load_scenario(directory, pack=name))
+        except ScenarioInvalid as exc:
+            problems.extend(f"{directory.name}/{p}" for p in exc.problems)
+    if problems:
+        raise ScenarioInvalid(pack or "all packs", problems)
+    if not scenarios:
+        raise ScenarioFailure(f"no scenarios found in {pack or 'any pack'}")
+    return scenarios
+
+
+def _all_packs() -> list[Pack]:
+    from libreplay.packs import installed_packs
+
+    return installed_packs()
+
+
+def _pack_name_for(directory: Path) -> str:
+    from libreplay.packs import installed_packs
+
+    resolved = directory.expanduser().resolve()
+    for pack in installed_packs():
+        if pack.directory.resolve() == resolved:
+            return pack.name
+    return "local"
