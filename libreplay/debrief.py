@@ -1,0 +1,101 @@
+"""The debrief shown when a session ends: how it went, and what the scenario was meant to teach.
+
+Pure text building: :func:`debrief_lines` takes the final session state, the scenario (if it
+could still be read) and the personal best, and returns lines. Scenario text is made inert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from libreplay.scenario import Scenario
+from libreplay.state import RESOLVED, TIMEOUT, SessionState
+from libreplay.terminal import inert
+
+OUTCOME_WORDS = {
+    "success": "RESOLVED within the SLA",
+    "timeout": "SLA BREACHED",
+    "abandoned": "ABANDONED",
+}
+
+
+def clock(seconds: float) -> str:
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def outcome_of(state: SessionState) -> str:
+    if state.outcome:
+        return state.outcome
+    if state.status == RESOLVED:
+        return "success"
+    if state.status == TIMEOUT:
+        return "timeout"
+    return "abandoned"
+
+
+def time_line(state: SessionState) -> str:
+    if state.started_at is None:
+        return "Time:      the clock never started (the fault was not injected)"
+    fixed = _seconds(state.started_at, state.resolved_at)
+    if fixed is not None:
+        return f"Time:      fixed in {clock(fixed)} of {clock(state.sla_seconds)}"
+    late = _seconds(state.started_at, state.fixed_late_at)
+    if late is not None:
+        return f"Time:      fixed late, after {clock(late)} (SLA {clock(state.sla_seconds)})"
+    spent = _seconds(state.started_at, state.ended_at)
+    if spent is not None:
+        return f"Time:      {clock(spent)} of {clock(state.sla_seconds)}"
+    return f"Time:      SLA {clock(state.sla_seconds)}"
+
+
+def debrief_lines(
+    state: SessionState,
+    scenario: Scenario | None,
+    best: dict[str, Any] | None,
+) -> list[str]:
+    outcome = outcome_of(state)
+    title = inert(state.title or (scenario.title if scenario else ""), keep_newlines=False)
+    lines = [
+        "== debrief ==",
+        f"Scenario:  {inert(state.scenario, keep_newlines=False)} ({state.pack})  {title}",
+        f"Outcome:   {OUTCOME_WORDS.get(outcome, outcome.upper())}",
+        time_line(state),
+        f"Hints:     {state.hints_used} / {state.hints_total} used",
+        f"Score:     {state.score if state.score is not None else 0}",
+    ]
+    lines.append(_best_line(state, best))
+    if state.fault:
+        lines.append(f"Fault:     {inert(state.fault, keep_newlines=False)}")
+    if scenario is not None:
+        if scenario.learning_objectives:
+            lines += ["", "What this incident teaches:"]
+            lines += [f"  - {inert(item, keep_newlines=False)}" for item in scenario.learning_objectives]
+        reference = scenario.source.get("reference")
+        date = scenario.source.get("incident_date")
+        if reference or date:
+            when = f" ({inert(str(date), keep_newlines=False)})" if date else ""
+            what = inert(str(reference), keep_newlines=False) if reference else "an incident"
+            lines += ["", f"Based on: {what}{when}"]
+    if state.transcript:
+        lines += ["", f"Your shell was recorded: replaybook replay {state.id}"]
+    return lines
+
+
+def _best_line(state: SessionState, best: dict[str, Any] | None) -> str:
+    if best is None:
+        return "Best:      none yet for this scenario"
+    if best.get("session") == state.id:
+        return f"Best:      {best.get('score')} - a new personal best!"
+    elapsed = best.get("elapsed_seconds")
+    taken = f" in {clock(float(elapsed))}" if isinstance(elapsed, int | float) else ""
+    return f"Best:      {best.get('score')}{taken} with {best.get('hints_used', 0)} hint(s)"
