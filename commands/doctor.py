@@ -1,0 +1,62 @@
+"""replay-doctor: check this machine (Docker, Compose v2, tmux, git, disk, base image); --fix repairs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+
+from libreplay import doctor
+
+app = make_app("Check that this machine can run scenarios, and say the exact command that fixes what is not.")
+
+
+@app.command()
+@handles_errors
+def doctor_(
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Run the fix commands for what is missing (each printed), re-check."),
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Check Docker, Compose v2, tmux, git, debootstrap, free disk and the base image; exit 1 if
+    something required is missing. `--fix` runs each fix command (printed on stderr) and re-checks."""
+    report = doctor.examine()
+    if fix and report.fixes():
+        say(_fixing_notice(report))
+        for command, status in doctor.apply_fixes(report, say):
+            if status != 0:
+                say(f"Fix failed (exit status {status}): {command}")
+        say("Checking again ...")
+        report = doctor.examine()
+    elif fix:
+        say("Nothing to fix.")
+    if json_:
+        emit_json(report.as_dict())
+    else:
+        for line in render(report):
+            emit(line)
+    if not report.ok:
+        if not fix:
+            say("Something required is missing: `replaybook doctor --fix` runs the fix commands above.")
+        raise typer.Exit(1)
+
+
+def _fixing_notice(report: doctor.Report) -> str:
+    count = len(report.fixes())
+    return f"Running {count} fix command(s); each is printed before it runs."
+
+
+def render(report: doctor.Report) -> list[str]:
+    width = max(len(f.name) for f in report.findings)
+    lines = []
+    for finding in report.findings:
+        lines.append(f"{finding.status:<7}  {finding.name:<{width}}  {finding.detail}")
+        if finding.fix and finding.status != doctor.OK:
+            lines.append(f"{'':<7}  {'':<{width}}  fix: {finding.fix}")
+    return lines
+
+
+main = app
