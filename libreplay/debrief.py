@@ -21,7 +21,7 @@ OUTCOME_WORDS = {
 
 
 def clock(seconds: float) -> str:
-    total = max(0, round(seconds))
+    total = max(0, int(seconds))  # truncated, like the HUD's clock
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
