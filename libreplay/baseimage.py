@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,12 +168,16 @@ def _run_streaming(argv: Sequence[str], progress: Progress, timeout: float) -> N
     progress("$ " + " ".join(argv))
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              errors="replace")
+    # A mirror that stops answering must not hang us: the timer ends the child, which ends the loop.
+    timer = threading.Timer(timeout, child.kill)
+    timer.start()
     try:
         assert child.stdout is not None
         for line in child.stdout:
             progress(line.rstrip())
-        child.wait(timeout=timeout)
+        child.wait()
     finally:
+        timer.cancel()
         _stop(child)
     if child.returncode != 0:
         raise ReplayError(f"{argv[0]} failed with exit status {child.returncode}",
