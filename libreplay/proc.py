@@ -49,10 +49,21 @@ def run(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     on_stderr: Callable[[str], None] | None = None,
+    stream_stdout: bool = False,
 ) -> Completed:
-    """Run ``argv`` to completion (any exit status) within ``timeout`` seconds."""
+    """Run ``argv`` to completion (any exit status) within ``timeout`` seconds.
+
+    ``on_stderr`` sees each line of stderr as it comes; with ``stream_stdout`` it sees stdout's
+    lines too (compose prints build progress on stdout when the classic builder runs).
+    """
     started = time.monotonic()
     err_lines: list[str] = []
+    out_lines: list[str] = []
+
+    def collect_stdout(line: str) -> None:
+        out_lines.append(line)
+        if on_stderr is not None:
+            on_stderr(line.rstrip("\n"))
 
     def collect_stderr(line: str) -> None:
         err_lines.append(line)
@@ -73,6 +84,7 @@ def run(
         _cwd=str(cwd) if cwd else None,
         _env=dict(env) if env is not None else dict(os.environ),
         _err=collect_stderr,
+        _out=collect_stdout if stream_stdout else None,
         _decode_errors="replace",
         _timeout=timeout,
         _timeout_signal=signal.SIGTERM,
@@ -86,7 +98,10 @@ def run(
     except BaseException:
         _kill_tree(running)  # an interrupt: nothing we started may outlive us
         raise
-    stdout = running.stdout.decode(errors="replace") if isinstance(running.stdout, bytes) else ""
+    if stream_stdout:
+        stdout = "".join(out_lines)
+    else:
+        stdout = running.stdout.decode(errors="replace") if isinstance(running.stdout, bytes) else ""
     return Completed(
         argv=tuple(argv),
         exit_code=int(running.exit_code or 0),

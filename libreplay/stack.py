@@ -73,20 +73,21 @@ class Stack:
     # -- compose -----------------------------------------------------------------------------
 
     def compose(
-        self, *args: str, timeout: float, on_stderr: Callable[[str], None] | None = None
+        self, *args: str, timeout: float, on_progress: Callable[[str], None] | None = None
     ) -> Completed:
         return run(
             ["docker", "compose", *args],
             timeout=timeout,
             cwd=self.scenario.directory,
             env=self.env(),
-            on_stderr=on_stderr,
+            on_stderr=on_progress,
+            stream_stdout=on_progress is not None,
         )
 
     def up(self, on_progress: Callable[[str], None] | None = None) -> None:
         result = self.compose(
             "up", "--detach", "--build", "--wait", "--remove-orphans",
-            timeout=UP_TIMEOUT_SECONDS, on_stderr=on_progress,
+            timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
         )  # fmt: skip
         if not result.ok:
             raise ScenarioFailure(

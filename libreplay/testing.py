@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from libreplay import sessions
-from libreplay.errors import Interrupted, NotFound, ReplayError, ScenarioFailure, ScenarioInvalid
+from libreplay import paths, sessions
+from libreplay.errors import Interrupted, ReplayError, ScenarioFailure, ScenarioInvalid
 from libreplay.packs import Pack, get_pack, scenario_dirs
 from libreplay.scenario import Fault, Scenario, load_scenario
 from libreplay.state import load_session
@@ -75,10 +75,21 @@ def run_cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], Non
         result.ok, result.failed_step, result.detail = False, failure.step, failure.detail
     finally:
         if session_id is not None:
-            with suppress(NotFound), _step(result, "down"):
-                sessions.down(session_id)
+            _down(result, session_id)
         result.seconds = time.monotonic() - started
     return result
+
+
+def _down(result: CycleResult, session_id: str) -> None:
+    """Tear down unless a failing step already did; a teardown failure fails the cycle."""
+    if not paths.session_dir(session_id).exists():
+        return
+    try:
+        with _step(result, "down"):
+            sessions.down(session_id)
+    except _StepFailed as failure:
+        if result.ok:
+            result.ok, result.failed_step, result.detail = False, failure.step, failure.detail
 
 
 @contextmanager
