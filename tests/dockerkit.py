@@ -28,6 +28,7 @@ def run(*argv: str, stdin: str | None = None, timeout: float = 600) -> subproces
     return subprocess.run(
         [exe(argv[0]), *argv[1:]],
         input=stdin,
+        check=False,
         capture_output=True,
         text=True,
         timeout=timeout,
