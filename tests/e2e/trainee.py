@@ -1,0 +1,141 @@
+"""Drive `replaybook run` as a trainee would: in a real terminal (an outer tmux server on a
+socket of its own per test), typing with send-keys and reading the screen with capture-pane.
+
+Teardown always kills the outer server and the session's own tmux server, takes down any
+stack the test left behind (by its Compose project label: only what this test created).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+from dockerkit import leftovers, remove_project
+
+from libreplay import paths
+
+BIN = Path(sys.executable).parent
+SCENARIO = "001-nginx-502"
+COLUMNS, ROWS = 160, 45
+
+
+class Trainee:
+    """One terminal with `replaybook run …` running in it."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.socket = f"rbe2e-{uuid.uuid4().hex[:8]}"
+        self.session_id: str | None = None
+
+    # -- the terminal --------------------------------------------------------------------
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+
+    def start(self, *run_args: str, env: dict[str, str] | None = None) -> None:
+        extra = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        command = shlex.join([str(BIN / "replaybook"), "run", *run_args])
+        # The exit status is printed after run returns, so a test can wait for it on screen.
+        line = (f"env -u TMUX REPLAYBOOK_HOME={shlex.quote(str(self.home))} {extra} {command}; "
+                f"echo RUN-EXIT=$?; sleep 3600")
+        env_for_server = {k: v for k, v in os.environ.items() if k != "TMUX"}
+        subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
+             "-x", str(COLUMNS), "-y", str(ROWS), line],
+            check=True, timeout=30, env=env_for_server,
+        )
+
+    def screen(self) -> str:
+        """What the trainee sees, with the scrollback (the debrief may have scrolled)."""
+        return self.tmux("capture-pane", "-p", "-S", "-300").stdout
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-l", text)
+        self.tmux("send-keys", "Enter")
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.5)
+        raise AssertionError(f"{text!r} did not appear within {timeout:.0f} s; the screen:\n{screen}")
+
+    def exit_status(self, timeout: float = 120.0) -> int:
+        screen = self.wait_for("RUN-EXIT=", timeout)
+        return int(screen.split("RUN-EXIT=")[1].split()[0])
+
+    # -- the session ---------------------------------------------------------------------
+
+    def wait_for_session(self, timeout: float = 900.0) -> str:
+        """The session id, once replay-up has created it (the first run builds images)."""
+        deadline = time.monotonic() + timeout
+        sessions = paths.sessions_dir()
+        while time.monotonic() < deadline:
+            found = sorted(p.name for p in sessions.glob("*")) if sessions.is_dir() else []
+            if found:
+                self.session_id = found[0]
+                return found[0]
+            if "RUN-EXIT=" in self.screen():
+                raise AssertionError(f"replaybook run ended before a session existed:\n{self.screen()}")
+            time.sleep(0.5)
+        raise AssertionError("no session was created")
+
+    def run_process(self) -> psutil.Process:
+        """The `replaybook run` process inside the outer pane."""
+        pane_pid = int(self.tmux("list-panes", "-F", "#{pane_pid}").stdout.split()[0])
+        for child in psutil.Process(pane_pid).children(recursive=True):
+            try:
+                cmdline = child.cmdline()
+            except psutil.Error:
+                continue
+            if any(part.endswith("replaybook") for part in cmdline) and "run" in cmdline:
+                return child
+        raise AssertionError("the replaybook run process is not running")
+
+    @property
+    def project(self) -> str:
+        assert self.session_id is not None
+        return f"replaybook-{self.session_id}"
+
+    def inner_tmux_alive(self) -> bool:
+        assert self.session_id is not None
+        result = subprocess.run(["tmux", "-L", f"replaybook-{self.session_id}", "has-session"],
+                                capture_output=True, check=False, timeout=30)
+        return result.returncode == 0
+
+    def assert_nothing_left(self) -> None:
+        assert self.session_id is not None
+        assert leftovers(self.project) == {}
+        # The same through the CLI a human would use.
+        label = f"label=com.docker.compose.project={self.project}"
+        for kind in (["ps", "-a"], ["network", "ls"], ["volume", "ls"]):
+            out = subprocess.run(["docker", *kind, "-q", "--filter", label], capture_output=True,
+                                 text=True, check=True, timeout=60).stdout
+            assert out.strip() == "", f"docker {' '.join(kind)} still lists {out!r}"
+        assert not self.inner_tmux_alive()
+        assert not paths.session_dir(self.session_id).exists()
+
+    # -- teardown ----------------------------------------------------------------------------
+
+    def clean_up(self) -> None:
+        self.tmux("kill-server")
+        if self.session_id is None:
+            return
+        subprocess.run(["tmux", "-L", f"replaybook-{self.session_id}", "kill-server"],
+                       capture_output=True, check=False, timeout=30)
+        if paths.session_dir(self.session_id).exists():
+            subprocess.run([str(BIN / "replay-down"), self.session_id], capture_output=True,
+                           check=False, timeout=300)
+        remove_project(self.project)
