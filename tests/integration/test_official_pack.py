@@ -1,0 +1,27 @@
+"""The official pack, every scenario and every fault variant, proven by `replaybook test`.
+
+This is the same command a pack's own CI runs: for each fault, up (the healthy baseline
+passes), break (the check fails), the scripted fix, the check passes, down.
+"""
+
+from __future__ import annotations
+
+import pytest
+from dockerkit import ROOT, run
+
+from libreplay.packs import official_pack, scan_pack
+
+pytestmark = pytest.mark.docker
+
+
+def test_every_official_scenario_and_fault_passes_replaybook_test() -> None:
+    scan = scan_pack(official_pack())
+    assert scan.invalid == []
+    expected = sum(len(s.faults) for s in scan.scenarios)
+    result = run("replaybook", "test", "--all", str(ROOT / "packs" / "official"), timeout=3600)
+    lines = result.stdout.strip().splitlines()
+    failures = [line for line in lines if not line.startswith("PASS ")]
+    assert failures == [], result.stdout + result.stderr[-5000:]
+    assert len(lines) == expected
+    assert result.returncode == 0
+    assert f"{expected} passed, 0 failed" in result.stderr
