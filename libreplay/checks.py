@@ -126,7 +126,7 @@ class ProbeFollower(threading.Thread):
                     event = parse_probe_line(line.decode(errors="replace"))
                     if event is not None:
                         self.events.put(event)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure ends the stream; the watcher re-checks the probe
             time.sleep(0.1)
         self.events.put(None)
 

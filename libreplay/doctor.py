@@ -139,7 +139,7 @@ def _check_engine(host: Host, sudo: str) -> tuple[Engine | None, Finding]:
                              fix=_apt_fix(["docker.io"], sudo))
     try:
         engine = host.engine()
-    except Exception as exc:  # any failure to talk to the engine is the finding itself
+    except Exception as exc:  # noqa: BLE001 - any failure to talk to the engine is the finding itself
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         return None, Finding("docker engine", MISSING, f"not reachable: {reason}",
                              fix=f"{sudo}systemctl start docker")
@@ -188,7 +188,7 @@ def _check_base_image(host: Host, engine: Engine | None, tag: str, sudo: str) ->
         return Finding("base image", MISSING, f"{tag}: cannot tell without the Docker engine", fix=fix)
     try:
         present = host.image_present(tag)
-    except Exception as exc:  # an engine that answered version() but not this is still a finding
+    except Exception as exc:  # noqa: BLE001 - an engine that answered version() but not this is still a finding
         return Finding("base image", MISSING, f"{tag}: could not ask the engine ({exc})", fix=fix)
     if present:
         return Finding("base image", OK, f"{tag} present")

@@ -417,7 +417,7 @@ class _Watcher:
                 yield_on_timeout=False, watch_filter=_not_hidden,
             ):  # fmt: skip
                 self.events.put("files")
-        except Exception:
+        except Exception:  # noqa: BLE001 - the directory vanished: the session was torn down
             self.events.put("files")
 
 
@@ -514,7 +514,7 @@ def down_all() -> list[str]:
 def teardown(state: SessionState) -> None:
     try:
         stack: Stack | None = open_stack(state)
-    except Exception:
+    except Exception:  # noqa: BLE001 - the pack may be gone; tear down by project name alone
         stack = None
     _remove_project(state.project, stack)
     shutil.rmtree(state.directory, ignore_errors=True)
@@ -536,7 +536,7 @@ def _torn_down_on_failure(stack: Stack) -> Iterator[None]:
     try:
         with signals_raise():
             yield
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - every failure and stop signal must tear down, then re-raise
         error = as_interrupted(exc)
         with shielded():
             with suppress(Exception):

@@ -153,6 +153,6 @@ def list_sessions() -> list[SessionState]:
     for path in sorted(root.glob(f"*/{SESSION_FILE}")):
         try:
             found.append(SessionState.from_dict(read_toml(path)))
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged file must not hide the other sessions
             continue
     return found

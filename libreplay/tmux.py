@@ -94,7 +94,7 @@ class Workspace:
     def alive(self) -> bool:
         try:
             return bool(self.server.is_alive()) and bool(self.server.has_session(SESSION_NAME))
-        except Exception:  # a server shutting down answers with all sorts of errors
+        except Exception:  # noqa: BLE001 - a server shutting down answers with all sorts of errors
             return False
 
     def display_message(self, text: str, *, milliseconds: int = 5000) -> None:

@@ -330,7 +330,7 @@ def _wait_for_active_session(projects: list[str], timeout: float = 300) -> str:
         for directory in root.glob("*") if root.exists() else []:
             try:
                 state = load_session(directory.name)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a session still being created
                 continue
             if f"replaybook-{state.id}" not in projects:
                 projects.append(f"replaybook-{state.id}")
