@@ -48,7 +48,8 @@ def _directories(targets: list[str]) -> list[tuple[Path, str]]:
     for target in targets:
         path = Path(target).expanduser()
         if path.is_dir():
-            found += [(d, "local") for d in packs.scenario_dirs(path)] or [(path, "local")]
+            pack = packs.pack_of_path(path)
+            found += [(d, pack) for d in packs.scenario_dirs(path)] or [(path, pack)]
             continue
         scenario = packs.resolve_scenario(target)
         found.append((scenario.directory, scenario.pack))

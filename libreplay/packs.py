@@ -108,15 +108,24 @@ def scan_all() -> list[PackScan]:
 # -- naming a scenario ---------------------------------------------------------------------
 
 
+def pack_of_path(directory: Path) -> str:
+    """The installed pack a scenario directory belongs to, else ``local``."""
+    resolved = directory.expanduser().resolve()
+    for pack in installed_packs():
+        if resolved.is_relative_to(pack.directory.resolve()):
+            return pack.name
+    return "local"
+
+
 def resolve_scenario(name: str) -> Scenario:
     """A scenario by id, ``pack/id`` or path. An id found in two packs is an error naming both."""
     path = Path(name).expanduser()
     if _looks_like_path(name):
         if not path.is_dir():
             raise NotFound(f"{name}: no such scenario directory")
-        return load_scenario(path, pack="local")  # a directory without meta.json says so
+        return load_scenario(path, pack=pack_of_path(path))  # a directory without meta.json says so
     if os.sep in name and is_scenario_dir(path):
-        return load_scenario(path, pack="local")
+        return load_scenario(path, pack=pack_of_path(path))
     pack_name, _, scenario_id = name.rpartition("/")
     scans = [scan_pack(get_pack(pack_name))] if pack_name else scan_all()
     matches = [s for scan in scans for s in scan.scenarios if s.id == scenario_id]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from libreplay import paths, sessions
 from libreplay.errors import Interrupted, ReplayError, ScenarioFailure, ScenarioInvalid
-from libreplay.packs import Pack, get_pack, scenario_dirs
+from libreplay.packs import Pack, get_pack, pack_of_path, scenario_dirs
 from libreplay.scenario import Fault, Scenario, load_scenario
 from libreplay.state import load_session
 
@@ -110,7 +110,7 @@ def _step(result: CycleResult, name: str) -> Iterator[None]:
 def scenarios_to_test(pack: str | None) -> list[Scenario]:
     """Every scenario of a pack (a pack name or a directory), all validated before any runs."""
     if pack is not None and Path(pack).expanduser().is_dir():
-        root, pack_name = Path(pack).expanduser(), _pack_name_for(Path(pack))
+        root, pack_name = Path(pack).expanduser(), pack_of_path(Path(pack))
         directories = [(d, pack_name) for d in scenario_dirs(root)]
     else:
         chosen: list[Pack] = [get_pack(pack)] if pack else _all_packs()
@@ -133,13 +133,3 @@ def _all_packs() -> list[Pack]:
     from libreplay.packs import installed_packs
 
     return installed_packs()
-
-
-def _pack_name_for(directory: Path) -> str:
-    from libreplay.packs import installed_packs
-
-    resolved = directory.expanduser().resolve()
-    for pack in installed_packs():
-        if pack.directory.resolve() == resolved:
-            return pack.name
-    return "local"

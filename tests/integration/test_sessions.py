@@ -312,8 +312,8 @@ def test_replaybook_test_passes_on_the_test_pack() -> None:
     result = run("replaybook", "test", "--all", str(TESTPACK), timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("PASS ") for line in lines)
-    assert "3 passed, 0 failed" in result.stderr
+    assert len(lines) == 4 and all(line.startswith("PASS ") for line in lines)
+    assert "4 passed, 0 failed" in result.stderr
 
 
 def test_replaybook_test_reports_the_failing_step(projects: list[str]) -> None:
