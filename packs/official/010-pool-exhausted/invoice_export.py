@@ -1,6 +1,5 @@
-"""Month-end invoice export: walks the invoices in batches. Each batch takes its own
-connection (the batch object owns it) and the export keeps every batch until the upload
-at the end - so every connection stays open until the job finishes."""
+"""Month-end invoice export: stages the invoices in batches (one connection per batch),
+then uploads the staged batches."""
 
 import sys
 import time
