@@ -1,0 +1,114 @@
+"""The tmux workspace wrapper on a private socket (needs the tmux binary, not Docker)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from libreplay import tmux
+from libreplay.tmux import ExtraWindow, Workspace, WorkspaceSpec, build_workspace, hud_width
+
+pytestmark = pytest.mark.skipif(tmux.tmux_binary() is None, reason="tmux is not installed")
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[tuple[Workspace, Path]]:
+    marker = tmp_path / "hint-key-pressed"
+    spec = WorkspaceSpec(
+        socket=f"rbtest-{uuid.uuid4().hex[:8]}",
+        shell_command="sh",
+        hud_command="sh -c 'echo HUD-HERE; sleep 600'",
+        windows=(ExtraWindow("db", "sh -c 'echo DB-HERE; sleep 600'"),),
+        key_bindings={"h": f"touch {marker}"},
+        status_left="[replaybook test] ",
+        columns=120,
+        rows=30,
+    )
+    built = build_workspace(spec)
+    try:
+        yield built, marker
+    finally:
+        built.kill()
+
+
+def panes(ws: Workspace) -> list[str]:
+    out = ws.server.cmd("list-panes", "-a", "-F", "#{window_index}:#{window_name}:#{pane_width}")
+    return list(out.stdout)
+
+
+def test_layout_is_shell_and_hud_then_one_window_per_service(workspace: tuple[Workspace, Path]) -> None:
+    ws, _ = workspace
+    layout = panes(ws)
+    assert layout[0].startswith("0:shell:")
+    assert layout[1] == "0:shell:40"  # the HUD, 40 columns wide
+    assert layout[2].startswith("1:db:")
+    assert wait_until(lambda: "HUD-HERE" in "\n".join(ws.capture(ws.hud_pane)))
+    assert wait_until(lambda: "DB-HERE" in "\n".join(ws.capture("db")))
+
+
+def test_the_server_is_private_and_killed_whole(workspace: tuple[Workspace, Path]) -> None:
+    ws, _ = workspace
+    assert ws.alive()
+    # The default server (a trainee's own tmux) knows nothing of it.
+    default = subprocess.run(["tmux", "-L", ws.socket, "list-sessions", "-F", "#{session_name}"],
+                             capture_output=True, text=True, check=False)
+    assert default.stdout.split() == ["replaybook"]
+    ws.kill()
+    assert not ws.alive()
+
+
+def test_key_binding_runs_its_command(workspace: tuple[Workspace, Path]) -> None:
+    ws, marker = workspace
+    ws.server.cmd("send-keys", "-t", ws.shell_pane, "")  # make sure the session is up
+    # A binding runs when the key is pressed in a client; run it as a client would.
+    ws.server.cmd("run-shell", "-b", f"touch {marker}")
+    assert wait_until(marker.exists)
+    keys = "\n".join(ws.server.cmd("list-keys", "-T", "prefix").stdout)
+    assert "run-shell -b" in keys and str(marker) in keys
+
+
+def test_hud_keeps_its_width_when_a_client_attaches_wider(workspace: tuple[Workspace, Path]) -> None:
+    ws, _ = workspace
+    outer = f"rbouter-{uuid.uuid4().hex[:8]}"
+    attach = " ".join(ws.attach_argv())
+    subprocess.run(["tmux", "-L", outer, "-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50",
+                    f"env -u TMUX {attach}"], check=True)
+    try:
+        assert wait_until(lambda: panes(ws)[0] != "0:shell:79" and panes(ws)[1] == "0:shell:40"
+                          and int(panes(ws)[0].split(":")[2]) > 100)
+        ws.display_message("hello from the test")
+        assert wait_until(lambda: "hello from the test" in subprocess.run(
+            ["tmux", "-L", outer, "capture-pane", "-p"], capture_output=True, text=True, check=False).stdout)
+    finally:
+        subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True, check=False)
+
+
+def test_a_second_workspace_on_the_same_socket_is_refused(workspace: tuple[Workspace, Path]) -> None:
+    ws, _ = workspace
+    from libreplay.errors import EnvironmentProblem
+
+    with pytest.raises(EnvironmentProblem, match="already running"):
+        build_workspace(WorkspaceSpec(socket=ws.socket, shell_command="sh", hud_command="sh"))
+
+
+@pytest.mark.parametrize(("columns", "width"), [(200, 40), (80, 40), (70, 30), (40, 20)])
+def test_hud_width_leaves_the_shell_room(columns: int, width: int) -> None:
+    assert hud_width(columns) == width
+
+
+def test_socket_is_per_session() -> None:
+    assert tmux.socket_name("ab12") == "replaybook-ab12"
