@@ -9,16 +9,17 @@ import sys
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-DATA = "/var/lib/app"
-SPOOL = os.path.join(DATA, "spool")
-LOG = os.path.join(DATA, "log", "orders.log")
+DATA = Path("/var/lib/app")
+SPOOL = DATA / "spool"
+LOG = DATA / "log" / "orders.log"
 
 
 def spool(payload):
     """Write payload durably into the spool; raises OSError when the disk cannot take it."""
-    path = os.path.join(SPOOL, f"{uuid.uuid4().hex}.json")
-    with open(path, "wb") as handle:
+    path = SPOOL / f"{uuid.uuid4().hex}.json"
+    with path.open("wb") as handle:
         handle.write(payload)
         handle.flush()
         os.fsync(handle.fileno())
@@ -27,7 +28,7 @@ def spool(payload):
 
 def log(line):
     try:
-        with open(LOG, "a") as handle:
+        with LOG.open("a") as handle:
             handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
     except OSError as exc:
         print(f"cannot write {LOG}: {exc}", file=sys.stderr)
@@ -41,7 +42,7 @@ class Orders(BaseHTTPRequestHandler):
             self.reply(404, {"error": "not found"})
             return
         try:
-            os.remove(spool(b'{"probe": true}' + b" " * 4096))
+            spool(b'{"probe": true}' + b" " * 4096).unlink()
         except OSError as exc:
             log(f"health: spool write failed: {exc}")
             print(f"health check failed: spool write: {exc}", file=sys.stderr)
@@ -73,8 +74,8 @@ class Orders(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    for directory in (SPOOL, os.path.dirname(LOG), os.path.join(DATA, "cache")):
-        os.makedirs(directory, exist_ok=True)
+    for directory in (SPOOL, LOG.parent, DATA / "cache"):
+        directory.mkdir(parents=True, exist_ok=True)
     log("orders starting on :8080")
     print("orders listening on 0.0.0.0:8080", file=sys.stderr)
     ThreadingHTTPServer(("0.0.0.0", 8080), Orders).serve_forever()

@@ -5,6 +5,7 @@ import json
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 CONFIG_PATH = "/etc/catalog/catalog.conf"
 MEGABYTE = 1024 * 1024
@@ -24,7 +25,7 @@ def warm_cache(size_mb):
 
 class Catalog(BaseHTTPRequestHandler):
     server_version = "catalog/5.1"
-    pages: list = []
+    pages: ClassVar[list[bytes]] = []
 
     def do_GET(self):
         if self.path == "/health":
