@@ -321,13 +321,15 @@ class Play:
                 sys.stderr.flush()
 
     def _close_soon(self, text: str, delay: float) -> None:
+        if self.workspace is None:
+            # --no-split: the shell owns this terminal; killing it from here would leave the
+            # recorder's raw mode behind. The trainee leaves it when they have read the news.
+            self._announce(text.split(" Closing")[0] + " Leave the shell (exit) for the debrief.")
+            return
         self._announce(text)
         if self.stop_monitor.wait(delay):
             return  # run is already cleaning up
-        if self.workspace is not None:
-            self.workspace.kill()
-        elif self.foreground is not None and self.foreground.poll() is None:
-            self.foreground.terminate()
+        self.workspace.kill()
 
     # -- the end -------------------------------------------------------------------------------
 
