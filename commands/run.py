@@ -324,7 +324,7 @@ class Play:
         if self.workspace is None:
             # --no-split: the shell owns this terminal; killing it from here would leave the
             # recorder's raw mode behind. The trainee leaves it when they have read the news.
-            self._announce(text.split(" Closing")[0] + " Leave the shell (exit) for the debrief.")
+            self._announce(text.partition(" Closing")[0] + " Leave the shell (exit) for the debrief.")
             return
         self._announce(text)
         if self.stop_monitor.wait(delay):
