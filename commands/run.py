@@ -236,7 +236,7 @@ class Play:
             for service in state.services if service != state.shell_service
         )
         hint = shlex.join([executable("replay-hint"), sid])
-        told = server_command(socket, "display-message", "hint revealed: see the HUD")
+        # No message when a hint comes: the HUD shows it (and a message would freeze the HUD).
         none_left = server_command(socket, "display-message", "no hints left")
         columns, rows = shutil.get_terminal_size((120, 40))
         return WorkspaceSpec(
@@ -244,7 +244,7 @@ class Play:
             shell_command=f"{shell}; {end}",  # leaving the shell ends the session
             hud_command=hud,
             windows=windows,
-            key_bindings={HINT_KEY: f"{hint} >/dev/null 2>&1 && {told} || {none_left}"},
+            key_bindings={HINT_KEY: f"{hint} >/dev/null 2>&1 || {none_left}"},
             status_left=f"[replaybook {sid}] ",
             status_right=f"C-b {HINT_KEY}: hint | exit the shell: give up ",
             columns=columns,
@@ -306,15 +306,17 @@ class Play:
             return True
         if state.status == TIMEOUT and "timeout" not in announced:
             announced.add("timeout")
-            self._announce("SLA BREACHED. Keep going to practise, or exit the shell to end.")
+            self._announce("SLA BREACHED. Keep going to practise, or exit the shell to end.", good=False)
         if state.status in (ABANDONED, ERROR):
             self._close_soon(f"The session ended ({state.status}).", 2.0)
             return True
         return False
 
-    def _announce(self, text: str) -> None:
+    def _announce(self, text: str, *, good: bool = True) -> None:
         if self.workspace is not None:
-            self.workspace.display_message(text, milliseconds=int(CLOSE_AFTER_SECONDS * 1000) + 2000)
+            # In the status line rather than display-message: tmux stops redrawing panes while
+            # a message is up, which would freeze the HUD just as it turns RESOLVED.
+            self.workspace.announce(text, style="bg=green,fg=black,bold" if good else "bg=red,fg=white,bold")
         else:
             with contextlib.suppress(OSError):
                 sys.stderr.write(f"\r\n*** {text} ***\r\n")

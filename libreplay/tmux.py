@@ -98,10 +98,20 @@ class Workspace:
             return False
 
     def display_message(self, text: str, *, milliseconds: int = 5000) -> None:
-        """Show ``text`` in the status line of every attached client."""
+        """Show ``text`` for a while over the status line of every attached client.
+
+        Careful: tmux 3.3 does not redraw panes while such a message is up, so the HUD would
+        look frozen; for news that the HUD must show at the same time use :meth:`announce`.
+        """
         with contextlib.suppress(Exception):
             for client in self._clients():
                 self.server.cmd("display-message", "-c", client, "-d", str(milliseconds), text)
+
+    def announce(self, text: str, *, style: str = "bg=green,fg=black,bold") -> None:
+        """Put ``text`` in the status line itself, coloured; panes keep updating meanwhile."""
+        with contextlib.suppress(Exception):
+            self.server.cmd("set-option", "-g", "status-right", f" {text} ")
+            self.server.cmd("set-option", "-g", "status-style", style)
 
     def capture(self, pane: str | None = None) -> list[str]:
         """The visible text of a pane (the shell pane by default)."""

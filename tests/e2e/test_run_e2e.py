@@ -54,7 +54,8 @@ def test_fix_with_one_hint_resolves_debriefs_and_tears_down(trainee: Trainee) ->
     assert "HINTS: 1 / 3 used" in screen
 
     trainee.type(FIX)
-    trainee.wait_for("STATUS: RESOLVED", timeout=60)
+    trainee.wait_for("STATUS: RESOLVED", timeout=60)  # the HUD …
+    trainee.wait_for("RESOLVED - service restored", timeout=10)  # … and tmux's status line
     assert trainee.exit_status(timeout=120) == 0
     screen = trainee.screen()
     assert "== debrief ==" in screen
@@ -96,10 +97,26 @@ def test_sla_breach_turns_red_and_counts_as_a_timeout(trainee: Trainee) -> None:
     assert ledger_line(trainee.session_id)["outcome"] == "timeout"
 
 
-def test_ctrl_c_to_run_abandons_and_tears_down(trainee: Trainee) -> None:
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "sigterm", "sighup"],
+)
+def test_a_signal_to_run_abandons_and_tears_down(trainee: Trainee, signum: int, status: int) -> None:
     start_and_wait_until_active(trainee)
-    trainee.run_process().send_signal(signal.SIGINT)
-    assert trainee.exit_status(timeout=180) == 130
+    trainee.run_process().send_signal(signum)
+    assert trainee.exit_status(timeout=180) == status
+    if signum != signal.SIGHUP:  # after a hangup the terminal is gone: run writes nothing more
+        assert "Outcome:   ABANDONED" in trainee.screen()
+    assert trainee.session_id is not None
+    trainee.assert_nothing_left()
+    assert ledger_line(trainee.session_id)["outcome"] == "abandoned"
+
+
+def test_detaching_from_tmux_abandons_and_tears_down(trainee: Trainee) -> None:
+    start_and_wait_until_active(trainee)
+    trainee.tmux("send-keys", "C-b", "d")
+    assert trainee.exit_status(timeout=180) == 1
     assert "Outcome:   ABANDONED" in trainee.screen()
     assert trainee.session_id is not None
     trainee.assert_nothing_left()

@@ -56,7 +56,11 @@ class Trainee:
 
     def screen(self) -> str:
         """What the trainee sees, with the scrollback (the debrief may have scrolled)."""
-        return self.tmux("capture-pane", "-p", "-S", "-300").stdout
+        text = self.tmux("capture-pane", "-p", "-S", "-300").stdout
+        if os.environ.get("RB_E2E_TRACE"):
+            with Path(os.environ["RB_E2E_TRACE"]).open("a") as trace:  # every screen, to debug a failure
+                trace.write(f"==== {time.time():.2f}\n{text}\n")
+        return text
 
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-l", text)

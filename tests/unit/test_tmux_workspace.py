@@ -90,9 +90,14 @@ def test_hud_keeps_its_width_when_a_client_attaches_wider(workspace: tuple[Works
     try:
         assert wait_until(lambda: panes(ws)[0] != "0:shell:79" and panes(ws)[1] == "0:shell:40"
                           and int(panes(ws)[0].split(":")[2]) > 100)
+        def outer_screen() -> str:
+            return subprocess.run(["tmux", "-L", outer, "capture-pane", "-p"], capture_output=True,
+                                  text=True, check=False).stdout
+
         ws.display_message("hello from the test")
-        assert wait_until(lambda: "hello from the test" in subprocess.run(
-            ["tmux", "-L", outer, "capture-pane", "-p"], capture_output=True, text=True, check=False).stdout)
+        assert wait_until(lambda: "hello from the test" in outer_screen())
+        ws.announce("RESOLVED in the status line")
+        assert wait_until(lambda: "RESOLVED in the status line" in outer_screen(), timeout=8)
     finally:
         subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True, check=False)
 
