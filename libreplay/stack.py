@@ -92,7 +92,8 @@ class Stack:
         if not result.ok:
             raise ScenarioFailure(
                 f"{self.scenario.ref}: the stack did not come up (docker compose up exited "
-                f"{result.exit_code}):\n{result.tail()}"
+                f"{result.exit_code}):\n{result.tail()}",
+                hint="`replaybook doctor` checks the engine and the base image the scenarios build from",
             )
 
     def down(self) -> Completed:

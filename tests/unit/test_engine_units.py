@@ -1,0 +1,116 @@
+"""Fast unit tests of the engine's pure parts: score, atomic store, override, probe URL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from libreplay import ledger, paths, state
+from libreplay.checks import parse_probe_line
+from libreplay.scenario import load_scenario
+from libreplay.stack import PROBE_SERVICE, Stack, probe_url
+from libreplay.store import read_toml, update_toml, write_toml
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "testpack"
+
+
+@pytest.mark.parametrize(
+    ("fixed", "elapsed", "hints", "expected"),
+    [
+        (True, 0, 0, 1000),
+        (True, 450, 0, 750),
+        (True, 900, 0, 500),
+        (True, 450, 2, 550),
+        (True, 899, 9, 100),  # never below 100 for a fix
+        (True, 5000, 0, 500),  # a late clock cannot go negative
+        (False, 10, 0, 0),
+    ],
+)
+def test_score_is_deterministic(fixed: bool, elapsed: float, hints: int, expected: int) -> None:
+    got = ledger.score(fixed=fixed, elapsed_seconds=elapsed, sla_seconds=900, hints_used=hints)
+    assert got == expected
+
+
+def test_concurrent_updates_are_never_lost(tmp_path: Path) -> None:
+    path = tmp_path / "counter.toml"
+    write_toml(path, {"n": 0})
+
+    def bump() -> None:
+        for _ in range(25):
+            update_toml(path, lambda data: data.update(n=data["n"] + 1))
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert read_toml(path)["n"] == 100
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["counter.toml"]
+
+
+def test_session_state_round_trips_with_times() -> None:
+    start = state.now()
+    session = state.SessionState(
+        id="abcd1234", scenario="x", pack="p", scenario_dir="/tmp/x", project="replaybook-abcd1234",
+        started_at=start, deadline=start + timedelta(minutes=15), hints_revealed=["one"],
+    )  # fmt: skip
+    state.save_new_session(session)
+    loaded = state.load_session("abcd1234")
+    assert loaded.deadline == start + timedelta(minutes=15)
+    assert loaded.hints_revealed == ["one"] and loaded.resolved_at is None
+    updated = state.update_session("abcd1234", lambda s: setattr(s, "hints_used", 1))
+    assert updated.hints_used == 1 == state.load_session("abcd1234").hints_used
+
+
+def test_ledger_line_and_personal_best() -> None:
+    start = state.now()
+    for session_id, seconds, hints in (("a", 300, 1), ("b", 120, 0), ("c", 60, 3)):
+        record = state.SessionState(
+            id=session_id, scenario="s1", pack="official", scenario_dir="", project="",
+            status=state.RESOLVED, started_at=start, resolved_at=start + timedelta(seconds=seconds),
+            sla_seconds=900, hints_used=hints, outcome="success",
+        )  # fmt: skip
+        record.ended_at = record.resolved_at
+        record.score = ledger.score(fixed=True, elapsed_seconds=seconds, sla_seconds=900, hints_used=hints)
+        ledger.record(record)
+    lines = ledger.read_ledger()
+    assert [line["session"] for line in lines] == ["a", "b", "c"]
+    assert lines[1]["elapsed_seconds"] == 120 and lines[1]["outcome"] == "success"
+    best = ledger.personal_best("s1")
+    assert best is not None and best["session"] == "b"
+    assert paths.ledger_path().parent == paths.data_dir()
+
+
+def test_override_labels_images_channel_probe_and_no_host_ports(tmp_path: Path) -> None:
+    scenario = load_scenario(FIXTURES / "t-http")
+    stack = Stack(scenario, "s1", "replaybook-s1", tmp_path)
+    stack.write_override("replaybook/probe:test")
+    model = yaml.safe_load(stack.override.read_text().replace("!reset []", "[]"))  # the tag is Compose's
+    assert "!reset []" in stack.override.read_text()
+    services = model["services"]
+    assert set(services) == {"web", "app", PROBE_SERVICE}
+    assert services["web"]["labels"]["org.replaybook.session"] == "s1"
+    assert services["web"]["image"].startswith("replaybook/t-http-web:")
+    assert services["app"]["volumes"] == [f"{tmp_path / 'channel'}:/run/replaybook"]
+    assert services[PROBE_SERVICE]["environment"]["PROBE_URL"] == "http://web:80/"
+    assert services[PROBE_SERVICE]["networks"] == ["default"]
+
+
+def test_probe_url_maps_localhost_to_the_shell_or_the_publishing_service() -> None:
+    published = load_scenario(FIXTURES / "t-http")
+    assert probe_url(published) == "http://web:80/"
+    named = load_scenario(FIXTURES / "t-name")
+    assert probe_url(named) == "http://app:3000/"
+
+
+@pytest.mark.parametrize(
+    ("line", "ok"),
+    [("1700000000.5 ok 200", True), ("1700000000.5 fail 502", False), ("garbage", None), ("x ok", None)],
+)
+def test_probe_lines(line: str, ok: bool | None) -> None:
+    event = parse_probe_line(line)
+    assert (event.ok if event else None) == ok
