@@ -20,6 +20,7 @@ import os
 import shlex
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from libreplay.errors import EnvironmentProblem
@@ -39,6 +40,12 @@ def tmux_binary() -> str | None:
 
 def socket_name(session_id: str) -> str:
     return f"replaybook-{session_id}"
+
+
+def socket_path(name: str) -> Path:
+    """Where ``tmux -L name`` puts its socket."""
+    base = os.environ.get("TMUX_TMPDIR") or "/tmp"
+    return Path(base) / f"tmux-{os.getuid()}" / name
 
 
 def install_hint() -> str:
@@ -123,6 +130,9 @@ class Workspace:
         with contextlib.suppress(Exception):
             if self.server.is_alive():
                 self.server.kill()
+        # tmux 3.3 leaves its socket file behind when the server goes; nothing answers on it.
+        with contextlib.suppress(OSError):
+            socket_path(self.socket).unlink(missing_ok=True)
 
     def _clients(self) -> list[str]:
         result = self.server.cmd("list-clients", "-F", "#{client_name}")

@@ -19,6 +19,7 @@ import psutil
 from dockerkit import leftovers, remove_project
 
 from libreplay import paths
+from libreplay.tmux import socket_path
 
 BIN = Path(sys.executable).parent
 SCENARIO = "001-nginx-502"
@@ -135,10 +136,12 @@ class Trainee:
 
     def clean_up(self) -> None:
         self.tmux("kill-server")
+        socket_path(self.socket).unlink(missing_ok=True)  # tmux 3.3 leaves it behind
         if self.session_id is None:
             return
-        subprocess.run(["tmux", "-L", f"replaybook-{self.session_id}", "kill-server"],
-                       capture_output=True, check=False, timeout=30)
+        inner = f"replaybook-{self.session_id}"
+        subprocess.run(["tmux", "-L", inner, "kill-server"], capture_output=True, check=False, timeout=30)
+        socket_path(inner).unlink(missing_ok=True)
         if paths.session_dir(self.session_id).exists():
             subprocess.run([str(BIN / "replay-down"), self.session_id], capture_output=True,
                            check=False, timeout=300)

@@ -69,6 +69,7 @@ def test_the_server_is_private_and_killed_whole(workspace: tuple[Workspace, Path
     assert default.stdout.split() == ["replaybook"]
     ws.kill()
     assert not ws.alive()
+    assert not tmux.socket_path(ws.socket).exists()
 
 
 def test_key_binding_runs_its_command(workspace: tuple[Workspace, Path]) -> None:
@@ -100,6 +101,7 @@ def test_hud_keeps_its_width_when_a_client_attaches_wider(workspace: tuple[Works
         assert wait_until(lambda: "RESOLVED in the status line" in outer_screen(), timeout=8)
     finally:
         subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True, check=False)
+        tmux.socket_path(outer).unlink(missing_ok=True)
 
 
 def test_a_second_workspace_on_the_same_socket_is_refused(workspace: tuple[Workspace, Path]) -> None:
