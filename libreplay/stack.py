@@ -85,10 +85,21 @@ class Stack:
         )
 
     def up(self, on_progress: Callable[[str], None] | None = None) -> None:
+        """Build the images, then start the stack and wait until its services are running/healthy.
+
+        The build runs under a project name stable per scenario directory: Compose labels
+        images with their project, so building under the session's name would give every
+        session a new image and leave the last one dangling.
+        """
         result = self.compose(
-            "up", "--detach", "--build", "--wait", "--remove-orphans",
+            "--project-name", self.build_project, "build",
             timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
         )  # fmt: skip
+        if result.ok:
+            result = self.compose(
+                "up", "--detach", "--wait", "--remove-orphans",
+                timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
+            )  # fmt: skip
         if not result.ok:
             raise ScenarioFailure(
                 f"{self.scenario.ref}: the stack did not come up (docker compose up exited "
@@ -135,11 +146,18 @@ class Stack:
             services[PROBE_SERVICE] = self._probe_service(compose, probe_image, labels)
         return {"services": services}
 
+    @property
+    def scenario_digest(self) -> str:
+        return hashlib.sha256(str(self.scenario.directory).encode()).hexdigest()[:8]
+
+    @property
+    def build_project(self) -> str:
+        return f"replaybook-build-{self.scenario_digest}"
+
     def image_name(self, service: str) -> str:
         """Stable per scenario directory and service: rebuilt from cache, shared by sessions."""
-        digest = hashlib.sha256(str(self.scenario.directory).encode()).hexdigest()[:8]
         slug = re.sub(r"[^a-z0-9_.-]+", "-", f"{self.scenario.id}-{service}".lower())
-        return f"replaybook/{slug}:{digest}"
+        return f"replaybook/{slug}:{self.scenario_digest}"
 
     def _probe_service(
         self, compose: dict[str, Any], image: str, labels: dict[str, str]
