@@ -120,19 +120,9 @@ class Workspace:
             self.server.cmd("set-option", "-g", "status-right", f" {text} ")
             self.server.cmd("set-option", "-g", "status-style", style)
 
-    def capture(self, pane: str | None = None) -> list[str]:
-        """The visible text of a pane (the shell pane by default)."""
-        result = self.server.cmd("capture-pane", "-p", "-t", pane or self.shell_pane)
-        return list(result.stdout)
-
     def kill(self) -> None:
         """End the server and everything in it (the shells' docker exec clients get SIGHUP)."""
-        with contextlib.suppress(Exception):
-            if self.server.is_alive():
-                self.server.kill()
-        # tmux 3.3 leaves its socket file behind when the server goes; nothing answers on it.
-        with contextlib.suppress(OSError):
-            socket_path(self.socket).unlink(missing_ok=True)
+        _kill_server(self.server)
 
     def _clients(self) -> list[str]:
         result = self.server.cmd("list-clients", "-F", "#{client_name}")
@@ -176,14 +166,27 @@ def build_workspace(spec: WorkspaceSpec) -> Workspace:
                                environment=spec.environment or None)
         window.select()
         shell_pane.select()
-    except LibTmuxException as exc:
-        with contextlib.suppress(Exception):
-            server.kill()
-        raise EnvironmentProblem(f"tmux could not lay out the workspace: {exc}") from exc
+    except BaseException as exc:
+        # Whatever stops the layout half-way (a tmux error, a bug, Ctrl-C or SIGTERM turned into an
+        # exception), the caller gets no Workspace to kill: the server, already running the shell
+        # and the HUD, must go here or it outlives replaybook run.
+        _kill_server(server)
+        if isinstance(exc, LibTmuxException):
+            raise EnvironmentProblem(f"tmux could not lay out the workspace: {exc}") from exc
+        raise
     finally:
         if saved_tmux is not None:
             os.environ["TMUX"] = saved_tmux
     return Workspace(server, session, str(shell_pane.pane_id), str(hud_pane.pane_id))
+
+
+def _kill_server(server: libtmux.Server) -> None:
+    with contextlib.suppress(Exception):
+        if server.is_alive():
+            server.kill()
+    # tmux 3.3 leaves its socket file behind when the server goes; nothing answers on it.
+    with contextlib.suppress(OSError):
+        socket_path(str(server.socket_name)).unlink(missing_ok=True)
 
 
 def _configure(server: libtmux.Server, spec: WorkspaceSpec) -> None:

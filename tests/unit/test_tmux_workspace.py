@@ -50,14 +50,45 @@ def panes(ws: Workspace) -> list[str]:
     return list(out.stdout)
 
 
+def capture(ws: Workspace, pane: str) -> str:
+    return "\n".join(ws.server.cmd("capture-pane", "-p", "-t", pane).stdout)
+
+
+def server_alive(socket: str) -> bool:
+    answer = subprocess.run(["tmux", "-L", socket, "has-session"], capture_output=True, check=False)
+    return answer.returncode == 0
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError], ids=["ctrl-c", "bug"])
+def test_a_failure_mid_layout_leaves_no_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failure: type[BaseException]
+) -> None:
+    # The failure lands after the shell and the HUD are running, where run has no Workspace
+    # yet to kill: build_workspace itself must take the server down.
+    started = tmp_path / "hud-started"
+
+    def fail_after_the_split(*_args: object) -> None:
+        assert wait_until(started.exists)
+        raise failure("stopped mid-layout")
+
+    monkeypatch.setattr(tmux, "_keep_hud_width", fail_after_the_split)
+    socket = f"rbtest-{uuid.uuid4().hex[:8]}"
+    spec = WorkspaceSpec(socket=socket, shell_command="sleep 600",
+                         hud_command=f"sh -c 'touch {started}; sleep 600'")
+    with pytest.raises(failure, match="mid-layout"):
+        build_workspace(spec)
+    assert not server_alive(socket)
+    assert not tmux.socket_path(socket).exists()
+
+
 def test_layout_is_shell_and_hud_then_one_window_per_service(workspace: tuple[Workspace, Path]) -> None:
     ws, _ = workspace
     layout = panes(ws)
     assert layout[0].startswith("0:shell:")
     assert layout[1] == "0:shell:40"  # the HUD, 40 columns wide
     assert layout[2].startswith("1:db:")
-    assert wait_until(lambda: "HUD-HERE" in "\n".join(ws.capture(ws.hud_pane)))
-    assert wait_until(lambda: "DB-HERE" in "\n".join(ws.capture("db")))
+    assert wait_until(lambda: "HUD-HERE" in capture(ws, ws.hud_pane))
+    assert wait_until(lambda: "DB-HERE" in capture(ws, "db"))
 
 
 def test_the_server_is_private_and_killed_whole(workspace: tuple[Workspace, Path]) -> None:
