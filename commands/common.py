@@ -98,10 +98,8 @@ def _notice_orphans() -> None:
     """Say on stderr when a session's owner died (SIGKILL) and left its stack behind."""
     if os.environ.get("REPLAYBOOK_NO_ORPHAN_NOTICE"):
         return
-    try:
-        from libreplay.sessions import find_orphans
-    except ImportError:  # pragma: no cover - the sessions module is always present once built
-        return
+    from libreplay.sessions import find_orphans
+
     orphans = find_orphans()
     if orphans:
         ids = ", ".join(orphans)

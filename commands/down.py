@@ -33,9 +33,14 @@ def down(
     """A session still being played is recorded as abandoned. Prints the session id (or, with
     --json, its final state)."""
     if all_:
-        for removed in sessions.down_all():
-            say(f"removed session {removed}")
-            emit(removed)
+        removed = sessions.down_all()
+        for session_id in removed:
+            say(f"removed session {session_id}")
+        if json_:
+            emit_json(removed)
+        else:
+            for session_id in removed:
+                emit(session_id)
         return
     state = sessions.down(session_from(session))
     say(f"session {state.id} is down ({state.outcome or state.status})")

@@ -37,12 +37,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 def build() -> typer.Typer:
     dispatcher = make_app("replaybook: fix real, broken services before the SLA runs out.")
     for name, module_name in COMMANDS:
-        try:
-            module = importlib.import_module(f"replaybook.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"replaybook.commands.{module_name}":
-                raise
-            continue  # not built yet
+        module = importlib.import_module(f"replaybook.commands.{module_name}")
         info = module.app.registered_commands[0]  # each module's app has exactly one
         dispatcher.command(name, help=info.help)(info.callback)
     return dispatcher

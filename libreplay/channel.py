@@ -37,21 +37,29 @@ class HintChannel:
         target.chmod(0o755)
 
     def pending_requests(self) -> list[Path]:
-        if not self.requests.is_dir():
+        """Requests in the order they were made; one withdrawn meanwhile is skipped."""
+        found: list[tuple[int, Path]] = []
+        try:
+            entries = list(self.requests.iterdir())
+        except FileNotFoundError:
             return []
-        return sorted(
-            (p for p in self.requests.iterdir() if not p.name.startswith(".")),
-            key=lambda p: p.stat().st_mtime_ns,
-        )
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                found.append((entry.stat().st_mtime_ns, entry))
+            except FileNotFoundError:
+                continue  # get-hint gave up and removed its request
+        return [path for _, path in sorted(found)]
 
-    def answer(self, request: Path, revealed: tuple[int, int, str] | None) -> None:
-        text = format_hint(revealed)
-        write_atomic(self.replies / request.name, (text + "\n").encode())
-        (self.replies / request.name).chmod(0o666)
+    def answer(self, request: Path, text: str) -> None:
+        # Never re-create a channel that a teardown removed; readable by any container user.
+        write_atomic(self.replies / request.name, (text + "\n").encode(), create_parents=False, mode=0o644)
         request.unlink(missing_ok=True)
 
     def publish(self, number: int, total: int, text: str) -> None:
-        write_atomic(self.hints / f"{number}.txt", f"Hint {number}/{total}: {text}\n".encode())
+        body = f"Hint {number}/{total}: {text}\n".encode()
+        write_atomic(self.hints / f"{number}.txt", body, create_parents=False, mode=0o644)
 
 
 def format_hint(revealed: tuple[int, int, str] | None) -> str:

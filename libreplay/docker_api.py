@@ -47,22 +47,6 @@ def project_filter(project: str) -> dict[str, Any]:
     return {"label": f"{PROJECT_LABEL}={project}"}
 
 
-def project_containers(project: str) -> list[Any]:
-    with engine_errors():
-        return list(client().containers.list(all=True, filters=project_filter(project)))
-
-
-def leftovers(project: str) -> dict[str, list[str]]:
-    """Every container, network and volume the engine still holds for a Compose project."""
-    api = client()
-    with engine_errors():
-        return {
-            "containers": [c.name for c in api.containers.list(all=True, filters=project_filter(project))],
-            "networks": [n.name for n in api.networks.list(filters=project_filter(project))],
-            "volumes": [v.name for v in api.volumes.list(filters=project_filter(project))],
-        }
-
-
 def remove_project_objects(project: str) -> None:
     """Force-remove whatever `compose down` left of a project (the last line of defence)."""
     import docker.errors

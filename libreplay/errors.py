@@ -8,7 +8,7 @@ Exit statuses (documented in docs/architecture.md):
   4  something named does not exist (scenario, pack, session)
   5  the environment is not usable (Docker engine, Compose, tmux, git)
   6  a scenario misbehaved at run time (baseline unhealthy, break did not break, timeout)
-  130/143  interrupted by SIGINT/SIGTERM (after clean-up)
+  128+N    stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP), after clean-up
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class SessionError(ReplayError):
 
 
 class Interrupted(ReplayError):
-    """SIGINT or SIGTERM arrived; clean-up has run."""
+    """SIGINT, SIGTERM or SIGHUP arrived; clean-up has run. Exit status 128 + the signal."""
 
     def __init__(self, signum: int) -> None:
         super().__init__("interrupted")

@@ -32,6 +32,12 @@ class Completed:
     def ok(self) -> bool:
         return self.exit_code == 0
 
+    @property
+    def how_it_ended(self) -> str:
+        if self.exit_code < 0:
+            return f"was killed by signal {-self.exit_code}"
+        return f"exited {self.exit_code}"
+
     def tail(self, lines: int = OUTPUT_TAIL_LINES) -> str:
         """The last lines of output, for an error message."""
         text = (self.stdout + self.stderr).strip().splitlines()
@@ -80,7 +86,8 @@ def run(
         _bg_exc=False,
         _new_session=True,
         _tty_out=False,
-        _ok_code=list(range(256)),
+        # Any exit status is an answer, also death by a signal (sh reports it as -N).
+        _ok_code=[*range(256), *(-sig for sig in range(1, 65))],
         _cwd=str(cwd) if cwd else None,
         _env=dict(env) if env is not None else dict(os.environ),
         _err=collect_stderr,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from libreplay import docker_api, ledger, paths
-from libreplay.channel import HintChannel
+from libreplay.channel import HintChannel, format_hint
 from libreplay.checks import Check, ProbeEvent, ProbeFollower, ensure_probe_image
 from libreplay.errors import Interrupted, InvalidInput, NotFound, ScenarioFailure, SessionError
 from libreplay.interrupts import as_interrupted, shielded, signals_raise
@@ -196,11 +196,9 @@ def break_session(
     session_id: str, *, fault_name: str | None = None, on_progress: Progress = _quiet
 ) -> SessionState:
     """Inject the fault, prove the check now fails, then start the SLA clock."""
-    state = load_session(session_id)
-    if state.status != READY:
-        raise SessionError(f"session {session_id} is {state.status}; only a ready session can be broken")
-    stack = open_stack(state)
+    stack = open_stack(load_session(session_id))
     fault = choose_fault(stack.scenario, fault_name)
+    # Checked and set under the session lock: two concurrent breaks cannot both inject.
     update_session(session_id, lambda s: _mark_breaking(s, fault, stack.scenario))
     with _torn_down_on_failure(stack), _holding(session_id):
         on_progress(f"injecting fault {fault.name!r}")
@@ -228,6 +226,8 @@ def choose_fault(scenario: Scenario, name: str | None) -> Fault:
 
 
 def _mark_breaking(state: SessionState, fault: Fault, scenario: Scenario) -> None:
+    if state.status != READY:
+        raise SessionError(f"session {state.id} is {state.status}; only a ready session can be broken")
     state.status = BREAKING
     state.fault = fault.name
     state.hints_total = len(scenario.hints_for(fault))
@@ -245,7 +245,7 @@ def inject(stack: Stack, fault: Fault) -> None:
         result = stack.run_script(fault.script)
         if not result.ok:
             raise ScenarioFailure(
-                f"{stack.scenario.ref}: {fault.script} exited {result.exit_code}:\n{result.tail()}"
+                f"{stack.scenario.ref}: {fault.script} {result.how_it_ended}:\n{result.tail()}"
             )
         return
     for index, step in enumerate(fault.steps):
@@ -259,7 +259,7 @@ def inject(stack: Stack, fault: Fault) -> None:
         if not result.ok:
             raise ScenarioFailure(
                 f"{stack.scenario.ref}: break[{index}].{step.action} failed "
-                f"(exit {result.exit_code}):\n{result.tail()}"
+                f"({result.how_it_ended}):\n{result.tail()}"
             )
 
 
@@ -298,16 +298,17 @@ def watch(
             return state
         raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
     watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None))
-    try:
-        with signals_raise(), _holding(session_id):
-            return watcher.run()
-    except _SessionEnded:
-        return state  # torn down by someone else (replay-down): nothing left to watch
-    except (KeyboardInterrupt, Interrupted) as exc:
-        if down_on_interrupt:
-            with suppress(NotFound):
-                down(session_id)
-        raise as_interrupted(exc) from None
+    with signals_raise():
+        try:
+            with _holding(session_id):
+                return watcher.run()
+        except _SessionEnded:
+            return state  # torn down by someone else (replay-down): nothing left to watch
+        except (KeyboardInterrupt, Interrupted) as exc:
+            if down_on_interrupt:
+                with suppress(NotFound):
+                    down(session_id)
+            raise as_interrupted(exc) from None
 
 
 class _SessionEnded(Exception):
@@ -404,8 +405,13 @@ class _Watcher:
 
     def _serve_hints(self) -> None:
         for request in self.channel.pending_requests():
-            revealed = reveal_hint(self.session_id)
-            self.channel.answer(request, revealed)
+            try:
+                answer = format_hint(reveal_hint(self.session_id))
+            except NotFound:
+                raise _SessionEnded from None
+            except SessionError as refused:
+                answer = refused.message
+            self.channel.answer(request, answer)
 
     def _watch_files(self) -> None:
         from watchfiles import watch as watch_paths
@@ -469,6 +475,8 @@ def reveal_hint(session_id: str) -> tuple[int, int, str] | None:
     revealed: list[tuple[int, int, str]] = []
 
     def apply(s: SessionState) -> None:
+        if s.status in (RESOLVED, ABANDONED, ERROR):
+            raise SessionError(f"session {session_id} is over ({s.status}): no more hints")
         if s.hints_used < len(hints):
             text = hints[s.hints_used]
             s.hints_used += 1
@@ -485,11 +493,14 @@ def reveal_hint(session_id: str) -> tuple[int, int, str] | None:
 # -- replay-down -----------------------------------------------------------------------------
 
 
-def down(session_id: str) -> SessionState:
-    """Tear the stack down; a session that was still being played is recorded as abandoned."""
+def down(session_id: str, *, record: bool = True) -> SessionState:
+    """Tear the stack down; a session that was still being played is recorded as abandoned.
+
+    ``record=False`` (replaybook test) keeps a scenario's self-test out of the trainee's ledger.
+    """
     state = load_session(session_id)
     with shielded():
-        if state.started_at is not None and state.outcome is None:
+        if record and state.started_at is not None and state.outcome is None:
             state = finish(session_id, ABANDONED)
         teardown(state)
     return state
@@ -516,8 +527,12 @@ def teardown(state: SessionState) -> None:
         stack: Stack | None = open_stack(state)
     except Exception:  # noqa: BLE001 - the pack may be gone; tear down by project name alone
         stack = None
-    _remove_project(state.project, stack)
-    shutil.rmtree(state.directory, ignore_errors=True)
+    try:
+        _remove_project(state.project, stack)
+    finally:
+        # Even when the engine does not answer: its stack is still found by label later
+        # (`replay-down --all`), and a state directory must not outlive its session.
+        shutil.rmtree(state.directory, ignore_errors=True)
 
 
 def _remove_project(project: str, stack: Stack | None) -> None:
@@ -533,17 +548,21 @@ def _remove_project(project: str, stack: Stack | None) -> None:
 @contextmanager
 def _torn_down_on_failure(stack: Stack) -> Iterator[None]:
     """Any error or stop signal: mark the session, tear everything down, then re-raise."""
-    try:
-        with signals_raise():
+    # The teardown runs inside signals_raise, so there is no moment in which a stop signal
+    # falls back to its default action and kills us before the stack is gone.
+    with signals_raise():
+        try:
             yield
-    except BaseException as exc:  # noqa: BLE001 - every failure and stop signal must tear down, then re-raise
-        error = as_interrupted(exc)
-        with shielded():
-            with suppress(Exception):
-                update_session(stack.session_id, lambda s: _mark_error(s, error))
-            _remove_project(stack.project, stack if stack.override.exists() else None)
-            shutil.rmtree(stack.session_dir, ignore_errors=True)
-        raise error from None
+        except BaseException as exc:  # noqa: BLE001 - every failure and stop signal tears down, then re-raises
+            error = as_interrupted(exc)
+            with shielded():
+                with suppress(Exception):
+                    update_session(stack.session_id, lambda s: _mark_error(s, error))
+                try:
+                    _remove_project(stack.project, stack if stack.override.exists() else None)
+                finally:
+                    shutil.rmtree(stack.session_dir, ignore_errors=True)
+            raise error from None
 
 
 def _mark_error(state: SessionState, error: BaseException) -> None:
@@ -576,19 +595,6 @@ def _alive(pid: int | None, started: float | None) -> bool:
         return bool(process.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
-
-
-def container_id(session_id: str, service: str) -> str:
-    """The running container of a service of the session, found by its Compose labels."""
-    state = load_session(session_id)
-    filters = {
-        "label": [f"{docker_api.PROJECT_LABEL}={state.project}", f"{docker_api.SERVICE_LABEL}={service}"]
-    }
-    with docker_api.engine_errors():
-        found = docker_api.client().containers.list(filters=filters)
-    if not found:
-        raise NotFound(f"session {session_id}: service {service!r} has no running container")
-    return str(found[0].id)
 
 
 # -- waiting helpers -------------------------------------------------------------------------

@@ -36,9 +36,10 @@ STEP_TIMEOUT_SECONDS = 60
 SCRIPT_TIMEOUT_SECONDS = 120
 
 
-def home_id() -> str:
-    """Identifies this REPLAYBOOK home on the engine, so `down --all` finds only our stacks."""
-    return hashlib.sha256(str(paths.state_dir().resolve()).encode()).hexdigest()[:12]
+def home_id(state_dir: Path | None = None) -> str:
+    """Identifies a REPLAYBOOK home on the engine, so `down --all` finds only its stacks."""
+    directory = state_dir or paths.state_dir()
+    return hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,8 @@ class Stack:
             )  # fmt: skip
         if not result.ok:
             raise ScenarioFailure(
-                f"{self.scenario.ref}: the stack did not come up (docker compose up exited "
-                f"{result.exit_code}):\n{result.tail()}",
+                f"{self.scenario.ref}: the stack did not come up ({' '.join(result.argv[:3])} "
+                f"{result.how_it_ended}):\n{result.tail()}",
                 hint="`replaybook doctor` checks the engine and the base image the scenarios build from",
             )
 
@@ -187,8 +188,10 @@ def probe_url(scenario: Scenario) -> str:
         return target
     port = parts.port
     host, new_port = scenario.shell, port
+    # A browser on the host would use the scheme's port when the URL names none.
+    wanted = port if port is not None else (443 if parts.scheme == "https" else 80)
     for published in scenario.published_ports:
-        if port is not None and published.host_port == port:
+        if published.host_port == wanted:
             host, new_port = published.service, published.container_port
             break
     netloc = host if new_port is None else f"{host}:{new_port}"

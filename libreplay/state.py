@@ -141,7 +141,10 @@ def update_session(session_id: str, change: Callable[[SessionState], None]) -> S
         data.update(state.to_dict())
         result.append(state)
 
-    update_toml(path, apply)
+    try:
+        update_toml(path, apply, must_exist=True)
+    except FileNotFoundError:
+        raise NotFound(f"session {session_id!r} has ended") from None
     return result[0]
 
 

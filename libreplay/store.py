@@ -30,17 +30,32 @@ def lock_path(path: Path) -> Path:
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold the lock that guards ``path`` for a read-modify-write cycle."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def locked(path: Path, *, create_parents: bool = True) -> Iterator[None]:
+    """Hold the lock that guards ``path`` for a read-modify-write cycle.
+
+    With ``create_parents=False`` a vanished directory raises FileNotFoundError instead of
+    being made again (a session torn down while someone waited for its lock).
+    """
+    if create_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT_SECONDS):
         yield
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(
+    path: Path, data: bytes, *, create_parents: bool = True, mode: int | None = None
+) -> None:
+    """Write ``data`` to a hidden temporary file beside ``path`` and rename it into place.
+
+    ``mode`` is set on the temporary file before the rename, so the name never points at a
+    file with other permissions (and no chmod ever follows a link someone put there).
+    """
+    if create_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -59,16 +74,24 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise InvalidInput(f"{path}: not valid TOML: {exc}") from exc
 
 
-def write_toml(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(path, tomli_w.dumps(_drop_none(data)).encode())
+def write_toml(path: Path, data: dict[str, Any], *, create_parents: bool = True) -> None:
+    write_atomic(path, tomli_w.dumps(_drop_none(data)).encode(), create_parents=create_parents)
 
 
-def update_toml(path: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Apply ``change`` to the file's table under its lock and write it back atomically."""
-    with locked(path):
+def update_toml(
+    path: Path, change: Callable[[dict[str, Any]], None], *, must_exist: bool = False
+) -> dict[str, Any]:
+    """Apply ``change`` to the file's table under its lock and write it back atomically.
+
+    With ``must_exist``, a file (or directory) that is gone, or goes while we wait for the
+    lock, raises FileNotFoundError; nothing is created.
+    """
+    with locked(path, create_parents=not must_exist):
+        if must_exist and not path.exists():
+            raise FileNotFoundError(path)
         data = read_toml(path) if path.exists() else {}
         change(data)
-        write_toml(path, data)
+        write_toml(path, data, create_parents=not must_exist)
         return data
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from libreplay import paths, sessions
 from libreplay.errors import Interrupted, ReplayError, ScenarioFailure, ScenarioInvalid
+from libreplay.interrupts import signals_raise
 from libreplay.packs import Pack, get_pack, pack_of_path, scenario_dirs
 from libreplay.scenario import Fault, Scenario, load_scenario
 from libreplay.state import load_session
@@ -49,6 +50,12 @@ def cycles_of(scenario: Scenario, fault_name: str | None = None) -> list[Fault]:
 
 
 def run_cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], None]) -> CycleResult:
+    """One cycle; any stop signal (SIGINT, SIGTERM, SIGHUP) still tears the stack down."""
+    with signals_raise():
+        return _cycle(scenario, fault, on_progress)
+
+
+def _cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], None]) -> CycleResult:
     result = CycleResult(scenario.ref, fault.name)
     started = time.monotonic()
     session_id: str | None = None
@@ -65,7 +72,7 @@ def run_cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], Non
                 fault.solve, timeout=SOLVE_TIMEOUT_SECONDS
             )
             if not solved.ok:
-                raise _StepFailed("solve", f"{fault.solve} exited {solved.exit_code}:\n{solved.tail()}")
+                raise _StepFailed("solve", f"{fault.solve} {solved.how_it_ended}:\n{solved.tail()}")
         with _step(result, "fixed"):
             if not sessions.wait_until_fixed(session_id, since=since, timeout=FIXED_TIMEOUT_SECONDS):
                 raise _StepFailed(
@@ -86,7 +93,7 @@ def _down(result: CycleResult, session_id: str) -> None:
         return
     try:
         with _step(result, "down"):
-            sessions.down(session_id)
+            sessions.down(session_id, record=False)
     except _StepFailed as failure:
         if result.ok:
             result.ok, result.failed_step, result.detail = False, failure.step, failure.detail
