@@ -114,3 +114,52 @@ def test_probe_url_maps_localhost_to_the_shell_or_the_publishing_service() -> No
 def test_probe_lines(line: str, ok: bool | None) -> None:
     event = parse_probe_line(line)
     assert (event.ok if event else None) == ok
+
+
+def test_a_script_killed_by_a_signal_is_an_answer_not_a_crash() -> None:
+    from libreplay.proc import run
+
+    result = run(["bash", "-c", "kill -KILL $$"], timeout=10)
+    assert not result.ok
+    assert result.how_it_ended == "was killed by signal 9"
+
+
+def test_an_update_never_recreates_a_session_that_is_gone() -> None:
+    from libreplay.errors import NotFound
+
+    session = state.SessionState(id="gone1234", scenario="x", pack="p", scenario_dir="", project="")
+    state.save_new_session(session)
+    directory = paths.session_dir("gone1234")
+    for child in directory.iterdir():
+        child.unlink()
+    directory.rmdir()
+    with pytest.raises(NotFound):
+        state.update_session("gone1234", lambda s: setattr(s, "hints_used", 1))
+    assert not directory.exists()
+
+
+def test_withdrawn_hint_requests_are_skipped(tmp_path: Path) -> None:
+    from libreplay.channel import HintChannel
+
+    channel = HintChannel(tmp_path)
+    channel.create()
+    for name in ("a", "b", ".partial"):
+        (channel.requests / name).write_text("")
+    (channel.requests / "a").unlink()  # get-hint gave up
+    assert [p.name for p in channel.pending_requests()] == ["b"]
+    channel.answer(channel.requests / "b", "Hint 1/1: x")
+    assert (channel.replies / "b").read_text() == "Hint 1/1: x\n"
+    assert (channel.replies / "b").stat().st_mode & 0o777 == 0o644
+
+
+def test_localhost_without_a_port_maps_to_the_service_publishing_port_80() -> None:
+    from dataclasses import replace
+
+    from libreplay.scenario import PublishedPort
+
+    scenario = replace(
+        load_scenario(FIXTURES / "t-name"),
+        success_target="http://localhost/health",
+        published_ports=(PublishedPort("app", 80, 3000),),
+    )
+    assert probe_url(scenario) == "http://app:3000/health"
