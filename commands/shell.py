@@ -12,6 +12,7 @@ import typer
 from replaybook.commands.common import handles_errors, make_app, say
 
 from libreplay.errors import EnvironmentProblem, NotFound, SessionError
+from libreplay.state import SessionState
 from libreplay.terminal import ServiceContainer, find_container, shell_argv, shell_command_line
 
 app = make_app("Open a shell inside a service of a session (get-hint works there), optionally recorded.")
@@ -43,25 +44,25 @@ def shell(
         raise EnvironmentProblem("the docker command is not installed", hint="replaybook doctor says how")
     recorded = False
     while True:
-        container = _wait_until_running(session, service)
+        container = _wait_until_running(state, service)
         code = _run_shell(container, docker, record, append=recorded)
         recorded = record is not None
         # The shell also ends when the container dies under it (a crash, a restart): offer to
         # reconnect rather than leave the trainee at the host prompt.
-        if _still_running(session, service):
+        if _still_running(state, service):
             raise typer.Exit(code)
         say(f"The {service} container stopped while you were in it.")
         _offer_retry(session, service)
 
 
-def _wait_until_running(session: str, service: str) -> ServiceContainer:
+def _wait_until_running(state: SessionState, service: str) -> ServiceContainer:
     while True:
-        container = find_container(session, service)
+        container = find_container(state, service)
         if container.running:
             return container
         exited = f", exit code {container.exit_code}" if container.exit_code else ""
         say(f"Service {service} is not running ({container.status}{exited}): it may be crash-looping.")
-        _offer_retry(session, service)
+        _offer_retry(state.id, service)
 
 
 def _offer_retry(session: str, service: str) -> None:
@@ -78,9 +79,9 @@ def _offer_retry(session: str, service: str) -> None:
         raise SessionError(f"service {service} of session {session} is not running") from None
 
 
-def _still_running(session: str, service: str) -> bool:
+def _still_running(state: SessionState, service: str) -> bool:
     try:
-        return find_container(session, service).running
+        return find_container(state, service).running
     except (NotFound, EnvironmentProblem):
         return False
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from libreplay import state as st
 from libreplay.state import SessionState
-from libreplay.terminal import inert
+from libreplay.terminal import clock, inert
 
 TITLE = "== replaybook =="
 MIN_WIDTH = 12
@@ -202,14 +202,6 @@ def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> lis
             break_on_hyphens=False,
         ) or [""]
     return out
-
-
-def clock(seconds: int | float) -> str:
-    """``mm:ss`` (``h:mm:ss`` from an hour on)."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def _seconds_between(start: datetime | None, end: datetime | None) -> float:

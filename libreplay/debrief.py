@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from libreplay import ledger
 from libreplay.scenario import Scenario
-from libreplay.state import RESOLVED, TIMEOUT, SessionState
-from libreplay.terminal import inert
+from libreplay.state import SessionState
+from libreplay.terminal import clock, inert
 
 OUTCOME_WORDS = {
     "success": "RESOLVED within the SLA",
@@ -20,27 +21,10 @@ OUTCOME_WORDS = {
 }
 
 
-def clock(seconds: float) -> str:
-    total = max(0, int(seconds))  # truncated, like the HUD's clock
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
     return max(0.0, (end - start).total_seconds())
-
-
-def outcome_of(state: SessionState) -> str:
-    if state.outcome:
-        return state.outcome
-    if state.status == RESOLVED:
-        return "success"
-    if state.status == TIMEOUT:
-        return "timeout"
-    return "abandoned"
 
 
 def time_line(state: SessionState) -> str:
@@ -63,7 +47,7 @@ def debrief_lines(
     scenario: Scenario | None,
     best: dict[str, Any] | None,
 ) -> list[str]:
-    outcome = outcome_of(state)
+    outcome = state.outcome or ledger.outcome_of(state)  # recorded once the clock had started
     title = inert(state.title or (scenario.title if scenario else ""), keep_newlines=False)
     lines = [
         "== debrief ==",

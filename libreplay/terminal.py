@@ -12,8 +12,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from libreplay.errors import EnvironmentProblem, NotFound
-from libreplay.state import CHANNEL_MOUNT, project_name
+from libreplay.errors import NotFound
+from libreplay.state import CHANNEL_MOUNT, SessionState
 
 # A whole escape sequence first (so its parameters vanish with it; an unterminated string
 # sequence ends at the line's end), then any single control
@@ -52,6 +52,14 @@ def inert(text: str, *, keep_newlines: bool = True) -> str:
     return _CONTROL.sub(REPLACEMENT, text)
 
 
+def clock(seconds: int | float) -> str:
+    """``mm:ss`` (``h:mm:ss`` from an hour on), truncated to the second; the HUD and the debrief."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
 # -- the containers of a session -------------------------------------------------------------
 
 
@@ -74,32 +82,25 @@ class ServiceContainer:
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def find_container(session_id: str, service: str) -> ServiceContainer:
+def find_container(state: SessionState, service: str) -> ServiceContainer:
     """The container of ``service`` in the session's Compose project, running or not.
 
     Raises NotFound when the project has no container for the service, EnvironmentProblem
     when the Docker engine does not answer.
     """
-    import docker
     import docker.errors
 
+    from libreplay import docker_api
+
+    labels = [f"{docker_api.PROJECT_LABEL}={state.project}", f"{docker_api.SERVICE_LABEL}={service}"]
     try:
-        client = docker.from_env()
-    except docker.errors.DockerException as exc:
-        raise EnvironmentProblem(f"the Docker engine does not answer: {exc}") from exc
-    try:
-        labels = [
-            f"com.docker.compose.project={project_name(session_id)}",
-            f"com.docker.compose.service={service}",
-        ]
-        found = client.containers.list(all=True, filters={"label": labels})
-    except docker.errors.DockerException as exc:
-        raise EnvironmentProblem(f"the Docker engine does not answer: {exc}") from exc
-    finally:
-        client.close()
+        with docker_api.engine_errors():
+            found = docker_api.client().containers.list(all=True, filters={"label": labels})
+    except docker.errors.NotFound:
+        found = []  # a container removed while it was being listed: the stack is going away
     if not found:
         raise NotFound(
-            f"session {session_id}: no container for service {service!r}",
+            f"session {state.id}: no container for service {service!r}",
             hint="the stack may have been taken down (replay-sessions lists the live sessions)",
         )
     # A recreated service can leave an old container behind for a moment: prefer a running one.
