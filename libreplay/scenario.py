@@ -21,10 +21,12 @@ import yaml
 from libreplay.errors import ScenarioInvalid
 
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Used with fullmatch: "$" would accept a trailing newline ("s3\n"), which then names a directory.
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 SUCCESS_CONDITIONS = ("http_200", "exit_zero")
 DEFAULT_SLA_MINUTES = 15
 DEFAULT_FAULT_NAME = "default"
+UNREADABLE = object()  # a file that did not parse (None is a valid document: `null`, an empty file)
 KNOWN_KEYS = frozenset(
     {
         "id", "title", "page", "difficulty", "hints", "tags", "learning_objectives", "source",
@@ -48,6 +50,8 @@ FORBIDDEN_SERVICE_SETTINGS = {
 FORBIDDEN_CAPABILITIES = frozenset(
     {"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH", "SYS_TIME", "SYS_BOOT"}
 )
+# A build context Compose fetches itself (a git URL) instead of reading it from this host.
+REMOTE_CONTEXT = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|git@)")
 UNCONFINED_SECURITY_OPTS = ("seccomp:unconfined", "seccomp=unconfined", "apparmor:unconfined",
                             "apparmor=unconfined", "systempaths=unconfined", "label:disable",
                             "label=disable")
@@ -176,13 +180,8 @@ class _Loader:
         if not path.is_file():
             self.problem("meta.json", "missing")
             return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            self.problem("meta.json", "not UTF-8 text")
-            return None
-        except json.JSONDecodeError as exc:
-            self.problem("meta.json", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        data = self._parse_json(path)
+        if data is UNREADABLE:
             return None
         if not isinstance(data, dict):
             self.problem("meta.json", f"must hold a JSON object, got {_json_type(data)}")
@@ -191,22 +190,28 @@ class _Loader:
             self.warnings.append(f"meta.json: {key}: unknown key, ignored")
         return data
 
+    def _parse_json(self, path: Path) -> Any:
+        """The JSON document, or UNREADABLE after reporting why it cannot be read."""
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            self.problem(path.name, "not UTF-8 text")
+        except json.JSONDecodeError as exc:
+            self.problem(path.name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        except RecursionError:
+            self.problem(path.name, "invalid JSON: nested too deeply")
+        except OSError as exc:
+            self.problem(path.name, f"cannot be read: {exc.strerror}")
+        return UNREADABLE
+
     def _read_compose(self) -> dict[str, Any] | None:
         path = find_compose_file(self.dir)
         if path is None:
             self.problem("docker-compose.yml", "missing (also looked for compose.yaml, compose.yml)")
             return None
         self.compose_name = path.name
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            reason = getattr(exc, "problem", None) or str(exc)
-            self.problem(path.name, f"invalid YAML{where}: {reason}")
-            return None
-        except UnicodeDecodeError:
-            self.problem(path.name, "not UTF-8 text")
+        data = self._parse_yaml(path)
+        if data is UNREADABLE:
             return None
         if not isinstance(data, dict):
             self.problem(path.name, "must hold a mapping with a 'services' key")
@@ -221,28 +226,87 @@ class _Loader:
         self._check_top_level(path.name, data)
         return data
 
+    # Every compose value is type-checked before it is iterated or read: a pack's compose file is
+    # arbitrary YAML, and a wrong shape must be a problem report, never an exception.
+
+    def _mapping(self, where: str, value: Any) -> dict[Any, Any]:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return value
+        self.problem(where, f"must be a mapping, got {_yaml_type(value)}")
+        return {}
+
+    def _list(self, where: str, value: Any) -> list[Any]:
+        """A compose list; a lone string counts as a list of one, as Compose takes it for some keys."""
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return [value]
+        self.problem(where, f"must be a list, got {_yaml_type(value)}")
+        return []
+
+    def _named_entries(self, where: str, value: Any) -> list[tuple[str, dict[Any, Any]]]:
+        """The entries of a top-level ``volumes``/``networks`` mapping; a null entry means defaults."""
+        entries = []
+        for name, spec in self._mapping(where, value).items():
+            if spec is None or isinstance(spec, dict):
+                entries.append((str(name), spec or {}))
+            else:
+                self.problem(f"{where}.{name}", f"must be a mapping, got {_yaml_type(spec)}")
+        return entries
+
+    def _escapes(self, path: str) -> bool:
+        """Whether a host path Compose resolves against the scenario directory leaves it.
+
+        Any ``$`` counts: Compose interpolates variables anywhere in the string (``./${X}``)."""
+        return "$" in path or path.startswith(("/", "~")) or not _inside(self.dir, self.dir / path)
+
+    def _parse_yaml(self, path: Path) -> Any:
+        """The YAML document, or UNREADABLE after reporting why it cannot be read."""
+        try:
+            return yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+            reason = getattr(exc, "problem", None) or str(exc)
+            self.problem(path.name, f"invalid YAML{where}: {reason}")
+        except UnicodeDecodeError:
+            self.problem(path.name, "not UTF-8 text")
+        except ValueError as exc:  # a scalar that looks like a date or is tagged !!int but is none
+            self.problem(path.name, f"invalid YAML: {exc}")
+        except RecursionError:
+            self.problem(path.name, "invalid YAML: nested too deeply")
+        except OSError as exc:
+            self.problem(path.name, f"cannot be read: {exc.strerror}")
+        return UNREADABLE
+
     def _check_top_level(self, file_name: str, compose: dict[str, Any]) -> None:
         """Named volumes and networks can reach the host too: a bind-backed volume, the host network."""
-        for name, spec in (compose.get("volumes") or {}).items():
-            options = (spec or {}).get("driver_opts") if isinstance(spec, dict) else None
-            if isinstance(options, dict) and "bind" in str(options.get("o", "")):
+        for name, spec in self._named_entries(f"{file_name}: volumes", compose.get("volumes")):
+            options = self._mapping(f"{file_name}: volumes.{name}.driver_opts", spec.get("driver_opts"))
+            if "bind" in str(options.get("o", "")):
                 device = str(options.get("device", ""))
-                if not (device.startswith(".") and _inside(self.dir, self.dir / device)):
+                if not device.startswith(".") or self._escapes(device):
                     self.problem(f"{file_name}: volumes.{name}.driver_opts",
                                  f"bind-backed volume of a host path outside the scenario ({device})")
-        for name, spec in (compose.get("networks") or {}).items():
-            if not isinstance(spec, dict):
-                continue
-            if spec.get("driver") == "host" or (spec.get("external") and spec.get("name", name) == "host"):
+        for name, spec in self._named_entries(f"{file_name}: networks", compose.get("networks")):
+            external = spec.get("external")
+            # `external: {name: host}` is the older spelling of `external: true` plus `name: host`.
+            external_name = external.get("name") if isinstance(external, dict) else None
+            real_name = external_name or spec.get("name", name)
+            if spec.get("driver") == "host" or (external and real_name == "host"):
                 self.problem(f"{file_name}: networks.{name}", "must not use the host's network")
-            elif spec.get("external"):
+            elif external:
                 self.problem(f"{file_name}: networks.{name}.external",
                              "a scenario must not join a network it did not create")
 
     def _check_service(self, name: str, spec: Any) -> None:
         where = f"{self.compose_name}: services.{name}"
         if not isinstance(spec, dict):
-            self.problem(where, "must be a mapping")
+            self.problem(where, f"must be a mapping, got {_yaml_type(spec)}")
             return
         for key, message in FORBIDDEN_SERVICE_SETTINGS.items():
             value = spec.get(key)
@@ -250,48 +314,68 @@ class _Loader:
                 self.problem(f"{where}.{key}", message)
         if str(spec.get("network_mode", "")) == "host":
             self.problem(f"{where}.network_mode", "must not use the host's network")
-        for cap in _as_list(spec.get("cap_add")):
-            if str(cap).upper().removeprefix("CAP_") in FORBIDDEN_CAPABILITIES:
-                self.problem(f"{where}.cap_add", f"{cap} would give the container the host")
-        for option in _as_list(spec.get("security_opt")):
-            if str(option).replace(" ", "") in UNCONFINED_SECURITY_OPTS:
-                self.problem(f"{where}.security_opt", f"{option} removes the container's confinement")
-        for index, volume in enumerate(_as_list(spec.get("volumes"))):
-            self._check_volume(f"{where}.volumes[{index}]", volume)
-        for index, device in enumerate(_as_list(spec.get("devices"))):
-            self.problem(f"{where}.devices[{index}]", f"host devices are not allowed ({device})")
-        self._check_build_context(where, spec.get("build"))
+        self._check_service_lists(where, spec)
+        if not isinstance(spec.get("environment"), (dict, list, type(None))):
+            self.problem(f"{where}.environment",
+                         f"must be a mapping or a list, got {_yaml_type(spec.get('environment'))}")
+        self._check_build_context(f"{where}.build", spec.get("build"))
         if "container_name" in spec:
             self.warnings.append(
                 f"{where}.container_name: a fixed name collides when two sessions run; leave it out"
             )
 
+    def _check_service_lists(self, where: str, spec: dict[Any, Any]) -> None:
+        for cap in self._list(f"{where}.cap_add", spec.get("cap_add")):
+            if str(cap).upper().removeprefix("CAP_") in FORBIDDEN_CAPABILITIES:
+                self.problem(f"{where}.cap_add", f"{cap} would give the container the host")
+        for option in self._list(f"{where}.security_opt", spec.get("security_opt")):
+            if str(option).replace(" ", "") in UNCONFINED_SECURITY_OPTS:
+                self.problem(f"{where}.security_opt", f"{option} removes the container's confinement")
+        for index, volume in enumerate(self._list(f"{where}.volumes", spec.get("volumes"))):
+            self._check_volume(f"{where}.volumes[{index}]", volume)
+        for index, device in enumerate(self._list(f"{where}.devices", spec.get("devices"))):
+            self.problem(f"{where}.devices[{index}]", f"host devices are not allowed ({device})")
+        for index, port in enumerate(self._list(f"{where}.ports", spec.get("ports"))):
+            if isinstance(port, bool) or not isinstance(port, (str, int, dict)):
+                self.problem(f"{where}.ports[{index}]",
+                             f"must be a string, a number or a mapping, got {_yaml_type(port)}")
+
     def _check_build_context(self, where: str, build: Any) -> None:
         # The whole context is sent to the engine: a context of "/" would ship the host's files.
-        context = build.get("context", ".") if isinstance(build, dict) else build
-        if context is None:
+        if build is None:
             return
-        text = str(context)
-        if "://" in text or text.startswith("git@"):
+        if not isinstance(build, (str, dict)):
+            self.problem(where, f"must be a path or a mapping, got {_yaml_type(build)}")
+            return
+        context = build.get("context", ".") if isinstance(build, dict) else build
+        if not isinstance(context, str):
+            self.problem(f"{where}.context", f"must be a path, got {_yaml_type(context)}")
+            return
+        if REMOTE_CONTEXT.match(context):
             return  # a remote context (git URL) reads nothing from this host
-        if text.startswith(("$", "~")) or not _inside(self.dir, self.dir / text):
-            self.problem(f"{where}.build", f"build context leaves the scenario directory ({text})")
+        if self._escapes(context):
+            self.problem(where, f"build context leaves the scenario directory ({context})")
 
     def _check_volume(self, where: str, volume: Any) -> None:
         if isinstance(volume, str):
-            source = volume.split(":", 1)[0] if ":" in volume else ""
+            source: Any = volume.split(":", 1)[0] if ":" in volume else ""
         elif isinstance(volume, dict):
-            source = str(volume.get("source", "")) if volume.get("type", "volume") == "bind" else ""
+            # Every long-syntax source is checked, not only `type: bind`: a missing or misspelt type
+            # must not be a way around the check, and named volumes and images resolve inside anyway.
+            source = volume.get("source", "")
+            if not isinstance(source, str):
+                self.problem(f"{where}.source", f"must be a path or a volume name, got {_yaml_type(source)}")
+                return
         else:
-            self.problem(where, "must be a string or a mapping")
+            self.problem(where, f"must be a string or a mapping, got {_yaml_type(volume)}")
             return
         if any(marker in source for marker in DOCKER_SOCKET_NAMES):
             self.problem(where, "must not mount the Docker socket into a scenario container")
-        elif source.startswith("$"):
+        elif "$" in source:
             self.problem(where, f"bind mount source from an environment variable ({source})")
         elif source.startswith(("/", "~")):
             self.problem(where, f"bind mount of a host path outside the scenario ({source})")
-        elif source.startswith(".") and not _inside(self.dir, self.dir / source):
+        elif source and self._escapes(source):
             self.problem(where, f"bind mount leaves the scenario directory ({source})")
 
     # -- meta.json fields ----------------------------------------------------------------
@@ -299,7 +383,7 @@ class _Loader:
     def _build(self, compose: dict[str, Any] | None) -> Scenario | None:
         meta = self.meta
         scenario_id = self._string("id", required=True)
-        if scenario_id and not ID_PATTERN.match(scenario_id):
+        if scenario_id and not ID_PATTERN.fullmatch(scenario_id):
             self.problem(
                 "meta.json: id",
                 f"must use lowercase letters, digits, '.', '_' and '-', got {scenario_id!r}",
@@ -493,7 +577,7 @@ class _Loader:
             for key in sorted(set(entry) - FAULT_KEYS):
                 self.warnings.append(f"{where}.{key}: unknown key, ignored")
             name = entry.get("name")
-            if not isinstance(name, str) or not ID_PATTERN.match(name):
+            if not isinstance(name, str) or not ID_PATTERN.fullmatch(name):
                 self.problem(f"{where}.name", f"must be a short lowercase name, got {_show(name)}")
                 continue
             if name in seen:
@@ -578,10 +662,11 @@ class _Loader:
 def _published_ports(compose: dict[str, Any]) -> tuple[PublishedPort, ...]:
     """Host ports the compose file publishes, so that ``localhost:HOSTPORT`` URLs can be mapped."""
     found = []
-    for service, spec in (compose.get("services") or {}).items():
+    services = compose.get("services")
+    for service, spec in (services if isinstance(services, dict) else {}).items():
         if not isinstance(spec, dict):
             continue
-        for entry in spec.get("ports") or []:
+        for entry in _as_list(spec.get("ports")):
             mapping = _port_mapping(entry)
             if mapping:
                 found.append(PublishedPort(str(service), *mapping))
@@ -605,20 +690,26 @@ def _port_mapping(entry: Any) -> tuple[int, int] | None:
 def _inside(root: Path, path: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside; a NUL byte; a symlink loop
         return False
     return True
 
 
 def _as_list(value: Any) -> list[Any]:
-    """Compose allows a single string where a list is expected; a mapping is not a list."""
-    if value is None or isinstance(value, dict):
-        return []
-    return value if isinstance(value, list) else [value]
+    """A compose list already checked by the loader: a lone string is a list of one."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else []
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    return _json_type(value) if isinstance(value, (list, str, bool, int, float, type(None))) else "a date"
 
 
 def _json_type(value: Any) -> str:

@@ -7,6 +7,8 @@ a message naming the file and the field, no traceback, and nothing written or st
 from __future__ import annotations
 
 import copy
+import datetime
+import json
 import os
 import subprocess
 import sys
@@ -15,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from replaybook.commands import validate as validate_command
-from scenario_kit import BASE_COMPOSE, DELETE, write_scenario
+from scenario_kit import BASE_COMPOSE, BASE_META, DELETE, write_scenario
 from typer.testing import CliRunner
 
 from libreplay.errors import ScenarioInvalid
@@ -65,6 +68,7 @@ CORPUS = [
     Case("id-missing", "meta.json: id: missing", meta={"id": DELETE}),
     Case("id-wrong-type", "meta.json: id: must be a non-empty string, got 7", meta={"id": 7}),
     Case("id-bad", "meta.json: id: must use lowercase letters", meta={"id": "Nginx 502!"}),
+    Case("id-trailing-newline", "meta.json: id: must use lowercase letters", meta={"id": "s3\n"}),
     Case("title-missing", "meta.json: title: missing", meta={"title": DELETE}),
     Case("title-wrong-type", "meta.json: title: must be a non-empty string", meta={"title": ["x"]}),
     Case("title-empty", "meta.json: title: must be a non-empty string", meta={"title": "  "}),
@@ -151,6 +155,8 @@ CORPUS = [
          meta={"break": DELETE, "faults": [{"name": "a"}]}),
     Case("fault-bad-name", "meta.json: faults[0].name: must be a short lowercase name",
          meta={"break": DELETE, "faults": [{"name": "Bad Name", "script": "solve.sh"}]}),
+    Case("fault-name-trailing-newline", "meta.json: faults[0].name: must be a short lowercase name",
+         meta={"break": DELETE, "faults": [{"name": "a\n", "script": "solve.sh"}]}),
     Case("faults-empty", "meta.json: faults: must be a non-empty list of faults",
          meta={"break": DELETE, "faults": []}),
     Case("fault-step-unknown-service",
@@ -167,6 +173,36 @@ CORPUS = [
     Case("compose-no-services", "docker-compose.yml: services: must be a non-empty mapping",
          compose={"services": {}}),
     Case("compose-not-mapping", "docker-compose.yml: must hold a mapping", compose_text="- web\n"),
+    Case("compose-empty", "docker-compose.yml: must hold a mapping", compose_text=""),
+    Case("compose-impossible-date", "docker-compose.yml: invalid YAML: month must be in 1..12",
+         compose_text="services:\n  web:\n    image: x\n    labels:\n      built: 2020-13-45\n"),
+    # -- compose values of the wrong shape: a report, never a traceback -------------------------
+    Case("compose-volumes-list", "docker-compose.yml: volumes: must be a mapping, got a list",
+         compose={**BASE_COMPOSE, "volumes": ["a", "b"]}),
+    Case("compose-networks-list", "docker-compose.yml: networks: must be a mapping, got a list",
+         compose={**BASE_COMPOSE, "networks": ["a"]}),
+    Case("compose-networks-string", "docker-compose.yml: networks: must be a mapping, got a string",
+         compose={**BASE_COMPOSE, "networks": "front"}),
+    Case("compose-volume-entry-list", "docker-compose.yml: volumes.data: must be a mapping",
+         compose={**BASE_COMPOSE, "volumes": {"data": ["x"]}}),
+    Case("compose-driver-opts-list", "docker-compose.yml: volumes.data.driver_opts: must be a mapping",
+         compose={**BASE_COMPOSE, "volumes": {"data": {"driver_opts": ["o=bind"]}}}),
+    Case("service-not-mapping", f"{WEB}: must be a mapping, got a list",
+         compose={"services": {"web": ["nginx"], "app": BASE_COMPOSE["services"]["app"]}}),
+    Case("ports-number", f"{WEB}.ports: must be a list, got a number", compose=web(ports=80)),
+    Case("ports-entry-list", f"{WEB}.ports[0]: must be a string, a number or a mapping",
+         compose=web(ports=[["8080", "80"]])),
+    Case("service-volumes-mapping", f"{WEB}.volumes: must be a list, got a mapping",
+         compose=web(volumes={"/": "/host"})),
+    Case("volume-source-list", f"{WEB}.volumes[0].source: must be a path or a volume name",
+         compose=web(volumes=[{"type": "bind", "source": ["/"], "target": "/h"}])),
+    Case("cap-add-mapping", f"{WEB}.cap_add: must be a list, got a mapping",
+         compose=web(cap_add={"SYS_ADMIN": True})),
+    Case("build-list", f"{WEB}.build: must be a path or a mapping, got a list", compose=web(build=["."])),
+    Case("build-context-number", f"{WEB}.build.context: must be a path, got a number",
+         compose=web(build={"context": 5})),
+    Case("environment-string", f"{WEB}.environment: must be a mapping or a list, got a string",
+         compose=web(environment="A=1")),
     # -- security: packs are untrusted code --------------------------------------------------
     Case("docker-socket-mount", f"{WEB}.volumes[0]: must not mount the Docker socket",
          compose=web(volumes=["/var/run/docker.sock:/var/run/docker.sock"])),
@@ -194,6 +230,14 @@ CORPUS = [
          compose=web(devices=["/dev/sda:/dev/sda"])),
     Case("build-context-outside", f"{WEB}.build: build context leaves the scenario",
          compose=web(build={"context": "../.."})),
+    Case("build-context-interpolated", f"{WEB}.build: build context leaves the scenario",
+         compose=web(build={"context": "./${HOME}"})),
+    Case("long-bind-escapes-without-dot", f"{WEB}.volumes[0]: bind mount leaves the scenario",
+         compose=web(volumes=[{"type": "bind", "source": "sub/../../..", "target": "/up"}])),
+    Case("short-bind-escapes-without-dot", f"{WEB}.volumes[0]: bind mount leaves the scenario",
+         compose=web(volumes=["broken/../../..:/up"])),
+    Case("bind-interpolated-inside-path", f"{WEB}.volumes[0]: bind mount source from an env",
+         compose=web(volumes=["./${HOME}:/home"])),
     Case("host-network-external", "docker-compose.yml: networks.hostnet: must not use the host's network",
          compose={**BASE_COMPOSE, "networks": {"hostnet": {"external": True, "name": "host"}}}),
     Case("bind-backed-volume",
@@ -340,3 +384,90 @@ def test_validating_imports_no_docker_client(tmp_path: Path) -> None:
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, timeout=60, check=True).stdout
     assert output.strip() == "[]"
+
+
+# -- odd values anywhere: a problem report or a scenario, never an exception ------------------
+
+ODD_VALUES: list[Any] = [
+    None, True, False, 0, 80, -1, 1.5, "", "x", "host", "/", "../..", "$X", "a\x00b", "s3\n",
+    [], [None], [1, [2]], [{}], ["/:/h"], [{"type": "bind"}], {}, {"a": None}, {"a": [1]}, {1: 2},
+    {"type": "bind", "source": 7}, datetime.date(2020, 1, 1),
+]
+TOP_LEVEL_KEYS = ("services", "volumes", "networks", "configs", "secrets", "name")
+SERVICE_KEYS = ("volumes", "ports", "environment", "build", "cap_add", "security_opt", "devices",
+                "networks", "privileged", "pid", "network_mode", "container_name", "image", "depends_on")
+ODD_COMPOSE_TEXTS = ["", "null", "[]", "42", "services:", "services: 5", "services: {web: 5}",
+                     "a: !!binary xx", "a: !!int x", "services: &s {web: *s}", "x: &a [*a]\nservices: *a"]
+
+
+def _compose_variants() -> list[tuple[str, dict[str, Any]]]:
+    variants = []
+    for value in ODD_VALUES:
+        for key in TOP_LEVEL_KEYS:
+            variants.append((f"{key}={value!r}", {**BASE_COMPOSE, key: value}))
+        for key in SERVICE_KEYS:
+            variants.append((f"services.web.{key}={value!r}", web(**{key: value})))
+        for key in ("volumes", "networks"):
+            variants.append((f"{key}.x={value!r}", {**BASE_COMPOSE, key: {"x": value}}))
+        variants.append((f"volumes.x.driver_opts={value!r}",
+                         {**BASE_COMPOSE, "volumes": {"x": {"driver_opts": value}}}))
+        variants.append((f"volumes.x.driver_opts.device={value!r}",
+                         {**BASE_COMPOSE, "volumes": {"x": {"driver_opts": {"o": "bind", "device": value}}}}))
+        variants.append((f"networks.x.external={value!r}",
+                         {**BASE_COMPOSE, "networks": {"x": {"external": value}}}))
+        for key in ("volumes", "ports"):
+            variants.append((f"services.web.{key}[0]={value!r}", web(**{key: [value]})))
+        variants.append((f"services.web.volumes[0].source={value!r}",
+                         web(volumes=[{"type": "bind", "source": value, "target": "/t"}])))
+        variants.append((f"services.web.ports[0].published={value!r}",
+                         web(ports=[{"published": value, "target": 80}])))
+        variants.append((f"services.web.build.context={value!r}", web(build={"context": value})))
+    return variants
+
+
+def _load_or_report(directory: Path) -> None:
+    try:
+        load_scenario(directory)
+    except ScenarioInvalid as exc:
+        assert exc.problems and all(": " in problem for problem in exc.problems), exc.problems
+
+
+def test_no_compose_shape_raises_anything_but_scenario_invalid(tmp_path: Path) -> None:
+    directory = write_scenario(tmp_path / "fuzz")
+    compose_file = directory / "docker-compose.yml"
+    variants = _compose_variants()
+    for label, compose in variants:
+        compose_file.write_text(yaml.safe_dump(compose, sort_keys=False), encoding="utf-8")
+        try:
+            _load_or_report(directory)
+        except Exception as exc:  # noqa: BLE001 - the point is to name the variant that raised
+            pytest.fail(f"{label}: {type(exc).__name__}: {exc}")
+    for text in ODD_COMPOSE_TEXTS:
+        compose_file.write_text(text, encoding="utf-8")
+        try:
+            _load_or_report(directory)  # a self-referencing `services` is odd but a valid mapping
+        except Exception as exc:  # noqa: BLE001
+            pytest.fail(f"{text!r}: {type(exc).__name__}: {exc}")
+    assert len(variants) > 500
+
+
+def test_no_meta_value_raises_anything_but_scenario_invalid(tmp_path: Path) -> None:
+    directory = write_scenario(tmp_path / "fuzz")
+    meta_keys = ["id", "title", "page", "difficulty", "hints", "tags", "source", "success_condition",
+                 "success_target", "sla_minutes", "shell", "break", "faults"]
+    json_values = [v for v in ODD_VALUES if not isinstance(v, datetime.date) and not _has_int_keys(v)]
+    nested = [{"name": "a", "script": v} for v in json_values]
+    nested += [{"name": "a", "solve": v} for v in json_values]
+    nested += [{"exec": {"service": "web", "cmd": v}} for v in json_values]
+    nested += [{"cp": {"service": "web", "src": v, "dest": "/x"}} for v in json_values]
+    for key in meta_keys:
+        for value in [*json_values, [*nested]]:
+            (directory / "meta.json").write_text(json.dumps({**BASE_META, key: value}), encoding="utf-8")
+            try:
+                _load_or_report(directory)
+            except Exception as exc:  # noqa: BLE001
+                pytest.fail(f"meta.json {key}={value!r}: {type(exc).__name__}: {exc}")
+
+
+def _has_int_keys(value: Any) -> bool:
+    return isinstance(value, dict) and any(not isinstance(k, str) for k in value)
