@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from libreplay import paths
-from libreplay.errors import Ambiguous, NotFound, PackError, ScenarioInvalid
+from libreplay.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
 from libreplay.scenario import Scenario, is_scenario_dir, load_scenario
 from libreplay.store import read_toml, write_toml
 
@@ -25,6 +25,12 @@ OFFICIAL = "official"
 GITHUB_SHORTHAND = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 URL_LIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
 GIT_TIMEOUT_SECONDS = 300
+# What git says when the remote cannot be reached at all: the machine's problem, not the source's.
+UNREACHABLE_SIGNS = (
+    "could not resolve host", "failed to connect", "couldn't connect", "connection refused",
+    "connection timed out", "network is unreachable", "no route to host", "operation timed out",
+    "did not complete in", "ssl connect error",
+)
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,7 @@ def remove_pack(name: str) -> Pack:
 
 def _clone_into(url: str, directory: Path, ref: str | None) -> str:
     """Clone to a temporary directory beside the target and move it in: a failure leaves nothing."""
+    _require_git()
     import git
 
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -235,7 +242,9 @@ def _clone_into(url: str, directory: Path, ref: str | None) -> str:
         tmp.rename(directory)
         return commit
     except git.GitCommandError as exc:
-        raise PackError(f"could not clone {url}: {_git_message(exc)}") from exc
+        raise _clone_error(f"could not clone {url}", exc) from exc
+    except git.GitCommandNotFound as exc:
+        raise _git_missing() from exc
     except ValueError as exc:  # a ref that names nothing
         raise PackError(f"could not clone {url}: {exc}") from exc
     finally:
@@ -243,6 +252,7 @@ def _clone_into(url: str, directory: Path, ref: str | None) -> str:
 
 
 def _update(pack: Pack, ref: str | None) -> Pack:
+    _require_git()
     import git
 
     pin = ref if ref is not None else pack.ref
@@ -260,10 +270,37 @@ def _update(pack: Pack, ref: str | None) -> Pack:
         commit = repo.head.commit.hexsha
         repo.close()
     except git.GitCommandError as exc:
-        raise PackError(f"could not update pack {pack.name}: {_git_message(exc)}") from exc
+        raise _clone_error(f"could not update pack {pack.name}", exc) from exc
+    except git.GitCommandNotFound as exc:
+        raise _git_missing() from exc
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise PackError(f"pack {pack.name}: {pack.directory} is no git clone any more",
+                        hint=f"replay-remove {pack.name}, then add it again") from exc
     updated = Pack(pack.name, pack.directory, pack.source, pin, commit)
     _write_record(updated)
     return updated
+
+
+def _require_git() -> None:
+    """GitPython refuses to import without a git executable ("Bad git executable")."""
+    try:
+        import git  # noqa: F401
+    except ImportError as exc:
+        raise _git_missing() from exc
+
+
+def _git_missing() -> EnvironmentProblem:
+    return EnvironmentProblem("git is not installed", hint="replaybook doctor --fix")
+
+
+def _clone_error(what: str, exc: Exception) -> PackError | EnvironmentProblem:
+    """An unreachable remote is the environment's problem (exit 5); anything else is the source's."""
+    message = _git_message(exc)
+    full_text = f"{getattr(exc, 'stderr', '')} {exc}".lower()
+    if any(sign in full_text for sign in UNREACHABLE_SIGNS):
+        return EnvironmentProblem(f"{what}: the remote cannot be reached: {message}",
+                                  hint="check the network connection and the source's address")
+    return PackError(f"{what}: {message}")
 
 
 def _git_env() -> dict[str, str]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import git
@@ -9,7 +13,7 @@ import pytest
 from scenario_kit import add_scenario_commit, make_pack_repo, write_scenario
 
 from libreplay import packs, paths
-from libreplay.errors import Ambiguous, NotFound, PackError, ScenarioInvalid
+from libreplay.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
 
 
 @pytest.fixture
@@ -224,6 +228,33 @@ def test_failed_clone_leaves_nothing(official: Path) -> None:
     with pytest.raises(PackError, match="could not clone file:///nonexistent"):
         packs.add_pack("file:///nonexistent")
     assert list(paths.packs_dir().iterdir()) == []
+
+
+def test_an_unreachable_remote_is_an_environment_problem(official: Path) -> None:
+    # Port 1 on the loopback refuses at once: the same answer as a machine without network.
+    with pytest.raises(EnvironmentProblem, match="the remote cannot be reached: .*127.0.0.1") as caught:
+        packs.add_pack("http://127.0.0.1:1/acme/pack.git")
+    assert caught.value.exit_code == 5
+    assert list(paths.packs_dir().iterdir()) == []
+
+
+def test_a_missing_git_executable_is_an_environment_problem(tmp_path: Path) -> None:
+    """GitPython raises ImportError("Bad git executable") on import: replay-add must say so, exit 5."""
+    make_pack_repo(tmp_path / "drills", ["900-dns"])
+    home = tmp_path / "home"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_PYTHON")}
+    env.update(PATH=str(tmp_path / "no-git-here"), REPLAYBOOK_HOME=str(home))
+    assert shutil.which("git", path=env["PATH"]) is None
+    executable = Path(sys.executable).with_name("replay-add")
+    result = subprocess.run([str(executable), str(tmp_path / "drills")], capture_output=True, text=True,
+                            env=env, timeout=60, check=False)
+    assert result.returncode == 5, result.stderr
+    assert "Error: git is not installed" in result.stderr
+    assert "Hint: replaybook doctor --fix" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    packs_dir = home / "data" / "packs"
+    assert not packs_dir.exists() or list(packs_dir.iterdir()) == []
 
 
 def test_add_two_sources_with_the_same_name(official: Path, tmp_path: Path) -> None:
