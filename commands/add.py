@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 from replaybook.commands.list_ import duplicate_ids, scenario_record, table
 
 from libreplay import packs
-from libreplay.errors import ScenarioInvalid
+from libreplay.errors import PackError, ScenarioInvalid
+
+NO_SCENARIO = "no scenario found (a scenario is a directory with meta.json)"
+# Scripts (break, check, solve) run on the host as the invoking user: the compose checks guard the
+# containers' isolation, not this machine from a pack's scripts.
+TRUST_NOTE = "Note: a pack's scripts run on this machine when you play it; add only packs you trust."
 
 app = make_app("Add a scenario pack from GitHub (owner/repo), a git URL or a local git repository.")
 
@@ -27,21 +32,29 @@ def add(
 
     Invalid scenarios are listed with file and field and the exit status is 3; the pack is kept
     (its valid scenarios stay playable, `replay-remove` removes it). A new pack without a single
-    scenario is not a pack: it is removed again, exit status 3.
+    scenario is not a pack: it is removed again, exit status 3. A pack's scripts run on this
+    machine as you when you play it: add only packs you trust.
     """
     before = packs.find_added_pack(source)
     say(f"{'Updating' if before else 'Cloning'} {source}" + (f" at {ref}" if ref else "") + " ...")
     pack = packs.add_pack(source, ref=ref)
     scan = packs.scan_pack(pack)
-    found = len(scan.scenarios) + len(scan.invalid)
-    if found == 0 and before is None:
-        packs.remove_pack(pack.name)
+    if not scan.scenarios and not scan.invalid:
+        _no_scenario(source, pack, updated=before is not None)
     _report(pack, scan, updated=before is not None, json_=json_)
-    if found == 0:
-        raise ScenarioInvalid(str(pack.directory) if before else source,
-                              ["no scenario found (a scenario is a directory with meta.json)"])
+    if before is None:
+        say(TRUST_NOTE)
     if scan.invalid:
         raise typer.Exit(ScenarioInvalid.exit_code)
+
+
+def _no_scenario(source: str, pack: packs.Pack, *, updated: bool) -> NoReturn:
+    """A repository without a scenario is no pack: a new one is removed again, silently on stdout."""
+    if not updated:
+        packs.remove_pack(pack.name)
+        raise PackError(f"{source}: {NO_SCENARIO}")
+    raise PackError(f"pack {pack.name} ({pack.directory}): after the update, {NO_SCENARIO}",
+                    hint=f"replay-remove {pack.name} removes it")
 
 
 def _report(pack: packs.Pack, scan: packs.PackScan, *, updated: bool, json_: bool) -> None:

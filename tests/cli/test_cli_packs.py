@@ -181,10 +181,40 @@ def test_add_a_repository_without_scenarios_removes_it_again(tmp_path: Path) -> 
     (Path(repo.working_tree_dir) / "README.md").write_text("hello")
     repo.git.add("--all")
     repo.index.commit("readme")
-    result = run(add.app, str(tmp_path / "not-a-pack"))
+    for extra in ([], ["--json"]):
+        result = run(add.app, str(tmp_path / "not-a-pack"), *extra)
+        assert result.exit_code == 3
+        assert result.stdout == ""  # no table, no JSON record of a pack that is not kept
+        assert "Added" not in result.stderr and "Note:" not in result.stderr
+        error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert error_lines == [f"Error: {tmp_path / 'not-a-pack'}: no scenario found "
+                               "(a scenario is a directory with meta.json)"]
+        assert pack_dir_entries() == []
+
+
+def test_an_update_that_leaves_no_scenario_keeps_the_pack_and_says_so(tmp_path: Path) -> None:
+    repo = make_pack_repo(tmp_path / "drills", ["900-dns"])
+    assert run(add.app, str(tmp_path / "drills")).exit_code == 0
+    repo.git.rm("-r", "900-dns")
+    repo.index.commit("remove the only scenario")
+    result = run(add.app, str(tmp_path / "drills"))
     assert result.exit_code == 3
-    assert "no scenario found" in result.stderr
-    assert pack_dir_entries() == []
+    assert result.stdout == ""
+    assert "Error: pack drills" in result.stderr and "after the update, no scenario found" in result.stderr
+    assert "Hint: replay-remove drills removes it" in result.stderr
+    assert [p for p in pack_dir_entries() if p.endswith(".toml")] != []
+
+
+def test_adding_a_new_pack_warns_once_that_its_scripts_run_here(tmp_path: Path) -> None:
+    make_pack_repo(tmp_path / "drills", ["900-dns"])
+    note = "Note: a pack's scripts run on this machine when you play it; add only packs you trust."
+    first = run(add.app, str(tmp_path / "drills"))
+    assert first.exit_code == 0
+    assert first.stderr.count(note) == 1
+    assert note not in first.stdout
+    update = run(add.app, str(tmp_path / "drills"))
+    assert update.exit_code == 0
+    assert note not in update.stderr  # an update adds no new trust
 
 
 # -- replay-packs and replay-remove ----------------------------------------------------------
