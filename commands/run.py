@@ -32,7 +32,7 @@ from replaybook.commands.common import emit, handles_errors, make_app, say
 
 from libreplay import paths
 from libreplay.errors import EnvironmentProblem, Interrupted, NotFound, ReplayError, SessionError
-from libreplay.state import ABANDONED, ERROR, RESOLVED, TIMEOUT, SessionState
+from libreplay.state import ABANDONED, ACTIVE, ERROR, RESOLVED, TIMEOUT, SessionState
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
 
@@ -118,7 +118,10 @@ class Play:
         self.keep = keep
         self.split = split
         self.session_id: str | None = None
+        self.step: str | None = None  # the composed command running before play starts
+        self.session_gone = False  # torn down by someone else (replay-break on failure)
         self.watcher: subprocess.Popen[bytes] | None = None
+        self.watcher_died = False
         self.workspace: Any = None
         self.foreground: subprocess.Popen[bytes] | None = None
         self.terminal_gone = False
@@ -137,6 +140,7 @@ class Play:
                 self.session_id = self._up()
                 self._set_transcript()
                 self._call("replay-break", self.session_id, *(["--fault", self.fault] if self.fault else []))
+                self.step = None
                 self._start_watcher()
                 if self.split:
                     self._play_in_tmux()
@@ -158,7 +162,10 @@ class Play:
     # -- the steps ---------------------------------------------------------------------------
 
     def _up(self) -> str:
-        argv = [executable("replay-up"), self.scenario, *(["--sla", str(self.sla)] if self.sla else [])]
+        # `is not None`: a bad --sla (0, negative) is replay-up's to refuse, with its own message.
+        sla = ["--sla", str(self.sla)] if self.sla is not None else []
+        argv = [executable("replay-up"), self.scenario, *sla]
+        self.step = "replay-up"
         say(f"Starting {self.scenario} (the first run builds its images; this can take a few minutes)...")
         self.foreground = subprocess.Popen(argv, stdout=subprocess.PIPE, env=self.env)
         try:
@@ -179,6 +186,7 @@ class Play:
         return session_id
 
     def _call(self, name: str, *args: str) -> str:
+        self.step = name
         self.foreground = subprocess.Popen([executable(name), *args], stdout=subprocess.PIPE, env=self.env)
         out, _ = self.foreground.communicate()
         if self.foreground.returncode != 0:
@@ -236,15 +244,14 @@ class Play:
             for service in state.services if service != state.shell_service
         )
         hint = shlex.join([executable("replay-hint"), sid])
-        # No message when a hint comes: the HUD shows it (and a message would freeze the HUD).
-        none_left = server_command(socket, "display-message", "no hints left")
+        display = server_command(socket, "display-message", "-d", "3000", "--")  # long enough to read
         columns, rows = shutil.get_terminal_size((120, 40))
         return WorkspaceSpec(
             socket=socket,
-            shell_command=f"{shell}; {end}",  # leaving the shell ends the session
+            shell_command=shell_then(shell, end),  # leaving the shell ends the session
             hud_command=hud,
             windows=windows,
-            key_bindings={HINT_KEY: f"{hint} >/dev/null 2>&1 || {none_left}"},
+            key_bindings={HINT_KEY: hint_binding(hint, display)},
             status_left=f"[replaybook {sid}] ",
             status_right=f"C-b {HINT_KEY}: hint | exit the shell: give up ",
             columns=columns,
@@ -292,6 +299,11 @@ class Play:
         from libreplay.state import load_session
 
         assert self.session_id is not None
+        # Polled before the state is read: a watcher that ended after writing the outcome is
+        # then seen with that outcome, not mistaken for one that died. Once run is cleaning up,
+        # it stops the watcher itself.
+        watcher_exited = (self.watcher is not None and self.watcher.poll() is not None
+                          and not self.stop_monitor.is_set())
         try:
             state = load_session(self.session_id)
         except (NotFound, ReplayError):
@@ -310,6 +322,11 @@ class Play:
         if state.status in (ABANDONED, ERROR):
             self._close_soon(f"The session ended ({state.status}).", 2.0)
             return True
+        if watcher_died(state, watcher_exited=watcher_exited):
+            # Nothing would notice a fix any more, nor answer get-hint: end rather than play on.
+            self.watcher_died = True
+            self._close_soon("The fix watcher stopped: ending the session.", 3.0, good=False)
+            return True
         return False
 
     def _announce(self, text: str, *, good: bool = True) -> None:
@@ -322,13 +339,14 @@ class Play:
                 sys.stderr.write(f"\r\n*** {text} ***\r\n")
                 sys.stderr.flush()
 
-    def _close_soon(self, text: str, delay: float) -> None:
+    def _close_soon(self, text: str, delay: float, *, good: bool = True) -> None:
         if self.workspace is None:
             # --no-split: the shell owns this terminal; killing it from here would leave the
             # recorder's raw mode behind. The trainee leaves it when they have read the news.
-            self._announce(text.partition(" Closing")[0] + " Leave the shell (exit) for the debrief.")
+            news = text.partition(" Closing")[0]
+            self._announce(f"{news} Leave the shell (exit) for the debrief.", good=good)
             return
-        self._announce(text)
+        self._announce(text, good=good)
         if self.stop_monitor.wait(delay):
             return  # run is already cleaning up
         self.workspace.kill()
@@ -343,15 +361,65 @@ class Play:
         if self.session_id is None:
             self._stop_watcher(wait=0)
             return None
+        if not paths.session_dir(self.session_id).exists():
+            # replay-break tears everything down itself when it fails or is stopped (and says
+            # why on stderr); replay-down would only fail on the missing session.
+            self.session_gone = True
+            self._stop_watcher(wait=0)
+            self._say(self._gone_message())
+            return None
         final = self._load()
         if final is not None and final.status == RESOLVED:
             self._stop_watcher(wait=WATCHER_GRACE_SECONDS)  # it is writing the ledger line
         if self.keep:
             self._stop_watcher(wait=0)
-            return final
+            return self._disown() or final
+        watch_log = self._keep_watch_log() if self.watcher_died else None
         downed = self._down()
         self._stop_watcher(wait=WATCHER_GRACE_SECONDS)
+        if watch_log is not None:
+            self._say_watcher_died(watch_log)
         return downed or final
+
+    def _gone_message(self) -> str:
+        if self.step is not None:
+            return (f"{self.step} has already torn session {self.session_id} down; "
+                    "what went wrong is in its message above.")
+        return f"Session {self.session_id} has already been torn down (by replay-down elsewhere?)."
+
+    def _disown(self) -> SessionState | None:
+        """--keep: run is about to exit, so it no longer owns the session; it is not an orphan."""
+        from libreplay.state import update_session
+
+        assert self.session_id is not None
+
+        def clear(state: SessionState) -> None:
+            state.owner_pid = state.owner_started = None
+
+        try:
+            return update_session(self.session_id, clear)
+        except ReplayError:
+            return None
+
+    def _keep_watch_log(self) -> Path | None:
+        """Copy the dead watcher's log beside the transcript: replay-down removes the session dir."""
+        assert self.session_id is not None
+        kept = paths.transcript_path(self.session_id).with_suffix(".watch.log")
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(paths.session_dir(self.session_id) / ".watch.log", kept)
+        except OSError:
+            return None
+        return kept
+
+    def _say_watcher_died(self, log: Path) -> None:
+        code = self.watcher.returncode if self.watcher is not None else None
+        self._say(f"replay-check --watch stopped (exit {code}) while the session was still being played, "
+                  "so a fix could no longer be noticed. Its log:")
+        self._say(f"    {log}")
+        with contextlib.suppress(OSError):
+            for line in log.read_text(errors="replace").splitlines()[-3:]:
+                self._say(f"    | {line}")
 
     def _reap_foreground(self) -> None:
         process = self.foreground
@@ -410,7 +478,7 @@ class Play:
         from libreplay.scenario import load_scenario
 
         if final is None:
-            if self.session_id is not None:
+            if self.session_id is not None and not self.session_gone:
                 self._say(f"Session {self.session_id}: its final state could not be read.")
             return
         try:
@@ -451,6 +519,42 @@ class _StepFailed(ReplayError):
     def __init__(self, name: str, code: int) -> None:
         super().__init__(f"{name} failed (exit {code})")
         self.exit_code = code
+
+
+def watcher_died(state: SessionState, *, watcher_exited: bool) -> bool:
+    """The fix watcher has exited while the session still needed it.
+
+    With --through-deadline it only ever leaves once the session is over (resolved, fixed
+    late, torn down): ended while active, or timed out with no late fix, it died early.
+    """
+    return watcher_exited and state.status in (ACTIVE, TIMEOUT) and state.fixed_late_at is None
+
+
+def shell_then(shell: str, end: str) -> str:
+    """The shell pane's command: run ``shell``, then ``end`` (which closes the workspace).
+
+    When replay-shell fails, its error would vanish with the pane at once: the message stays
+    on screen until Enter. Run with ``sh -c`` whatever the trainee's login shell (tmux runs a
+    pane's command with it). Ctrl-C at the prompt is ignored so it cannot skip ``end``.
+    """
+    notice = r"\n[replay-shell ended with exit status %s; its message is above. Enter ends the session.]\n"
+    script = (
+        f"{shell}; code=$?; "
+        f"if [ \"$code\" -ne 0 ]; then trap '' INT; printf {shlex.quote(notice)} \"$code\"; read _; fi; "
+        f"{end}"
+    )
+    return shlex.join(["sh", "-c", script])
+
+
+def hint_binding(hint: str, display: str) -> str:
+    """The ``C-b h`` command: ask for a hint; when refused, show replay-hint's own words.
+
+    A revealed hint shows in the HUD, so success says nothing (a tmux message would also freeze
+    the HUD's redraws while it is up). ``display`` gets the message as its last argument; tmux
+    reads ``#`` in it as a format, so each is doubled.
+    """
+    said = r'"$(printf %s "${said:-replay-hint failed}" | tr "\n" " " | sed "s/#/##/g")"'
+    return f"said=$({hint} 2>&1 >/dev/null) || {display} {said}"
 
 
 def _reopening(command: str, service: str) -> str:

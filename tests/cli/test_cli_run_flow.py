@@ -1,0 +1,229 @@
+"""replaybook run's own decisions, with the composed replay-* commands stood in by small scripts.
+
+No Docker and no terminal: each fake command does to the session files what the real one
+does (replay-up writes session.toml with run as owner, a failing replay-break removes the
+session directory) and logs its arguments, so run's clean-up choices can be checked.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from replaybook.commands import run as run_command
+
+from libreplay import paths
+from libreplay.packs import resolve_scenario
+from libreplay.state import ACTIVE, READY, RESOLVED, TIMEOUT, SessionState, load_session, save_new_session
+
+SESSION = "fake0001"
+
+FAKE_UP = """
+import os, psutil
+from libreplay.state import READY, SessionState, save_new_session
+owner = int(os.environ["REPLAYBOOK_OWNER_PID"])
+save_new_session(SessionState(
+    id=SESSION, scenario="001-nginx-502", pack="official", scenario_dir=SCENARIO_DIR,
+    project="replaybook-" + SESSION, status=READY, services=["shell"], shell_service="shell",
+    owner_pid=owner, owner_started=psutil.Process(owner).create_time(),
+))
+print(SESSION)
+"""
+FAKE_BREAK_OK = """
+from libreplay.state import ACTIVE, update_session
+update_session(SESSION, lambda s: setattr(s, "status", ACTIVE))
+"""
+FAKE_BREAK_FAILS = """
+import shutil, sys
+from libreplay import paths
+shutil.rmtree(paths.session_dir(SESSION))  # what replay-break's teardown leaves: nothing
+print("Error: fault 'default' did not break anything", file=sys.stderr)
+sys.exit(6)
+"""
+FAKE_DOWN = """
+import sys
+print("Error: no session", file=sys.stderr)
+sys.exit(4)
+"""
+SLEEP = "import time; time.sleep(60)"
+
+
+@pytest.fixture
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """name -> Python source of the fake; run finds them through ``executable``."""
+    scripts = {"replay-up": FAKE_UP, "replay-break": FAKE_BREAK_OK, "replay-check": SLEEP,
+               "replay-shell": "", "replay-down": FAKE_DOWN}
+    calls = tmp_path / "calls.log"
+    scenario_dir = str(resolve_scenario("001-nginx-502").directory)
+
+    def executable(name: str) -> str:
+        if name not in scripts:
+            return str(Path(sys.executable).with_name(name))  # the real one
+        script = tmp_path / name
+        log = f"open({str(calls)!r}, 'a').write(' '.join([{name!r}, *sys.argv[1:]]) + '\\n')\n"
+        body = f"SESSION = {SESSION!r}\nSCENARIO_DIR = {scenario_dir!r}\n" + textwrap.dedent(scripts[name])
+        script.write_text(f"#!{sys.executable}\nimport sys\n{log}{body}")
+        script.chmod(0o755)
+        return str(script)
+
+    monkeypatch.setattr(run_command, "executable", executable)
+    # Nothing here may reach the engine, even if run regressed into calling a real command
+    # that would (run passes its environment on to every command it starts).
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    return scripts
+
+
+def calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def play(**options: object) -> run_command.Play:
+    settings: dict[str, object] = {"sla": None, "fault": None, "keep": False, "split": False}
+    settings.update(options)
+    return run_command.Play("001-nginx-502", **settings)  # type: ignore[arg-type]
+
+
+def test_a_failed_break_is_not_followed_by_replay_down(
+    fakes: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    fakes["replay-break"] = FAKE_BREAK_FAILS
+    with pytest.raises(run_command._StepFailed) as failed:
+        play().run()
+    assert failed.value.exit_code == 6
+    assert [c.split()[0] for c in calls(tmp_path)] == ["replay-up", "replay-break"]
+    said = capfd.readouterr().err
+    assert "did not break anything" in said  # replay-break's own words
+    assert f"replay-break has already torn session {SESSION} down" in said
+    assert "run it again" not in said and "could not be read" not in said
+
+
+def test_keep_leaves_the_session_without_an_owner(
+    fakes: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert play(keep=True).run() == 1
+    state = load_session(SESSION)
+    assert state.owner_pid is None and state.owner_started is None
+    assert state.status == ACTIVE
+    assert not any(c.startswith("replay-down") for c in calls(tmp_path))
+    assert f"replay-down {SESSION}" in capfd.readouterr().out
+    # So no replay-* command calls it an orphan once run has gone.
+    from libreplay.sessions import find_orphans
+
+    assert SESSION not in find_orphans()
+
+
+def test_sla_zero_reaches_replay_up_which_refuses_it(fakes: dict[str, str], tmp_path: Path,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    del fakes["replay-up"]  # the real replay-up: it refuses --sla 0 before touching Docker
+    with pytest.raises(run_command._StepFailed) as failed:
+        play(sla=0).run()
+    assert failed.value.exit_code == 3
+    assert "--sla: must be a positive number of minutes, got 0" in capfd.readouterr().err
+    assert not paths.sessions_dir().exists() or not any(paths.sessions_dir().iterdir())
+
+
+# -- the monitor: a watcher that died ----------------------------------------------------------
+
+
+def state(status: str, *, fixed_late: bool = False) -> SessionState:
+    return SessionState(id=SESSION, scenario="x", pack="official", scenario_dir="/", project="p",
+                        status=status, fixed_late_at=datetime.now(UTC) if fixed_late else None)
+
+
+@pytest.mark.parametrize(
+    ("status", "fixed_late", "exited", "died"),
+    [
+        (ACTIVE, False, True, True),
+        (TIMEOUT, False, True, True),  # it watches on through the deadline for a late fix
+        (ACTIVE, False, False, False),  # still running
+        (RESOLVED, False, True, False),  # its job was done
+        (TIMEOUT, True, True, False),  # fixed late: done as well
+        (READY, False, True, False),
+    ],
+)
+def test_watcher_died_only_while_the_session_needs_it(status: str, fixed_late: bool, exited: bool,
+                                                      died: bool) -> None:
+    assert run_command.watcher_died(state(status, fixed_late=fixed_late), watcher_exited=exited) is died
+
+
+def test_the_monitor_ends_the_session_when_the_watcher_has_died(capfd: pytest.CaptureFixture[str]) -> None:
+    save_new_session(state(ACTIVE))
+    runner = play()
+    runner.session_id = SESSION
+    runner.watcher = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    runner.watcher.wait()
+    assert runner._react(set()) is True
+    assert runner.watcher_died
+    assert "The fix watcher stopped: ending the session." in capfd.readouterr().err
+
+
+def test_the_monitor_leaves_a_live_watcher_alone() -> None:
+    save_new_session(state(ACTIVE))
+    runner = play()
+    runner.session_id = SESSION
+    runner.watcher = subprocess.Popen([sys.executable, "-c", SLEEP])
+    try:
+        assert runner._react(set()) is False
+        assert not runner.watcher_died
+    finally:
+        runner.watcher.kill()
+        runner.watcher.wait()
+
+
+def test_a_dead_watchers_log_is_kept_and_named(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    save_new_session(state(ACTIVE))
+    log = paths.session_dir(SESSION) / ".watch.log"
+    log.write_text(f"Error: session {SESSION}: the check probe went away\n")
+    runner = play()
+    runner.session_id = SESSION
+    runner.watcher_died = True
+    kept = runner._keep_watch_log()
+    assert kept is not None and kept.parent == paths.transcript_path(SESSION).parent
+    runner._say_watcher_died(kept)
+    said = capfd.readouterr().err
+    assert str(kept) in said and "the check probe went away" in said
+
+
+# -- the tmux command lines --------------------------------------------------------------------
+
+
+def sh(command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, text=True, timeout=10,
+                          check=False)
+
+
+def test_a_failing_replay_shell_keeps_its_message_until_enter() -> None:
+    failing = "sh -c 'echo Error: no session >&2; exit 4'"
+    started = time.monotonic()
+    result = sh(run_command.shell_then(failing, "echo WORKSPACE-ENDED"), stdin="\n")
+    assert "Error: no session" in result.stderr
+    assert "exit status 4" in result.stdout and "Enter ends the session" in result.stdout
+    assert result.stdout.rstrip().endswith("WORKSPACE-ENDED")
+    assert time.monotonic() - started < 5
+
+
+def test_a_shell_left_normally_ends_the_workspace_at_once() -> None:
+    # stdin stays open and empty: a prompt would wait for Enter until the timeout.
+    with subprocess.Popen(["sh", "-c", run_command.shell_then("true", "echo WORKSPACE-ENDED")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
+        out, _ = process.communicate(timeout=5)
+    assert out == "WORKSPACE-ENDED\n"
+
+
+def test_the_hint_key_shows_replay_hints_own_refusal() -> None:
+    refusing = "sh -c 'echo \"No more hints for this incident: you have seen them all. #3\" >&2; exit 1'"
+    shown = sh(run_command.hint_binding(refusing, "printf '%s\\n'"))
+    assert shown.stdout == "No more hints for this incident: you have seen them all. ##3\n"
+
+
+def test_the_hint_key_says_nothing_when_a_hint_comes() -> None:
+    revealed = "sh -c 'echo \"Hint 1/3: look at the upstream\"'"
+    shown = sh(run_command.hint_binding(revealed, "printf '%s\\n'"))
+    assert shown.returncode == 0 and shown.stdout == ""
+
