@@ -29,6 +29,7 @@ LABEL = "org.replaybook.base"
 PULL_TIMEOUT_SECONDS = 120
 DEBOOTSTRAP_TIMEOUT_SECONDS = 1800
 IMPORT_TIMEOUT_SECONDS = 600
+TAG_TIMEOUT_SECONDS = 60
 SUITES = ("bookworm", "trixie", "bullseye")
 
 Progress = Callable[[str], None]
@@ -97,15 +98,36 @@ def _try_pull(source: str, tag: str, progress: Progress) -> str | None:
         progress(f"pull failed ({reason}); building from the Debian archive instead")
         return None
     if tag != source:
-        subprocess.run(["docker", "tag", source, tag], check=True, capture_output=True, timeout=60)
+        _docker_tag(source, tag)
     return image_id(tag)
 
 
-def sudo_hint(arguments: str = "base-image") -> str:
-    """The command a non-root user runs instead (sudo resets PATH, so the path is absolute)."""
+def _docker_tag(source: str, tag: str) -> None:
+    argv = ["docker", "tag", source, tag]
+    command = " ".join(argv)
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True,
+                                timeout=TAG_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise EnvironmentProblem(f"`{command}` did not finish within {TAG_TIMEOUT_SECONDS} s",
+                                 hint="replaybook doctor") from exc
+    except OSError as exc:
+        raise EnvironmentProblem(f"`{command}` could not run: {exc}", hint="replaybook doctor") from exc
+    if result.returncode != 0:
+        reason = result.stderr.strip() or f"exit status {result.returncode}"
+        raise EnvironmentProblem(f"`{command}` failed: {reason}", hint="replaybook doctor")
+
+
+def replaybook_program() -> str:
+    """Our executable by absolute path when it sits beside this Python (sudo resets PATH, and
+    ``make setup`` runs the venv's), else the bare name."""
     executable = Path(sys.executable).with_name("replaybook")
-    program = str(executable) if executable.exists() else "replaybook"
-    return f"sudo {program} {arguments}"
+    return str(executable) if executable.exists() else "replaybook"
+
+
+def sudo_hint(arguments: str = "base-image") -> str:
+    """The command a non-root user runs instead."""
+    return f"sudo {replaybook_program()} {arguments}"
 
 
 def build_with_debootstrap(*, tag: str, suite: str = DEFAULT_SUITE, progress: Progress) -> BaseImageResult:
@@ -147,12 +169,24 @@ def _clean_apt(rootfs: Path) -> None:
 def _import(rootfs: Path, tag: str, progress: Progress) -> str:
     changes = ["--change", 'CMD ["bash"]', "--change", f"LABEL {LABEL}=debootstrap"]
     progress(f"$ tar -C {rootfs} -c . | docker import {' '.join(changes)} - {tag}")
-    tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", "-", "."],
-                           stdout=subprocess.PIPE)
+    try:
+        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", "-", "."],
+                               stdout=subprocess.PIPE)
+    except OSError as exc:
+        raise EnvironmentProblem(f"tar could not run: {exc}") from exc
     try:
         result = subprocess.run(["docker", "import", *changes, "-", tag], stdin=tar.stdout,
                                 capture_output=True, text=True, timeout=IMPORT_TIMEOUT_SECONDS,
                                 check=False)
+    except subprocess.TimeoutExpired as exc:
+        # run() has killed docker import; the engine may still be writing layers, so say so.
+        stderr = _text(exc.stderr).strip()
+        raise ReplayError(f"docker import did not finish within {IMPORT_TIMEOUT_SECONDS} s"
+                          + (f": {stderr}" if stderr else ""),
+                          hint=f"check the engine (replaybook doctor); a half-imported {tag} may need "
+                               "`docker image rm` before trying again") from exc
+    except OSError as exc:
+        raise EnvironmentProblem(f"docker import could not run: {exc}", hint="replaybook doctor") from exc
     finally:
         if tar.stdout:
             tar.stdout.close()
@@ -210,8 +244,17 @@ def mounts_under(root: Path) -> list[Path]:
 def remove_rootfs(rootfs: Path, progress: Progress) -> None:
     """Unmount whatever debootstrap left mounted inside (deepest first), then delete the tree."""
     for point in sorted(mounts_under(rootfs), key=lambda p: len(p.parts), reverse=True):
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False, timeout=60)
+        try:
+            subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            progress(f"Warning: umount {point}: {exc}")  # the check below keeps the tree then
     if mounts_under(rootfs):
         progress(f"Warning: {rootfs} still has mounts; left in place rather than deleting through them")
         return
     shutil.rmtree(rootfs, ignore_errors=True)
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,12 +89,6 @@ def _free_bytes(path: Path) -> int:
         existing = existing.parent
     return shutil.disk_usage(existing).free
 
-def _replaybook_program() -> str:
-    """The absolute path of our executable: sudo resets PATH, and make setup uses the venv's."""
-    executable = Path(sys.executable).with_name("replaybook")
-    return str(executable) if executable.exists() else "replaybook"
-
-
 @dataclass
 class Host:
     """How the doctor looks at the machine. Tests replace single probes with fakes."""
@@ -106,7 +99,7 @@ class Host:
     image_present: Callable[[str], bool] = field(default=lambda tag: baseimage.image_id(tag) is not None)
     free_bytes: Callable[[Path], int] = field(default=_free_bytes)
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)
-    replaybook: str = field(default_factory=_replaybook_program)
+    replaybook: str = field(default_factory=baseimage.replaybook_program)
 
 
 def examine(host: Host | None = None, *, base_image: str = baseimage.BASE_IMAGE) -> Report:

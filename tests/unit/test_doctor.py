@@ -4,6 +4,8 @@ command for it (sudo form when not root), the order fixes run in, and the exit s
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,8 @@ import pytest
 from replaybook.commands import doctor as doctor_command
 from typer.testing import CliRunner
 
-from libreplay import doctor, paths
+from libreplay import baseimage, doctor, paths
+from libreplay.errors import EnvironmentProblem, ReplayError
 
 GIB = 1024**3
 
@@ -211,3 +214,52 @@ def test_command_fix_runs_then_rechecks(fake_machine: FakeHost, monkeypatch: pyt
     assert "$ apt-get update && apt-get install -y tmux git" in result.stderr
     assert "Checking again" in result.stderr
     assert "missing" not in result.stdout
+
+
+# -- the base-image steps the doctor's fix runs: failures of docker are errors, not tracebacks ----
+
+
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """A `docker` command on PATH that behaves as ``script`` says; no engine is contacted."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text("#!/bin/bash\n" + script)
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_a_failed_docker_tag_is_an_environment_problem_with_its_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_docker(tmp_path, monkeypatch,
+                'case "$1" in pull) exit 0;; tag) echo "Error response from daemon: disk full" >&2; exit 1;; '
+                "esac\nexit 99\n")
+    with pytest.raises(EnvironmentProblem) as caught:
+        baseimage._try_pull("debian:bookworm-slim", "replaybook-test/debian:x", lambda _line: None)
+    assert caught.value.exit_code == 5
+    assert caught.value.message == ("`docker tag debian:bookworm-slim replaybook-test/debian:x` failed: "
+                                    "Error response from daemon: disk full")
+
+
+def test_a_docker_import_that_times_out_is_a_replay_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # exec: the process run() kills on timeout is the one holding the pipes.
+    fake_docker(tmp_path, monkeypatch, 'echo "importing" >&2\nexec sleep 30\n')
+    monkeypatch.setattr(baseimage, "IMPORT_TIMEOUT_SECONDS", 1)
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "os-release").write_text("ID=debian\n")
+    started = time.monotonic()
+    with pytest.raises(ReplayError, match=r"docker import did not finish within 1 s: importing") as caught:
+        baseimage._import(rootfs, "replaybook-test/debian:x", lambda _line: None)
+    assert time.monotonic() - started < 20
+    assert not isinstance(caught.value, EnvironmentProblem)
+    assert caught.value.hint and "docker image rm" in caught.value.hint
+
+
+def test_one_helper_names_the_replaybook_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert doctor.Host().replaybook == baseimage.replaybook_program()
+    assert baseimage.sudo_hint("doctor --fix") == f"sudo {baseimage.replaybook_program()} doctor --fix"
+    assert not hasattr(doctor, "_replaybook_program")
