@@ -50,7 +50,7 @@ FORBIDDEN_SERVICE_SETTINGS = {
 FORBIDDEN_CAPABILITIES = frozenset(
     {"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH", "SYS_TIME", "SYS_BOOT"}
 )
-# A build context Compose fetches itself (a git URL) instead of reading it from this host.
+# A build context Compose fetches itself (a git URL, docker-image://) instead of reading it from this host.
 REMOTE_CONTEXT = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|git@)")
 UNCONFINED_SECURITY_OPTS = ("seccomp:unconfined", "seccomp=unconfined", "apparmor:unconfined",
                             "apparmor=unconfined", "systempaths=unconfined", "label:disable",
@@ -302,6 +302,22 @@ class _Loader:
             elif external:
                 self.problem(f"{file_name}: networks.{name}.external",
                              "a scenario must not join a network it did not create")
+        if "include" in compose:
+            self.problem(f"{file_name}: include",
+                         "other compose files are not allowed: every service belongs in this file, "
+                         "where it is checked")
+        # A file-based secret or config is a bind mount of that file into the container.
+        for section in ("secrets", "configs"):
+            for name, spec in self._named_entries(f"{file_name}: {section}", compose.get(section)):
+                self._check_host_file(f"{file_name}: {section}.{name}.file", spec.get("file"))
+
+    def _check_host_file(self, where: str, path: Any) -> None:
+        if path is None:
+            return
+        if not isinstance(path, str):
+            self.problem(where, f"must be a path, got {_yaml_type(path)}")
+        elif self._escapes(path):
+            self.problem(where, f"a host file outside the scenario directory ({path})")
 
     def _check_service(self, name: str, spec: Any) -> None:
         where = f"{self.compose_name}: services.{name}"
@@ -315,6 +331,7 @@ class _Loader:
         if str(spec.get("network_mode", "")) == "host":
             self.problem(f"{where}.network_mode", "must not use the host's network")
         self._check_service_lists(where, spec)
+        self._check_service_references(where, spec)
         if not isinstance(spec.get("environment"), (dict, list, type(None))):
             self.problem(f"{where}.environment",
                          f"must be a mapping or a list, got {_yaml_type(spec.get('environment'))}")
@@ -340,6 +357,37 @@ class _Loader:
                 self.problem(f"{where}.ports[{index}]",
                              f"must be a string, a number or a mapping, got {_yaml_type(port)}")
 
+    def _check_service_references(self, where: str, spec: dict[Any, Any]) -> None:
+        """Other ways a service reaches past the scenario: files it reads, containers it joins."""
+        extends = spec.get("extends")
+        if isinstance(extends, dict) and "file" in extends:
+            self.problem(f"{where}.extends.file",
+                         "must not name another compose file: services are checked only in this one")
+        elif extends is not None and not isinstance(extends, (str, dict)):
+            self.problem(f"{where}.extends",
+                         f"must be a service name or a mapping, got {_yaml_type(extends)}")
+        for index, entry in enumerate(self._list(f"{where}.env_file", spec.get("env_file"))):
+            path = entry.get("path") if isinstance(entry, dict) else entry
+            self._check_host_file(f"{where}.env_file[{index}]", path)
+        for key in ("network_mode", "pid", "ipc"):
+            if str(spec.get(key, "")).startswith("container:"):
+                self.problem(f"{where}.{key}",
+                             "must not join a container outside the scenario (service:NAME joins its own)")
+
+    def _check_additional_contexts(self, where: str, value: Any) -> None:
+        if isinstance(value, dict):
+            pairs = [(str(name), context) for name, context in value.items()]
+        else:
+            pairs = [(str(entry).partition("=")[0], str(entry).partition("=")[2])
+                     for entry in self._list(where, value)]
+        for name, context in pairs:
+            if not isinstance(context, str):
+                self.problem(f"{where}.{name}", f"must be a path, got {_yaml_type(context)}")
+            elif not (REMOTE_CONTEXT.match(context) or context.startswith("service:")) and (
+                self._escapes(context)
+            ):
+                self.problem(f"{where}.{name}", f"build context leaves the scenario directory ({context})")
+
     def _check_build_context(self, where: str, build: Any) -> None:
         # The whole context is sent to the engine: a context of "/" would ship the host's files.
         if build is None:
@@ -347,6 +395,8 @@ class _Loader:
         if not isinstance(build, (str, dict)):
             self.problem(where, f"must be a path or a mapping, got {_yaml_type(build)}")
             return
+        if isinstance(build, dict):
+            self._check_additional_contexts(f"{where}.additional_contexts", build.get("additional_contexts"))
         context = build.get("context", ".") if isinstance(build, dict) else build
         if not isinstance(context, str):
             self.problem(f"{where}.context", f"must be a path, got {_yaml_type(context)}")

@@ -176,6 +176,21 @@ CORPUS = [
     Case("compose-empty", "docker-compose.yml: must hold a mapping", compose_text=""),
     Case("compose-impossible-date", "docker-compose.yml: invalid YAML: month must be in 1..12",
          compose_text="services:\n  web:\n    image: x\n    labels:\n      built: 2020-13-45\n"),
+    # -- other ways around the checks: files Compose reads, containers it joins ---------------------
+    Case("compose-include", "docker-compose.yml: include: other compose files are not allowed",
+         compose={**BASE_COMPOSE, "include": ["../other/compose.yml"]}),
+    Case("extends-another-file", f"{WEB}.extends.file: must not name another compose file",
+         compose=web(extends={"file": "../../evil.yml", "service": "root"})),
+    Case("secret-host-file", "docker-compose.yml: secrets.key.file: a host file outside the scenario",
+         compose={**BASE_COMPOSE, "secrets": {"key": {"file": "/root/.ssh/id_rsa"}}}),
+    Case("config-file-escapes", "docker-compose.yml: configs.c.file: a host file outside the scenario",
+         compose={**BASE_COMPOSE, "configs": {"c": {"file": "sub/../../../etc/shadow"}}}),
+    Case("env-file-host-path", f"{WEB}.env_file[0]: a host file outside the scenario",
+         compose=web(env_file=["~/.aws/credentials"])),
+    Case("additional-context-host", f"{WEB}.build.additional_contexts.root: build context leaves",
+         compose=web(build={"context": ".", "additional_contexts": {"root": "/"}})),
+    Case("network-mode-other-container", f"{WEB}.network_mode: must not join a container outside",
+         compose=web(network_mode="container:some-other-container")),
     # -- compose values of the wrong shape: a report, never a traceback -------------------------
     Case("compose-volumes-list", "docker-compose.yml: volumes: must be a mapping, got a list",
          compose={**BASE_COMPOSE, "volumes": ["a", "b"]}),
@@ -336,7 +351,14 @@ def test_valid_variants_pass(tmp_path: Path) -> None:
             {"name": "b", "script": "break-b.sh"}]}, "files": {"break-b.sh": "#!/bin/bash\n"}},
         "localhost-published": {"meta": {"success_target": "http://localhost:8080/"}},
         "named-volume-and-relative-bind": {"meta": {}, "compose": web(
-            volumes=["data:/var/lib/data", "./broken:/srv/broken:ro"], build={"context": "."})},
+            volumes=["data:/var/lib/data", "./broken:/srv/broken:ro",
+                     {"type": "bind", "source": "broken/../broken", "target": "/b"}],
+            build={"context": ".", "additional_contexts": ["base=docker-image://debian:bookworm-slim"]},
+            env_file=["broken/default.conf"], extends="app")},
+        "own-secret-and-service-network": {"meta": {}, "compose": {
+            "services": {"web": {**BASE_COMPOSE["services"]["web"], "network_mode": "service:app"},
+                         "app": BASE_COMPOSE["services"]["app"]},
+            "secrets": {"s": {"file": "./broken/default.conf"}}}},
     }
     for name, parts in variants.items():
         scenario = load_scenario(write_scenario(tmp_path / name, **parts))
@@ -393,9 +415,10 @@ ODD_VALUES: list[Any] = [
     [], [None], [1, [2]], [{}], ["/:/h"], [{"type": "bind"}], {}, {"a": None}, {"a": [1]}, {1: 2},
     {"type": "bind", "source": 7}, datetime.date(2020, 1, 1),
 ]
-TOP_LEVEL_KEYS = ("services", "volumes", "networks", "configs", "secrets", "name")
+TOP_LEVEL_KEYS = ("services", "volumes", "networks", "configs", "secrets", "name", "include")
 SERVICE_KEYS = ("volumes", "ports", "environment", "build", "cap_add", "security_opt", "devices",
-                "networks", "privileged", "pid", "network_mode", "container_name", "image", "depends_on")
+                "networks", "privileged", "pid", "network_mode", "container_name", "image", "depends_on",
+                "extends", "env_file")
 ODD_COMPOSE_TEXTS = ["", "null", "[]", "42", "services:", "services: 5", "services: {web: 5}",
                      "a: !!binary xx", "a: !!int x", "services: &s {web: *s}", "x: &a [*a]\nservices: *a"]
 
@@ -407,15 +430,18 @@ def _compose_variants() -> list[tuple[str, dict[str, Any]]]:
             variants.append((f"{key}={value!r}", {**BASE_COMPOSE, key: value}))
         for key in SERVICE_KEYS:
             variants.append((f"services.web.{key}={value!r}", web(**{key: value})))
-        for key in ("volumes", "networks"):
+        for key in ("volumes", "networks", "secrets", "configs"):
             variants.append((f"{key}.x={value!r}", {**BASE_COMPOSE, key: {"x": value}}))
+        variants.append((f"secrets.x.file={value!r}", {**BASE_COMPOSE, "secrets": {"x": {"file": value}}}))
+        variants.append((f"build.additional_contexts={value!r}",
+                         web(build={"context": ".", "additional_contexts": value})))
         variants.append((f"volumes.x.driver_opts={value!r}",
                          {**BASE_COMPOSE, "volumes": {"x": {"driver_opts": value}}}))
         variants.append((f"volumes.x.driver_opts.device={value!r}",
                          {**BASE_COMPOSE, "volumes": {"x": {"driver_opts": {"o": "bind", "device": value}}}}))
         variants.append((f"networks.x.external={value!r}",
                          {**BASE_COMPOSE, "networks": {"x": {"external": value}}}))
-        for key in ("volumes", "ports"):
+        for key in ("volumes", "ports", "env_file"):
             variants.append((f"services.web.{key}[0]={value!r}", web(**{key: [value]})))
         variants.append((f"services.web.volumes[0].source={value!r}",
                          web(volumes=[{"type": "bind", "source": value, "target": "/t"}])))
