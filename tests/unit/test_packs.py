@@ -232,7 +232,7 @@ def test_failed_clone_leaves_nothing(official: Path) -> None:
 
 def test_an_unreachable_remote_is_an_environment_problem(official: Path) -> None:
     # Port 1 on the loopback refuses at once: the same answer as a machine without network.
-    with pytest.raises(EnvironmentProblem, match="the remote cannot be reached: .*127.0.0.1") as caught:
+    with pytest.raises(EnvironmentProblem, match=r"the remote cannot be reached: .*127\.0\.0\.1") as caught:
         packs.add_pack("http://127.0.0.1:1/acme/pack.git")
     assert caught.value.exit_code == 5
     assert list(paths.packs_dir().iterdir()) == []
