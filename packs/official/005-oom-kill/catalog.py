@@ -9,6 +9,9 @@ from typing import ClassVar
 
 CONFIG_PATH = "/etc/catalog/catalog.conf"
 MEGABYTE = 1024 * 1024
+# The hot part of the catalog: with a smaller cache most product pages miss and fall
+# through to the pricing upstream, which cannot take sale traffic, so we are not healthy.
+HOT_CATALOG_MB = 64
 
 
 def warm_cache(size_mb):
@@ -29,7 +32,11 @@ class Catalog(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/health":
-            self.reply(200, {"status": "ok", "cache_mb": len(self.pages)})
+            if len(self.pages) < HOT_CATALOG_MB:
+                self.reply(503, {"status": "degraded", "cache_mb": len(self.pages),
+                                 "reason": f"cache smaller than the hot catalog ({HOT_CATALOG_MB} MB)"})
+            else:
+                self.reply(200, {"status": "ok", "cache_mb": len(self.pages)})
         elif self.path.startswith("/products/"):
             self.reply(200, {"product": self.path.rsplit("/", 1)[-1], "cached": bool(self.pages)})
         else:
@@ -54,6 +61,9 @@ def main():
     port = config.getint("server", "port")
     size_mb = config.getint("cache", "size_mb")
     print(f"catalog starting: port={port} cache.size_mb={size_mb}", file=sys.stderr)
+    if size_mb < HOT_CATALOG_MB:
+        print(f"warning: cache.size_mb={size_mb} cannot hold the hot catalog ({HOT_CATALOG_MB} MB); "
+              "/health will report degraded", file=sys.stderr)
     Catalog.pages = warm_cache(size_mb)
     print(f"catalog listening on 0.0.0.0:{port}", file=sys.stderr)
     ThreadingHTTPServer(("0.0.0.0", port), Catalog).serve_forever()
