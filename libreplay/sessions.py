@@ -197,10 +197,13 @@ def break_session(
 ) -> SessionState:
     """Inject the fault, prove the check now fails, then start the SLA clock."""
     stack = open_stack(load_session(session_id))
-    fault = choose_fault(stack.scenario, fault_name)
     # Checked and set under the session lock: two concurrent breaks cannot both inject.
-    update_session(session_id, lambda s: _mark_breaking(s, fault, stack.scenario))
+    update_session(session_id, _check_ready)
+    # From here any failure, a mistyped --fault included, tears the stack down: in a pipe
+    # nobody else would.
     with _torn_down_on_failure(stack), _holding(session_id):
+        fault = choose_fault(stack.scenario, fault_name)
+        update_session(session_id, lambda s: _mark_breaking(s, fault, stack.scenario))
         on_progress(f"injecting fault {fault.name!r}")
         check = Check(stack)
         injected_at = time.time()
@@ -225,9 +228,13 @@ def choose_fault(scenario: Scenario, name: str | None) -> Fault:
         raise InvalidInput(f"--fault: {scenario.ref} has no fault {name!r} (faults: {names})") from None
 
 
-def _mark_breaking(state: SessionState, fault: Fault, scenario: Scenario) -> None:
+def _check_ready(state: SessionState) -> None:
     if state.status != READY:
         raise SessionError(f"session {state.id} is {state.status}; only a ready session can be broken")
+    state.status = BREAKING
+
+
+def _mark_breaking(state: SessionState, fault: Fault, scenario: Scenario) -> None:
     state.status = BREAKING
     state.fault = fault.name
     state.hints_total = len(scenario.hints_for(fault))
