@@ -216,6 +216,14 @@ def test_a_break_that_does_not_break_is_reported_and_cleaned(projects: list[str]
     assert ledger() == []  # the clock never started
 
 
+def test_a_mistyped_fault_is_reported_and_cleaned(projects: list[str]) -> None:
+    session = up(T_HTTP, projects)
+    result = run("replay-break", session, "--fault", "nope")
+    assert result.returncode == 3
+    assert "has no fault 'nope' (faults: script, steps)" in result.stderr
+    assert_clean(session)
+
+
 def test_a_service_that_never_starts_is_reported_and_cleaned(projects: list[str]) -> None:
     result = _up_failing("neverstarts", projects)
     assert result.returncode == 6, result.stderr
