@@ -32,6 +32,7 @@ from replaybook.commands.common import emit, handles_errors, make_app, say
 
 from libreplay import paths
 from libreplay.errors import EnvironmentProblem, Interrupted, NotFound, ReplayError, SessionError
+from libreplay.proc import stop_process
 from libreplay.state import ABANDONED, ACTIVE, ERROR, RESOLVED, TIMEOUT, SessionState
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
@@ -422,15 +423,8 @@ class Play:
                 self._say(f"    | {line}")
 
     def _reap_foreground(self) -> None:
-        process = self.foreground
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if self.foreground is not None:
+            stop_process(self.foreground, grace=30)
 
     def _load(self) -> SessionState | None:
         from libreplay.state import load_session
@@ -464,13 +458,7 @@ class Play:
             watcher.wait(timeout=wait)
             return
         except subprocess.TimeoutExpired:
-            pass
-        watcher.terminate()
-        try:
-            watcher.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            watcher.kill()
-            watcher.wait()
+            stop_process(watcher, grace=15)
 
     def _debrief(self, final: SessionState | None) -> None:
         from libreplay.debrief import debrief_lines

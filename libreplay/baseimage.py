@@ -21,6 +21,7 @@ from pathlib import Path
 
 from libreplay.errors import EnvironmentProblem, InvalidInput, ReplayError
 from libreplay.interrupts import signals_raise
+from libreplay.proc import stop_process
 
 BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_SUITE = "bookworm"
@@ -220,13 +221,7 @@ def _run_streaming(argv: Sequence[str], progress: Progress, timeout: float) -> N
 
 def _stop(child: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """Wait for a child we are abandoning (Ctrl-C): it must not write into a tree being removed."""
-    if child.poll() is None:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    stop_process(child, grace=10)
 
 
 def mounts_under(root: Path) -> list[Path]:
