@@ -104,7 +104,7 @@ def test_probe_url_maps_localhost_to_the_shell_or_the_publishing_service() -> No
     published = load_scenario(FIXTURES / "t-http")
     assert probe_url(published) == "http://web:80/"
     named = load_scenario(FIXTURES / "t-name")
-    assert probe_url(named) == "http://app:3000/"
+    assert probe_url(named) == "http://app:3000/ok"
 
 
 @pytest.mark.parametrize(
