@@ -98,7 +98,7 @@ def _notice_orphans() -> None:
     """Say on stderr when a session's owner died (SIGKILL) and left its stack behind."""
     if os.environ.get("REPLAYBOOK_NO_ORPHAN_NOTICE"):
         return
-    from libreplay.sessions import find_orphans
+    from libreplay.owners import find_orphans
 
     orphans = find_orphans()
     if orphans:

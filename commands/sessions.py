@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app
 
-from libreplay import sessions, state
+from libreplay import owners, state
 
 app = make_app("List live sessions: id, status, scenario, and whether the owner is gone (orphan).")
 
@@ -14,7 +14,7 @@ app = make_app("List live sessions: id, status, scenario, and whether the owner 
 def sessions_(json_: JsonOption = False) -> None:
     """List the sessions whose stacks are up."""
     live = state.list_sessions()
-    orphans = set(sessions.find_orphans())
+    orphans = set(owners.find_orphans())
     if json_:
         emit_json([{**s.to_dict(), "orphan": s.id in orphans} for s in live])
         return

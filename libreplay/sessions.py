@@ -6,8 +6,8 @@ labels, so they compose in a shell pipe and can run in separate processes.
 
 Clean-up is guaranteed: every phase runs inside :func:`interrupts.signals_raise`, and any
 exception or stop signal tears the stack down (shielded from a second Ctrl-C) before it
-propagates. A session whose owner process died (SIGKILL) is an orphan: :func:`find_orphans`
-names it and :func:`down_all` removes it.
+propagates. A session whose owner process died (SIGKILL) is an orphan:
+:func:`libreplay.owners.find_orphans` names it and :func:`down_all` removes it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from libreplay.channel import HintChannel, format_hint
 from libreplay.checks import Check, ProbeEvent, ProbeFollower, ensure_probe_image
 from libreplay.errors import Interrupted, InvalidInput, NotFound, ScenarioFailure, SessionError
 from libreplay.interrupts import as_interrupted, shielded, signals_raise
+from libreplay.owners import start_time
 from libreplay.scenario import Fault, Scenario, load_scenario
 from libreplay.stack import STEP_TIMEOUT_SECONDS, Stack
 from libreplay.state import (
@@ -91,16 +92,7 @@ def _explicit_owner() -> tuple[int | None, float | None]:
         pid = int(value)
     except ValueError as exc:
         raise InvalidInput(f"{OWNER_ENV}: must be a process id, got {value!r}") from exc
-    return pid, _start_time(pid)
-
-
-def _start_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
+    return pid, start_time(pid)
 
 
 @contextmanager
@@ -109,7 +101,7 @@ def _holding(session_id: str) -> Iterator[None]:
     pid = os.getpid()
 
     def hold(state: SessionState) -> None:
-        state.holder_pid, state.holder_started = pid, _start_time(pid)
+        state.holder_pid, state.holder_started = pid, start_time(pid)
 
     def release(state: SessionState) -> None:
         if state.holder_pid == pid:
@@ -147,7 +139,7 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         owner_pid=owner_pid,
         owner_started=owner_started,
         holder_pid=os.getpid(),
-        holder_started=_start_time(os.getpid()),
+        holder_started=start_time(os.getpid()),
         title=scenario.title,
         page=scenario.page,
     )
@@ -575,33 +567,6 @@ def _torn_down_on_failure(stack: Stack) -> Iterator[None]:
 def _mark_error(state: SessionState, error: BaseException) -> None:
     state.status = ERROR
     state.error = str(getattr(error, "message", error))
-
-
-# -- orphans and lookups ---------------------------------------------------------------------
-
-
-def find_orphans() -> list[str]:
-    """Sessions whose owner process is gone: a SIGKILL left their stack behind."""
-    return [s.id for s in list_sessions() if not _owner_alive(s)]
-
-
-def _owner_alive(state: SessionState) -> bool:
-    return _alive(state.owner_pid, state.owner_started) and _alive(state.holder_pid, state.holder_started)
-
-
-def _alive(pid: int | None, started: float | None) -> bool:
-    """True when nobody is recorded, or the recorded process is still the same one."""
-    if pid is None:
-        return True
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        if started is not None and abs(process.create_time() - started) > 1:
-            return False
-        return bool(process.status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
 
 
 # -- waiting helpers -------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def test_keep_leaves_the_session_without_an_owner(
     assert not any(c.startswith("replay-down") for c in calls(tmp_path))
     assert f"replay-down {SESSION}" in capfd.readouterr().out
     # So no replay-* command calls it an orphan once run has gone.
-    from libreplay.sessions import find_orphans
+    from libreplay.owners import find_orphans
 
     assert SESSION not in find_orphans()
 
