@@ -92,20 +92,28 @@ class Stack:
         images with their project, so building under the session's name would give every
         session a new image and leave the last one dangling.
         """
-        result = self.compose(
+        built = self.compose(
             "--project-name", self.build_project, "build",
             timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
         )  # fmt: skip
-        if result.ok:
-            result = self.compose(
-                "up", "--detach", "--wait", "--remove-orphans",
-                timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
-            )  # fmt: skip
-        if not result.ok:
+        if not built.ok:
             raise ScenarioFailure(
-                f"{self.scenario.ref}: the stack did not come up ({' '.join(result.argv[:3])} "
-                f"{result.how_it_ended}):\n{result.tail()}",
+                f"{self.scenario.ref}: its images did not build (docker compose build "
+                f"{built.how_it_ended}):\n{built.tail()}",
                 hint="`replaybook doctor` checks the engine and the base image the scenarios build from",
+            )
+        started = self.compose(
+            "up", "--detach", "--wait", "--remove-orphans",
+            timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
+        )  # fmt: skip
+        if not started.ok:
+            # The services' own last words, before the teardown takes them away.
+            logs = self.compose("logs", "--no-color", "--tail", "10", timeout=STEP_TIMEOUT_SECONDS)
+            raise ScenarioFailure(
+                f"{self.scenario.ref}: the stack did not come up (docker compose up "
+                f"{started.how_it_ended}):\n{started.tail()}\nLast lines of its services' logs:\n"
+                f"{logs.tail(30)}",
+                hint="a service exited or never became healthy",
             )
 
     def down(self) -> Completed:

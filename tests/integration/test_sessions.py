@@ -228,6 +228,7 @@ def test_a_service_that_never_starts_is_reported_and_cleaned(projects: list[str]
     result = _up_failing("neverstarts", projects)
     assert result.returncode == 6, result.stderr
     assert "did not come up" in result.stderr and "Traceback" not in result.stderr
+    assert "config error: cannot start" in result.stderr  # the service's own log, before teardown
     session = session_from_stderr(result.stderr)
     assert session is not None
     assert_clean(session)
