@@ -51,6 +51,14 @@ def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str), flush=True)
 
 
+def emit_session(state: Any, json_: bool) -> None:
+    """A session for the next command: its id, or with --json its whole state."""
+    if json_:
+        emit_json(state.to_dict())
+    else:
+        emit(state.id)
+
+
 def fail(error: ReplayError) -> typer.Exit:
     say(f"Error: {error.message}")
     if error.hint:

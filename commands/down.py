@@ -10,6 +10,7 @@ from replaybook.commands.common import (
     SessionArgument,
     emit,
     emit_json,
+    emit_session,
     handles_errors,
     make_app,
     say,
@@ -44,10 +45,7 @@ def down(
         return
     state = sessions.down(session_from(session))
     say(f"session {state.id} is down ({state.outcome or state.status})")
-    if json_:
-        emit_json(state.to_dict())
-    else:
-        emit(state.id)
+    emit_session(state, json_)
 
 
 main = app

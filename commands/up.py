@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+from replaybook.commands.common import JsonOption, emit_session, handles_errors, make_app, say
 
 from libreplay import packs, sessions
 
@@ -26,10 +26,7 @@ def up(
     found = packs.resolve_scenario(scenario)
     state = sessions.up(found, sla_minutes=sla, on_progress=say)
     say(f"session {state.id} is up and healthy: next, replay-break {state.id}")
-    if json_:
-        emit_json(state.to_dict())
-    else:
-        emit(state.id)
+    emit_session(state, json_)
 
 
 main = app
