@@ -25,6 +25,7 @@ from libreplay.stack import PROBE_IMAGE_REPO, PROBE_SERVICE, Stack
 
 CHECK_TIMEOUT_SECONDS = 20
 HTTP_TIMEOUT_SECONDS = 2
+STREAM_RETRY_SECONDS = 1.0
 
 
 def ensure_probe_image(on_progress: Callable[[str], None] | None = None) -> str:
@@ -127,7 +128,9 @@ class ProbeFollower(threading.Thread):
                     if event is not None:
                         self.events.put(event)
         except Exception:  # noqa: BLE001 - any failure ends the stream; the watcher re-checks the probe
-            time.sleep(0.1)
+            # The watcher follows again at once: pause so an engine that keeps failing the
+            # stream costs one attempt a second, not a busy loop.
+            time.sleep(STREAM_RETRY_SECONDS)
         self.events.put(None)
 
 
