@@ -25,7 +25,6 @@ from libreplay.docker_api import HOME_LABEL, SESSION_LABEL
 from libreplay.errors import ScenarioFailure
 from libreplay.proc import Completed, run
 from libreplay.scenario import Scenario
-from libreplay.state import CHANNEL_DIR, CHANNEL_MOUNT
 
 OVERRIDE_FILE = "compose.override.yml"
 PROBE_SERVICE = "replaybook-probe"
@@ -149,8 +148,6 @@ class Stack:
                 # of one scenario must not fight over the same host port.
                 entry["ports"] = _RESET
             services[str(name)] = entry
-        channel = self.session_dir / CHANNEL_DIR
-        services[self.scenario.shell]["volumes"] = [f"{channel}:{CHANNEL_MOUNT}"]
         if self.scenario.success_condition == "http_200":
             services[PROBE_SERVICE] = self._probe_service(compose, probe_image, labels)
         return {"services": services}
