@@ -7,14 +7,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 from replaybook.commands.list_ import duplicate_ids, scenario_record, table
+from replaybook.commands.trust import YesOption, offer
 
 from libreplay import packs
 from libreplay.errors import PackError, ScenarioInvalid
 
 NO_SCENARIO = "no scenario found (a scenario is a directory with meta.json)"
-# Scripts (break, check, solve) run on the host as the invoking user: the compose checks guard the
-# containers' isolation, not this machine from a pack's scripts.
-TRUST_NOTE = "Note: a pack's scripts run on this machine when you play it; add only packs you trust."
 
 app = make_app("Add a scenario pack from GitHub (owner/repo), a git URL or a local git repository.")
 
@@ -26,6 +24,7 @@ def add(
     ref: Annotated[
         str | None, typer.Option(help="Branch, tag or commit to pin the pack to (kept on update).")
     ] = None,
+    yes: YesOption = False,
     json_: JsonOption = False,
 ) -> None:
     """Clone SOURCE as a pack (a second add updates it) and show its scenarios.
@@ -33,7 +32,9 @@ def add(
     Invalid scenarios are listed with file and field and the exit status is 3; the pack is kept
     (its valid scenarios stay playable, `replay-remove` removes it). A new pack without a single
     scenario is not a pack: it is removed again, exit status 3. A pack's scripts run on this
-    machine as you when you play it: add only packs you trust.
+    machine as you when you play it: they are listed, and you are offered to trust the pack at
+    the commit just fetched (--yes trusts it; without a terminal it stays untrusted and its first
+    run asks).
     """
     before = packs.find_added_pack(source)
     say(f"{'Updating' if before else 'Cloning'} {source}" + (f" at {ref}" if ref else "") + " ...")
@@ -42,8 +43,7 @@ def add(
     if not scan.scenarios and not scan.invalid:
         _no_scenario(source, pack, updated=before is not None)
     _report(pack, scan, updated=before is not None, json_=json_)
-    if before is None:
-        say(TRUST_NOTE)
+    offer(pack, yes=yes)  # an update that moved the commit is asked about again
     if scan.invalid:
         raise typer.Exit(ScenarioInvalid.exit_code)
 

@@ -31,6 +31,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("shell", "shell"),
     ("replay", "replay"),
     ("sessions", "sessions"),
+    ("trust", "trust"),
 )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import handles_errors, make_app, say
 
-from libreplay import packs
+from libreplay import packs, trust
 
 app = make_app("Remove an added scenario pack.")
 
@@ -19,6 +19,7 @@ def remove(
 ) -> None:
     """Remove PACK: its clone and its record. The official pack cannot be removed."""
     removed = packs.remove_pack(pack)
+    trust.forget(removed)  # a pack added again later is asked about again
     say(f"Removed pack {removed.name} ({removed.source})")
 
 

@@ -29,6 +29,7 @@ from typing import Annotated, Any
 
 import typer
 from replaybook.commands.common import emit, handles_errors, make_app, say
+from replaybook.commands.trust import YesOption, admit
 
 from libreplay import paths
 from libreplay.errors import EnvironmentProblem, Interrupted, NotFound, ReplayError, SessionError
@@ -54,6 +55,7 @@ def run(  # noqa: PLR0917 - one parameter per option
     ] = False,
     random_: Annotated[bool, typer.Option("--random", help="Play a scenario drawn at random.")] = False,
     tag: Annotated[str | None, typer.Option(help="With --random: only scenarios with this tag.")] = None,
+    yes: YesOption = False,
 ) -> None:
     """Bring SCENARIO up, break it, open the shell and HUD in tmux; debrief and tear down at the end."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -62,6 +64,7 @@ def run(  # noqa: PLR0917 - one parameter per option
             hint="to script a session use replay-up | replay-break | replay-check --watch; replay-down",
         )
     name = _choose(scenario, random_, tag)
+    _admit(name, yes)
     if not no_split and shutil.which("tmux") is None:
         from libreplay.tmux import install_hint
 
@@ -90,6 +93,13 @@ def _choose(scenario: str | None, random_: bool, tag: str | None) -> str:
     chosen = random.choice(found)
     say(f"Drawn at random: {chosen.ref} - {chosen.title}")
     return chosen.ref
+
+
+def _admit(name: str, yes: bool) -> None:
+    """Ask about an untrusted pack here, once, before replay-up (which then finds it trusted)."""
+    from libreplay import packs
+
+    admit(packs.resolve_scenario(name), yes=yes)
 
 
 def executable(name: str) -> str:

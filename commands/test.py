@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+from replaybook.commands.trust import YesOption, admit
 
 from libreplay import packs, testing
 from libreplay.testing import CycleResult
@@ -24,16 +25,21 @@ def test(
         bool, typer.Option("--all", help="Every scenario of a pack (default: every pack).")
     ] = False,
     fault: Annotated[str | None, typer.Option(help="Only this fault variant.")] = None,
+    yes: YesOption = False,
     json_: JsonOption = False,
 ) -> None:
     """One line per cycle; the failing step and its output on failure. Exit 1 if any cycle failed.
-    --all validates everything before running anything and runs every scenario even after a failure."""
+    --all validates everything before running anything and runs every scenario even after a failure.
+    A pack not yet trusted at its commit is shown and asked about first (--yes trusts it; without a
+    terminal, exit 7 and nothing runs)."""
     if all_:
         scenarios = testing.scenarios_to_test(scenario)
     elif scenario:
         scenarios = [packs.resolve_scenario(scenario)]
     else:
         raise typer.BadParameter("name a SCENARIO, or use --all [PACK]")
+    for found in scenarios:  # every pack answered for before the first cycle runs anything
+        admit(found, yes=yes)
     results: list[CycleResult] = []
     for found in scenarios:
         for variant in testing.cycles_of(found, fault):

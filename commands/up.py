@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from replaybook.commands.common import JsonOption, emit_session, handles_errors, make_app, say
+from replaybook.commands.trust import YesOption, admit
 
 from libreplay import packs, sessions
 
@@ -17,13 +18,16 @@ app = make_app("Bring a scenario's stack up as a new session and prove its healt
 def up(
     scenario: Annotated[str, typer.Argument(help="Scenario id, pack/id, or a scenario directory.")],
     sla: Annotated[int | None, typer.Option(help="SLA in minutes (default: the scenario's).")] = None,
+    yes: YesOption = False,
     json_: JsonOption = False,
 ) -> None:
     """Create a session: build and start the stack (`docker compose up --build --wait` under the
     project `replaybook-<session>`), prove the success check passes, print the session id.
     Ctrl-C or SIGTERM at any moment tears everything down. Exit 6 if the healthy stack fails
-    its own check."""
+    its own check. A pack not yet trusted at its commit is shown and asked about first
+    (--yes trusts it; without a terminal, exit 7 and nothing is built)."""
     found = packs.resolve_scenario(scenario)
+    admit(found, yes=yes)  # before the build: the compose build already runs the pack's Dockerfiles
     state = sessions.up(found, sla_minutes=sla, on_progress=say)
     say(f"session {state.id} is up and healthy: next, replay-break {state.id}")
     emit_session(state, json_)

@@ -8,6 +8,7 @@ Exit statuses (documented in docs/architecture.md):
   4  something named does not exist (scenario, pack, session)
   5  the environment is not usable (Docker engine, Compose, tmux, git)
   6  a scenario misbehaved at run time (baseline unhealthy, break did not break, timeout)
+  7  a pack is not trusted at its checked-out commit: nothing of it was run (libreplay/trust.py)
   128+N    stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP), after clean-up
 """
 
@@ -73,6 +74,21 @@ class SessionError(ReplayError):
     """A session is in a state that does not allow the requested action."""
 
     exit_code = 1
+
+
+class PackUntrusted(ReplayError):
+    """A scenario's pack has not been trusted at the commit checked out: nothing of it ran.
+
+    ``pack`` is the pack's display name and ``commit`` the full commit id, so an adapter can
+    show what it would run and ask.
+    """
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, pack: str, commit: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.pack = pack
+        self.commit = commit
 
 
 class Interrupted(ReplayError):

@@ -22,6 +22,9 @@ from libreplay.scenario import Scenario, is_scenario_dir, load_scenario
 from libreplay.store import read_toml, write_toml
 
 OFFICIAL = "official"
+# The pack name of a scenario named by a directory outside every installed pack; never given to
+# an added pack, so that no pack can pass for the user's own files.
+LOCAL = "local"
 GITHUB_SHORTHAND = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 URL_LIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
 GIT_TIMEOUT_SECONDS = 300
@@ -116,11 +119,17 @@ def scan_all() -> list[PackScan]:
 
 def pack_of_path(directory: Path) -> str:
     """The installed pack a scenario directory belongs to, else ``local``."""
+    pack = pack_containing(directory)
+    return pack.name if pack is not None else LOCAL
+
+
+def pack_containing(directory: Path) -> Pack | None:
+    """The installed pack whose clone holds ``directory``, if any."""
     resolved = directory.expanduser().resolve()
     for pack in installed_packs():
         if resolved.is_relative_to(pack.directory.resolve()):
-            return pack.name
-    return "local"
+            return pack
+    return None
 
 
 def resolve_scenario(name: str) -> Scenario:
@@ -281,6 +290,22 @@ def _update(pack: Pack, ref: str | None) -> Pack:
     return updated
 
 
+def head_commit(pack: Pack) -> str:
+    """The commit checked out in an added pack's clone now: what its scripts are, whatever the
+    record says (someone may have moved the clone by hand since the last add)."""
+    _require_git()
+    import git
+
+    try:
+        with git.Repo(pack.directory) as repo:
+            return str(repo.head.commit.hexsha)
+    except git.GitCommandNotFound as exc:
+        raise _git_missing() from exc
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError) as exc:
+        raise PackError(f"pack {pack.name}: {pack.directory} has no readable commit checked out",
+                        hint=f"replay-remove {pack.name}, then add it again") from exc
+
+
 def _require_git() -> None:
     """GitPython refuses to import without a git executable ("Bad git executable")."""
     try:
@@ -346,7 +371,7 @@ def _find_by_url(url: str) -> Pack | None:
 
 
 def _unique_name(name: str) -> str:
-    taken = {p.name for p in installed_packs()}
+    taken = {p.name for p in installed_packs()} | {LOCAL}
     candidate, counter = name, 2
     while candidate in taken:
         candidate, counter = f"{name}-{counter}", counter + 1

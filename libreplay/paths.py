@@ -39,6 +39,11 @@ def session_dir(session_id: str) -> Path:
     return sessions_dir() / session_id
 
 
+def trust_path() -> Path:
+    """The packs the user has trusted, each at the commit they were shown (libreplay/trust.py)."""
+    return data_dir() / "trusted-packs.toml"
+
+
 def ledger_path() -> Path:
     return data_dir() / "sessions.jsonl"
 

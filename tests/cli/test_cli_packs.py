@@ -205,16 +205,18 @@ def test_an_update_that_leaves_no_scenario_keeps_the_pack_and_says_so(tmp_path: 
     assert [p for p in pack_dir_entries() if p.endswith(".toml")] != []
 
 
-def test_adding_a_new_pack_warns_once_that_its_scripts_run_here(tmp_path: Path) -> None:
+def test_adding_a_pack_shows_what_it_runs_here_and_leaves_it_untrusted_without_a_terminal(
+    tmp_path: Path,
+) -> None:
     make_pack_repo(tmp_path / "drills", ["900-dns"])
-    note = "Note: a pack's scripts run on this machine when you play it; add only packs you trust."
     first = run(add.app, str(tmp_path / "drills"))
     assert first.exit_code == 0
-    assert first.stderr.count(note) == 1
-    assert note not in first.stdout
-    update = run(add.app, str(tmp_path / "drills"))
+    assert "Scripts run on this machine as you" in first.stderr
+    assert "Pack drills is not trusted at" in first.stderr and "replay-trust drills --yes" in first.stderr
+    assert "Scripts run on this machine" not in first.stdout
+    update = run(add.app, str(tmp_path / "drills"))  # no new commit, still untrusted: said again
     assert update.exit_code == 0
-    assert note not in update.stderr  # an update adds no new trust
+    assert "Pack drills is not trusted at" in update.stderr
 
 
 # -- replay-packs and replay-remove ----------------------------------------------------------
