@@ -3,6 +3,14 @@
 Command modules are thin adapters: parse arguments, call libreplay, render the result.
 Library errors become ``Error: …`` on stderr and the exit status the error carries
 (see libreplay.errors); a traceback is only ever shown for a bug, never for a user error.
+
+Everything a command prints goes through :func:`say`, :func:`emit`, :func:`emit_json` or
+:func:`table_lines`, and each makes its text inert (libreplay.terminal.inert): titles, hints, file
+names, field values, script and container output come from packs and containers, which must not
+be able to drive the reader's terminal. ``--json`` carries inert text as well, because JSON is as
+often piped to a terminal (``| jq .`` prints strings decoded) as to a program; the values a
+program needs (ids, numbers, times, ordinary text and paths) are unchanged by it. The JSON text
+itself is plain ASCII: whatever non-ASCII survives is written as a ``\\uXXXX`` escape.
 """
 
 from __future__ import annotations
@@ -11,12 +19,16 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from libreplay.errors import Interrupted, ReplayError
+from libreplay.terminal import inert
+
+if TYPE_CHECKING:
+    from rich.box import Box  # imported when a table is drawn: --help stays quick
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,16 +51,71 @@ def make_app(help_text: str) -> typer.Typer:
 
 def say(message: str) -> None:
     """Talk for the human: stderr, so that stdout stays data."""
-    print(message, file=sys.stderr, flush=True)
+    print(inert(message), file=sys.stderr, flush=True)
 
 
 def emit(text: str) -> None:
     """Data for the next command in a pipe."""
-    print(text, flush=True)
+    print(inert(text), flush=True)
+
+
+def confirm(question: str, *, default: bool = False) -> bool:
+    """A yes/no question on stderr (typer's prompt), its text inert: it may quote a pack's names."""
+    return typer.confirm(inert(question, keep_newlines=False), default=default, err=True)
 
 
 def emit_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str), flush=True)
+    """``data`` as JSON on stdout, every string in it (keys too) inert; see the module's note."""
+    plain = json.loads(json.dumps(data, default=str))  # dataclass fields, paths, times: strings
+    print(json.dumps(_inert_strings(plain), indent=2, sort_keys=True, ensure_ascii=True), flush=True)
+
+
+def _inert_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return inert(value)
+    if isinstance(value, list):
+        return [_inert_strings(item) for item in value]
+    if isinstance(value, dict):
+        return {inert(key): _inert_strings(item) for key, item in value.items()}
+    return value
+
+
+_TABLE_WIDTH = 100_000
+
+
+def table_lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain table for stdout: the header, a rule of dashes, one line per row.
+
+    Columns are two spaces apart and as wide as their widest cell in terminal cells (rich
+    measures wide CJK characters and emoji as two). Every cell is made inert and kept on one
+    line; the last column is never padded, so ``split(None, n)`` and ``grep`` see the cells.
+    """
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    drawn = Table(box=_rule_box(), show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+                  header_style=None)
+    for name in header:
+        drawn.add_column(Text(inert(name, keep_newlines=False)), no_wrap=True, overflow="ignore")
+    for row in rows:
+        drawn.add_row(*(Text(inert(cell, keep_newlines=False)) for cell in row))
+    out = io.StringIO()
+    # Never wrapped nor cut to a terminal's width: the widest row decides.
+    console = Console(file=out, width=_TABLE_WIDTH, color_system=None, markup=False, emoji=False,
+                      highlight=False, force_terminal=False, force_jupyter=False)
+    console.print(drawn)
+    return [line.rstrip() for line in out.getvalue().splitlines()]
+
+
+def _rule_box() -> Box:
+    from rich.box import Box
+
+    # rich's eight box lines (top, head, rule under the head, …), each: left, line, divider, right.
+    # Only the rule under the head is drawn, in ASCII dashes, across the dividers too.
+    return Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
 
 
 def emit_session(state: Any, json_: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say, table_lines
 
 from libreplay import packs
 from libreplay.scenario import Scenario
@@ -60,12 +60,8 @@ def duplicate_ids(scenarios: list[Scenario]) -> dict[str, list[str]]:
 
 def table(scenarios: list[Scenario]) -> list[str]:
     """The seed's table: ``ID DIFF TITLE`` with a rule under the header."""
-    ids = [s.id if s.pack == packs.OFFICIAL else s.ref for s in scenarios]
-    width = max([len("ID"), *(len(i) for i in ids)])
-    header = f"{'ID':<{width}}  DIFF  TITLE"
-    lines = [header, "-" * max(len(header), 40)]
-    lines += [f"{i:<{width}}  {s.difficulty:<4}  {s.title}" for i, s in zip(ids, scenarios, strict=True)]
-    return lines
+    rows = [(s.id if s.pack == packs.OFFICIAL else s.ref, str(s.difficulty), s.title) for s in scenarios]
+    return table_lines(("ID", "DIFF", "TITLE"), rows)
 
 
 main = app

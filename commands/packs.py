@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, table_lines
 
 from libreplay import packs
 
@@ -42,12 +42,7 @@ def table(records: list[dict[str, Any]]) -> list[str]:
          str(r["scenarios"]) + (f" (+{r['invalid']} invalid)" if r["invalid"] else ""), r["source"])
         for r in records
     ]
-    header = ("NAME", "REF", "COMMIT", "SCENARIOS", "SOURCE")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
-             for row in [header, *rows]]
-    lines.insert(1, "-" * max(len(lines[0]), 40))
-    return lines
+    return table_lines(("NAME", "REF", "COMMIT", "SCENARIOS", "SOURCE"), rows)
 
 
 main = app

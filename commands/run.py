@@ -28,13 +28,14 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from replaybook.commands.common import emit, handles_errors, make_app, say
+from replaybook.commands.common import confirm, emit, handles_errors, make_app, say
 from replaybook.commands.trust import YesOption, admit
 
 from libreplay import paths
 from libreplay.errors import EnvironmentProblem, Interrupted, NotFound, ReplayError, SessionError
 from libreplay.proc import stop_process
 from libreplay.state import ABANDONED, ACTIVE, ERROR, RESOLVED, TIMEOUT, SessionState
+from libreplay.terminal import inert
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
 
@@ -69,7 +70,7 @@ def run(  # noqa: PLR0917 - one parameter per option
         from libreplay.tmux import install_hint
 
         say("tmux is not installed: " + install_hint() + ".")
-        if not typer.confirm("Play without tmux now (--no-split)?", default=False, err=True):
+        if not confirm("Play without tmux now (--no-split)?"):
             raise EnvironmentProblem("tmux is not installed")
         no_split = True
     code = Play(name, sla=sla, fault=fault, keep=keep, split=not no_split).run()
@@ -251,7 +252,8 @@ class Play:
         end = server_command(socket, "kill-session", "-t", "replaybook")
         hud = shlex.join([executable("replay-hud"), sid, "--tmux", "--hint-key", HINT_KEY])
         windows = tuple(
-            ExtraWindow(service, _reopening(shlex.join([executable("replay-shell"), sid, service]), service))
+            ExtraWindow(inert(service, keep_newlines=False),  # tmux shows it in the status line
+                        _reopening(shlex.join([executable("replay-shell"), sid, service]), service))
             for service in state.services if service != state.shell_service
         )
         hint = shlex.join([executable("replay-hint"), sid])
@@ -347,7 +349,7 @@ class Play:
             self.workspace.announce(text, style="bg=green,fg=black,bold" if good else "bg=red,fg=white,bold")
         else:
             with contextlib.suppress(OSError):
-                sys.stderr.write(f"\r\n*** {text} ***\r\n")
+                sys.stderr.write(f"\r\n*** {inert(text, keep_newlines=False)} ***\r\n")  # raw mode: \r\n
                 sys.stderr.flush()
 
     def _close_soon(self, text: str, delay: float, *, good: bool = True) -> None:
@@ -557,7 +559,7 @@ def hint_binding(hint: str, display: str) -> str:
 
 def _reopening(command: str, service: str) -> str:
     """A window command that offers to reopen the service's shell after it ends."""
-    prompt = shlex.quote(f"[{service}: shell ended. Enter reopens it.]")
+    prompt = shlex.quote(f"[{inert(service, keep_newlines=False)}: shell ended. Enter reopens it.]")
     return f"while :; do {command}; printf '%s\\n' {prompt}; read _ || break; done"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, table_lines
 
 from libreplay import owners, state
 
@@ -18,10 +18,10 @@ def sessions_(json_: JsonOption = False) -> None:
     if json_:
         emit_json([{**s.to_dict(), "orphan": s.id in orphans} for s in live])
         return
-    emit(f"{'SESSION':<10} {'STATUS':<10} SCENARIO")
-    for s in live:
-        mark = "  (orphan: replay-down --all)" if s.id in orphans else ""
-        emit(f"{s.id:<10} {s.status:<10} {s.pack}/{s.scenario}{mark}")
+    orphan = "  (orphan: replay-down --all)"
+    rows = [(s.id, s.status, f"{s.pack}/{s.scenario}" + (orphan if s.id in orphans else "")) for s in live]
+    for line in table_lines(("SESSION", "STATUS", "SCENARIO"), rows):
+        emit(line)
 
 
 main = app

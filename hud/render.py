@@ -3,7 +3,8 @@
 :func:`render` turns a :class:`SessionState`, the current time and a width (and optionally
 a height) into :class:`Line` objects, each a piece of plain text no wider than the width
 plus a style name the drawer turns into colour. Every piece of scenario text is made
-inert first (libreplay.terminal.inert), so nothing a pack wrote can reach the terminal raw.
+inert first (libreplay.terminal.inert), so nothing a pack wrote can reach the terminal raw,
+and every line is made inert again on the way out.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def render(
     if height is not None:
         page = _fit_page(page, height - len(head) - len(rest), width)
     lines = head + page + rest
-    return lines[:height] if height is not None else lines
+    return _inert_lines(lines[:height] if height is not None else lines)
 
 
 # -- sections ---------------------------------------------------------------------------------
@@ -184,6 +185,15 @@ def _services(state: SessionState, width: int, layout: Layout) -> list[Line]:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _inert_lines(lines: list[Line]) -> list[Line]:
+    """The guarantee: no line leaves render with anything a terminal would act on or hide.
+
+    The sections already clean each field before wrapping it (so that widths are right); this
+    pass covers whatever a future section forgets.
+    """
+    return [Line(inert(line.text, keep_newlines=False), line.style) for line in lines]
 
 
 def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> list[str]:

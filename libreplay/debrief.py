@@ -1,7 +1,7 @@
 """The debrief shown when a session ends: how it went, and what the scenario was meant to teach.
 
 Pure text building: :func:`debrief_lines` takes the final session state, the scenario (if it
-could still be read) and the personal best, and returns lines. Scenario text is made inert.
+could still be read) and the personal best, and returns lines, each inert.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ def debrief_lines(
     scenario: Scenario | None,
     best: dict[str, Any] | None,
 ) -> list[str]:
+    """The debrief, every line inert: most of it quotes the scenario (title, fault, objectives,
+    source) or the session's state file, which the pack's names filled in."""
     outcome = state.outcome or ledger.outcome_of(state)  # recorded once the clock had started
-    title = inert(state.title or (scenario.title if scenario else ""), keep_newlines=False)
+    title = state.title or (scenario.title if scenario else "")
     lines = [
         "== debrief ==",
-        f"Scenario:  {inert(state.scenario, keep_newlines=False)} ({state.pack})  {title}",
+        f"Scenario:  {state.scenario} ({state.pack})  {title}",
         f"Outcome:   {OUTCOME_WORDS.get(outcome, outcome.upper())}",
         time_line(state),
         f"Hints:     {state.hints_used} / {state.hints_total} used",
@@ -59,19 +61,24 @@ def debrief_lines(
     ]
     lines.append(_best_line(state, best))
     if state.fault:
-        lines.append(f"Fault:     {inert(state.fault, keep_newlines=False)}")
+        lines.append(f"Fault:     {state.fault}")
     if scenario is not None:
-        if scenario.learning_objectives:
-            lines += ["", "What this incident teaches:"]
-            lines += [f"  - {inert(item, keep_newlines=False)}" for item in scenario.learning_objectives]
-        reference = scenario.source.get("reference")
-        date = scenario.source.get("incident_date")
-        if reference or date:
-            when = f" ({inert(str(date), keep_newlines=False)})" if date else ""
-            what = inert(str(reference), keep_newlines=False) if reference else "an incident"
-            lines += ["", f"Based on: {what}{when}"]
+        lines += _teaching(scenario)
     if state.transcript:
         lines += ["", f"Your shell was recorded: replaybook replay {state.id}"]
+    return [inert(line, keep_newlines=False) for line in lines]
+
+
+def _teaching(scenario: Scenario) -> list[str]:
+    lines: list[str] = []
+    if scenario.learning_objectives:
+        lines += ["", "What this incident teaches:"]
+        lines += [f"  - {item}" for item in scenario.learning_objectives]
+    reference = scenario.source.get("reference")
+    date = scenario.source.get("incident_date")
+    if reference or date:
+        when = f" ({date})" if date else ""
+        lines += ["", f"Based on: {reference or 'an incident'}{when}"]
     return lines
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,26 +31,87 @@ _ESCAPE_SEQUENCE = re.compile(
     re.VERBOSE,
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# Unicode characters that reorder or hide text (bidi overrides, zero-width joiners used to
-# disguise commands) are not escape sequences, but they make what is shown differ from what is
-# there; they are dropped as well.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 REPLACEMENT = "?"
+
+# Characters a terminal shows as nothing, or that make what is shown differ from what is there
+# (a command that reads `rm -rf /tmp/x` but copies as something else, a file name reversed by a
+# bidi override, text smuggled in tag characters). They are not escape sequences, so they are
+# dropped on their own: every format character (Unicode category Cf: bidi embeddings, overrides,
+# isolates and marks, zero-width space and joiners, word joiner, invisible operators, soft hyphen,
+# BOM, interlinear annotation, tag characters, prepended concatenation marks ...), and every other
+# Default_Ignorable_Code_Point: the Hangul fillers (shown as a blank, used to fake empty names),
+# the combining grapheme joiner, the Khmer inherent vowels, the Mongolian free variation
+# selectors, the variation selectors and the reserved ignorable ranges (U+2065, U+FFF0-FFF8,
+# U+E0000-E0FFF). The table is spelled out rather than read from unicodedata at import (a scan of
+# every code point would slow down each command); tests/unit/test_hud_sanitize.py checks that it
+# covers every Cf character Python knows. Braille pattern blank (U+2800) stays: it is a visible
+# cell as wide as a space and hides nothing a space could not.
+_FORMAT = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_VARIATION_SELECTORS = "\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef"
+_JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner (also Cf, listed above)
+_IGNORABLE = (
+    f"{_FORMAT}{_VARIATION_SELECTORS}\u034f\u115f\u1160\u17b4\u17b5\u2065\u3164\uffa0"
+    "\ufff0-\ufff8\U000e0000-\U000e0fff"
+)
+_SURROGATES = "\ud800-\udfff"  # from undecodable file names (surrogateescape): unprintable
+_LINE_SEPARATORS = "\u2028\u2029"  # a terminal shows no break for them; they become newlines
+_INVISIBLE = re.compile(f"[{_IGNORABLE}{_SURROGATES}{_LINE_SEPARATORS}]")
+_SELECTOR = re.compile(f"[{_VARIATION_SELECTORS}]")
 
 
 def inert(text: str, *, keep_newlines: bool = True) -> str:
-    """``text`` with every escape sequence and control character made harmless.
+    """``text`` with every escape sequence, control and invisible character made harmless.
 
-    Sequences are removed whole; stray control characters become ``?`` so that something
-    visibly odd remains. Tabs become spaces (their width depends on the terminal). Carriage
-    returns are dropped (``\\r\\n`` stays one line break).
+    Sequences are removed whole; stray control characters (and lone surrogates) become ``?`` so
+    that something visibly odd remains; invisible and reordering characters are dropped. Tabs
+    become spaces (their width depends on the terminal). Carriage returns before a newline are
+    dropped (``\\r\\n`` stays one line break). Ordinary text of any script, and emoji, stay.
     """
     text = text.replace("\r\n", "\n").replace("\t", "    ")
+    text = _INVISIBLE.sub(_invisible_replacement, text)
     text = _ESCAPE_SEQUENCE.sub("", text)
-    text = _INVISIBLE.sub("", text)
     if not keep_newlines:
         text = text.replace("\n", " ")
     return _CONTROL.sub(REPLACEMENT, text)
+
+
+def _invisible_replacement(match: re.Match[str]) -> str:
+    """What one invisible character becomes: usually nothing.
+
+    Two uses of them carry meaning and cannot disguise Latin text, so they stay: one variation
+    selector right after a visible non-ASCII character (emoji presentation as in U+2764 U+FE0F,
+    CJK ideographic variants, Mongolian letter forms), and a zero-width (non-)joiner between two
+    visible non-ASCII characters (emoji ZWJ sequences; Persian, Arabic and Indic shaping). A
+    selector after ASCII, after another selector or in a run (the "emoji smuggling" that hides
+    bytes in selectors), and a joiner touching ASCII, are dropped.
+    """
+    char, text, at = match.group(), match.string, match.start()
+    if "\ud800" <= char <= "\udfff":
+        return REPLACEMENT
+    if char in _LINE_SEPARATORS:
+        return "\n"
+    before = text[at - 1] if at > 0 else ""
+    if _SELECTOR.fullmatch(char):
+        return char if _visible_non_ascii(before) else ""
+    if char in _JOINERS:
+        after = text[at + 1] if at + 1 < len(text) else ""
+        if _SELECTOR.fullmatch(before) and at > 1 and _visible_non_ascii(text[at - 2]):
+            before = text[at - 2]  # the joiner follows a kept variation sequence
+        return char if _visible_non_ascii(before) and _visible_non_ascii(after) else ""
+    return ""
+
+
+def _visible_non_ascii(char: str) -> bool:
+    """A printing character beyond ASCII and C1 that is not itself one of the invisible ones."""
+    return (
+        char > "\x9f"
+        and not _INVISIBLE.fullmatch(char)
+        and unicodedata.category(char)[0] in "LMNPS"
+    )
 
 
 def clock(seconds: int | float) -> str:
