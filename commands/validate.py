@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import emit, handles_errors, make_app, say
 
-from libreplay import packs
+from libreplay import compose_model, packs
 from libreplay.errors import ScenarioInvalid
 from libreplay.scenario import load_scenario
 
@@ -29,11 +29,13 @@ def validate(
     for directory, pack_name in directories:
         try:
             scenario = load_scenario(directory, pack=pack_name)
+            # What Compose itself resolves is what runs: that model is checked too.
+            warnings = [*scenario.warnings, *compose_model.validate(scenario)]
         except ScenarioInvalid as exc:
             invalid += 1
             say(exc.message)
             continue
-        for warning in scenario.warnings:
+        for warning in warnings:
             say(f"{directory}: warning: {warning}")
         emit(f"ok  {scenario.ref}")
     if invalid:

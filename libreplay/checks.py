@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from libreplay import docker_api, paths
+from libreplay.compose_model import PROBE_SERVICE
 from libreplay.docker_api import PROJECT_LABEL, SERVICE_LABEL, engine_errors
 from libreplay.errors import ScenarioFailure
 from libreplay.proc import ProcessTimeout
-from libreplay.stack import PROBE_IMAGE_REPO, PROBE_SERVICE, Stack
+from libreplay.stack import PROBE_IMAGE_REPO, Stack
 
 CHECK_TIMEOUT_SECONDS = 20
 HTTP_TIMEOUT_SECONDS = 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -35,26 +36,13 @@ KNOWN_KEYS = frozenset(
 )
 FAULT_KEYS = frozenset({"name", "break", "script", "hints", "solve"})
 SOURCE_KEYS = frozenset({"incident_date", "reference", "sanitized"})
-DOCKER_SOCKET_NAMES = ("docker.sock", "/var/run/docker", "/run/docker")
-# Compose settings that would hand a scenario container the host; packs are untrusted code.
-FORBIDDEN_SERVICE_SETTINGS = {
-    "privileged": "must not be privileged",
-    "pid": "must not share the host's process namespace",
-    "ipc": "must not share the host's IPC namespace",
-    "uts": "must not share the host's UTS namespace",
-    "cgroup": "must not share the host's cgroup namespace",
-    "userns_mode": "must not change the user namespace",
-}
-# Capabilities that reach past the container: load kernel modules, raw devices, read any host
-# file by handle (the "shocker" escape), set the host clock.
-FORBIDDEN_CAPABILITIES = frozenset(
-    {"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH", "SYS_TIME", "SYS_BOOT"}
-)
-# A build context Compose fetches itself (a git URL, docker-image://) instead of reading it from this host.
-REMOTE_CONTEXT = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|git@)")
-UNCONFINED_SECURITY_OPTS = ("seccomp:unconfined", "seccomp=unconfined", "apparmor:unconfined",
-                            "apparmor=unconfined", "systempaths=unconfined", "label:disable",
-                            "label=disable")
+MAX_SLA_MINUTES = 24 * 60
+# Bounds on what a pack's files may cost to read: a document past these is refused, not parsed.
+MAX_FILE_BYTES = 1 << 20
+MAX_YAML_NODES = 100_000  # counted with every alias expanded: a "billion laughs" stops here
+# Keys with which Compose reads other files *while resolving* the model, before the resolved
+# model can be checked (libreplay/compose_model.py): they are checked here, on the pack's text.
+FILE_READING_KEYS = ("env_file", "extends", "include")
 
 
 @dataclass(frozen=True)
@@ -193,15 +181,16 @@ class _Loader:
     def _parse_json(self, path: Path) -> Any:
         """The JSON document, or UNREADABLE after reporting why it cannot be read."""
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            text = self._read_bounded(path)
+            return json.loads(text) if text is not None else UNREADABLE
         except UnicodeDecodeError:
             self.problem(path.name, "not UTF-8 text")
         except json.JSONDecodeError as exc:
             self.problem(path.name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        except ValueError as exc:  # an integer of thousands of digits: Python refuses to convert it
+            self.problem(path.name, f"invalid JSON: {exc}")
         except RecursionError:
             self.problem(path.name, "invalid JSON: nested too deeply")
-        except OSError as exc:
-            self.problem(path.name, f"cannot be read: {exc.strerror}")
         return UNREADABLE
 
     def _read_compose(self) -> dict[str, Any] | None:
@@ -222,52 +211,19 @@ class _Loader:
             return None
         self.services = tuple(str(name) for name in services)
         for name, spec in services.items():
-            self._check_service(str(name), spec)
-        self._check_top_level(path.name, data)
+            if not isinstance(spec, dict):
+                self.problem(f"{path.name}: services.{name}", f"must be a mapping, got {_yaml_type(spec)}")
+            elif "container_name" in spec:
+                self.warnings.append(f"{path.name}: services.{name}.container_name: ignored: a fixed name "
+                                     "would collide when two sessions run")
+        self._check_file_reads(path.name, data)
         return data
-
-    # Every compose value is type-checked before it is iterated or read: a pack's compose file is
-    # arbitrary YAML, and a wrong shape must be a problem report, never an exception.
-
-    def _mapping(self, where: str, value: Any) -> dict[Any, Any]:
-        if value is None:
-            return {}
-        if isinstance(value, dict):
-            return value
-        self.problem(where, f"must be a mapping, got {_yaml_type(value)}")
-        return {}
-
-    def _list(self, where: str, value: Any) -> list[Any]:
-        """A compose list; a lone string counts as a list of one, as Compose takes it for some keys."""
-        if value is None:
-            return []
-        if isinstance(value, list):
-            return value
-        if isinstance(value, str):
-            return [value]
-        self.problem(where, f"must be a list, got {_yaml_type(value)}")
-        return []
-
-    def _named_entries(self, where: str, value: Any) -> list[tuple[str, dict[Any, Any]]]:
-        """The entries of a top-level ``volumes``/``networks`` mapping; a null entry means defaults."""
-        entries = []
-        for name, spec in self._mapping(where, value).items():
-            if spec is None or isinstance(spec, dict):
-                entries.append((str(name), spec or {}))
-            else:
-                self.problem(f"{where}.{name}", f"must be a mapping, got {_yaml_type(spec)}")
-        return entries
-
-    def _escapes(self, path: str) -> bool:
-        """Whether a host path Compose resolves against the scenario directory leaves it.
-
-        Any ``$`` counts: Compose interpolates variables anywhere in the string (``./${X}``)."""
-        return "$" in path or path.startswith(("/", "~")) or not _inside(self.dir, self.dir / path)
 
     def _parse_yaml(self, path: Path) -> Any:
         """The YAML document, or UNREADABLE after reporting why it cannot be read."""
         try:
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = self._read_bounded(path)
+            return _bounded_yaml(text) if text is not None else UNREADABLE
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -275,158 +231,55 @@ class _Loader:
             self.problem(path.name, f"invalid YAML{where}: {reason}")
         except UnicodeDecodeError:
             self.problem(path.name, "not UTF-8 text")
+        except _TooLarge:
+            self.problem(path.name, f"expands to more than {MAX_YAML_NODES} values (aliases of aliases?)")
         except ValueError as exc:  # a scalar that looks like a date or is tagged !!int but is none
             self.problem(path.name, f"invalid YAML: {exc}")
         except RecursionError:
             self.problem(path.name, "invalid YAML: nested too deeply")
-        except OSError as exc:
-            self.problem(path.name, f"cannot be read: {exc.strerror}")
         return UNREADABLE
 
-    def _check_top_level(self, file_name: str, compose: dict[str, Any]) -> None:
-        """Named volumes and networks can reach the host too: a bind-backed volume, the host network."""
-        for name, spec in self._named_entries(f"{file_name}: volumes", compose.get("volumes")):
-            options = self._mapping(f"{file_name}: volumes.{name}.driver_opts", spec.get("driver_opts"))
-            if "bind" in str(options.get("o", "")):
-                device = str(options.get("device", ""))
-                if not device.startswith(".") or self._escapes(device):
-                    self.problem(f"{file_name}: volumes.{name}.driver_opts",
-                                 f"bind-backed volume of a host path outside the scenario ({device})")
-        for name, spec in self._named_entries(f"{file_name}: networks", compose.get("networks")):
-            external = spec.get("external")
-            # `external: {name: host}` is the older spelling of `external: true` plus `name: host`.
-            external_name = external.get("name") if isinstance(external, dict) else None
-            real_name = external_name or spec.get("name", name)
-            if spec.get("driver") == "host" or (external and real_name == "host"):
-                self.problem(f"{file_name}: networks.{name}", "must not use the host's network")
-            elif external:
-                self.problem(f"{file_name}: networks.{name}.external",
-                             "a scenario must not join a network it did not create")
+    def _read_bounded(self, path: Path) -> str | None:
+        """The file's text, or None after reporting that it is too large or unreadable."""
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            self.problem(path.name, f"cannot be read: {exc.strerror}")
+            return None
+        if len(data) > MAX_FILE_BYTES:
+            self.problem(path.name, f"larger than {MAX_FILE_BYTES // 1024} KiB")
+            return None
+        return data.decode("utf-8")
+
+    def _check_file_reads(self, file_name: str, compose: dict[str, Any]) -> None:
+        """Files Compose itself would read while resolving: only the scenario's own.
+
+        Checked wherever the keys stand in the document (anchors and ``x-`` fields included),
+        so that no merge-key ordering can choose a value this check did not see."""
         if "include" in compose:
             self.problem(f"{file_name}: include",
                          "other compose files are not allowed: every service belongs in this file, "
                          "where it is checked")
-        # A file-based secret or config is a bind mount of that file into the container.
-        for section in ("secrets", "configs"):
-            for name, spec in self._named_entries(f"{file_name}: {section}", compose.get(section)):
-                self._check_host_file(f"{file_name}: {section}.{name}.file", spec.get("file"))
+        for where, key, value in _keyed_values(compose, FILE_READING_KEYS):
+            spot = f"{file_name}: {where}"
+            if key == "extends" and isinstance(value, dict) and "file" in value:
+                self.problem(f"{spot}.file", "must not name another compose file: services are checked only "
+                                             "in this one")
+            elif key == "env_file":
+                for index, entry in enumerate(value if isinstance(value, list) else [value]):
+                    path = entry.get("path") if isinstance(entry, dict) else entry
+                    if not isinstance(path, str) or self._escapes(path):
+                        self.problem(f"{spot}[{index}]", f"a host file outside the scenario ({path})")
+        dotenv = self.dir / ".env"
+        if dotenv.exists() and not _inside(self.dir, dotenv):
+            self.problem(".env", "a link to a file outside the scenario directory")
 
-    def _check_host_file(self, where: str, path: Any) -> None:
-        if path is None:
-            return
-        if not isinstance(path, str):
-            self.problem(where, f"must be a path, got {_yaml_type(path)}")
-        elif self._escapes(path):
-            self.problem(where, f"a host file outside the scenario directory ({path})")
+    def _escapes(self, path: str) -> bool:
+        """Whether a host path Compose resolves against the scenario directory leaves it.
 
-    def _check_service(self, name: str, spec: Any) -> None:
-        where = f"{self.compose_name}: services.{name}"
-        if not isinstance(spec, dict):
-            self.problem(where, f"must be a mapping, got {_yaml_type(spec)}")
-            return
-        for key, message in FORBIDDEN_SERVICE_SETTINGS.items():
-            value = spec.get(key)
-            if value and (key == "privileged" or str(value) == "host"):
-                self.problem(f"{where}.{key}", message)
-        if str(spec.get("network_mode", "")) == "host":
-            self.problem(f"{where}.network_mode", "must not use the host's network")
-        self._check_service_lists(where, spec)
-        self._check_service_references(where, spec)
-        if not isinstance(spec.get("environment"), (dict, list, type(None))):
-            self.problem(f"{where}.environment",
-                         f"must be a mapping or a list, got {_yaml_type(spec.get('environment'))}")
-        self._check_build_context(f"{where}.build", spec.get("build"))
-        if "container_name" in spec:
-            self.warnings.append(
-                f"{where}.container_name: a fixed name collides when two sessions run; leave it out"
-            )
-
-    def _check_service_lists(self, where: str, spec: dict[Any, Any]) -> None:
-        for cap in self._list(f"{where}.cap_add", spec.get("cap_add")):
-            if str(cap).upper().removeprefix("CAP_") in FORBIDDEN_CAPABILITIES:
-                self.problem(f"{where}.cap_add", f"{cap} would give the container the host")
-        for option in self._list(f"{where}.security_opt", spec.get("security_opt")):
-            if str(option).replace(" ", "") in UNCONFINED_SECURITY_OPTS:
-                self.problem(f"{where}.security_opt", f"{option} removes the container's confinement")
-        for index, volume in enumerate(self._list(f"{where}.volumes", spec.get("volumes"))):
-            self._check_volume(f"{where}.volumes[{index}]", volume)
-        for index, device in enumerate(self._list(f"{where}.devices", spec.get("devices"))):
-            self.problem(f"{where}.devices[{index}]", f"host devices are not allowed ({device})")
-        for index, port in enumerate(self._list(f"{where}.ports", spec.get("ports"))):
-            if isinstance(port, bool) or not isinstance(port, (str, int, dict)):
-                self.problem(f"{where}.ports[{index}]",
-                             f"must be a string, a number or a mapping, got {_yaml_type(port)}")
-
-    def _check_service_references(self, where: str, spec: dict[Any, Any]) -> None:
-        """Other ways a service reaches past the scenario: files it reads, containers it joins."""
-        extends = spec.get("extends")
-        if isinstance(extends, dict) and "file" in extends:
-            self.problem(f"{where}.extends.file",
-                         "must not name another compose file: services are checked only in this one")
-        elif extends is not None and not isinstance(extends, (str, dict)):
-            self.problem(f"{where}.extends",
-                         f"must be a service name or a mapping, got {_yaml_type(extends)}")
-        for index, entry in enumerate(self._list(f"{where}.env_file", spec.get("env_file"))):
-            path = entry.get("path") if isinstance(entry, dict) else entry
-            self._check_host_file(f"{where}.env_file[{index}]", path)
-        for key in ("network_mode", "pid", "ipc"):
-            if str(spec.get(key, "")).startswith("container:"):
-                self.problem(f"{where}.{key}",
-                             "must not join a container outside the scenario (service:NAME joins its own)")
-
-    def _check_additional_contexts(self, where: str, value: Any) -> None:
-        if isinstance(value, dict):
-            pairs = [(str(name), context) for name, context in value.items()]
-        else:
-            pairs = [(str(entry).partition("=")[0], str(entry).partition("=")[2])
-                     for entry in self._list(where, value)]
-        for name, context in pairs:
-            if not isinstance(context, str):
-                self.problem(f"{where}.{name}", f"must be a path, got {_yaml_type(context)}")
-            elif not (REMOTE_CONTEXT.match(context) or context.startswith("service:")) and (
-                self._escapes(context)
-            ):
-                self.problem(f"{where}.{name}", f"build context leaves the scenario directory ({context})")
-
-    def _check_build_context(self, where: str, build: Any) -> None:
-        # The whole context is sent to the engine: a context of "/" would ship the host's files.
-        if build is None:
-            return
-        if not isinstance(build, (str, dict)):
-            self.problem(where, f"must be a path or a mapping, got {_yaml_type(build)}")
-            return
-        if isinstance(build, dict):
-            self._check_additional_contexts(f"{where}.additional_contexts", build.get("additional_contexts"))
-        context = build.get("context", ".") if isinstance(build, dict) else build
-        if not isinstance(context, str):
-            self.problem(f"{where}.context", f"must be a path, got {_yaml_type(context)}")
-            return
-        if REMOTE_CONTEXT.match(context):
-            return  # a remote context (git URL) reads nothing from this host
-        if self._escapes(context):
-            self.problem(where, f"build context leaves the scenario directory ({context})")
-
-    def _check_volume(self, where: str, volume: Any) -> None:
-        if isinstance(volume, str):
-            source: Any = volume.split(":", 1)[0] if ":" in volume else ""
-        elif isinstance(volume, dict):
-            # Every long-syntax source is checked, not only `type: bind`: a missing or misspelt type
-            # must not be a way around the check, and named volumes and images resolve inside anyway.
-            source = volume.get("source", "")
-            if not isinstance(source, str):
-                self.problem(f"{where}.source", f"must be a path or a volume name, got {_yaml_type(source)}")
-                return
-        else:
-            self.problem(where, f"must be a string or a mapping, got {_yaml_type(volume)}")
-            return
-        if any(marker in source for marker in DOCKER_SOCKET_NAMES):
-            self.problem(where, "must not mount the Docker socket into a scenario container")
-        elif "$" in source:
-            self.problem(where, f"bind mount source from an environment variable ({source})")
-        elif source.startswith(("/", "~")):
-            self.problem(where, f"bind mount of a host path outside the scenario ({source})")
-        elif source and self._escapes(source):
-            self.problem(where, f"bind mount leaves the scenario directory ({source})")
+        Any ``$`` counts: Compose interpolates variables anywhere in the string (``./${X}``)."""
+        return "$" in path or path.startswith(("/", "~")) or not _inside(self.dir, self.dir / path)
 
     # -- meta.json fields ----------------------------------------------------------------
 
@@ -452,8 +305,9 @@ class _Loader:
         objectives = self._string_list("learning_objectives")
         source = self._source()
         sla = meta.get("sla_minutes", DEFAULT_SLA_MINUTES)
-        if not _is_int(sla) or sla < 1:
-            self.problem("meta.json: sla_minutes", f"must be a positive integer, got {_show(sla)}")
+        if not _is_int(sla) or not 1 <= sla <= MAX_SLA_MINUTES:
+            self.problem("meta.json: sla_minutes",
+                         f"must be an integer from 1 to {MAX_SLA_MINUTES}, got {_show(sla)}")
         shell = self._shell()
         condition, target = self._success(compose)
         faults = self._faults()
@@ -735,6 +589,55 @@ def _port_mapping(entry: Any) -> tuple[int, int] | None:
         return int(str(host)), int(str(container))
     except ValueError:
         return None  # ranges and empty host ports cannot be addressed by a fixed URL
+
+
+class _TooLarge(Exception):
+    """A YAML document whose aliases expand past MAX_YAML_NODES."""
+
+
+def _bounded_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses alias bombs before building anything from them.
+
+    Composing keeps each anchored node once however often it is referred to, so the node graph
+    is small; the size it would have with every alias expanded is counted (once per node) before
+    the document is constructed."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {})
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    if size > MAX_YAML_NODES:
+        raise _TooLarge
+    sizes[id(node)] = size
+    return size
+
+
+def _keyed_values(document: Any, keys: tuple[str, ...], where: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Every ``(place, key, value)`` of a mapping key in ``keys``, at any depth of the document."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            place = f"{where}.{key}" if where else str(key)
+            if key in keys:
+                yield place, str(key), value
+            yield from _keyed_values(value, keys, place)
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            yield from _keyed_values(item, keys, f"{where}[{index}]")
 
 
 def _inside(root: Path, path: Path) -> bool:

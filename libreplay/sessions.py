@@ -148,7 +148,7 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         HintChannel(state.directory).create()
         save_new_session(state)
         probe_image = ensure_probe_image(on_progress) if scenario.success_condition == "http_200" else ""
-        stack.write_override(probe_image)
+        stack.prepare(probe_image)
         on_progress(f"starting {scenario.ref} as session {session_id} (project {state.project})")
         stack.up(on_progress)
         _prove_baseline(stack)
@@ -535,12 +535,13 @@ def teardown(state: SessionState) -> None:
 
 
 def _remove_project(project: str, stack: Stack | None) -> None:
+    from libreplay.compose_model import compose_argv
     from libreplay.proc import run
 
-    if stack is not None and stack.override.exists():
+    if stack is not None and stack.model_file.exists():
         stack.down()
     else:
-        run(["docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans"], timeout=120)
+        run(compose_argv("--project-name", project, "down", "--volumes", "--remove-orphans"), timeout=120)
     docker_api.remove_project_objects(project)
 
 
@@ -558,7 +559,7 @@ def _torn_down_on_failure(stack: Stack) -> Iterator[None]:
                 with suppress(Exception):
                     update_session(stack.session_id, lambda s: _mark_error(s, error))
                 try:
-                    _remove_project(stack.project, stack if stack.override.exists() else None)
+                    _remove_project(stack.project, stack if stack.model_file.exists() else None)
                 finally:
                     shutil.rmtree(stack.session_dir, ignore_errors=True)
             raise error from None

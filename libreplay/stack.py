@@ -1,10 +1,11 @@
-"""A session's Compose stack: the pack's compose file plus an override kept in the session dir.
+"""A session's Compose stack: one resolved, checked model kept in the session directory.
 
-The override (never written into the pack's checkout) adds what replaybook needs:
-labels tying every container to the session and to this REPLAYBOOK home, stable image
-names for built services (so sessions share images instead of tagging one per session),
-the hint channel bind-mounted into the shell service, and the probe that runs the
-``http_200`` check from inside the scenario's own network.
+``prepare`` has Compose resolve the pack's compose file, checks the result against the
+allow-list and writes the session's own model (libreplay/compose_model.py): labels tying every
+container to the session and to this REPLAYBOOK home, stable image names for built services
+(so sessions share images instead of tagging one per session), per-session copies of bind
+sources, and the probe that runs the ``http_200`` check from inside the scenario's own network.
+Every later Compose call of the session, its scripts' included, uses that model only.
 """
 
 from __future__ import annotations
@@ -18,16 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-
 from libreplay import paths
+from libreplay.compose_model import MODEL_FILE, SessionParts, compose_argv, session_model
 from libreplay.docker_api import HOME_LABEL, SESSION_LABEL
 from libreplay.errors import ScenarioFailure
 from libreplay.proc import Completed, run
 from libreplay.scenario import Scenario
 
-OVERRIDE_FILE = "compose.override.yml"
-PROBE_SERVICE = "replaybook-probe"
 PROBE_IMAGE_REPO = "replaybook/probe"
 UP_TIMEOUT_SECONDS = 1200  # a cold build of a scenario's images on 2 cores
 DOWN_TIMEOUT_SECONDS = 120
@@ -49,12 +47,9 @@ class Stack:
     session_dir: Path
 
     @property
-    def override(self) -> Path:
-        return self.session_dir / OVERRIDE_FILE
-
-    @property
-    def compose_files(self) -> list[Path]:
-        return [self.scenario.compose_file, self.override]
+    def model_file(self) -> Path:
+        """The session's resolved compose model: the only compose file the session uses."""
+        return self.session_dir / MODEL_FILE
 
     def env(self) -> dict[str, str]:
         """The environment scenario scripts and compose calls run with."""
@@ -63,7 +58,7 @@ class Stack:
             {
                 "SCENARIO_DIR": str(self.scenario.directory),
                 "COMPOSE_PROJECT_NAME": self.project,
-                "COMPOSE_FILE": os.pathsep.join(str(f) for f in self.compose_files),
+                "COMPOSE_FILE": str(self.model_file),
                 "REPLAYBOOK_SESSION": self.session_id,
             }
         )
@@ -73,10 +68,11 @@ class Stack:
     # -- compose -----------------------------------------------------------------------------
 
     def compose(
-        self, *args: str, timeout: float, on_progress: Callable[[str], None] | None = None
+        self, *args: str, timeout: float, on_progress: Callable[[str], None] | None = None,
+        project: str | None = None,
     ) -> Completed:
         return run(
-            ["docker", "compose", *args],
+            compose_argv("--project-name", project or self.project, "--file", str(self.model_file), *args),
             timeout=timeout,
             cwd=self.scenario.directory,
             env=self.env(),
@@ -92,9 +88,8 @@ class Stack:
         session a new image and leave the last one dangling.
         """
         built = self.compose(
-            "--project-name", self.build_project, "build",
-            timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
-        )  # fmt: skip
+            "build", timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress, project=self.build_project
+        )
         if not built.ok:
             raise ScenarioFailure(
                 f"{self.scenario.ref}: its images did not build (docker compose build "
@@ -129,28 +124,15 @@ class Stack:
             env=self.env(),
         )
 
-    # -- the override ----------------------------------------------------------------------
+    # -- the session's model ----------------------------------------------------------------
 
-    def write_override(self, probe_image: str) -> None:
-        text = yaml.dump(self.override_model(probe_image), Dumper=_OverrideDumper, sort_keys=False)
-        self.override.write_text(text)
-
-    def override_model(self, probe_image: str) -> dict[str, Any]:
-        compose = _read_compose(self.scenario.compose_file)
+    def prepare(self, probe_image: str) -> None:
+        """Resolve, check and write the session's model (raises ScenarioInvalid when refused)."""
         labels = {SESSION_LABEL: self.session_id, HOME_LABEL: home_id()}
-        services: dict[str, Any] = {}
-        for name, spec in compose.get("services", {}).items():
-            entry: dict[str, Any] = {"labels": labels}
-            if isinstance(spec, dict) and "build" in spec and "image" not in spec:
-                entry["image"] = self.image_name(str(name))
-            if isinstance(spec, dict) and spec.get("ports"):
-                # No host port is bound: checks run inside the network, and two sessions
-                # of one scenario must not fight over the same host port.
-                entry["ports"] = _RESET
-            services[str(name)] = entry
-        if self.scenario.success_condition == "http_200":
-            services[PROBE_SERVICE] = self._probe_service(compose, probe_image, labels)
-        return {"services": services}
+        http = self.scenario.success_condition == "http_200"
+        probe = self._probe_service(probe_image, labels) if http else None
+        parts = SessionParts(self.project, self.session_dir, labels, self.image_name, probe)
+        session_model(self.scenario, parts)
 
     @property
     def scenario_digest(self) -> str:
@@ -165,20 +147,14 @@ class Stack:
         slug = re.sub(r"[^a-z0-9_.-]+", "-", f"{self.scenario.id}-{service}".lower())
         return f"replaybook/{slug}:{self.scenario_digest}"
 
-    def _probe_service(
-        self, compose: dict[str, Any], image: str, labels: dict[str, str]
-    ) -> dict[str, Any]:
-        service: dict[str, Any] = {
+    def _probe_service(self, image: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {
             "image": image,
             "init": True,
             "labels": labels,
             "environment": {"PROBE_URL": self.probe_url()},
             "restart": "unless-stopped",
         }
-        networks = _networks_in_use(compose)
-        if networks:
-            service["networks"] = sorted(networks)
-        return service
 
     def probe_url(self) -> str:
         """The success URL as seen from inside the scenario network (see docs/scenario-format.md)."""
@@ -203,37 +179,3 @@ def probe_url(scenario: Scenario) -> str:
     if parts.username:
         netloc = f"{parts.username}:{parts.password or ''}@{netloc}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-class _Reset:
-    """Compose's ``!reset`` tag: drop a list the pack's file set (here, published ports)."""
-
-
-_RESET = _Reset()
-
-
-class _OverrideDumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # plain repeated labels read better than YAML anchors
-
-
-_OverrideDumper.add_representer(_Reset, lambda dumper, _v: dumper.represent_sequence("!reset", []))
-
-
-def _read_compose(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
-
-
-def _networks_in_use(compose: dict[str, Any]) -> set[str]:
-    """Every network some service joins, so the probe can reach every service."""
-    found: set[str] = set()
-    for spec in (compose.get("services") or {}).values():
-        if not isinstance(spec, dict) or "network_mode" in spec:
-            continue
-        networks = spec.get("networks")
-        if not networks:
-            found.add("default")
-        else:
-            found.update(str(n) for n in networks)
-    return found

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 DELETE = object()  # a meta/compose override that removes the key
+SYMLINK = "symlink:"  # a file text starting so becomes a symbolic link to the rest
 
 BASE_META: dict[str, Any] = {
     "id": "demo-502",
@@ -64,7 +65,8 @@ def write_scenario(
     compose_text: Any = None,
 ) -> Path:
     """A scenario in ``directory``: BASE_* with ``meta`` keys changed, ``compose`` replacing the
-    compose file, ``files`` added (a value of None removes a base file), or raw texts."""
+    compose file, ``files`` added (None removes a base file, ``symlink:TARGET`` makes a link), or raw
+    texts."""
     directory.mkdir(parents=True, exist_ok=True)
     all_files: dict[str, str | None] = {**BASE_FILES, **(files or {})}
     for name, text in all_files.items():
@@ -72,7 +74,10 @@ def write_scenario(
             continue
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if text.startswith(SYMLINK):
+            path.symlink_to(text.removeprefix(SYMLINK))
+        else:
+            path.write_text(text, encoding="utf-8")
     if meta_text is None:
         meta_text = json.dumps(_apply(BASE_META, meta or {}), indent=2)
     if meta_text is not DELETE:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from libreplay import ledger, paths, state
 from libreplay.checks import parse_probe_line
+from libreplay.compose_model import PROBE_SERVICE
 from libreplay.scenario import load_scenario
-from libreplay.stack import PROBE_SERVICE, Stack, probe_url
+from libreplay.stack import Stack, probe_url
 from libreplay.store import read_toml, update_toml, write_toml
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "testpack"
@@ -85,19 +86,19 @@ def test_ledger_line_and_personal_best() -> None:
     assert paths.ledger_path().parent == paths.data_dir()
 
 
-def test_override_labels_images_channel_probe_and_no_host_ports(tmp_path: Path) -> None:
+def test_session_model_labels_images_probe_and_no_host_ports(tmp_path: Path) -> None:
     scenario = load_scenario(FIXTURES / "t-http")
     stack = Stack(scenario, "s1", "replaybook-s1", tmp_path)
-    stack.write_override("replaybook/probe:test")
-    model = yaml.safe_load(stack.override.read_text().replace("!reset []", "[]"))  # the tag is Compose's
-    assert "!reset []" in stack.override.read_text()
-    services = model["services"]
+    stack.prepare("replaybook/probe:test")
+    services = json.loads(stack.model_file.read_text())["services"]
     assert set(services) == {"web", "app", PROBE_SERVICE}
     assert services["web"]["labels"]["org.replaybook.session"] == "s1"
     assert services["web"]["image"].startswith("replaybook/t-http-web:")
-    assert services["app"]["volumes"] == [f"{tmp_path / 'channel'}:/run/replaybook"]
+    assert all("ports" not in spec for spec in services.values())
+    assert all("volumes" not in spec for spec in services.values())  # no host path in any container
     assert services[PROBE_SERVICE]["environment"]["PROBE_URL"] == "http://web:80/"
-    assert services[PROBE_SERVICE]["networks"] == ["default"]
+    assert services[PROBE_SERVICE]["networks"] == {"default": None}
+    assert stack.env()["COMPOSE_FILE"] == str(stack.model_file)
 
 
 def test_probe_url_maps_localhost_to_the_shell_or_the_publishing_service() -> None:
@@ -136,20 +137,6 @@ def test_an_update_never_recreates_a_session_that_is_gone() -> None:
     with pytest.raises(NotFound):
         state.update_session("gone1234", lambda s: setattr(s, "hints_used", 1))
     assert not directory.exists()
-
-
-def test_withdrawn_hint_requests_are_skipped(tmp_path: Path) -> None:
-    from libreplay.channel import HintChannel
-
-    channel = HintChannel(tmp_path)
-    channel.create()
-    for name in ("a", "b", ".partial"):
-        (channel.requests / name).write_text("")
-    (channel.requests / "a").unlink()  # get-hint gave up
-    assert [p.name for p in channel.pending_requests()] == ["b"]
-    channel.answer(channel.requests / "b", "Hint 1/1: x")
-    assert (channel.replies / "b").read_text() == "Hint 1/1: x\n"
-    assert (channel.replies / "b").stat().st_mode & 0o777 == 0o644
 
 
 def test_localhost_without_a_port_maps_to_the_service_publishing_port_80() -> None:

@@ -1,0 +1,684 @@
+"""What a session runs: the pack's compose file as Compose itself resolves it, checked against
+an allow-list, then rewritten for one session.
+
+The validator must read the document the engine runs, not the pack's YAML: interpolation
+(``${X:-host}``), anchors and merge keys are resolved by Compose (``config --format json``),
+with an environment scrubbed of every host variable, and the *resolved* model is checked.
+The session then starts from that very model, written to its state directory — the pack's
+YAML is never read again. See docs/scenario-format.md ("What a scenario may run").
+
+Everything a scenario may use is listed here; everything else is refused with its file and
+field named. A bind of a path in the scenario directory mounts a per-session copy of it that
+leaves out what would give the answer away (meta.json, the scenario's scripts, fault files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from libreplay.errors import EnvironmentProblem, ScenarioInvalid
+from libreplay.proc import run
+from libreplay.scenario import Scenario
+
+RESOLVE_TIMEOUT_SECONDS = 30
+MODEL_FILE = "compose.json"
+MOUNTS_DIR = "mounts"
+VALIDATION_PROJECT = "replaybook-validate"
+# Compose reads no host variable while resolving: PATH alone, and a value that says nothing about
+# the user (``${PATH}`` in a compose file yields exactly this).
+SCRUBBED_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Where the docker CLI looks for its Compose plugin, after $DOCKER_CONFIG/cli-plugins.
+PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+RESERVED_LABEL_PREFIXES = ("com.docker.compose.", "org.replaybook.")
+
+# -- the allow-list ----------------------------------------------------------------------------
+
+# Service settings that act only inside the container (or on the session's own objects).
+FREE_SERVICE_KEYS = frozenset(
+    {
+        "command",
+        "entrypoint",
+        "environment",
+        "working_dir",
+        "user",
+        "hostname",
+        "domainname",
+        "healthcheck",
+        "depends_on",
+        "restart",
+        "stop_signal",
+        "stop_grace_period",
+        "init",
+        "tty",
+        "stdin_open",
+        "expose",
+        "mem_limit",
+        "mem_reservation",
+        "memswap_limit",
+        "mem_swappiness",
+        "cpus",
+        "cpu_shares",
+        "cpu_quota",
+        "cpu_period",
+        "cpuset",
+        "pids_limit",
+        "ulimits",
+        "shm_size",
+        "read_only",
+        "dns",
+        "dns_search",
+        "dns_opt",
+        "cap_drop",
+        "platform",
+        "pull_policy",
+        "profiles",
+        "scale",
+        "group_add",
+        "mac_address",
+        "oom_score_adj",
+        "oom_kill_disable",
+        "tmpfs",
+        "attach",
+    }
+)
+# Docker's default capabilities, plus those that act only inside the container's own
+# namespaces (NET_ADMIN: its own network namespace; SYS_PTRACE: its own processes, since no
+# scenario may share the host's pid namespace; SYS_NICE/SYS_RESOURCE/IPC_LOCK: its own limits).
+ALLOWED_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "NET_RAW",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+        "NET_ADMIN",
+        "SYS_PTRACE",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "LEASE",
+    }
+)
+ALLOWED_SECURITY_OPTS = frozenset({"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"})
+# Sysctls that belong to the container's own network or IPC namespace (Docker's own list).
+NAMESPACED_SYSCTLS = ("net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue.")
+# The hint channel travels on the shell container's log stream: the log driver must keep it.
+ALLOWED_LOG_DRIVERS = frozenset({"json-file", "local"})
+BUILD_KEYS = frozenset(
+    {
+        "context",
+        "dockerfile",
+        "dockerfile_inline",
+        "args",
+        "target",
+        "labels",
+        "network",
+        "shm_size",
+        "extra_hosts",
+        "platforms",
+        "pull",
+        "no_cache",
+        "additional_contexts",
+    }
+)
+SERVICE_NETWORK_KEYS = frozenset({"aliases", "priority"})
+TOP_LEVEL_KEYS = frozenset({"name", "services", "networks", "volumes", "secrets", "configs"})
+NETWORK_KEYS = frozenset({"name", "driver", "internal", "attachable", "labels", "ipam"})
+VOLUME_KEYS = frozenset({"name", "driver", "labels"})
+FILE_OBJECT_KEYS = frozenset({"name", "file", "content"})  # top-level secrets and configs
+REMOTE_CONTEXT = re.compile(r"(?:https?://|git://|git@|ssh://)")
+IMAGE_CONTEXT = ("docker-image://", "service:")
+WARNING_LINE = re.compile(r'level=warning msg="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass
+class Mount:
+    """One bind source of the pack, and its per-session copy."""
+
+    source: Path  # resolved, inside the scenario directory
+    copy: Path
+
+
+@dataclass
+class ResolvedModel:
+    """The model Compose resolved, checked; what the session will run."""
+
+    model: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    mounts: dict[Path, Mount] = field(default_factory=dict)
+
+    @property
+    def services(self) -> dict[str, Any]:
+        services: dict[str, Any] = self.model["services"]
+        return services
+
+
+# -- running Compose ---------------------------------------------------------------------------
+
+
+@cache
+def compose_program() -> str:
+    """The Compose v2 program, found where the docker CLI finds its plugin.
+
+    Calling it directly (not through ``docker compose``) lets replaybook choose its environment
+    exactly: the docker CLI would need HOME or DOCKER_CONFIG to find the plugin.
+    """
+    config = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    for directory in (str(Path(config) / "cli-plugins"), *PLUGIN_DIRS):
+        candidate = Path(directory) / "docker-compose"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("docker-compose")
+    if found:
+        return found
+    raise EnvironmentProblem(
+        "Docker Compose v2 is not installed", hint="`replaybook doctor --fix` installs it"
+    )
+
+
+def compose_argv(*args: str) -> list[str]:
+    """Every Compose call of replaybook goes through here."""
+    return [compose_program(), *args]
+
+
+def resolve(scenario: Scenario, project: str) -> ResolvedModel:
+    """Compose's own reading of the scenario's compose file, with no host variable in sight."""
+    env = {"PATH": SCRUBBED_PATH}
+    result = run(
+        compose_argv(
+            "--project-name", project, "--project-directory", str(scenario.directory),
+            "--file", str(scenario.compose_file), "config", "--format", "json",
+        ),
+        timeout=RESOLVE_TIMEOUT_SECONDS, cwd=scenario.directory, env=env,
+    )  # fmt: skip
+    name = scenario.compose_file.name
+    if not result.ok:
+        raise ScenarioInvalid(
+            str(scenario.directory), [f"{name}: {_compose_message(result.stderr, scenario)}"]
+        )
+    try:
+        model = json.loads(result.stdout)
+    except ValueError:
+        raise ScenarioInvalid(str(scenario.directory), [f"{name}: Compose printed no model"]) from None
+    if not isinstance(model, dict) or not isinstance(model.get("services"), dict):
+        raise ScenarioInvalid(str(scenario.directory), [f"{name}: Compose resolved no services"])
+    warnings = [f"{name}: {_unescape(m)}" for m in WARNING_LINE.findall(result.stderr)]
+    return ResolvedModel(model, warnings)
+
+
+def _compose_message(stderr: str, scenario: Scenario) -> str:
+    """Compose's complaint, without its log prefix and the scenario's absolute path."""
+    lines = [line for line in stderr.strip().splitlines() if "level=warning" not in line]
+    text = " ".join(lines[-3:]) or "Compose could not read it"
+    text = text.replace(f"{scenario.compose_file}: ", "").replace(str(scenario.directory) + "/", "")
+    return text.removeprefix("validating ").strip()
+
+
+def _unescape(message: str) -> str:
+    return message.replace('\\"', '"').replace("\\\\", "\\")
+
+
+# -- checking the resolved model ---------------------------------------------------------------
+
+
+def check(scenario: Scenario, project: str) -> ResolvedModel:
+    """Resolve and check; raise ScenarioInvalid listing every setting the allow-list refuses."""
+    resolved = resolve(scenario, project)
+    checker = _Checker(scenario, project, resolved)
+    checker.check()
+    if checker.problems:
+        raise ScenarioInvalid(str(scenario.directory), checker.problems)
+    return resolved
+
+
+def validate(scenario: Scenario) -> list[str]:
+    """What ``replay-validate`` adds to the static checks: the resolved model's verdict."""
+    return check(scenario, VALIDATION_PROJECT).warnings
+
+
+class _Checker:
+    """Walks the resolved model; every key is either allowed (and checked) or refused."""
+
+    def __init__(self, scenario: Scenario, project: str, resolved: ResolvedModel) -> None:
+        self.scenario = scenario
+        self.root = scenario.directory.resolve()
+        self.project = project
+        self.resolved = resolved
+        self.model = resolved.model
+        self.file = scenario.compose_file.name
+        self.problems: list[str] = []
+        self.hidden = hidden_paths(scenario)
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.file}: {where}: {message}")
+
+    def check(self) -> None:
+        if self.model.get("name") != self.project:
+            self.problem("name", "a scenario must not name its Compose project")
+        for key in sorted(set(self.model) - TOP_LEVEL_KEYS):
+            if not key.startswith("x-"):
+                self.problem(key, "not allowed in a scenario")
+        services = self.resolved.services
+        missing = set(self.scenario.services) - set(services)
+        for name in sorted(missing):
+            self.problem(f"services.{name}", "is not started by Compose (profiles?): every service must run")
+        self._objects("networks", NETWORK_KEYS, self._network)
+        self._objects("volumes", VOLUME_KEYS, self._volume)
+        for section in ("secrets", "configs"):
+            self._objects(section, FILE_OBJECT_KEYS, self._file_object)
+        for name, spec in sorted(services.items()):
+            self._service(f"services.{name}", name, _dict(spec))
+
+    # -- top level -------------------------------------------------------------------------
+
+    def _objects(
+        self, section: str, allowed: frozenset[str], check_one: Callable[[str, dict[str, Any]], None]
+    ) -> None:
+        for name, spec in sorted(_dict(self.model.get(section)).items()):
+            where = f"{section}.{name}"
+            spec = _dict(spec)  # noqa: PLW2901 - the same entry, as a mapping
+            if spec.get("external"):
+                self.problem(f"{where}.external", "a scenario must not use an object it did not create")
+                continue
+            self._refuse_unknown(where, spec, allowed | {"external"})
+            check_one(where, spec)
+
+    def _own_name(self, where: str, key: str, spec: dict[str, Any]) -> None:
+        expected = f"{self.project}_{key}"
+        if spec.get("name", expected) != expected:
+            self.problem(f"{where}.name", "must not be set: a session's objects carry its own project name")
+
+    def _network(self, where: str, spec: dict[str, Any]) -> None:
+        self._own_name(where, where.split(".", 1)[1], spec)
+        if spec.get("driver", "bridge") != "bridge":
+            self.problem(f"{where}.driver", f"only bridge networks are allowed, got {_show(spec['driver'])}")
+        ipam = _dict(spec.get("ipam"))
+        if ipam.get("config") or ipam.get("driver") not in (None, "default"):
+            self.problem(
+                f"{where}.ipam", "fixed subnets are not allowed: Docker allocates each session's own"
+            )
+        self._labels(f"{where}.labels", spec.get("labels"))
+
+    def _volume(self, where: str, spec: dict[str, Any]) -> None:
+        self._own_name(where, where.split(".", 1)[1], spec)
+        if spec.get("driver", "local") != "local":
+            self.problem(f"{where}.driver", f"only local volumes are allowed, got {_show(spec['driver'])}")
+        self._labels(f"{where}.labels", spec.get("labels"))
+
+    def _file_object(self, where: str, spec: dict[str, Any]) -> None:
+        if "file" in spec:
+            self._mount_source(f"{where}.file", spec["file"])
+        elif "content" not in spec:
+            self.problem(where, "needs a file in the scenario directory or inline content")
+
+    # -- services --------------------------------------------------------------------------
+
+    def _service(self, where: str, name: str, spec: dict[str, Any]) -> None:
+        checks: dict[str, Callable[[str, Any], None]] = {
+            "build": self._build,
+            "image": lambda _w, _v: None,
+            "volumes": self._service_volumes,
+            "networks": self._service_networks,
+            "network_mode": lambda w, v: self._joins(w, v, ("none",)),
+            "pid": lambda w, v: self._joins(w, v, ()),
+            "ipc": lambda w, v: self._joins(w, v, ("private", "shareable", "none")),
+            "cgroup": lambda w, v: self._one_of(w, v, ("private",)),
+            "privileged": lambda w, v: self._one_of(w, v, (False,)),
+            "cap_add": self._capabilities,
+            "security_opt": self._security_opts,
+            "sysctls": self._sysctls,
+            "logging": self._logging,
+            "deploy": self._deploy,
+            "volumes_from": self._volumes_from,
+            "links": self._links,
+            "labels": self._labels,
+            "extra_hosts": self._extra_hosts,
+            "secrets": self._file_refs,
+            "configs": self._file_refs,
+            "ports": lambda _w, _v: None,  # dropped for the session: checks run inside the network
+            "container_name": lambda _w, _v: None,  # dropped for the session (a static warning says so)
+        }
+        for key, value in spec.items():
+            if key in FREE_SERVICE_KEYS:
+                continue
+            check_one = checks.get(key)
+            if check_one is None:
+                self.problem(
+                    f"{where}.{key}", "not allowed in a scenario (docs/scenario-format.md lists what is)"
+                )
+            else:
+                check_one(f"{where}.{key}", value)
+        if "build" not in spec and not spec.get("image"):
+            self.problem(where, "needs an image or a build")
+
+    def _build(self, where: str, value: Any) -> None:
+        build = _dict(value)
+        self._refuse_unknown(where, build, BUILD_KEYS)
+        context = str(build.get("context", ""))
+        dockerfile = build.get("dockerfile")
+        if REMOTE_CONTEXT.match(context):
+            pass  # a context the engine fetches itself (a git URL) reads nothing from this host
+        elif not self._inside(context):
+            self.problem(f"{where}.context", f"must be in the scenario directory, got {_show(context)}")
+        elif isinstance(dockerfile, str) and not self._inside(str(Path(context) / dockerfile)):
+            self.problem(f"{where}.dockerfile", f"must be in the scenario directory, got {_show(dockerfile)}")
+        if build.get("network") not in (None, "default", "none"):
+            self.problem(
+                f"{where}.network",
+                f"only the default build network is allowed, got {_show(build['network'])}",
+            )
+        for name, extra in _dict(build.get("additional_contexts")).items():
+            text = str(extra)
+            if not (text.startswith(IMAGE_CONTEXT) or REMOTE_CONTEXT.match(text) or self._inside(text)):
+                self.problem(
+                    f"{where}.additional_contexts.{name}",
+                    f"must be in the scenario directory, got {_show(text)}",
+                )
+        self._labels(f"{where}.labels", build.get("labels"))
+
+    def _service_volumes(self, where: str, value: Any) -> None:
+        volumes = set(_dict(self.model.get("volumes")))
+        for index, entry in enumerate(_list(value)):
+            spot = f"{where}[{index}]"
+            volume = _dict(entry)
+            kind = volume.get("type")
+            if kind == "bind":
+                self._refuse_unknown(
+                    spot, volume, {"type", "source", "target", "read_only", "bind", "consistency"}
+                )
+                self._refuse_unknown(f"{spot}.bind", _dict(volume.get("bind")), {"create_host_path"})
+                self._mount_source(f"{spot}.source", volume.get("source"))
+            elif kind == "volume":
+                self._refuse_unknown(
+                    spot, volume, {"type", "source", "target", "read_only", "volume", "consistency"}
+                )
+                self._refuse_unknown(f"{spot}.volume", _dict(volume.get("volume")), {"nocopy"})
+                source = volume.get("source")
+                if source is not None and source not in volumes:
+                    self.problem(f"{spot}.source", f"{_show(source)} is not a volume of this file")
+            elif kind == "tmpfs":
+                self._refuse_unknown(spot, volume, {"type", "target", "read_only", "tmpfs", "consistency"})
+            else:
+                self.problem(
+                    f"{spot}.type",
+                    f"only bind (inside the scenario), volume and tmpfs are allowed, got {_show(kind)}",
+                )
+
+    def _mount_source(self, where: str, source: Any) -> None:
+        """A pack path a container will see: inside the scenario, and not one that gives the answer."""
+        if not isinstance(source, str) or not self._inside(source):
+            self.problem(where, f"must be a path in the scenario directory, got {_show(source)}")
+            return
+        path = Path(source).resolve()
+        if any(path == hidden or path.is_relative_to(hidden) for hidden in self.hidden):
+            relative = path.relative_to(self.root)
+            self.problem(
+                where,
+                f"{relative} is the scenario's own (meta.json, a script or a fault file): "
+                "a trainee must not see it",
+            )
+            return
+        self.resolved.mounts.setdefault(path, Mount(path, Path()))
+
+    def _service_networks(self, where: str, value: Any) -> None:
+        networks = set(_dict(self.model.get("networks")))
+        for name, spec in _dict(value).items():
+            if name not in networks:
+                self.problem(f"{where}.{name}", "is not a network of this file")
+            self._refuse_unknown(f"{where}.{name}", _dict(spec), SERVICE_NETWORK_KEYS)
+
+    def _joins(self, where: str, value: Any, allowed: Iterable[str]) -> None:
+        """A namespace setting: one of ``allowed``, or ``service:NAME`` of this scenario."""
+        text = str(value)
+        if text in allowed:
+            return
+        if text.startswith("service:") and text.removeprefix("service:") in self.resolved.services:
+            return
+        choices = ", ".join([*allowed, "service:NAME"])
+        self.problem(where, f"must be one of {choices} (a service of this scenario), got {_show(value)}")
+
+    def _one_of(self, where: str, value: Any, allowed: tuple[Any, ...]) -> None:
+        if value not in allowed:
+            self.problem(where, f"not allowed in a scenario, got {_show(value)}")
+
+    def _capabilities(self, where: str, value: Any) -> None:
+        for cap in _list(value):
+            name = str(cap).upper().removeprefix("CAP_")
+            if name not in ALLOWED_CAPABILITIES:
+                self.problem(
+                    where,
+                    f"{cap} is not an allowed capability ({', '.join(sorted(ALLOWED_CAPABILITIES))})",
+                )
+
+    def _security_opts(self, where: str, value: Any) -> None:
+        for option in _list(value):
+            if str(option).replace(" ", "") not in ALLOWED_SECURITY_OPTS:
+                self.problem(where, f"{_show(option)} is not allowed (only no-new-privileges)")
+
+    def _sysctls(self, where: str, value: Any) -> None:
+        names = (
+            _dict(value) if isinstance(value, dict) else {str(e).split("=", 1)[0]: None for e in _list(value)}
+        )
+        for name in names:
+            if not str(name).startswith(NAMESPACED_SYSCTLS):
+                self.problem(f"{where}.{name}", "only sysctls of the container's own namespaces are allowed")
+
+    def _logging(self, where: str, value: Any) -> None:
+        logging = _dict(value)
+        self._refuse_unknown(where, logging, {"driver", "options"})
+        if logging.get("driver", "json-file") not in ALLOWED_LOG_DRIVERS:
+            self.problem(f"{where}.driver", f"must be json-file or local, got {_show(logging.get('driver'))}")
+
+    def _deploy(self, where: str, value: Any) -> None:
+        deploy = _dict(value)
+        self._refuse_unknown(where, deploy, {"resources", "replicas", "labels", "restart_policy"})
+        resources = _dict(deploy.get("resources"))
+        self._refuse_unknown(f"{where}.resources", resources, {"limits", "reservations"})
+        for part in ("limits", "reservations"):
+            self._refuse_unknown(
+                f"{where}.resources.{part}", _dict(resources.get(part)), {"cpus", "memory", "pids"}
+            )
+
+    def _volumes_from(self, where: str, value: Any) -> None:
+        for entry in _list(value):
+            if str(entry).split(":", 1)[0] not in self.resolved.services:
+                self.problem(where, f"{_show(entry)} is not a service of this scenario")
+
+    def _links(self, where: str, value: Any) -> None:
+        for entry in _list(value):
+            if str(entry).split(":", 1)[0] not in self.resolved.services:
+                self.problem(where, f"{_show(entry)} is not a service of this scenario")
+
+    def _labels(self, where: str, value: Any) -> None:
+        names = (
+            _dict(value) if isinstance(value, dict) else {str(e).split("=", 1)[0]: None for e in _list(value)}
+        )
+        for name in names:
+            if str(name).startswith(RESERVED_LABEL_PREFIXES):
+                self.problem(
+                    f"{where}.{name}",
+                    "labels of Compose and replaybook name a session's objects: not settable",
+                )
+
+    def _extra_hosts(self, where: str, value: Any) -> None:
+        entries = _dict(value).values() if isinstance(value, dict) else _list(value)
+        for entry in entries:
+            if "host-gateway" in str(entry):
+                self.problem(where, "host-gateway points a name at the host: not allowed")
+
+    def _file_refs(self, where: str, value: Any) -> None:
+        section = where.rsplit(".", 1)[1]
+        declared = set(_dict(self.model.get(section)))
+        for index, entry in enumerate(_list(value)):
+            source = _dict(entry).get("source", entry)
+            if source not in declared:
+                self.problem(f"{where}[{index}]", f"{_show(source)} is not declared in this file's {section}")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _refuse_unknown(self, where: str, spec: dict[str, Any], allowed: Iterable[str]) -> None:
+        for key in sorted(set(spec) - set(allowed)):
+            self.problem(
+                f"{where}.{key}", "not allowed in a scenario (docs/scenario-format.md lists what is)"
+            )
+
+    def _inside(self, path: str) -> bool:
+        if not path or not PurePosixPath(path).is_absolute():
+            return False
+        try:
+            return Path(path).resolve().is_relative_to(self.root)
+        except (OSError, RuntimeError, ValueError):  # a loop of symbolic links; a NUL byte
+            return False
+
+
+def hidden_paths(scenario: Scenario) -> set[Path]:
+    """What a container must never see of the pack: the answer, the checks and the faults."""
+    root = scenario.directory.resolve()
+    names = {"meta.json", scenario.compose_file.name, ".git", ".env", "break.sh", "check.sh", "solve.sh"}
+    names |= {p.name for p in root.glob("README*")}
+    for fault in scenario.faults:
+        names |= {n for n in (fault.script, fault.solve) if n}
+        names |= {step.src for step in fault.steps if step.src}
+    return {(root / name).resolve() for name in names}
+
+
+# -- the session's model -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionParts:
+    """What a session adds to the pack's model."""
+
+    project: str
+    session_dir: Path
+    labels: dict[str, str]
+    image_name: Callable[[str], str]
+    probe: dict[str, Any] | None = None  # the probe service, when the check is http_200
+
+
+def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
+    """Resolve, check, and rewrite the model for one session; copy what it binds; write it.
+
+    Returns the model as written to ``<session dir>/compose.json``, which every later
+    Compose call of the session uses.
+    """
+    resolved = check(scenario, parts.project)
+    model = resolved.model
+    for key in [k for k in model if k.startswith("x-")]:
+        del model[key]
+    copies = parts.session_dir / MOUNTS_DIR
+    for index, mount in enumerate(resolved.mounts.values()):
+        mount.copy = copies / f"{index}-{mount.source.name or 'root'}"
+        _copy_mount(mount, hidden_paths(scenario))
+    for name, spec in resolved.services.items():
+        _rewrite_service(name, spec, parts, resolved)
+    for section in ("secrets", "configs"):
+        for spec in _dict(model.get(section)).values():
+            if "file" in spec:
+                spec["file"] = str(resolved.mounts[Path(spec["file"]).resolve()].copy)
+    if parts.probe is not None:
+        probe = dict(parts.probe)
+        networks = _networks_in_use(resolved.services)
+        if networks:
+            probe["networks"] = dict.fromkeys(sorted(networks))
+        resolved.services[PROBE_SERVICE] = probe
+    (parts.session_dir / MODEL_FILE).write_text(json.dumps(model, indent=1), encoding="utf-8")
+    return resolved
+
+
+PROBE_SERVICE = "replaybook-probe"
+
+
+def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resolved: ResolvedModel) -> None:
+    spec["labels"] = {**_labels_dict(spec.get("labels")), **parts.labels}
+    if "build" in spec:
+        # Never the pack's own name: `image:` beside `build:` would re-tag any image on the engine.
+        spec["image"] = parts.image_name(name)
+        spec["build"]["args"] = _without_nulls(spec["build"].get("args"))
+    # No host port is bound: checks run inside the network, and two sessions of one scenario
+    # must not fight over the same host port. A fixed container name would collide too.
+    spec.pop("ports", None)
+    spec.pop("container_name", None)
+    # A variable without a value would be taken from the environment `docker compose up` runs in.
+    spec["environment"] = _without_nulls(spec.get("environment"))
+    for volume in _list(spec.get("volumes")):
+        if volume.get("type") == "bind":
+            volume["source"] = str(resolved.mounts[Path(volume["source"]).resolve()].copy)
+            volume["bind"] = {"create_host_path": False}
+
+
+def _copy_mount(mount: Mount, hidden: set[Path]) -> None:
+    """The per-session copy of a bind source: the trainee's edits die with the session."""
+    mount.copy.parent.mkdir(parents=True, exist_ok=True)
+    source = mount.source
+
+    def leave_out(directory: str, names: list[str]) -> set[str]:
+        return {n for n in names if (Path(directory) / n).resolve() in hidden or n == ".git"}
+
+    if source.is_dir():
+        # Symbolic links are copied as links: they resolve inside the container, never on the host.
+        shutil.copytree(source, mount.copy, symlinks=True, ignore=leave_out)
+    elif source.is_file():
+        shutil.copy2(source, mount.copy)
+    else:
+        mount.copy.mkdir()  # Compose would have created the missing source directory in the pack
+
+
+def _networks_in_use(services: dict[str, Any]) -> set[str]:
+    """Every network some service joins, so the probe can reach every service."""
+    found: set[str] = set()
+    for spec in services.values():
+        if "network_mode" not in spec:
+            found.update(_dict(spec.get("networks")) or {"default"})
+    return found
+
+
+# -- small helpers -----------------------------------------------------------------------------
+
+
+def _without_nulls(value: Any) -> dict[str, Any]:
+    return {k: v for k, v in _dict(value).items() if v is not None}
+
+
+def _labels_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    return dict(str(e).partition("=")[::2] for e in _list(value))
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
