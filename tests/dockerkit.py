@@ -24,7 +24,9 @@ def exe(name: str) -> str:
     return str(BIN / name)
 
 
-def run(*argv: str, stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    *argv: str, stdin: str | None = None, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [exe(argv[0]), *argv[1:]],
         input=stdin,
@@ -32,7 +34,7 @@ def run(*argv: str, stdin: str | None = None, timeout: float = 600) -> subproces
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=os.environ.copy(),
+        env=env if env is not None else os.environ.copy(),
     )
 
 
