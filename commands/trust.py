@@ -12,7 +12,7 @@ import sys
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import JsonOption, emit_json, handles_errors, make_app, say
+from replaybook.commands.common import JsonOption, confirm, emit_json, handles_errors, make_app, say
 
 from libreplay import packs, trust
 from libreplay.packs import Pack
@@ -105,7 +105,7 @@ def _decide(pack: Pack, summary: trust.TrustSummary, *, yes: bool, show: bool) -
 def _ask(summary: trust.TrustSummary) -> bool:
     question = f"Trust {summary.pack} at {summary.short_commit} and run its scripts on this machine?"
     try:
-        return typer.confirm(question, default=False, err=True)
+        return confirm(question, default=False)
     except typer.Abort as abort:
         # click turns Ctrl-C and end of input into Abort: Ctrl-C stays an interrupt (exit 130).
         if isinstance(abort.__context__, KeyboardInterrupt):

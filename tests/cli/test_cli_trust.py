@@ -216,7 +216,9 @@ def in_terminal(*argv: str, answer: str, timeout: float = 60) -> tuple[int, str]
                 if not chunk:
                     break
                 seen += chunk
-            if not answered and b"[y/N]" in seen:
+            # The whole prompt, its last space included (click writes it last): typed earlier, the
+            # terminal's echo of the answer would land before that space.
+            if not answered and b"[y/N]: " in seen:
                 os.write(master, answer.encode() + b"\r")  # Enter, as a person types it
                 answered = True
         else:
