@@ -30,7 +30,7 @@ from libreplay.checks import Check, ProbeEvent, ProbeFollower, ensure_probe_imag
 from libreplay.errors import Interrupted, InvalidInput, NotFound, ScenarioFailure, SessionError
 from libreplay.interrupts import as_interrupted, shielded, signals_raise
 from libreplay.owners import start_time
-from libreplay.scenario import Fault, Scenario, load_scenario
+from libreplay.scenario import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
 from libreplay.stack import STEP_TIMEOUT_SECONDS, Stack
 from libreplay.state import (
     ABANDONED,
@@ -76,11 +76,15 @@ def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:
     override = os.environ.get(SLA_OVERRIDE_ENV)
     if override:
         try:
-            return max(1, int(float(override)))
-        except ValueError as exc:
-            raise InvalidInput(f"{SLA_OVERRIDE_ENV}: must be a number of seconds, got {override!r}") from exc
-    if sla_minutes is not None and sla_minutes < 1:
-        raise InvalidInput(f"--sla: must be a positive number of minutes, got {sla_minutes}")
+            seconds = float(override)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds <= 60 * MAX_SLA_MINUTES:  # also NaN and inf
+            raise InvalidInput(f"{SLA_OVERRIDE_ENV}: must be a number of seconds from 1 to "
+                               f"{60 * MAX_SLA_MINUTES}, got {override[:40]!r}")
+        return max(1, int(seconds))
+    if sla_minutes is not None and not 1 <= sla_minutes <= MAX_SLA_MINUTES:
+        raise InvalidInput(f"--sla: must be minutes from 1 to {MAX_SLA_MINUTES}, got {sla_minutes}")
     return 60 * (sla_minutes or scenario.sla_minutes)
 
 

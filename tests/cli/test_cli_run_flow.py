@@ -124,7 +124,7 @@ def test_sla_zero_reaches_replay_up_which_refuses_it(fakes: dict[str, str], tmp_
     with pytest.raises(run_command._StepFailed) as failed:
         play(sla=0).run()
     assert failed.value.exit_code == 3
-    assert "--sla: must be a positive number of minutes, got 0" in capfd.readouterr().err
+    assert "--sla: must be minutes from 1 to 1440, got 0" in capfd.readouterr().err
     assert not paths.sessions_dir().exists() or not any(paths.sessions_dir().iterdir())
 
 

@@ -150,3 +150,25 @@ def test_localhost_without_a_port_maps_to_the_service_publishing_port_80() -> No
         published_ports=(PublishedPort("app", 80, 3000),),
     )
     assert probe_url(scenario) == "http://app:3000/health"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "env", "message"),
+    [
+        (10**30, None, "--sla: must be minutes from 1 to 1440, got 1"),
+        (0, None, "--sla: must be minutes from 1 to 1440, got 0"),
+        (None, "1e400", "REPLAYBOOK_SLA_SECONDS: must be a number of seconds from 1 to 86400"),
+        (None, "nan", "REPLAYBOOK_SLA_SECONDS: must be a number of seconds from 1 to 86400"),
+        (None, "soon", "REPLAYBOOK_SLA_SECONDS: must be a number of seconds from 1 to 86400"),
+    ],
+)
+def test_an_absurd_sla_is_refused_not_overflowed(
+    minutes: int | None, env: str | None, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from libreplay.errors import InvalidInput
+    from libreplay.sessions import sla_seconds_for
+
+    if env is not None:
+        monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", env)
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(")):
+        sla_seconds_for(load_scenario(FIXTURES / "t-exit"), minutes)
