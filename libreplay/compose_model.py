@@ -590,6 +590,11 @@ def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
     for key in [k for k in model if k.startswith("x-")]:
         del model[key]
     copies = parts.session_dir / MOUNTS_DIR
+    if resolved.mounts:
+        # A container's root can leave setuid files and device nodes in a bound copy: no other
+        # user of this machine may reach them, whatever the umask made of the state directory.
+        copies.mkdir(mode=0o700)
+        copies.chmod(0o700)
     for index, mount in enumerate(resolved.mounts.values()):
         mount.copy = copies / f"{index}-{mount.source.name or 'root'}"
         _copy_mount(mount, hidden_paths(scenario))
@@ -632,7 +637,6 @@ def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resol
 
 def _copy_mount(mount: Mount, hidden: set[Path]) -> None:
     """The per-session copy of a bind source: the trainee's edits die with the session."""
-    mount.copy.parent.mkdir(parents=True, exist_ok=True)
     source = mount.source
 
     def leave_out(directory: str, names: list[str]) -> set[str]:

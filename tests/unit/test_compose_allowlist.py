@@ -537,6 +537,7 @@ def test_binds_mount_a_copy_without_the_answer(tmp_path: Path) -> None:
     )
     sources = [Path(v["source"]) for v in model["services"]["web"]["volumes"]]
     assert all(source.is_relative_to(session_dir / "mounts") for source in sources)
+    assert (session_dir / "mounts").stat().st_mode & 0o777 == 0o700
     assert all(v["bind"] == {"create_host_path": False} for v in model["services"]["web"]["volumes"])
     pack_copy = sources[0]
     # meta.json, the compose file, the scripts, README and the fault file are left out.
