@@ -18,15 +18,18 @@ Layout of a session directory:
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from libreplay import paths
-from libreplay.errors import NotFound
+from libreplay.errors import InvalidInput, NotFound, ReplayError
 from libreplay.store import read_toml, update_toml
 
 SESSION_FILE = "session.toml"
@@ -43,6 +46,7 @@ TIMEOUT = "timeout"  # the deadline passed first
 ABANDONED = "abandoned"  # ended (down, Ctrl-C, exit) before a fix
 ERROR = "error"  # the scenario misbehaved; ``error`` says how
 TERMINAL = frozenset({RESOLVED, TIMEOUT, ABANDONED, ERROR})
+STATUSES = (STARTING, READY, BREAKING, ACTIVE, RESOLVED, TIMEOUT, ABANDONED, ERROR)
 
 
 def now() -> datetime:
@@ -115,11 +119,100 @@ def session_file(session_id: str) -> Path:
     return paths.session_dir(session_id) / SESSION_FILE
 
 
-def load_session(session_id: str) -> SessionState:
-    path = session_file(session_id)
-    if not path.is_file():
+# A session id names a directory: only plain names, never a path (``..``, ``/``).
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _known_file(session_id: str) -> Path:
+    if not _SESSION_ID.fullmatch(session_id):
         raise NotFound(f"no session {session_id!r}", hint="replay-sessions lists the live ones")
-    return SessionState.from_dict(read_toml(path))
+    return session_file(session_id)
+
+
+def load_session(session_id: str) -> SessionState:
+    """The session's state. NotFound when there is none; InvalidInput naming the file and
+    field when its file is damaged (not TOML, a field missing or of the wrong type)."""
+    path = _known_file(session_id)
+    try:
+        data = read_toml(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _missing(session_id, path) from None
+    return _checked_state(data, path, session_id)
+
+
+def _missing(session_id: str, path: Path) -> NotFound:
+    if path.parent.is_dir():
+        return NotFound(
+            f"session {session_id}: its state file {path} is missing",
+            hint="`replay-down --all` removes what is left of it",
+        )
+    return NotFound(f"no session {session_id!r}", hint="replay-sessions lists the live ones")
+
+
+def _checked_state(data: dict[str, Any], path: Path, session_id: str) -> SessionState:
+    """A state read from ``path``, refused with the file and field named when it is damaged."""
+    problems = [*_field_problems(data), *_identity_problems(data, session_id)]
+    if problems:
+        hint = "the session's state is damaged: `replay-down --all` removes its stack"
+        raise InvalidInput(f"{path}: {problems[0]}", hint=hint)
+    return SessionState.from_dict(data)
+
+
+def _field_problems(data: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, hint in _field_types().items():
+        if name not in data:
+            default_missing = next(f for f in fields(SessionState) if f.name == name)
+            if default_missing.default is MISSING and default_missing.default_factory is MISSING:
+                problems.append(f"{name}: missing")
+        elif not _conforms(data[name], hint):
+            shown = repr(data[name])
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            problems.append(f"{name}: must be {_kind(hint)}, got {shown}")
+    if "status" in data and not problems and data["status"] not in STATUSES:
+        problems.append(f"status: must be one of {', '.join(STATUSES)}, got {data['status']!r}")
+    return problems
+
+
+@cache
+def _field_types() -> dict[str, Any]:
+    return get_type_hints(SessionState)
+
+
+def _identity_problems(data: dict[str, Any], session_id: str) -> list[str]:
+    """The file names its own session: a teardown must never follow it to another directory."""
+    if data.get("id") != session_id:
+        return [f"id: must be {session_id!r} (its directory's name), got {data.get('id')!r}"]
+    return []
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    if get_origin(hint) in (Union, UnionType):
+        return any(_conforms(value, option) for option in get_args(hint))
+    if get_origin(hint) is list:
+        (item,) = get_args(hint)
+        return isinstance(value, list) and all(_conforms(v, item) for v in value)
+    return _scalar_conforms(value, hint)
+
+
+def _scalar_conforms(value: Any, hint: Any) -> bool:
+    if isinstance(value, bool):  # an int to Python, never a count or a time here
+        return hint is bool
+    if hint is float:
+        return isinstance(value, int | float)
+    if hint is datetime:
+        return isinstance(value, datetime) and value.tzinfo is not None  # compared with now()
+    return value is None if hint is type(None) else isinstance(value, hint)
+
+
+def _kind(hint: Any) -> str:
+    if get_origin(hint) in (Union, UnionType):
+        return " or ".join(_kind(option) for option in get_args(hint) if option is not type(None))
+    if get_origin(hint) is list:
+        return f"a list of {_kind(get_args(hint)[0])}"
+    words = {str: "text", int: "an integer", float: "a number", bool: "true or false",
+             datetime: "a date-time with its offset"}  # fmt: skip
+    return words.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def save_new_session(state: SessionState) -> None:
@@ -129,13 +222,13 @@ def save_new_session(state: SessionState) -> None:
 
 def update_session(session_id: str, change: Callable[[SessionState], None]) -> SessionState:
     """Apply ``change`` to the session under its lock; return the state as written."""
-    path = session_file(session_id)
+    path = _known_file(session_id)
     if not path.is_file():
-        raise NotFound(f"no session {session_id!r}")
+        raise _missing(session_id, path)
     result: list[SessionState] = []
 
     def apply(data: dict[str, Any]) -> None:
-        state = SessionState.from_dict(data)
+        state = _checked_state(data, path, session_id)
         change(state)
         data.clear()
         data.update(state.to_dict())
@@ -149,13 +242,28 @@ def update_session(session_id: str, change: Callable[[SessionState], None]) -> S
 
 
 def list_sessions() -> list[SessionState]:
+    """Every session of this home whose state can be read (see :func:`damaged_sessions`)."""
+    return [state for state in _read_all() if isinstance(state, SessionState)]
+
+
+def damaged_sessions() -> list[tuple[str, ReplayError]]:
+    """Session directories whose state cannot be read: (session id, what is wrong)."""
+    return [(error_of[0], error_of[1]) for error_of in _read_all() if isinstance(error_of, tuple)]
+
+
+def _read_all() -> list[SessionState | tuple[str, ReplayError]]:
     root = paths.sessions_dir()
     if not root.is_dir():
         return []
-    found = []
-    for path in sorted(root.glob(f"*/{SESSION_FILE}")):
-        try:
-            found.append(SessionState.from_dict(read_toml(path)))
-        except Exception:  # noqa: BLE001 - a damaged file must not hide the other sessions
+    found: list[SessionState | tuple[str, ReplayError]] = []
+    for directory in sorted(root.iterdir()):
+        if directory.name.startswith(".") or not directory.is_dir():
             continue
+        try:
+            found.append(load_session(directory.name))
+        except NotFound as gone:
+            if directory.is_dir():  # torn down meanwhile, or a directory whose file was lost
+                found.append((directory.name, gone))
+        except InvalidInput as damaged:  # one damaged file must not hide the other sessions
+            found.append((directory.name, damaged))
     return found
