@@ -198,6 +198,15 @@ def _configure(server: libtmux.Server, spec: WorkspaceSpec) -> None:
         "escape-time": "10",  # the default 500 ms makes Esc in vi inside the shell feel broken
         "history-limit": "20000",
         "mouse": "on",  # click to focus a pane, scroll the history
+        # What runs in a pane is a scenario's container: it must not reach the terminal around
+        # tmux, whatever the user's own tmux.conf says. Its OSC 52 never sets the outer
+        # clipboard (a paste would run its text on the host; "external" still lets the
+        # trainee's own copy-mode selections through), no pass-through of raw sequences, no
+        # renaming of windows, no title of the outer terminal.
+        "set-clipboard": "external",
+        "allow-passthrough": "off",
+        "allow-rename": "off",
+        "set-titles": "off",
     }
     for option, value in settings.items():
         server.cmd("set-option", "-g", option, value)

@@ -150,3 +150,43 @@ def test_hud_width_leaves_the_shell_room(columns: int, width: int) -> None:
 
 def test_socket_is_per_session() -> None:
     assert tmux.socket_name("ab12") == "replaybook-ab12"
+
+
+def _client_output_while(ws: Workspace, command: str) -> bytes:
+    """What a real client attached in a pty receives while ``command`` runs in the shell pane."""
+    import os
+    import select
+
+    main_fd, pty_fd = os.openpty()
+    client = subprocess.Popen(
+        ["tmux", "-L", ws.socket, "attach"], stdin=pty_fd, stdout=pty_fd, stderr=pty_fd,
+        env={**os.environ, "TERM": "xterm-256color"}, close_fds=True,
+    )  # fmt: skip
+    os.close(pty_fd)
+    received = b""
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # let the client draw first
+            if select.select([main_fd], [], [], 0.1)[0]:
+                received += os.read(main_fd, 65536)
+        ws.server.cmd("send-keys", "-t", ws.shell_pane, command, "Enter")
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            if select.select([main_fd], [], [], 0.1)[0]:
+                received += os.read(main_fd, 65536)
+    finally:
+        client.terminate()
+        client.wait(timeout=5)
+        os.close(main_fd)
+    return received
+
+
+def test_a_pane_cannot_write_the_outer_terminal_s_clipboard(workspace: tuple[Workspace, Path]) -> None:
+    """OSC 52 printed by whatever runs in the shell (a container's log, a file the trainee cats)
+    never reaches the real terminal's clipboard, where a paste would run it on the host."""
+    ws, _ = workspace
+    osc52 = r"printf '\033]52;c;ZWNobyBwd25lZA==\007'"
+    assert b"\x1b]52;" not in _client_output_while(ws, osc52)
+    # The same with a tmux.conf's `set-clipboard on`, to show the check sees a forwarded one.
+    ws.server.cmd("set-option", "-g", "set-clipboard", "on")
+    assert b"\x1b]52;" in _client_output_while(ws, osc52)
