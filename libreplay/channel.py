@@ -1,65 +1,53 @@
-"""The hint channel: a directory of the session, bind-mounted into the shell service.
+"""The hint channel between the trainee's shell and the watcher: no host path anywhere in it.
 
-It carries only requests and the hints already revealed, never the hints still hidden:
-  bin/get-hint     the trainee's command (POSIX sh; needs nothing else in the image)
-  requests/<id>    get-hint asks (the watcher, `replay-check --watch`, answers)
-  replies/<id>     the answer to one request
-  hints/<n>.txt    each revealed hint
-Containers may run as any user, so the request and reply directories are world-writable.
+Everything travels through the Docker API, so it works the same against a remote engine:
+  set-up      right after the stack is up, ``bin/get-hint`` (POSIX sh) and ``replies/`` are
+              copied into the shell container at CHANNEL_MOUNT (a tar through put_archive)
+  request     get-hint writes one line, ``replaybook-hint-request <id>``, to /proc/1/fd/1:
+              PID 1's stdout is the container's log stream, which the watcher follows
+  reply       the watcher runs a ``docker exec`` in the shell container that writes the answer
+              to ``replies/<id>``; the text travels in the exec's environment
+Whatever the trainee does to CHANNEL_MOUNT (symlinks, directories, deleting it), only the
+container's own filesystem is touched: no host process opens, writes or deletes a path a
+container named. Only strict, short lines count as requests; each id is answered once, and a
+token bucket limits how many hints can be asked for in a row.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import io
+import queue
+import re
+import tarfile
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from libreplay import paths
-from libreplay.state import CHANNEL_DIR
-from libreplay.store import write_atomic
+from libreplay import docker_api, paths
+from libreplay.checks import LogFollower
+from libreplay.errors import EnvironmentProblem, NotFound
+from libreplay.state import CHANNEL_MOUNT, SessionState
+from libreplay.terminal import find_container, inert
 
 NO_MORE_HINTS = "No more hints for this incident: you have seen them all."
-
-
-class HintChannel:
-    def __init__(self, session_dir: Path) -> None:
-        self.root = session_dir / CHANNEL_DIR
-        self.requests = self.root / "requests"
-        self.replies = self.root / "replies"
-        self.hints = self.root / "hints"
-
-    def create(self) -> None:
-        for directory in (self.root / "bin", self.requests, self.replies, self.hints):
-            directory.mkdir(parents=True, exist_ok=True)
-        for directory in (self.requests, self.replies):
-            directory.chmod(0o777)
-        target = self.root / "bin" / "get-hint"
-        shutil.copyfile(paths.asset_path("get-hint"), target)
-        target.chmod(0o755)
-
-    def pending_requests(self) -> list[Path]:
-        """Requests in the order they were made; one withdrawn meanwhile is skipped."""
-        found: list[tuple[int, Path]] = []
-        try:
-            entries = list(self.requests.iterdir())
-        except FileNotFoundError:
-            return []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                found.append((entry.stat().st_mtime_ns, entry))
-            except FileNotFoundError:
-                continue  # get-hint gave up and removed its request
-        return [path for _, path in sorted(found)]
-
-    def answer(self, request: Path, text: str) -> None:
-        # Never re-create a channel that a teardown removed; readable by any container user.
-        write_atomic(self.replies / request.name, (text + "\n").encode(), create_parents=False, mode=0o644)
-        request.unlink(missing_ok=True)
-
-    def publish(self, number: int, total: int, text: str) -> None:
-        body = f"Hint {number}/{total}: {text}\n".encode()
-        write_atomic(self.hints / f"{number}.txt", body, create_parents=False, mode=0o644)
+BURST = 3  # requests answered at once ...
+REFILL_SECONDS = 2.0  # ... then one every this many seconds
+SLOW_DOWN = f"Slow down: one hint request every {REFILL_SECONDS:g} s. Ask again in a moment."
+REQUEST = re.compile(r"replaybook-hint-request ([A-Za-z0-9_-]{1,64})")
+MAX_REQUEST_LINE_BYTES = 256  # a request with the engine's timestamp in front fits with room
+SEEN_IDS_KEPT = 1024  # enough to recognise the lines a re-follow reads twice
+MAX_REPLY_CHARS = 8000  # the exec's environment has a size limit; no hint comes near it
+REPLY_ENV = "REPLAYBOOK_REPLY"
+REPLIES = f"{CHANNEL_MOUNT}/replies"
+GET_HINT = f"{CHANNEL_MOUNT}/bin/get-hint"
+# Run in the container by the watcher; "$1" is a request id (already matched by REQUEST).
+# Written aside and renamed, so get-hint never reads half an answer.
+_REPLY_SCRIPT = (
+    f"cd {REPLIES} 2>/dev/null || exit 0; umask 022; "
+    f'printf "%s\\n" "${REPLY_ENV}" > ".$1" && mv -f ".$1" "$1"'
+)
 
 
 def format_hint(revealed: tuple[int, int, str] | None) -> str:
@@ -67,3 +55,178 @@ def format_hint(revealed: tuple[int, int, str] | None) -> str:
         return NO_MORE_HINTS
     number, total, text = revealed
     return f"Hint {number}/{total}: {text}"
+
+
+def reply_body(text: str) -> str:
+    """What get-hint prints: inert (it reaches the trainee's terminal) and bounded."""
+    return inert(text)[:MAX_REPLY_CHARS]
+
+
+def parse_request(line: str) -> str | None:
+    """The request id in a line that is exactly a request; None for any other line."""
+    match = REQUEST.fullmatch(line)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class HintRequest:
+    """One admitted request: answer it in ``container_id`` (``slow_down``: over the limit)."""
+
+    container_id: str
+    request_id: str
+    slow_down: bool = False
+
+
+class HintStreamEnded:
+    """The shell's log stream ended (a restart, the engine): follow it again."""
+
+
+class RequestGate:
+    """Decides, before anything is revealed, which requests are answered at all.
+
+    An id already answered is dropped (a re-follow reads some lines twice; get-hint repeats a
+    request it got no answer to). Past the token bucket one request per refill window is told
+    to slow down and the rest are dropped unanswered, so a flood costs a few replies.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.tokens = float(BURST)
+        self.refilled_at = clock()
+        self.slowed_down_at: float | None = None
+        self.answered: OrderedDict[str, None] = OrderedDict()
+
+    def admit(self, request_id: str) -> bool | None:
+        """True: reveal and answer; False: answer "slow down"; None: drop."""
+        if request_id in self.answered:
+            return None
+        moment = self.clock()
+        self.tokens = min(BURST, self.tokens + (moment - self.refilled_at) / REFILL_SECONDS)
+        self.refilled_at = moment
+        if self.tokens >= 1:
+            self.tokens -= 1
+            verdict = True
+        elif self.slowed_down_at is None or moment - self.slowed_down_at >= REFILL_SECONDS:
+            self.slowed_down_at = moment
+            verdict = False
+        else:
+            return None  # not remembered: if get-hint asks again later, it may be answered then
+        self.answered[request_id] = None
+        while len(self.answered) > SEEN_IDS_KEPT:
+            self.answered.popitem(last=False)
+        return verdict
+
+
+class HintChannel:
+    """The session's shell container, reached only through the Docker API."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    def shell_container_id(self) -> str:
+        container = find_container(self.state, self.state.shell_service)
+        if not container.running:
+            raise NotFound(f"session {self.state.id}: the shell container is {container.status}")
+        return container.id
+
+    def install(self, container_id: str | None = None, *, verify: bool = False) -> str | None:
+        """Copy get-hint and the replies directory into the shell container.
+
+        Returns why they are not there (the shell container is gone, its filesystem is
+        read-only; with ``verify``, checked by looking: the engine copies "successfully" under
+        a tmpfs it cannot see), or None. Idempotent: it repairs what a trainee removed, in the
+        container. Files in the writable layer survive a restart; a container that a break
+        step recreates gets them again when the watcher follows its log.
+        """
+        import docker.errors
+
+        try:
+            target = container_id or self.shell_container_id()
+        except NotFound as exc:
+            return exc.message
+        api = docker_api.client().api
+        with docker_api.engine_errors():
+            try:
+                api.put_archive(target, "/", _channel_archive())
+                if verify and not self._present(target):
+                    return f"{GET_HINT} is not visible in the container (is {CHANNEL_MOUNT} under a tmpfs?)"
+            except docker.errors.APIError as exc:
+                return str(exc.explanation or exc)
+        return None
+
+    @staticmethod
+    def _present(container_id: str) -> bool:
+        container = docker_api.client().containers.get(container_id)
+        return bool(container.exec_run(["sh", "-c", f"test -x {GET_HINT}"]).exit_code == 0)
+
+    def reply(self, request: HintRequest, text: str) -> bool:
+        """Write the answer into the container without waiting for it: a trainee may make their
+        own exec hang, the watcher must not hang with it. False when it could not be started
+        (the container stopped or went away meanwhile: get-hint gives up by itself)."""
+        import docker.errors
+
+        api = docker_api.client().api
+        try:
+            with docker_api.engine_errors():
+                created = api.exec_create(
+                    request.container_id,
+                    ["sh", "-c", _REPLY_SCRIPT, "replaybook-reply", request.request_id],
+                    environment={REPLY_ENV: reply_body(text)}, stdout=False, stderr=False,
+                )  # fmt: skip
+                api.exec_start(created["Id"], detach=True)
+        except (EnvironmentProblem, docker.errors.APIError):
+            return False
+        return True
+
+
+class HintFollower(LogFollower):
+    """Follows the shell container's log stream for requests, admitted by a :class:`RequestGate`.
+
+    Each time it starts following (the watcher starting, the shell restarted or recreated) it
+    installs get-hint again first, so what a trainee deleted comes back after a restart.
+    """
+
+    end = HintStreamEnded()
+    max_line = MAX_REQUEST_LINE_BYTES
+
+    def __init__(
+        self, channel: HintChannel, gate: RequestGate, events: queue.Queue[Any], *, since: float | None
+    ) -> None:
+        super().__init__("hint-follower", events, since=since)
+        self.channel = channel
+        self.gate = gate
+        self.following = ""
+
+    def container_id(self) -> str:
+        self.following = self.channel.shell_container_id()
+        self.channel.install(self.following)  # a read-only shell: get-hint is missing, C-b h is not
+        return self.following
+
+    def parse(self, line: str) -> HintRequest | None:
+        request_id = parse_request(line)
+        if request_id is None:
+            return None
+        verdict = self.gate.admit(request_id)
+        if verdict is None:
+            return None
+        return HintRequest(self.following, request_id, slow_down=not verdict)
+
+
+def _channel_archive() -> bytes:
+    """CHANNEL_MOUNT with bin/get-hint (0755) and replies/ (1777: a shell may run as any user)."""
+    root = CHANNEL_MOUNT.strip("/")
+    script = paths.asset_path("get-hint").read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, mode in ((root, 0o755), (f"{root}/bin", 0o755), (f"{root}/replies", 0o1777)):
+            tar.addfile(_entry(name, tarfile.DIRTYPE, mode))
+        entry = _entry(f"{root}/bin/get-hint", tarfile.REGTYPE, 0o755)
+        entry.size = len(script)
+        tar.addfile(entry, io.BytesIO(script))
+    return buffer.getvalue()
+
+
+def _entry(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
+    entry = tarfile.TarInfo(name)
+    entry.type, entry.mode, entry.mtime = kind, mode, int(time.time())
+    return entry

@@ -2,8 +2,8 @@
 
 ``http_200``: the probe container (see stack.py) requests the URL from inside the scenario
 network every 0.2 s and prints a line when the answer changes; :class:`ProbeFollower`
-follows its log stream, so detection costs the host no polling. A one-off check runs
-curl in the probe with ``docker exec``.
+follows its log stream (a :class:`LogFollower`, which the hint channel uses too), so detection
+costs the host no polling. A one-off check runs curl in the probe with ``docker exec``.
 ``exit_zero``: ``check.sh`` on the host, with a timeout; exit status 0 means fixed.
 """
 
@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from libreplay import docker_api, paths
@@ -27,6 +30,7 @@ from libreplay.stack import PROBE_IMAGE_REPO, Stack
 CHECK_TIMEOUT_SECONDS = 20
 HTTP_TIMEOUT_SECONDS = 2
 STREAM_RETRY_SECONDS = 1.0
+MAX_LOG_LINE_BYTES = 4096
 
 
 def ensure_probe_image(on_progress: Callable[[str], None] | None = None) -> str:
@@ -105,7 +109,108 @@ class Check:
         return found[0]
 
 
-class ProbeFollower(threading.Thread):
+class LogFollower(threading.Thread):
+    """Follows one container's stdout log stream and puts what :meth:`parse` makes of each line
+    on a queue; when the stream ends (the container stopped, the engine failed) it puts
+    :attr:`end`, and whoever reads the queue decides whether to follow again.
+
+    Subclasses say which container (:meth:`container_id`, raising when none is running) and
+    what a line means (:meth:`parse`, None for "nothing"). A line longer than :attr:`max_line`
+    bytes is dropped whole, so a flood costs bounded memory. ``since`` (engine time, unix
+    seconds) skips older lines; :meth:`resume_point` tells a follower started after this one
+    ended where to carry on.
+    """
+
+    end: Any = None
+    max_line = MAX_LOG_LINE_BYTES
+
+    def __init__(self, name: str, events: queue.Queue[Any], *, since: float | None = None) -> None:
+        super().__init__(name=name, daemon=True)
+        self.events = events
+        self.since = since
+        self.last_timestamp: float | None = None
+
+    def container_id(self) -> str:
+        raise NotImplementedError
+
+    def parse(self, line: str) -> Any:
+        raise NotImplementedError
+
+    def resume_point(self) -> float | None:
+        """Where the next follower starts: at the newest line seen (re-read, so it can be told
+        apart by what it says, never lost to a rounding of the time)."""
+        if self.last_timestamp is None:
+            return self.since
+        return max(self.last_timestamp - 1e-6, 1e-6)
+
+    def run(self) -> None:
+        started = time.monotonic()
+        try:
+            for stamp, line in self._lines(self.container_id()):
+                self.last_timestamp = stamp
+                event = self.parse(line)
+                if event is not None:
+                    self.events.put(event)
+        except Exception:  # noqa: BLE001 - any failure ends the stream; the reader decides what next
+            pass
+        # Whoever reads the queue follows again at once: an attempt lasts at least this long,
+        # so an engine or a container that keeps ending the stream costs one attempt a second.
+        time.sleep(max(0.0, STREAM_RETRY_SECONDS - (time.monotonic() - started)))
+        self.events.put(self.end)
+
+    def _lines(self, container_id: str) -> Iterator[tuple[float, str]]:
+        stream = docker_api.client().api.logs(
+            container_id, stream=True, follow=True, stdout=True, stderr=False, timestamps=True,
+            since=self.since,
+        )  # fmt: skip
+        for raw in split_lines(stream, self.max_line):
+            stamp, _, text = raw.partition(b" ")
+            at = engine_time(stamp.decode("ascii", errors="replace"))
+            if at is not None:
+                yield at, text.decode(errors="replace").rstrip("\r")
+
+
+def split_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[bytes]:
+    """The complete lines of a byte stream; a line longer than ``max_line`` is dropped whole
+    (the part already buffered and the rest up to its newline), so memory stays bounded."""
+    pending = b""
+    oversized = False  # inside a line already dropped: skip to its end
+    for chunk in chunks:
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        for part in parts:
+            if oversized:
+                oversized = False
+            elif len(part) <= max_line:
+                yield part
+        if len(pending) > max_line:
+            pending, oversized = b"", True
+
+
+_ENGINE_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
+
+
+def engine_time(text: str) -> float | None:
+    """An RFC 3339 time as the engine writes it (nanoseconds, ``Z`` or an offset), in unix seconds."""
+    match = _ENGINE_TIME.fullmatch(text.strip())
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    moment = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    return moment.timestamp() + float(f"0.{fraction or 0}")
+
+
+def engine_now() -> float:
+    """The engine's clock (a remote engine's may differ from ours); ours if it does not say."""
+    with suppress(Exception):
+        with engine_errors():
+            found = engine_time(str(docker_api.client().info().get("SystemTime", "")))
+        if found is not None:
+            return found
+    return time.time()
+
+
+class ProbeFollower(LogFollower):
     """Follows the probe's log stream and puts each :class:`ProbeEvent` on a queue.
 
     The stream starts at the container's first line, so the newest state is always known.
@@ -113,26 +218,14 @@ class ProbeFollower(threading.Thread):
     """
 
     def __init__(self, check: Check, events: queue.Queue[Any]) -> None:
-        super().__init__(name="probe-follower", daemon=True)
+        super().__init__("probe-follower", events)
         self.check = check
-        self.events = events
 
-    def run(self) -> None:
-        try:
-            container = self.check.probe_container()
-            buffer = b""
-            for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=False):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    event = parse_probe_line(line.decode(errors="replace"))
-                    if event is not None:
-                        self.events.put(event)
-        except Exception:  # noqa: BLE001 - any failure ends the stream; the watcher re-checks the probe
-            # The watcher follows again at once: pause so an engine that keeps failing the
-            # stream costs one attempt a second, not a busy loop.
-            time.sleep(STREAM_RETRY_SECONDS)
-        self.events.put(None)
+    def container_id(self) -> str:
+        return str(self.check.probe_container().id)
+
+    def parse(self, line: str) -> ProbeEvent | None:
+        return parse_probe_line(line)
 
 
 def parse_probe_line(line: str) -> ProbeEvent | None:

@@ -24,9 +24,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from libreplay import docker_api, ledger, paths
-from libreplay.channel import HintChannel, format_hint
-from libreplay.checks import Check, ProbeEvent, ProbeFollower, ensure_probe_image
+from libreplay import docker_api, ledger
+from libreplay.channel import (
+    SLOW_DOWN,
+    HintChannel,
+    HintFollower,
+    HintRequest,
+    HintStreamEnded,
+    RequestGate,
+    format_hint,
+)
+from libreplay.checks import Check, ProbeEvent, ProbeFollower, engine_now, ensure_probe_image
 from libreplay.errors import Interrupted, InvalidInput, NotFound, ScenarioFailure, SessionError
 from libreplay.interrupts import as_interrupted, shielded, signals_raise
 from libreplay.owners import start_time
@@ -149,15 +157,21 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
     )
     stack = Stack(scenario, session_id, state.project, state.directory)
     with _torn_down_on_failure(stack):
-        HintChannel(state.directory).create()
         save_new_session(state)
         probe_image = ensure_probe_image(on_progress) if scenario.success_condition == "http_200" else ""
         stack.prepare(probe_image)
         on_progress(f"starting {scenario.ref} as session {session_id} (project {state.project})")
         stack.up(on_progress)
+        _install_get_hint(state, on_progress)
         _prove_baseline(stack)
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
+
+
+def _install_get_hint(state: SessionState, on_progress: Progress) -> None:
+    problem = HintChannel(state).install(verify=True)
+    if problem is not None:
+        on_progress(f"get-hint could not be put into the shell ({problem}): C-b h and replay-hint still work")
 
 
 def _mark_ready(state: SessionState) -> None:
@@ -319,7 +333,13 @@ class _SessionEnded(Exception):
 
 
 class _Watcher:
-    """One event loop: probe changes, hint requests, the session file, and the deadline."""
+    """One event loop: probe changes, hint requests, the session file, and the deadline.
+
+    Hint requests come from the shell container's log stream (a :class:`HintFollower`, already
+    de-duplicated and rate-limited by its gate) and are answered through the Docker API; no file
+    of the trainee's is read. Requests made before the watcher started are not seen (get-hint
+    asks again every 2 s while it waits).
+    """
 
     def __init__(self, stack: Stack, through_deadline: bool, on_change: Callable[[SessionState], None]):
         self.stack = stack
@@ -327,16 +347,18 @@ class _Watcher:
         self.through_deadline = through_deadline
         self.on_change = on_change
         self.check = Check(stack)
-        self.channel = HintChannel(stack.session_dir)
+        self.channel = HintChannel(load_session(self.session_id))
+        self.hint_gate = RequestGate()
+        self.hint_follower: HintFollower | None = None
         self.events: queue.Queue[Any] = queue.Queue()
         self.stop = threading.Event()
 
     def run(self) -> SessionState:
         if self.check.http:
             ProbeFollower(self.check, self.events).start()
+        self._follow_hints()
         threading.Thread(target=self._watch_files, name="session-files", daemon=True).start()
         try:
-            self._serve_hints()
             return self._loop()
         finally:
             self.stop.set()
@@ -371,10 +393,13 @@ class _Watcher:
             started = state.started_at.timestamp() if state.started_at else 0.0
             if event.ok and event.at >= started:
                 self._fixed(state)
+        elif isinstance(event, HintRequest):
+            self._answer(event)
+        elif isinstance(event, HintStreamEnded):
+            self._follow_hints()  # the shell restarted (or the stream failed): follow it again
         elif event == "files":
             if not self.stack.session_dir.exists():
                 raise _SessionEnded
-            self._serve_hints()
         elif event is None:
             if not self.stack.session_dir.exists():
                 raise _SessionEnded
@@ -406,23 +431,32 @@ class _Watcher:
     def _publish(self, state: SessionState) -> None:
         self.on_change(state)
 
-    def _serve_hints(self) -> None:
-        for request in self.channel.pending_requests():
-            try:
-                answer = format_hint(reveal_hint(self.session_id))
-            except NotFound:
-                raise _SessionEnded from None
-            except SessionError as refused:
-                answer = refused.message
-            self.channel.answer(request, answer)
+    def _follow_hints(self) -> None:
+        """Follow the shell's log from now on (the engine's now), or from where the last
+        follower stopped: no request is answered twice, and a restart loses none."""
+        previous = self.hint_follower
+        since = previous.resume_point() if previous is not None else engine_now()
+        self.hint_follower = HintFollower(self.channel, self.hint_gate, self.events, since=since)
+        self.hint_follower.start()
+
+    def _answer(self, request: HintRequest) -> None:
+        if request.slow_down:
+            self.channel.reply(request, SLOW_DOWN)
+            return
+        try:
+            answer = format_hint(reveal_hint(self.session_id))
+        except NotFound:
+            raise _SessionEnded from None
+        except SessionError as refused:
+            answer = refused.message
+        self.channel.reply(request, answer)
 
     def _watch_files(self) -> None:
         from watchfiles import watch as watch_paths
 
-        watched = [self.stack.session_dir, self.channel.requests]
         try:
             for _changes in watch_paths(
-                *watched, stop_event=self.stop, debounce=50, step=10, rust_timeout=1000,
+                self.stack.session_dir, stop_event=self.stop, debounce=50, step=10, rust_timeout=1000,
                 yield_on_timeout=False, watch_filter=_not_hidden,
             ):  # fmt: skip
                 self.events.put("files")
@@ -487,10 +521,7 @@ def reveal_hint(session_id: str) -> tuple[int, int, str] | None:
             revealed.append((s.hints_used, len(hints), text))
 
     update_session(session_id, apply)
-    if revealed:
-        HintChannel(paths.session_dir(session_id)).publish(*revealed[0])
-        return revealed[0]
-    return None
+    return revealed[0] if revealed else None
 
 
 # -- replay-down -----------------------------------------------------------------------------

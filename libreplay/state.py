@@ -7,13 +7,15 @@ All writes go through :func:`update_session` (locked, atomic), so concurrent wri
 
 Layout of a session directory:
   session.toml          the state below
-  compose.override.yml  what replaybook adds to the pack's compose file (probe, hint channel)
-  channel/              bind-mounted into the shell service at CHANNEL_MOUNT:
-    bin/get-hint        the trainee's hint command (POSIX sh)
-    requests/           get-hint drops a request file here
-    replies/            the watcher answers each request here
-    hints/N.txt         hints revealed so far (never the ones not yet revealed)
+  compose.json          the session's compose model: the pack's file as Compose resolves it,
+                        checked, with replaybook's additions (labels, the probe)
+  mounts/               per-session copies of what the scenario binds (never the pack)
   transcript.cast       the trainee's shell, asciicast v2 (written by replaybook run)
+No hint channel here: it lives in the shell container itself, at CHANNEL_MOUNT, and is reached
+only through the Docker API (libreplay.channel), so no host path is the trainee's to aim at:
+  bin/get-hint          the trainee's hint command (POSIX sh), copied in after the stack is up
+  replies/<id>          the watcher's answer to one request (requests go on the log stream)
+Revealed hints are recorded in this file (``hints_revealed``), which the HUD reads.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from libreplay.errors import InvalidInput, NotFound, ReplayError
 from libreplay.store import read_toml, update_toml
 
 SESSION_FILE = "session.toml"
-CHANNEL_DIR = "channel"
+# Where the hint channel lives inside the shell container (never a host path): get-hint is in
+# its bin/, which the trainee's PATH puts first (libreplay.terminal.shell_argv).
 CHANNEL_MOUNT = "/run/replaybook"
 
 # Status values, in the order a session moves through them.

@@ -136,8 +136,7 @@ def test_hint_channel_answers_get_hint_inside_the_container(projects: list[str])
         state = load_session(session)
         assert state.hints_used == 1
         assert state.hints_revealed == ["only one hint for the steps fault"]
-        channel = paths.session_dir(session) / "channel"
-        assert sorted(p.name for p in (channel / "hints").iterdir()) == ["1.txt"]
+        assert not (paths.session_dir(session) / "channel").exists()  # no host path: the Docker API
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(timeout=60)
