@@ -25,11 +25,19 @@ def replay(
     ] = 2.0,
 ) -> None:
     """Play SESSION's transcript; Ctrl-C stops, space pauses (asciinema play)."""
+    import tempfile
+
+    from libreplay.transcript import filtered_copy
+
     cast = transcript_for(session)
     argv = [sys.executable, "-m", "asciinema", "play", "-s", str(speed)]
     if idle_limit is not None:
         argv += ["-i", str(idle_limit)]
-    code = subprocess.call([*argv, str(cast)])
+    with tempfile.TemporaryDirectory(prefix="replaybook-replay-") as scratch:
+        # What the container printed may act on this terminal (clipboard, title): played filtered.
+        safe = Path(scratch) / cast.name
+        filtered_copy(cast, safe)
+        code = subprocess.call([*argv, str(safe)])
     if code:
         raise typer.Exit(code)
 

@@ -1,0 +1,119 @@
+"""A recorded shell played back safely: the mentor's terminal gets the picture, not the commands.
+
+A transcript is what a scenario's container printed, so it may carry sequences that act on
+the terminal showing it rather than draw on it: OSC 52 (writes the clipboard), OSC 0/2
+(titles), OSC 8 (links that say one thing and open another), DCS/SOS/PM/APC strings (terminal
+passthroughs) and CSI ``t`` window operations (some report the title back as typed input).
+Playback keeps everything that draws — text, colours, cursor movement — and drops those.
+:func:`inert` (libreplay/terminal.py) is the wrong tool here: it removes every sequence.
+
+A sequence may be split across two events of the recording, so the filter keeps its state
+from one event to the next.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum, auto
+from pathlib import Path
+
+ESC = "\x1b"
+BEL = "\x07"
+STRING_STARTS = "]PX^_"  # after ESC: OSC, DCS, SOS, PM, APC
+STRING_STARTS_8BIT = "\x9d\x90\x98\x9e\x9f"
+STRING_END_8BIT = "\x9c"
+CSI_8BIT = "\x9b"
+WINDOW_OPERATION = "t"  # CSI … t: resize, iconify, report the title
+
+
+class _State(Enum):
+    TEXT = auto()
+    ESCAPE = auto()  # after ESC
+    STRING = auto()  # inside OSC/DCS/SOS/PM/APC: dropped until BEL or ST
+    STRING_ESCAPE = auto()  # ESC inside a string: ST if a backslash follows
+    CSI = auto()  # collecting a control sequence to its final byte
+
+
+class PlaybackFilter:
+    """Feed the output of each event in order; each call returns what may reach the terminal."""
+
+    def __init__(self) -> None:
+        self.state = _State.TEXT
+        self.pending = ""  # an escape or control sequence whose end has not been seen yet
+
+    def feed(self, text: str) -> str:
+        kept: list[str] = []
+        for char in text:
+            kept.append(self._step(char))
+        return "".join(kept)
+
+    def _step(self, char: str) -> str:  # noqa: PLR0911 - one return per state and byte
+        state = self.state
+        if state is _State.STRING:
+            if char in (BEL, STRING_END_8BIT):
+                self.state = _State.TEXT
+            elif char == ESC:
+                self.state = _State.STRING_ESCAPE
+            return ""
+        if state is _State.STRING_ESCAPE:
+            self.state = _State.TEXT
+            return "" if char == "\\" else self._step_text(ESC) + self._step(char)
+        if state is _State.ESCAPE:
+            if char == ESC:  # a terminal drops the unfinished escape and starts anew
+                return ""
+            self.state = _State.TEXT
+            if char == "\\":  # a string terminator with no string: nothing to draw
+                return ""
+            if char in STRING_STARTS:
+                self.state = _State.STRING
+                return ""
+            if char == "[":
+                self.state, self.pending = _State.CSI, ESC + "["
+                return ""
+            return ESC + char
+        if state is _State.CSI:
+            return self._step_csi(char)
+        return self._step_text(char)
+
+    def _step_text(self, char: str) -> str:
+        if char == ESC:
+            self.state = _State.ESCAPE
+            return ""
+        if char in STRING_STARTS_8BIT:
+            self.state = _State.STRING
+            return ""
+        if char == CSI_8BIT:
+            self.state, self.pending = _State.CSI, ESC + "["
+            return ""
+        return char
+
+    def _step_csi(self, char: str) -> str:
+        code = ord(char)
+        if 0x20 <= code <= 0x3F:  # parameter and intermediate bytes
+            self.pending += char
+            return ""
+        self.state = _State.TEXT
+        sequence, self.pending = self.pending + char, ""
+        if 0x40 <= code <= 0x7E:
+            return "" if char == WINDOW_OPERATION else sequence
+        return sequence  # a control character cut the sequence short: the terminal runs both
+
+
+def filtered_copy(source: Path, dest: Path) -> None:
+    """Write ``source`` (asciicast v2) to ``dest`` with every output event filtered."""
+    playback = PlaybackFilter()
+    with (
+        source.open(encoding="utf-8", errors="replace") as reader,
+        dest.open("w", encoding="utf-8") as writer,
+    ):
+        writer.write(reader.readline())  # the header, checked by the caller
+        for line in reader:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a damaged line (a recording cut off mid-write) is skipped
+            if not (isinstance(event, list) and len(event) == 3 and isinstance(event[2], str)):
+                continue
+            if event[1] == "o":
+                event[2] = playback.feed(event[2])
+            writer.write(json.dumps(event) + "\n")
