@@ -35,7 +35,8 @@ NO_MORE_HINTS = "No more hints for this incident: you have seen them all."
 BURST = 3  # requests answered at once ...
 REFILL_SECONDS = 2.0  # ... then one every this many seconds
 SLOW_DOWN = f"Slow down: one hint request every {REFILL_SECONDS:g} s. Ask again in a moment."
-REQUEST = re.compile(r"replaybook-hint-request ([A-Za-z0-9_-]{1,64})")
+REQUEST_PREFIX = "replaybook-hint-request "
+REQUEST = re.compile(re.escape(REQUEST_PREFIX) + r"([A-Za-z0-9_-]{1,64})")
 MAX_REQUEST_LINE_BYTES = 256  # a request with the engine's timestamp in front fits with room
 SEEN_IDS_KEPT = 1024  # enough to recognise the lines a re-follow reads twice
 MAX_REPLY_CHARS = 8000  # the exec's environment has a size limit; no hint comes near it
@@ -188,6 +189,7 @@ class HintFollower(LogFollower):
 
     end = HintStreamEnded()
     max_line = MAX_REQUEST_LINE_BYTES
+    marker = REQUEST_PREFIX.encode()
 
     def __init__(
         self, channel: HintChannel, gate: RequestGate, events: queue.Queue[Any], *, since: float | None

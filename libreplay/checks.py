@@ -115,20 +115,22 @@ class LogFollower(threading.Thread):
     :attr:`end`, and whoever reads the queue decides whether to follow again.
 
     Subclasses say which container (:meth:`container_id`, raising when none is running) and
-    what a line means (:meth:`parse`, None for "nothing"). A line longer than :attr:`max_line`
-    bytes is dropped whole, so a flood costs bounded memory. ``since`` (engine time, unix
-    seconds) skips older lines; :meth:`resume_point` tells a follower started after this one
-    ended where to carry on.
+    what a line means (:meth:`parse`, None for "nothing"); lines without :attr:`marker` are
+    skipped unread, so a container that floods its log costs little. A line longer than
+    :attr:`max_line` bytes is dropped whole, so a flood costs bounded memory. ``since`` (engine
+    time, unix seconds) skips older lines; :meth:`resume_point` tells a follower started after
+    this one ended where to carry on.
     """
 
     end: Any = None
     max_line = MAX_LOG_LINE_BYTES
+    marker = b""
 
     def __init__(self, name: str, events: queue.Queue[Any], *, since: float | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.events = events
         self.since = since
-        self.last_timestamp: float | None = None
+        self.last_stamp = b""  # the engine's timestamp of the newest line, read only when needed
 
     def container_id(self) -> str:
         raise NotImplementedError
@@ -137,18 +139,19 @@ class LogFollower(threading.Thread):
         raise NotImplementedError
 
     def resume_point(self) -> float | None:
-        """Where the next follower starts: at the newest line seen (re-read, so it can be told
-        apart by what it says, never lost to a rounding of the time)."""
-        if self.last_timestamp is None:
-            return self.since
-        return max(self.last_timestamp - 1e-6, 1e-6)
+        """Where the next follower starts: just before the newest line seen (read again, and told
+        apart by what it says, rather than lost to a rounding of the time)."""
+        seen = engine_time(self.last_stamp.decode("ascii", errors="replace"))
+        return self.since if seen is None else max(seen - 1e-3, 1e-3)
 
     def run(self) -> None:
         started = time.monotonic()
         try:
-            for stamp, line in self._lines(self.container_id()):
-                self.last_timestamp = stamp
-                event = self.parse(line)
+            for stamp, payload in self._lines(self.container_id()):
+                self.last_stamp = stamp
+                if self.marker not in payload:
+                    continue
+                event = self.parse(payload.decode(errors="replace").rstrip("\r"))
                 if event is not None:
                     self.events.put(event)
         except Exception:  # noqa: BLE001 - any failure ends the stream; the reader decides what next
@@ -158,16 +161,15 @@ class LogFollower(threading.Thread):
         time.sleep(max(0.0, STREAM_RETRY_SECONDS - (time.monotonic() - started)))
         self.events.put(self.end)
 
-    def _lines(self, container_id: str) -> Iterator[tuple[float, str]]:
+    def _lines(self, container_id: str) -> Iterator[tuple[bytes, bytes]]:
+        """(timestamp, text) of each line; the engine puts the timestamp and a space in front."""
         stream = docker_api.client().api.logs(
             container_id, stream=True, follow=True, stdout=True, stderr=False, timestamps=True,
             since=self.since,
         )  # fmt: skip
         for raw in split_lines(stream, self.max_line):
-            stamp, _, text = raw.partition(b" ")
-            at = engine_time(stamp.decode("ascii", errors="replace"))
-            if at is not None:
-                yield at, text.decode(errors="replace").rstrip("\r")
+            stamp, _, payload = raw.partition(b" ")
+            yield stamp, payload
 
 
 def split_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[bytes]:

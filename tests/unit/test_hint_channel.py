@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import queue
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 
 from libreplay import channel, paths
 from libreplay.channel import BURST, REFILL_SECONDS, SEEN_IDS_KEPT, RequestGate, parse_request
-from libreplay.checks import engine_time, split_lines
+from libreplay.checks import LogFollower, engine_time, split_lines
 
 
 @pytest.mark.parametrize(
@@ -133,3 +134,11 @@ def test_a_reply_is_inert_and_bounded() -> None:
     body = channel.reply_body("Hint 1/1: \x1b]52;c;aGk=\x07look \x1b[2Jhere\u202e" + "x" * 20000)
     assert body.startswith("Hint 1/1: look here") and "\x1b" not in body and "\u202e" not in body
     assert len(body) == channel.MAX_REPLY_CHARS
+
+
+def test_a_follower_resumes_just_before_the_newest_line_it_read() -> None:
+    follower = LogFollower("test", queue.Queue(), since=1796156000.0)
+    assert follower.resume_point() == 1796156000.0  # nothing read: where it started
+    follower.last_stamp = b"2026-12-01T20:16:22.5Z"
+    resumed = follower.resume_point()
+    assert resumed is not None and 1796156182.49 < resumed < 1796156182.5
