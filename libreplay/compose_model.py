@@ -127,6 +127,7 @@ ALLOWED_SECURITY_OPTS = frozenset({"no-new-privileges", "no-new-privileges:true"
 NAMESPACED_SYSCTLS = ("net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue.")
 # The hint channel travels on the shell container's log stream: the log driver must keep it.
 ALLOWED_LOG_DRIVERS = frozenset({"json-file", "local"})
+DEFAULT_LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}  # json-file's own default is unbounded
 BUILD_KEYS = frozenset(
     {
         "context",
@@ -605,7 +606,7 @@ def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
             if "file" in spec:
                 spec["file"] = str(resolved.mounts[Path(spec["file"]).resolve()].copy)
     if parts.probe is not None:
-        probe = dict(parts.probe)
+        probe = {**parts.probe, "logging": _bounded_logging(None)}
         networks = _networks_in_use(resolved.services)
         if networks:
             probe["networks"] = dict.fromkeys(sorted(networks))
@@ -629,10 +630,24 @@ def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resol
     spec.pop("container_name", None)
     # A variable without a value would be taken from the environment `docker compose up` runs in.
     spec["environment"] = _without_nulls(spec.get("environment"))
+    spec["logging"] = _bounded_logging(spec.get("logging"))
     for volume in _list(spec.get("volumes")):
         if volume.get("type") == "bind":
             volume["source"] = str(resolved.mounts[Path(volume["source"]).resolve()].copy)
             volume["bind"] = {"create_host_path": False}
+
+
+def _bounded_logging(logging: Any) -> dict[str, Any]:
+    """A log stream replaybook can follow (the probe, the hint channel) on whatever the engine's
+    default driver is, and one a container cannot grow without bound on the host's disk."""
+    chosen = _dict(logging)
+    driver = chosen.get("driver", "json-file")
+    options = (
+        {**DEFAULT_LOG_OPTIONS, **_dict(chosen.get("options"))}
+        if driver == "json-file"
+        else chosen.get("options")
+    )
+    return {"driver": driver, "options": options or {}}
 
 
 def _copy_mount(mount: Mount, hidden: set[Path]) -> None:

@@ -521,6 +521,8 @@ def test_the_session_model_owns_images_names_environment_and_ports(tmp_path: Pat
     assert model["networks"]["default"]["name"] == "replaybook-abc_default"
     assert model["services"]["replaybook-probe"]["networks"] == {"default": None}
     assert not any(key.startswith("x-") for key in model)
+    bounded = {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+    assert web_service["logging"] == bounded and model["services"]["replaybook-probe"]["logging"] == bounded
 
 
 def test_binds_mount_a_copy_without_the_answer(tmp_path: Path) -> None:
