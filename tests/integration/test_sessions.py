@@ -11,7 +11,6 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 from dockerkit import (
@@ -19,7 +18,6 @@ from dockerkit import (
     TESTPACK,
     exe,
     leftovers,
-    remove_project,
     run,
     session_from_stderr,
     start,
@@ -33,15 +31,6 @@ pytestmark = pytest.mark.docker
 
 T_HTTP = str(TESTPACK / "t-http")
 T_EXIT = str(TESTPACK / "t-exit")
-
-
-@pytest.fixture
-def projects() -> Iterator[list[str]]:
-    """Projects a test created; removed by label after it, whatever happened."""
-    made: list[str] = []
-    yield made
-    for project in made:
-        remove_project(project)
 
 
 def up(scenario: str, projects: list[str]) -> str:

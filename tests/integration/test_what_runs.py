@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 import yaml
-from dockerkit import leftovers, remove_project, run
+from dockerkit import leftovers, run
 
 from libreplay import paths
 
@@ -56,14 +55,6 @@ def write(directory: Path, box: dict[str, Any], **files: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return directory
-
-
-@pytest.fixture
-def projects() -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for project in made:
-        remove_project(project)
 
 
 def up(directory: Path, projects: list[str], env: dict[str, str] | None = None) -> str:
