@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, table_lines
+from replaybook.commands.common import (
+    JsonOption,
+    emit,
+    emit_json,
+    handles_errors,
+    make_app,
+    say,
+    table_lines,
+)
 
 from libreplay import owners, state
 
@@ -15,6 +23,8 @@ def sessions_(json_: JsonOption = False) -> None:
     """List the sessions whose stacks are up."""
     live = state.list_sessions()
     orphans = set(owners.find_orphans())
+    for session_id, problem in state.damaged_sessions():
+        say(f"Note: session {session_id} cannot be read: {problem.message}. `replay-down --all` removes it.")
     if json_:
         emit_json([{**s.to_dict(), "orphan": s.id in orphans} for s in live])
         return

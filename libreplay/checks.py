@@ -85,6 +85,9 @@ class Check:
             result = self.stack.run_script("check.sh", timeout=CHECK_TIMEOUT_SECONDS)
         except ProcessTimeout:
             return False  # a check that hangs is a check that does not pass
+        if not result.ok:
+            # A check that failed because the engine is gone is no answer: EnvironmentProblem.
+            docker_api.ensure_engine()
         return result.ok
 
     def _http_once(self) -> bool:

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,15 @@ from libreplay.channel import (
     format_hint,
 )
 from libreplay.checks import Check, ProbeEvent, ProbeFollower, engine_now, ensure_probe_image
-from libreplay.errors import Interrupted, InvalidInput, NotFound, ScenarioFailure, SessionError
+from libreplay.errors import (
+    EnvironmentProblem,
+    Interrupted,
+    InvalidInput,
+    NotFound,
+    ReplayError,
+    ScenarioFailure,
+    SessionError,
+)
 from libreplay.interrupts import as_interrupted, shielded, signals_raise
 from libreplay.owners import start_time
 from libreplay.scenario import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
@@ -47,9 +56,12 @@ from libreplay.state import (
     ERROR,
     READY,
     RESOLVED,
+    SESSION_FILE,
     STARTING,
     TIMEOUT,
     SessionState,
+    damaged_sessions,
+    known_session_dir,
     list_sessions,
     load_session,
     new_session_id,
@@ -58,6 +70,7 @@ from libreplay.state import (
     save_new_session,
     update_session,
 )
+from libreplay.vitals import StackEvent, StackFollower, shell_problem
 
 Progress = Callable[[str], None]
 
@@ -320,12 +333,51 @@ def watch(
             with _holding(session_id):
                 return watcher.run()
         except _SessionEnded:
-            return state  # torn down by someone else (replay-down): nothing left to watch
+            lost = _lost_state(watcher.stack)
+            if lost is None:
+                return state  # torn down by someone else (replay-down): nothing left to watch
+            _end_in_error(watcher.last_state, lost)
+            raise lost from None
         except (KeyboardInterrupt, Interrupted) as exc:
             if down_on_interrupt:
                 with suppress(NotFound):
                     down(session_id)
             raise as_interrupted(exc) from None
+        except ReplayError as failure:  # the engine or the shell went away, the state is damaged
+            _end_in_error(watcher.last_state, failure)
+            raise
+
+
+LOST_STATE_GRACE_SECONDS = 2.0
+
+
+def _lost_state(stack: Stack) -> NotFound | None:
+    """The session file vanished: None when its directory goes too (a teardown's rmtree takes a
+    moment), else the state was lost under a session still being played."""
+    state_file = stack.session_dir / SESSION_FILE
+    deadline = time.monotonic() + LOST_STATE_GRACE_SECONDS
+    while stack.session_dir.exists() and not state_file.exists():
+        if time.monotonic() >= deadline:
+            return NotFound(
+                f"session {stack.session_id}: its state file {state_file} was deleted while it was played",
+                hint="`replay-down --all` removes its stack",
+            )
+        time.sleep(0.1)
+    return None
+
+
+def _end_in_error(last: SessionState, failure: ReplayError) -> None:
+    """The watcher cannot go on: a session on the clock ends in error, recorded in the ledger as
+    abandoned (score 0). When its file cannot be read or written, from the state last read."""
+    on_the_clock = last.started_at is not None and last.outcome is None
+    try:
+        finish(last.id, ERROR, error=failure.message)
+    except ReplayError:
+        if on_the_clock:
+            with suppress(ReplayError, OSError):
+                ledger.record(_close(replace(last), ERROR, failure.message))
+    if on_the_clock:
+        failure.message = f"{failure.message} (session {last.id} ended: recorded as abandoned)"
 
 
 class _SessionEnded(Exception):
@@ -344,6 +396,7 @@ class _Watcher:
     def __init__(self, stack: Stack, through_deadline: bool, on_change: Callable[[SessionState], None]):
         self.stack = stack
         self.session_id = stack.session_id
+        self.last_state = load_session(self.session_id)  # what the session was, should its file go
         self.through_deadline = through_deadline
         self.on_change = on_change
         self.check = Check(stack)
@@ -356,6 +409,7 @@ class _Watcher:
     def run(self) -> SessionState:
         if self.check.http:
             ProbeFollower(self.check, self.events).start()
+        StackFollower(self.stack.project, self.events).start()
         self._follow_hints()
         threading.Thread(target=self._watch_files, name="session-files", daemon=True).start()
         try:
@@ -367,7 +421,7 @@ class _Watcher:
         next_script_check = 0.0
         while True:
             try:
-                state = load_session(self.session_id)
+                state = self.last_state = load_session(self.session_id)
             except NotFound:
                 raise _SessionEnded from None
             timed_out = state.status == TIMEOUT
@@ -406,6 +460,21 @@ class _Watcher:
             if not _probe_alive(self.check):
                 raise SessionError(f"session {self.session_id}: the check probe went away")
             ProbeFollower(self.check, self.events).start()  # the log stream dropped: follow again
+        elif isinstance(event, StackEvent):
+            self._stack_changed(event, state)
+
+    def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
+        """The engine's word on the stack: a shell gone for good ends the session; an event
+        stream that ended is followed again while the engine still answers."""
+        if event.ended:
+            docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
+            StackFollower(self.stack.project, self.events).start()
+            event = StackEvent(service=state.shell_service, action="recheck")  # missed meanwhile?
+        if event.settles and event.service == state.shell_service:
+            problem = shell_problem(state)
+            if problem is not None:
+                docker_api.ensure_engine()  # an engine that is shutting down stops every container
+                raise ScenarioFailure(f"session {self.session_id}: {problem}: the session cannot go on")
 
     def _wait_event(self, wait: float) -> Any:
         try:
@@ -468,30 +537,38 @@ def _not_hidden(_change: Any, path: str) -> bool:
     return not Path(path).name.startswith(".")
 
 
-def finish(session_id: str, status: str) -> SessionState:
+def finish(session_id: str, status: str, *, error: str | None = None) -> SessionState:
     """Record an outcome once: status, times, score, and the ledger line."""
     written: list[bool] = []
 
     def apply(state: SessionState) -> None:
         if state.outcome is not None or state.started_at is None:
             return
-        moment = now()
-        state.status = status
-        if status == RESOLVED:
-            state.resolved_at = moment
-        state.ended_at = state.deadline if status == TIMEOUT else moment
-        state.outcome = ledger.outcome_of(state)
-        state.score = ledger.score(
-            fixed=status == RESOLVED,
-            elapsed_seconds=ledger.elapsed_seconds(state),
-            sla_seconds=state.sla_seconds,
-            hints_used=state.hints_used,
-        )
+        _close(state, status, error)
         written.append(True)
 
     state = update_session(session_id, apply)
     if written:
         ledger.record(state)
+    return state
+
+
+def _close(state: SessionState, status: str, error: str | None = None) -> SessionState:
+    """The session ended with ``status``: times, outcome and score set on ``state``."""
+    moment = now()
+    state.status = status
+    if status == RESOLVED:
+        state.resolved_at = moment
+    if error is not None:
+        state.error = error
+    state.ended_at = state.deadline if status == TIMEOUT else moment
+    state.outcome = ledger.outcome_of(state)
+    state.score = ledger.score(
+        fixed=status == RESOLVED,
+        elapsed_seconds=ledger.elapsed_seconds(state),
+        sla_seconds=state.sla_seconds,
+        hints_used=state.hints_used,
+    )
     return state
 
 
@@ -532,7 +609,14 @@ def down(session_id: str, *, record: bool = True) -> SessionState:
 
     ``record=False`` (replaybook test) keeps a scenario's self-test out of the trainee's ledger.
     """
-    state = load_session(session_id)
+    try:
+        state = load_session(session_id)
+    except (InvalidInput, NotFound) as unreadable:
+        if not _remove_by_name(session_id):
+            raise
+        raise type(unreadable)(
+            f"{unreadable.message}; its stack and state were removed by name (no outcome could be recorded)"
+        ) from None
     with shielded():
         if record and state.started_at is not None and state.outcome is None:
             state = finish(session_id, ABANDONED)
@@ -547,13 +631,42 @@ def down_all() -> list[str]:
         with suppress(NotFound):
             down(state.id)
             removed.append(state.id)
+    for session_id, _problem in damaged_sessions():
+        if _remove_by_name(session_id):
+            removed.append(session_id)
     from libreplay.stack import home_id
 
     for project in sorted(docker_api.projects_of_home(home_id())):
+        session_id = project.removeprefix("replaybook-")
         with shielded():
             _remove_project(project, stack=None)
-        removed.append(project.removeprefix("replaybook-"))
+        if session_id not in removed:
+            removed.append(session_id)
     return removed
+
+
+def _remove_by_name(session_id: str) -> bool:
+    """A session whose state is damaged or lost: its stack goes by project name, its directory
+    with it. False when there is no such directory (nothing to remove)."""
+    directory = known_session_dir(session_id)
+    if not directory.is_dir():
+        return False
+    with shielded():
+        try:
+            _remove_project(project_name(session_id), None)
+        except EnvironmentProblem as gone:
+            raise _stack_left(gone, session_id) from None
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    return True
+
+
+def _stack_left(gone: EnvironmentProblem, session_id: str) -> EnvironmentProblem:
+    """The engine did not answer the teardown: say what is left behind, and how it goes."""
+    return EnvironmentProblem(
+        f"{gone.message}; session {session_id} could not be torn down",
+        hint="once the engine answers again, `replay-down --all` removes what is left (found by its labels)",
+    )
 
 
 def teardown(state: SessionState) -> None:
@@ -563,6 +676,8 @@ def teardown(state: SessionState) -> None:
         stack = None
     try:
         _remove_project(state.project, stack)
+    except EnvironmentProblem as gone:
+        raise _stack_left(gone, state.id) from None
     finally:
         # Even when the engine does not answer: its stack is still found by label later
         # (`replay-down --all`), and a state directory must not outlive its session.
@@ -595,6 +710,8 @@ def _torn_down_on_failure(stack: Stack) -> Iterator[None]:
                     update_session(stack.session_id, lambda s: _mark_error(s, error))
                 try:
                     _remove_project(stack.project, stack if stack.model_file.exists() else None)
+                except EnvironmentProblem as gone:
+                    raise _stack_left(gone, stack.session_id) from None
                 finally:
                     shutil.rmtree(stack.session_dir, ignore_errors=True)
             raise error from None

@@ -126,10 +126,15 @@ def session_file(session_id: str) -> Path:
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def _known_file(session_id: str) -> Path:
+def known_session_dir(session_id: str) -> Path:
+    """The session's directory; NotFound for an id that is not a plain name (never a path)."""
     if not _SESSION_ID.fullmatch(session_id):
         raise NotFound(f"no session {session_id!r}", hint="replay-sessions lists the live ones")
-    return session_file(session_id)
+    return paths.session_dir(session_id)
+
+
+def _known_file(session_id: str) -> Path:
+    return known_session_dir(session_id) / SESSION_FILE
 
 
 def load_session(session_id: str) -> SessionState:

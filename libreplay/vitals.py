@@ -1,0 +1,89 @@
+"""Can the session still be played? Its engine answering and its shell container still there.
+
+:class:`StackFollower` follows the engine's event stream for the session's Compose project
+(the engine pushes, nobody polls) and tells the watcher when one of its containers was
+removed or stopped, and when the stream itself ended (the engine went away or restarted).
+:func:`shell_problem` then says whether the trainee's shell is gone for good: a container
+removed (``docker rm -f``), or stopped and not started again within a grace period (a
+restart policy, or a restart of the service, brings it back well within it).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from libreplay import docker_api
+from libreplay.docker_api import PROJECT_LABEL, SERVICE_LABEL
+from libreplay.errors import NotFound
+from libreplay.state import SessionState
+
+STREAM_RETRY_SECONDS = 1.0
+STOPPED_GRACE_SECONDS = 3.0
+LIVE_STATUSES = ("running", "restarting")
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    """A container of the stack was removed (``destroy``) or stopped (``die``), or a stopped one
+    is due to be looked at again (``recheck``); ``ended``: the event stream ended."""
+
+    service: str = ""
+    action: str = ""
+    ended: bool = False
+
+    @property
+    def settles(self) -> bool:
+        """Whether the stack can be judged now (a stop is judged after its grace period)."""
+        return self.action in ("destroy", "recheck")
+
+
+class StackFollower(threading.Thread):
+    """Puts a :class:`StackEvent` on ``events`` for each container of ``project`` that goes away."""
+
+    def __init__(self, project: str, events: queue.Queue[Any]) -> None:
+        super().__init__(name="stack-follower", daemon=True)
+        self.project = project
+        self.events = events
+
+    def run(self) -> None:
+        started = time.monotonic()
+        filters = {
+            "type": "container", "label": f"{PROJECT_LABEL}={self.project}", "event": ["die", "destroy"]
+        }
+        try:
+            for event in docker_api.client().api.events(decode=True, filters=filters):
+                self._put(event)
+        except Exception:  # noqa: BLE001 - any failure ends the stream; the watcher asks the engine
+            pass
+        # The watcher follows again at once when the engine still answers: at most one attempt a second.
+        time.sleep(max(0.0, STREAM_RETRY_SECONDS - (time.monotonic() - started)))
+        self.events.put(StackEvent(ended=True))
+
+    def _put(self, event: dict[str, Any]) -> None:
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        service, action = str(attributes.get(SERVICE_LABEL, "")), str(event.get("Action", ""))
+        found = StackEvent(service=service, action=action)
+        self.events.put(found)
+        if found.action == "die":
+            recheck = StackEvent(service=found.service, action="recheck")
+            timer = threading.Timer(STOPPED_GRACE_SECONDS, self.events.put, args=(recheck,))
+            timer.daemon = True
+            timer.start()
+
+
+def shell_problem(state: SessionState) -> str | None:
+    """Why the session's shell container cannot be played any more, or None while it can."""
+    from libreplay.terminal import find_container
+
+    service = state.shell_service
+    try:
+        container = find_container(state, service)
+    except NotFound:
+        return f"its shell container (service {service!r}) was removed"
+    if container.status in LIVE_STATUSES:
+        return None
+    return f"its shell container (service {service!r}) is {container.status}"
