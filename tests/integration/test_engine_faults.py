@@ -56,11 +56,17 @@ def engine(second_engine: SecondEngine, monkeypatch: pytest.MonkeyPatch) -> Iter
         yield ours
 
 
-def variant(tmp_path: Path, name: str, *, build_step: str = "", before_up: str = "") -> Path:
+def variant(
+    tmp_path: Path, name: str, *, build_step: str = "", before_up: str = "", before_break: str = ""
+) -> Path:
     """A copy of the quick scenario: ``build_step`` is one more Dockerfile line (a slow build),
-    ``before_up`` runs in the container before its state says up (a slow baseline)."""
+    ``before_up`` runs in the container before its state says up (a slow baseline),
+    ``before_break`` on the host before break.sh breaks it (a slow break)."""
     directory = tmp_path / name
     shutil.copytree(QUICK, directory)
+    if before_break:
+        script = directory / "break.sh"
+        script.write_text(script.read_text().replace("docker compose", f"{before_break}\ndocker compose"))
     if build_step:
         with (directory / "Dockerfile").open("a") as dockerfile:
             dockerfile.write(f"{build_step}\n")
@@ -191,6 +197,19 @@ def test_engine_killed_after_the_build(engine: SecondEngine, tmp_path: Path) -> 
     assert ledger() == []
     assert not paths.session_dir(session).exists()
     down_all_after_restart(engine, session)  # the orphan path: found by its labels
+
+
+def test_engine_killed_during_the_break(engine: SecondEngine, tmp_path: Path) -> None:
+    session = up(variant(tmp_path, "slowbreak", before_break="echo breaking >&2; sleep 3"))
+    process = start("replay-break", session)
+    wait_for_line(process, r"injecting fault", timeout=60)
+    engine.stop(signal.SIGKILL)
+    status, err = ended(process, timeout=60)
+    assert status == 5, err
+    assert f"session {session} could not be torn down" in error_line(err)
+    assert ledger() == []  # the clock had not started
+    assert not paths.session_dir(session).exists()
+    down_all_after_restart(engine, session)
 
 
 def test_engine_stopped_after_the_break(engine: SecondEngine) -> None:
