@@ -24,9 +24,9 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from libreplay.errors import EnvironmentProblem, ScenarioInvalid
+from libreplay.errors import EnvironmentProblem, ScenarioFailure, ScenarioInvalid
 from libreplay.proc import run
-from libreplay.scenario import Scenario
+from libreplay.scenario import Scenario, is_inside, show_value
 
 RESOLVE_TIMEOUT_SECONDS = 30
 MODEL_FILE = "compose.json"
@@ -43,6 +43,9 @@ PLUGIN_DIRS = (
     "/usr/libexec/docker/cli-plugins",
 )
 RESERVED_LABEL_PREFIXES = ("com.docker.compose.", "org.replaybook.")
+OWN_IMAGE_PREFIX = "replaybook/"
+# `always` would re-tag a local image of that name with the registry's; the others never do.
+SAFE_PULL_POLICIES = ("missing", "if_not_present", "never", "build")
 
 # -- the allow-list ----------------------------------------------------------------------------
 
@@ -83,13 +86,10 @@ FREE_SERVICE_KEYS = frozenset(
         "dns_opt",
         "cap_drop",
         "platform",
-        "pull_policy",
         "profiles",
         "scale",
         "group_add",
         "mac_address",
-        "oom_score_adj",
-        "oom_kill_disable",
         "tmpfs",
         "attach",
     }
@@ -193,11 +193,18 @@ def compose_program() -> str:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     found = shutil.which("docker-compose")
-    if found:
+    if found and _is_compose_v2(found):
         return found
     raise EnvironmentProblem(
         "Docker Compose v2 is not installed", hint="`replaybook doctor --fix` installs it"
     )
+
+
+def _is_compose_v2(program: str) -> bool:
+    """A ``docker-compose`` on PATH may be the old Python v1, which resolves nothing the same way."""
+    answer = run([program, "version", "--short"], timeout=RESOLVE_TIMEOUT_SECONDS)
+    major = answer.stdout.strip().lstrip("v").partition(".")[0]
+    return answer.ok and major.isdigit() and int(major) >= 2
 
 
 def compose_argv(*args: str) -> list[str]:
@@ -315,7 +322,9 @@ class _Checker:
     def _network(self, where: str, spec: dict[str, Any]) -> None:
         self._own_name(where, where.split(".", 1)[1], spec)
         if spec.get("driver", "bridge") != "bridge":
-            self.problem(f"{where}.driver", f"only bridge networks are allowed, got {_show(spec['driver'])}")
+            self.problem(
+                f"{where}.driver", f"only bridge networks are allowed, got {show_value(spec['driver'])}"
+            )
         ipam = _dict(spec.get("ipam"))
         if ipam.get("config") or ipam.get("driver") not in (None, "default"):
             self.problem(
@@ -326,7 +335,9 @@ class _Checker:
     def _volume(self, where: str, spec: dict[str, Any]) -> None:
         self._own_name(where, where.split(".", 1)[1], spec)
         if spec.get("driver", "local") != "local":
-            self.problem(f"{where}.driver", f"only local volumes are allowed, got {_show(spec['driver'])}")
+            self.problem(
+                f"{where}.driver", f"only local volumes are allowed, got {show_value(spec['driver'])}"
+            )
         self._labels(f"{where}.labels", spec.get("labels"))
 
     def _file_object(self, where: str, spec: dict[str, Any]) -> None:
@@ -340,7 +351,10 @@ class _Checker:
     def _service(self, where: str, name: str, spec: dict[str, Any]) -> None:
         checks: dict[str, Callable[[str, Any], None]] = {
             "build": self._build,
-            "image": lambda _w, _v: None,
+            "image": self._image,
+            "pull_policy": lambda w, v: self._one_of(w, v, SAFE_PULL_POLICIES),
+            "oom_score_adj": self._oom_score,
+            "oom_kill_disable": lambda w, v: self._one_of(w, v, (False,)),
             "volumes": self._service_volumes,
             "networks": self._service_networks,
             "network_mode": lambda w, v: self._joins(w, v, ("none",)),
@@ -353,8 +367,8 @@ class _Checker:
             "sysctls": self._sysctls,
             "logging": self._logging,
             "deploy": self._deploy,
-            "volumes_from": self._volumes_from,
-            "links": self._links,
+            "volumes_from": self._services_named,
+            "links": self._services_named,
             "labels": self._labels,
             "extra_hosts": self._extra_hosts,
             "secrets": self._file_refs,
@@ -383,22 +397,25 @@ class _Checker:
         if REMOTE_CONTEXT.match(context):
             pass  # a context the engine fetches itself (a git URL) reads nothing from this host
         elif not self._inside(context):
-            self.problem(f"{where}.context", f"must be in the scenario directory, got {_show(context)}")
+            self.problem(f"{where}.context", f"must be in the scenario directory, got {show_value(context)}")
         elif isinstance(dockerfile, str) and not self._inside(str(Path(context) / dockerfile)):
-            self.problem(f"{where}.dockerfile", f"must be in the scenario directory, got {_show(dockerfile)}")
+            self.problem(
+                f"{where}.dockerfile", f"must be in the scenario directory, got {show_value(dockerfile)}"
+            )
         if build.get("network") not in (None, "default", "none"):
             self.problem(
                 f"{where}.network",
-                f"only the default build network is allowed, got {_show(build['network'])}",
+                f"only the default build network is allowed, got {show_value(build['network'])}",
             )
         for name, extra in _dict(build.get("additional_contexts")).items():
             text = str(extra)
             if not (text.startswith(IMAGE_CONTEXT) or REMOTE_CONTEXT.match(text) or self._inside(text)):
                 self.problem(
                     f"{where}.additional_contexts.{name}",
-                    f"must be in the scenario directory, got {_show(text)}",
+                    f"must be in the scenario directory, got {show_value(text)}",
                 )
         self._labels(f"{where}.labels", build.get("labels"))
+        self._extra_hosts(f"{where}.extra_hosts", build.get("extra_hosts"))
 
     def _service_volumes(self, where: str, value: Any) -> None:
         volumes = set(_dict(self.model.get("volumes")))
@@ -419,19 +436,19 @@ class _Checker:
                 self._refuse_unknown(f"{spot}.volume", _dict(volume.get("volume")), {"nocopy"})
                 source = volume.get("source")
                 if source is not None and source not in volumes:
-                    self.problem(f"{spot}.source", f"{_show(source)} is not a volume of this file")
+                    self.problem(f"{spot}.source", f"{show_value(source)} is not a volume of this file")
             elif kind == "tmpfs":
                 self._refuse_unknown(spot, volume, {"type", "target", "read_only", "tmpfs", "consistency"})
             else:
                 self.problem(
                     f"{spot}.type",
-                    f"only bind (inside the scenario), volume and tmpfs are allowed, got {_show(kind)}",
+                    f"only bind (inside the scenario), volume and tmpfs are allowed, got {show_value(kind)}",
                 )
 
     def _mount_source(self, where: str, source: Any) -> None:
         """A pack path a container will see: inside the scenario, and not one that gives the answer."""
         if not isinstance(source, str) or not self._inside(source):
-            self.problem(where, f"must be a path in the scenario directory, got {_show(source)}")
+            self.problem(where, f"must be a path in the scenario directory, got {show_value(source)}")
             return
         path = Path(source).resolve()
         if any(path == hidden or path.is_relative_to(hidden) for hidden in self.hidden):
@@ -459,11 +476,23 @@ class _Checker:
         if text.startswith("service:") and text.removeprefix("service:") in self.resolved.services:
             return
         choices = ", ".join([*allowed, "service:NAME"])
-        self.problem(where, f"must be one of {choices} (a service of this scenario), got {_show(value)}")
+        self.problem(where, f"must be one of {choices} (a service of this scenario), got {show_value(value)}")
 
     def _one_of(self, where: str, value: Any, allowed: tuple[Any, ...]) -> None:
         if value not in allowed:
-            self.problem(where, f"not allowed in a scenario, got {_show(value)}")
+            self.problem(where, f"not allowed in a scenario, got {show_value(value)}")
+
+    def _image(self, where: str, value: Any) -> None:
+        # replaybook's own names (the probe, built services) are made here: a pack that named one
+        # could have a registry's image of that name replace it for every later session.
+        if str(value).startswith(OWN_IMAGE_PREFIX):
+            self.problem(where, f"{show_value(value)}: names under {OWN_IMAGE_PREFIX} are replaybook's own")
+
+    def _oom_score(self, where: str, value: Any) -> None:
+        if not isinstance(value, int) or value < 0:
+            self.problem(
+                where, f"must be 0 or more (a container the host cannot OOM-kill), got {show_value(value)}"
+            )
 
     def _capabilities(self, where: str, value: Any) -> None:
         for cap in _list(value):
@@ -477,13 +506,10 @@ class _Checker:
     def _security_opts(self, where: str, value: Any) -> None:
         for option in _list(value):
             if str(option).replace(" ", "") not in ALLOWED_SECURITY_OPTS:
-                self.problem(where, f"{_show(option)} is not allowed (only no-new-privileges)")
+                self.problem(where, f"{show_value(option)} is not allowed (only no-new-privileges)")
 
     def _sysctls(self, where: str, value: Any) -> None:
-        names = (
-            _dict(value) if isinstance(value, dict) else {str(e).split("=", 1)[0]: None for e in _list(value)}
-        )
-        for name in names:
+        for name in _names(value):
             if not str(name).startswith(NAMESPACED_SYSCTLS):
                 self.problem(f"{where}.{name}", "only sysctls of the container's own namespaces are allowed")
 
@@ -491,7 +517,9 @@ class _Checker:
         logging = _dict(value)
         self._refuse_unknown(where, logging, {"driver", "options"})
         if logging.get("driver", "json-file") not in ALLOWED_LOG_DRIVERS:
-            self.problem(f"{where}.driver", f"must be json-file or local, got {_show(logging.get('driver'))}")
+            self.problem(
+                f"{where}.driver", f"must be json-file or local, got {show_value(logging.get('driver'))}"
+            )
 
     def _deploy(self, where: str, value: Any) -> None:
         deploy = _dict(value)
@@ -503,21 +531,17 @@ class _Checker:
                 f"{where}.resources.{part}", _dict(resources.get(part)), {"cpus", "memory", "pids"}
             )
 
-    def _volumes_from(self, where: str, value: Any) -> None:
+    def _services_named(self, where: str, value: Any) -> None:
+        """``volumes_from`` (``NAME[:ro|rw]``) and ``links`` (``NAME[:ALIAS]``): services of this
+        scenario only. ``container:…`` is refused as such, even beside a service called
+        ``container``, since Compose reads it as a container anywhere on the engine."""
         for entry in _list(value):
-            if str(entry).split(":", 1)[0] not in self.resolved.services:
-                self.problem(where, f"{_show(entry)} is not a service of this scenario")
-
-    def _links(self, where: str, value: Any) -> None:
-        for entry in _list(value):
-            if str(entry).split(":", 1)[0] not in self.resolved.services:
-                self.problem(where, f"{_show(entry)} is not a service of this scenario")
+            text = str(entry)
+            if text.startswith("container:") or text.split(":", 1)[0] not in self.resolved.services:
+                self.problem(where, f"{show_value(entry)} is not a service of this scenario")
 
     def _labels(self, where: str, value: Any) -> None:
-        names = (
-            _dict(value) if isinstance(value, dict) else {str(e).split("=", 1)[0]: None for e in _list(value)}
-        )
-        for name in names:
+        for name in _names(value):
             if str(name).startswith(RESERVED_LABEL_PREFIXES):
                 self.problem(
                     f"{where}.{name}",
@@ -536,7 +560,9 @@ class _Checker:
         for index, entry in enumerate(_list(value)):
             source = _dict(entry).get("source", entry)
             if source not in declared:
-                self.problem(f"{where}[{index}]", f"{_show(source)} is not declared in this file's {section}")
+                self.problem(
+                    f"{where}[{index}]", f"{show_value(source)} is not declared in this file's {section}"
+                )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -547,12 +573,8 @@ class _Checker:
             )
 
     def _inside(self, path: str) -> bool:
-        if not path or not PurePosixPath(path).is_absolute():
-            return False
-        try:
-            return Path(path).resolve().is_relative_to(self.root)
-        except (OSError, RuntimeError, ValueError):  # a loop of symbolic links; a NUL byte
-            return False
+        """Compose resolves every path of the model to an absolute one; anything else is odd."""
+        return bool(path) and PurePosixPath(path).is_absolute() and is_inside(self.root, Path(path))
 
 
 def hidden_paths(scenario: Scenario) -> set[Path]:
@@ -642,12 +664,10 @@ def _bounded_logging(logging: Any) -> dict[str, Any]:
     default driver is, and one a container cannot grow without bound on the host's disk."""
     chosen = _dict(logging)
     driver = chosen.get("driver", "json-file")
-    options = (
-        {**DEFAULT_LOG_OPTIONS, **_dict(chosen.get("options"))}
-        if driver == "json-file"
-        else chosen.get("options")
-    )
-    return {"driver": driver, "options": options or {}}
+    options = _dict(chosen.get("options"))
+    if driver == "json-file":  # the pack's other options stay; the size bound is replaybook's
+        options = {**options, **DEFAULT_LOG_OPTIONS}
+    return {"driver": driver, "options": options}
 
 
 def _copy_mount(mount: Mount, hidden: set[Path]) -> None:
@@ -655,15 +675,26 @@ def _copy_mount(mount: Mount, hidden: set[Path]) -> None:
     source = mount.source
 
     def leave_out(directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if (Path(directory) / n).resolve() in hidden or n == ".git"}
+        return {n for n in names if n == ".git" or _resolved(Path(directory) / n) in hidden}
 
-    if source.is_dir():
-        # Symbolic links are copied as links: they resolve inside the container, never on the host.
-        shutil.copytree(source, mount.copy, symlinks=True, ignore=leave_out)
-    elif source.is_file():
-        shutil.copy2(source, mount.copy)
-    else:
-        mount.copy.mkdir()  # Compose would have created the missing source directory in the pack
+    try:
+        if source.is_dir():
+            # Symbolic links are copied as links: they resolve inside the container, not on the host.
+            shutil.copytree(source, mount.copy, symlinks=True, ignore=leave_out)
+        elif source.is_file():
+            shutil.copy2(source, mount.copy)
+        else:
+            mount.copy.mkdir()  # Compose would have created the missing source directory in the pack
+    except (OSError, shutil.Error) as exc:
+        raise ScenarioFailure(f"{source}: could not be copied for the session ({exc})") from exc
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its links resolved; a loop of links (which points at nothing) as it is."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
 
 
 def _networks_in_use(services: dict[str, Any]) -> set[str]:
@@ -688,6 +719,11 @@ def _labels_dict(value: Any) -> dict[str, Any]:
     return dict(str(e).partition("=")[::2] for e in _list(value))
 
 
+def _names(value: Any) -> list[str]:
+    """The names of a ``{name: value}`` mapping or a ``["name=value"]`` list (labels, sysctls)."""
+    return [str(name) for name in _labels_dict(value)]
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -696,8 +732,3 @@ def _list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     return [] if value is None else [value]
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -40,9 +41,12 @@ MAX_SLA_MINUTES = 24 * 60
 # Bounds on what a pack's files may cost to read: a document past these is refused, not parsed.
 MAX_FILE_BYTES = 1 << 20
 MAX_YAML_NODES = 100_000  # counted with every alias expanded: a "billion laughs" stops here
-# Keys with which Compose reads other files *while resolving* the model, before the resolved
-# model can be checked (libreplay/compose_model.py): they are checked here, on the pack's text.
-FILE_READING_KEYS = ("env_file", "extends", "include")
+# Compose reads other files *while resolving* the model (include, extends.file, env_file), before
+# the resolved model can be checked (libreplay/compose_model.py): those are checked here, on the
+# pack's text, where keys must be plain scalars PyYAML and Compose read alike.
+PLAIN_KEY_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "merge")
+)
 
 
 @dataclass(frozen=True)
@@ -216,14 +220,15 @@ class _Loader:
             elif "container_name" in spec:
                 self.warnings.append(f"{path.name}: services.{name}.container_name: ignored: a fixed name "
                                      "would collide when two sessions run")
-        self._check_file_reads(path.name, data)
         return data
 
     def _parse_yaml(self, path: Path) -> Any:
         """The YAML document, or UNREADABLE after reporting why it cannot be read."""
         try:
             text = self._read_bounded(path)
-            return _bounded_yaml(text) if text is not None else UNREADABLE
+            if text is None:
+                return UNREADABLE
+            return _bounded_yaml(text, inspect=lambda node: self._check_file_reads(path.name, node))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -252,34 +257,38 @@ class _Loader:
             return None
         return data.decode("utf-8")
 
-    def _check_file_reads(self, file_name: str, compose: dict[str, Any]) -> None:
+    def _check_file_reads(self, file_name: str, root: yaml.Node) -> None:
         """Files Compose itself would read while resolving: only the scenario's own.
 
-        Checked wherever the keys stand in the document (anchors and ``x-`` fields included),
-        so that no merge-key ordering can choose a value this check did not see."""
-        if "include" in compose:
-            self.problem(f"{file_name}: include",
-                         "other compose files are not allowed: every service belongs in this file, "
-                         "where it is checked")
-        for where, key, value in _keyed_values(compose, FILE_READING_KEYS):
+        Checked on the YAML node graph, before anything is constructed: every mapping of the
+        document is visited (anchors, ``x-`` fields and each mapping of a merge sequence
+        included), so no merge-key ordering and no key PyYAML and Compose decode differently
+        (``? !!binary …``) can hide a value from this check."""
+        for where, key, value in _mapping_entries(root):
             spot = f"{file_name}: {where}"
-            if key == "extends" and isinstance(value, dict) and "file" in value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag not in PLAIN_KEY_TAGS:
+                self.problem(spot, "a key must be a plain string, number or boolean")
+            elif where == "include":
+                self.problem(spot, "other compose files are not allowed: every service belongs in this "
+                                   "file, where it is checked")
+            elif key.value == "extends" and isinstance(value, yaml.MappingNode) and any(
+                isinstance(k, yaml.ScalarNode) and k.value == "file" for k, _ in value.value
+            ):
                 self.problem(f"{spot}.file", "must not name another compose file: services are checked only "
                                              "in this one")
-            elif key == "env_file":
-                for index, entry in enumerate(value if isinstance(value, list) else [value]):
-                    path = entry.get("path") if isinstance(entry, dict) else entry
-                    if not isinstance(path, str) or self._escapes(path):
+            elif key.value == "env_file":
+                for index, path in enumerate(_env_file_paths(value)):
+                    if path is None or self._escapes(path):
                         self.problem(f"{spot}[{index}]", f"a host file outside the scenario ({path})")
         dotenv = self.dir / ".env"
-        if dotenv.exists() and not _inside(self.dir, dotenv):
+        if dotenv.exists() and not is_inside(self.dir, dotenv):
             self.problem(".env", "a link to a file outside the scenario directory")
 
     def _escapes(self, path: str) -> bool:
         """Whether a host path Compose resolves against the scenario directory leaves it.
 
         Any ``$`` counts: Compose interpolates variables anywhere in the string (``./${X}``)."""
-        return "$" in path or path.startswith(("/", "~")) or not _inside(self.dir, self.dir / path)
+        return "$" in path or path.startswith(("/", "~")) or not is_inside(self.dir, self.dir / path)
 
     # -- meta.json fields ----------------------------------------------------------------
 
@@ -298,7 +307,7 @@ class _Loader:
             self.problem("meta.json: difficulty", "missing (an integer from 1 to 5)")
         elif not _is_int(difficulty) or not 1 <= difficulty <= 5:  # type: ignore[operator]
             self.problem(
-                "meta.json: difficulty", f"must be an integer from 1 to 5, got {_show(difficulty)}"
+                "meta.json: difficulty", f"must be an integer from 1 to 5, got {show_value(difficulty)}"
             )
         hints = self._string_list("hints")
         tags = self._string_list("tags")
@@ -307,7 +316,7 @@ class _Loader:
         sla = meta.get("sla_minutes", DEFAULT_SLA_MINUTES)
         if not _is_int(sla) or not 1 <= sla <= MAX_SLA_MINUTES:
             self.problem("meta.json: sla_minutes",
-                         f"must be an integer from 1 to {MAX_SLA_MINUTES}, got {_show(sla)}")
+                         f"must be an integer from 1 to {MAX_SLA_MINUTES}, got {show_value(sla)}")
         shell = self._shell()
         condition, target = self._success(compose)
         faults = self._faults()
@@ -342,7 +351,7 @@ class _Loader:
                 self.problem(f"meta.json: {key}", "missing (a non-empty string)")
             return None
         if not isinstance(value, str) or not value.strip():
-            self.problem(f"meta.json: {key}", f"must be a non-empty string, got {_show(value)}")
+            self.problem(f"meta.json: {key}", f"must be a non-empty string, got {show_value(value)}")
             return None
         return value
 
@@ -353,14 +362,14 @@ class _Loader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self.problem(where, f"must be a list of strings, got {_show(value)}")
+            self.problem(where, f"must be a list of strings, got {show_value(value)}")
             return ()
         items = []
         for index, item in enumerate(value):
             if isinstance(item, str) and item.strip():
                 items.append(item)
             else:
-                self.problem(f"{where}[{index}]", f"must be a non-empty string, got {_show(item)}")
+                self.problem(f"{where}[{index}]", f"must be a non-empty string, got {show_value(item)}")
         return tuple(items)
 
     def _source(self) -> dict[str, Any]:
@@ -368,15 +377,15 @@ class _Loader:
         if source is None:
             return {}
         if not isinstance(source, dict):
-            self.problem("meta.json: source", f"must be an object, got {_show(source)}")
+            self.problem("meta.json: source", f"must be an object, got {show_value(source)}")
             return {}
         for key in sorted(set(source) - SOURCE_KEYS):
             self.warnings.append(f"meta.json: source.{key}: unknown key, ignored")
         for key in ("incident_date", "reference"):
             if key in source and not isinstance(source[key], str):
-                self.problem(f"meta.json: source.{key}", f"must be a string, got {_show(source[key])}")
+                self.problem(f"meta.json: source.{key}", f"must be a string, got {show_value(source[key])}")
         if "sanitized" in source and not isinstance(source["sanitized"], bool):
-            shown = _show(source["sanitized"])
+            shown = show_value(source["sanitized"])
             self.problem("meta.json: source.sanitized", f"must be true or false, got {shown}")
         return dict(source)
 
@@ -385,14 +394,14 @@ class _Loader:
         if shell is None:
             return self.services[0] if self.services else ""
         if not isinstance(shell, str):
-            self.problem("meta.json: shell", f"must be a service name, got {_show(shell)}")
+            self.problem("meta.json: shell", f"must be a service name, got {show_value(shell)}")
             return ""
         self._service_exists("meta.json: shell", shell)
         return shell
 
     def _service_exists(self, where: str, service: Any) -> bool:
         if not isinstance(service, str) or not service:
-            self.problem(where, f"must be a service name, got {_show(service)}")
+            self.problem(where, f"must be a service name, got {show_value(service)}")
             return False
         if self.services and service not in self.services:
             self.problem(
@@ -410,14 +419,14 @@ class _Loader:
             self.problem(where, 'missing ("http_200" or "exit_zero")')
             return "", None
         if condition not in SUCCESS_CONDITIONS:
-            self.problem(where, f'must be "http_200" or "exit_zero", got {_show(condition)}')
+            self.problem(where, f'must be "http_200" or "exit_zero", got {show_value(condition)}')
             return "", None
         target = self.meta.get("success_target")
         if condition == "exit_zero":
             self._script_exists("meta.json: success_condition", "check.sh")
             return condition, None
         if not isinstance(target, str):
-            self.problem("meta.json: success_target", f"must be an http(s) URL, got {_show(target)}")
+            self.problem("meta.json: success_target", f"must be an http(s) URL, got {show_value(target)}")
             return condition, None
         parts = urlsplit(target)
         try:
@@ -432,10 +441,10 @@ class _Loader:
 
     def _script_exists(self, where: str, name: Any) -> bool:
         if not isinstance(name, str) or not name:
-            self.problem(where, f"must name a script, got {_show(name)}")
+            self.problem(where, f"must name a script, got {show_value(name)}")
             return False
         path = self.dir / name
-        if not _inside(self.dir, path):
+        if not is_inside(self.dir, path):
             self.problem(where, f"{name} is outside the scenario directory")
             return False
         if not path.is_file():
@@ -469,20 +478,20 @@ class _Loader:
 
     def _fault_list(self, value: Any) -> tuple[Fault, ...]:
         if not isinstance(value, list) or not value:
-            self.problem("meta.json: faults", f"must be a non-empty list of faults, got {_show(value)}")
+            self.problem("meta.json: faults", f"must be a non-empty list of faults, got {show_value(value)}")
             return ()
         faults: list[Fault] = []
         seen: set[str] = set()
         for index, entry in enumerate(value):
             where = f"meta.json: faults[{index}]"
             if not isinstance(entry, dict):
-                self.problem(where, f"must be an object, got {_show(entry)}")
+                self.problem(where, f"must be an object, got {show_value(entry)}")
                 continue
             for key in sorted(set(entry) - FAULT_KEYS):
                 self.warnings.append(f"{where}.{key}: unknown key, ignored")
             name = entry.get("name")
             if not isinstance(name, str) or not ID_PATTERN.fullmatch(name):
-                self.problem(f"{where}.name", f"must be a short lowercase name, got {_show(name)}")
+                self.problem(f"{where}.name", f"must be a short lowercase name, got {show_value(name)}")
                 continue
             if name in seen:
                 self.problem(f"{where}.name", f"duplicate fault name {name!r}")
@@ -501,8 +510,8 @@ class _Loader:
         if "hints" in entry:
             hints = self._strings(entry["hints"], f"{where}.hints")
         solve = entry.get("solve", "solve.sh")
-        if not isinstance(solve, str) or not _inside(self.dir, self.dir / solve):
-            self.problem(f"{where}.solve", f"must name a script inside the scenario, got {_show(solve)}")
+        if not isinstance(solve, str) or not is_inside(self.dir, self.dir / solve):
+            self.problem(f"{where}.solve", f"must name a script inside the scenario, got {show_value(solve)}")
             solve = "solve.sh"
         elif "solve" in entry:
             self._script_exists(f"{where}.solve", solve)
@@ -510,7 +519,7 @@ class _Loader:
 
     def _steps(self, value: Any, where: str) -> tuple[BreakStep, ...]:
         if not isinstance(value, list) or not value:
-            self.problem(where, f"must be a non-empty list of steps, got {_show(value)}")
+            self.problem(where, f"must be a non-empty list of steps, got {show_value(value)}")
             return ()
         steps = []
         for index, entry in enumerate(value):
@@ -529,7 +538,7 @@ class _Loader:
             return None
         where = f"{where}.{action}"
         if not isinstance(body, dict):
-            self.problem(where, f"must be an object, got {_show(body)}")
+            self.problem(where, f"must be an object, got {show_value(body)}")
             return None
         service = str(body.get("service", ""))
         ok = self._service_exists(f"{where}.service", body.get("service"))
@@ -539,7 +548,7 @@ class _Loader:
         if action == "exec":
             cmd = body.get("cmd")
             if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
-                self.problem(f"{where}.cmd", f"must be a non-empty list of strings, got {_show(cmd)}")
+                self.problem(f"{where}.cmd", f"must be a non-empty list of strings, got {show_value(cmd)}")
                 return None
             return BreakStep("exec", service, cmd=tuple(cmd)) if ok else None
         return BreakStep("restart", service) if ok else None
@@ -548,9 +557,9 @@ class _Loader:
         src, dest = body.get("src"), body.get("dest")
         ok = True
         if not isinstance(src, str) or not src:
-            self.problem(f"{where}.src", f"must be a path in the scenario directory, got {_show(src)}")
+            self.problem(f"{where}.src", f"must be a path in the scenario directory, got {show_value(src)}")
             ok = False
-        elif not _inside(self.dir, self.dir / src):
+        elif not is_inside(self.dir, self.dir / src):
             self.problem(f"{where}.src", f"{src} is outside the scenario directory")
             ok = False
         elif not (self.dir / src).is_file():
@@ -558,7 +567,8 @@ class _Loader:
             self.problem(f"{where}.src", f"{src} {what}")
             ok = False
         if not isinstance(dest, str) or not PurePosixPath(dest).is_absolute():
-            self.problem(f"{where}.dest", f"must be an absolute path in the container, got {_show(dest)}")
+            self.problem(f"{where}.dest",
+                         f"must be an absolute path in the container, got {show_value(dest)}")
             ok = False
         return ok
 
@@ -595,8 +605,9 @@ class _TooLarge(Exception):
     """A YAML document whose aliases expand past MAX_YAML_NODES."""
 
 
-def _bounded_yaml(text: str) -> Any:
-    """``yaml.safe_load`` that refuses alias bombs before building anything from them.
+def _bounded_yaml(text: str, inspect: Callable[[yaml.Node], None]) -> Any:
+    """``yaml.safe_load`` that refuses alias bombs before building anything from them, and shows
+    ``inspect`` the node graph as written (constructing merges it in place) first.
 
     Composing keeps each anchored node once however often it is referred to, so the node graph
     is small; the size it would have with every alias expanded is counted (once per node) before
@@ -607,6 +618,7 @@ def _bounded_yaml(text: str) -> Any:
         if node is None:
             return None
         _expanded_size(node, {})
+        inspect(node)
         return loader.construct_document(node)
     finally:
         loader.dispose()
@@ -627,20 +639,40 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     return size
 
 
-def _keyed_values(document: Any, keys: tuple[str, ...], where: str = "") -> Iterator[tuple[str, str, Any]]:
-    """Every ``(place, key, value)`` of a mapping key in ``keys``, at any depth of the document."""
-    if isinstance(document, dict):
-        for key, value in document.items():
-            place = f"{where}.{key}" if where else str(key)
-            if key in keys:
-                yield place, str(key), value
-            yield from _keyed_values(value, keys, place)
-    elif isinstance(document, list):
-        for index, item in enumerate(document):
-            yield from _keyed_values(item, keys, f"{where}[{index}]")
+def _mapping_entries(root: yaml.Node) -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
+    """Every ``(place, key node, value node)`` of every mapping in the graph, each node once."""
+    seen: set[int] = set()
+    queue: deque[tuple[yaml.Node, str]] = deque([(root, "")])
+    while queue:
+        node, where = queue.popleft()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                place = f"{where}.{name}" if where else name
+                yield place, key, value
+                queue.extend([(key, place), (value, place)])
+        elif isinstance(node, yaml.SequenceNode):
+            queue.extend((child, f"{where}[{index}]") for index, child in enumerate(node.value))
 
 
-def _inside(root: Path, path: Path) -> bool:
+def _env_file_paths(node: yaml.Node) -> list[str | None]:
+    """The paths an ``env_file`` value names (a path, a list of paths or of ``{path: …}``);
+    None for an entry of another shape, which no check could vouch for."""
+    entries = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    paths: list[str | None] = []
+    for entry in entries:
+        path = entry
+        if isinstance(entry, yaml.MappingNode):
+            path = next((v for k, v in entry.value if getattr(k, "value", None) == "path"), None)
+        paths.append(str(path.value) if isinstance(path, yaml.ScalarNode) else None)
+    return paths
+
+
+def is_inside(root: Path, path: Path) -> bool:
+    """Whether ``path``, links resolved, lies in ``root``; a loop of links or a NUL byte is not."""
     try:
         path.resolve().relative_to(root.resolve())
     except (ValueError, OSError, RuntimeError):  # outside; a NUL byte; a symlink loop
@@ -673,6 +705,7 @@ def _json_type(value: Any) -> str:
     return "a number"
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value quoted for a problem report, cut at 60 characters."""
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

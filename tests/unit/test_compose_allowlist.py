@@ -330,6 +330,42 @@ HOSTILE = [
         f"{WEB}.labels.org.replaybook.home: labels of Compose",
         web(labels=["org.replaybook.home=0123456789ab"]),
     ),
+    Hostile(
+        "volumes-from-beside-a-service-named-container",
+        f"{WEB}.volumes_from: 'container:other' is not a",
+        {
+            "services": {
+                **web(volumes_from=["container:other"])["services"],
+                "container": {"image": "debian:bookworm-slim"},
+            }
+        },
+    ),
+    Hostile(
+        "links-to-a-container",
+        'docker-compose.yml: service "web" depends on undefined service "container"',
+        web(links=["container:other"]),
+    ),
+    Hostile(
+        "own-image-name",
+        f"{WEB}.image: 'replaybook/probe:0123456789ab': names under replaybook/ are",
+        web(image="replaybook/probe:0123456789ab"),
+    ),
+    Hostile(
+        "pull-always",
+        f"{WEB}.pull_policy: not allowed in a scenario, got 'always'",
+        web(pull_policy="always"),
+    ),
+    Hostile("unkillable", f"{WEB}.oom_score_adj: must be 0 or more", web(oom_score_adj=-1000)),
+    Hostile(
+        "oom-killer-off",
+        f"{WEB}.oom_kill_disable: not allowed in a scenario, got true",
+        web(oom_kill_disable=True),
+    ),
+    Hostile(
+        "build-host-gateway",
+        f"{WEB}.build.extra_hosts: host-gateway points a name at the host",
+        web(build={"context": ".", "extra_hosts": ["h:host-gateway"]}),
+    ),
     # -- builds ------------------------------------------------------------------------------
     Hostile(
         "build-context-outside",
@@ -549,6 +585,25 @@ def test_binds_mount_a_copy_without_the_answer(tmp_path: Path) -> None:
     assert sources[2].is_dir() and not (tmp_path / "pack" / "s1" / "missing").exists()
 
 
+def test_a_loop_of_links_in_a_bound_directory_is_copied_as_links(tmp_path: Path) -> None:
+    directory = tmp_path / "pack" / "s1" / "data"
+    directory.mkdir(parents=True)
+    (directory / "a").symlink_to("b")
+    (directory / "b").symlink_to("a")
+    (directory / "answer").symlink_to("../solve.sh")  # a link to the answer is the answer: left out
+    model, _ = _session(tmp_path, web(volumes=["./data:/data"]))
+    copy = Path(model["services"]["web"]["volumes"][0]["source"])
+    assert sorted(p.name for p in copy.iterdir()) == ["a", "b"]
+    assert (copy / "a").is_symlink() and str((copy / "a").readlink()) == "b"
+
+
+def test_the_pack_cannot_lift_the_log_bound(tmp_path: Path) -> None:
+    model, _ = _session(
+        tmp_path, web(logging={"driver": "json-file", "options": {"max-size": "100g", "tag": "x"}})
+    )
+    assert model["services"]["web"]["logging"]["options"] == {"max-size": "10m", "max-file": "3", "tag": "x"}
+
+
 def test_a_refused_model_writes_no_session_model(tmp_path: Path) -> None:
     with pytest.raises(ScenarioInvalid) as caught:
         _session(tmp_path, web(privileged=True, volumes=["./conf:/c"]), **{"conf/a": "1"})
@@ -575,3 +630,24 @@ def test_valid_variants_of_the_static_corpus_also_resolve(tmp_path: Path) -> Non
         tmp_path / "ok", compose=web(volumes=["./broken:/srv/broken:ro"]), files={"broken/other.conf": "x\n"}
     )
     assert compose_model.validate(load_scenario(directory)) == []
+
+
+def test_an_old_docker_compose_on_path_is_not_taken_for_v2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from libreplay.errors import EnvironmentProblem
+
+    v1 = tmp_path / "docker-compose"
+    v1.write_text("#!/bin/sh\necho 1.29.2\n")
+    v1.chmod(0o755)
+    compose_program.cache_clear()
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
+    monkeypatch.setattr(compose_model, "PLUGIN_DIRS", ())
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    try:
+        with pytest.raises(EnvironmentProblem):
+            compose_program()
+        v1.write_text("#!/bin/sh\necho 2.26.1\n")
+        assert compose_program() == str(v1)
+    finally:
+        compose_program.cache_clear()

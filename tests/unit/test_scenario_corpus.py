@@ -211,6 +211,15 @@ CORPUS = [
     Case("env-file-in-an-anchor", "docker-compose.yml: x-common.env_file[0]: a host file outside",
          compose_text="x-common: &common\n  env_file: /etc/shadow\nservices:\n  web:\n    <<: *common\n"
                       "    image: x\n  app:\n    image: x\n"),
+    Case("env-file-behind-a-binary-key", f"{WEB}.ZW52X2ZpbGU=: a key must be a plain",
+         compose_text="services:\n  web:\n    image: x\n    ? !!binary ZW52X2ZpbGU=\n    : /etc/shadow\n"
+                      "  app:\n    image: x\n"),
+    Case("env-file-first-in-a-merge-sequence", f"{WEB}.<<[0].env_file[0]: a host file outside the scenario",
+         compose_text="services:\n  web:\n    <<: [{env_file: /etc/shadow}, {env_file: ./ok.env}]\n"
+                      "    image: x\n  app:\n    image: x\n", files={"ok.env": "A=1\n"}),
+    Case("extends-file-in-a-merge", "docker-compose.yml: x-e.extends.file: must not name another compose",
+         compose_text="x-e: &e\n  extends: {file: /tmp/evil.yml, service: s}\nservices:\n  web:\n"
+                      "    <<: *e\n    image: x\n  app:\n    image: x\n"),
     Case("dotenv-link-outside", ".env: a link to a file outside the scenario directory",
          files={".env": LINK_TO_PASSWD}),
     # -- compose values of the wrong shape: a report, never a traceback -------------------------
