@@ -23,7 +23,12 @@ STRING_STARTS = "]PX^_"  # after ESC: OSC, DCS, SOS, PM, APC
 STRING_STARTS_8BIT = "\x9d\x90\x98\x9e\x9f"
 STRING_END_8BIT = "\x9c"
 CSI_8BIT = "\x9b"
-WINDOW_OPERATION = "t"  # CSI … t: resize, iconify, report the title
+ABANDON = "\x1b\x18\x1a"  # ESC, CAN, SUB end a control sequence unfinished
+# Control sequences that draw: SGR, cursor moves and position, erase, insert and delete,
+# scrolling and its region, cursor save/restore and style, modes (alternate screen, cursor
+# visibility). Left out: window operations (`t`, which can report the title back as typed
+# input), device reports (`n`, `c`) and everything else a recording has no need of.
+DRAWING_FINALS = frozenset("mHfABCDEFGdea`JKXP@LMSTrsuhlq")
 
 
 class _State(Enum):
@@ -88,15 +93,21 @@ class PlaybackFilter:
         return char
 
     def _step_csi(self, char: str) -> str:
+        """A terminal's own parser: ESC, CAN, SUB or a C1 control abandon the sequence (and ESC
+        or C1 start a new one); any other C0 control is carried out on the spot while the
+        sequence goes on; the final byte decides whether it is kept."""
         code = ord(char)
         if 0x20 <= code <= 0x3F:  # parameter and intermediate bytes
             self.pending += char
             return ""
+        if char in ABANDON or 0x80 <= code <= 0x9F:
+            self.state, self.pending = _State.TEXT, ""
+            return "" if char in ABANDON and char != ESC else self._step_text(char)
+        if code < 0x20:
+            return char
         self.state = _State.TEXT
         sequence, self.pending = self.pending + char, ""
-        if 0x40 <= code <= 0x7E:
-            return "" if char == WINDOW_OPERATION else sequence
-        return sequence  # a control character cut the sequence short: the terminal runs both
+        return sequence if char in DRAWING_FINALS else ""
 
 
 def filtered_copy(source: Path, dest: Path) -> None:

@@ -31,6 +31,12 @@ RESET = "\x1b[0m"
         (["a\x1b]52;c;ZWNo", "byBwd25lZA==\x07b"], "ab"),  # split across two events
         (["a\x1b", "[31mb\x1b", "]0;t\x07c"], f"a{RED}bc"),  # escapes split at their first byte
         (["keep \x1b(B\x1b7 and \x1b8"], "keep \x1b(B\x1b7 and \x1b8"),
+        (["a\x1b[\x1b]52;c;eA==\x07b"], "ab"),  # ESC inside a CSI starts a new sequence
+        (["a\x1b[\x9d52;c;eA==\x9cb"], "ab"),  # so does a C1 introducer
+        (["a\x1b[2\r1tb"], "a\rb"),  # a C0 control inside a CSI runs, the sequence goes on
+        (["a\x1b[6n\x1b[cb"], "ab"),  # device reports the terminal would answer as typed input
+        (["a\x1b[3\x18m"], "am"),  # CAN abandons the sequence; what follows is text
+        (["\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[?25l"], "\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[?25l"),
     ],
 )
 def test_the_filter_keeps_drawing_and_drops_acting(chunks: list[str], shown: str) -> None:
