@@ -26,10 +26,12 @@ def find_orphans() -> list[str]:
 
 
 def _answered_for(state: SessionState) -> bool:
-    return _alive(state.owner_pid, state.owner_started) and _alive(state.holder_pid, state.holder_started)
+    return process_alive(state.owner_pid, state.owner_started) and process_alive(
+        state.holder_pid, state.holder_started
+    )
 
 
-def _alive(pid: int | None, started: float | None) -> bool:
+def process_alive(pid: int | None, started: float | None) -> bool:
     """True when nobody is recorded, or the recorded process is still the same one."""
     if pid is None:
         return True

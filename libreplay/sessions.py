@@ -46,7 +46,7 @@ from libreplay.errors import (
     SessionError,
 )
 from libreplay.interrupts import as_interrupted, shielded, signals_raise
-from libreplay.owners import start_time
+from libreplay.owners import process_alive, start_time
 from libreplay.scenario import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
 from libreplay.stack import STEP_TIMEOUT_SECONDS, Stack
 from libreplay.state import (
@@ -90,7 +90,7 @@ def _quiet(_message: str) -> None:
 
 def open_stack(state: SessionState) -> Stack:
     scenario = load_scenario(Path(state.scenario_dir), pack=state.pack)
-    return Stack(scenario, state.id, state.project, state.directory)
+    return Stack(scenario, state.id, state.project, state.directory, state.pack_commit)
 
 
 def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:
@@ -121,11 +121,17 @@ def _explicit_owner() -> tuple[int | None, float | None]:
 
 
 @contextmanager
-def _holding(session_id: str) -> Iterator[None]:
-    """Record this process as the one working on the session while the block runs."""
+def _holding(session_id: str, *, alone: bool = False) -> Iterator[None]:
+    """Record this process as the one working on the session while the block runs.
+
+    ``alone``: refuse while another live process holds it (two watchers would each answer the
+    same hint request, and each count it)."""
     pid = os.getpid()
 
     def hold(state: SessionState) -> None:
+        other = state.holder_pid
+        if alone and other not in (None, pid) and process_alive(other, state.holder_started):
+            raise SessionError(f"session {session_id} is already watched by process {other}")
         state.holder_pid, state.holder_started = pid, start_time(pid)
 
     def release(state: SessionState) -> None:
@@ -144,7 +150,14 @@ def _holding(session_id: str) -> Iterator[None]:
 
 
 def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progress = _quiet) -> SessionState:
-    """Create a session, bring its stack up and prove the healthy baseline passes its check."""
+    """Create a session, bring its stack up and prove the healthy baseline passes its check.
+
+    Raises PackUntrusted, before anything is made, for a pack not trusted at the commit checked
+    out (the command layer asks first: libreplay/trust.py); the session remembers that commit,
+    and its scripts run only while the pack stays there."""
+    from libreplay import trust
+
+    trust.require_trust(scenario)
     sla = sla_seconds_for(scenario, sla_minutes)
     owner_pid, owner_started = _explicit_owner()
     session_id = new_session_id()
@@ -167,8 +180,9 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         holder_started=start_time(os.getpid()),
         title=scenario.title,
         page=scenario.page,
+        pack_commit=trust.commit_of(scenario),
     )
-    stack = Stack(scenario, session_id, state.project, state.directory)
+    stack = Stack(scenario, session_id, state.project, state.directory, state.pack_commit)
     with _torn_down_on_failure(stack):
         save_new_session(state)
         probe_image = ensure_probe_image(on_progress) if scenario.success_condition == "http_200" else ""
@@ -330,7 +344,7 @@ def watch(
     watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None))
     with signals_raise():
         try:
-            with _holding(session_id):
+            with _holding(session_id, alone=True):
                 return watcher.run()
         except _SessionEnded:
             lost = _lost_state(watcher.stack)
@@ -527,6 +541,7 @@ class _Watcher:
             for _changes in watch_paths(
                 self.stack.session_dir, stop_event=self.stop, debounce=50, step=10, rust_timeout=1000,
                 yield_on_timeout=False, watch_filter=_not_hidden,
+                recursive=False,  # mounts/ below is the trainee's to fill: only session.toml matters
             ):  # fmt: skip
                 self.events.put("files")
         except Exception:  # noqa: BLE001 - the directory vanished: the session was torn down

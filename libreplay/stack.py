@@ -45,6 +45,7 @@ class Stack:
     session_id: str
     project: str
     session_dir: Path
+    pack_commit: str | None = None  # an added pack's commit, trusted when the session started
 
     @property
     def model_file(self) -> Path:
@@ -116,13 +117,28 @@ class Stack:
         )
 
     def run_script(self, name: str, timeout: float = SCRIPT_TIMEOUT_SECONDS) -> Completed:
-        """A scenario script, on the host, with bash, in the scenario directory."""
+        """A scenario script, on the host, with bash, in the scenario directory — only while the
+        pack's clone is at the commit the user trusted when the session started."""
+        self._require_admitted_commit(name)
         return run(
             ["bash", str(self.scenario.directory / name)],
             timeout=timeout,
             cwd=self.scenario.directory,
             env=self.env(),
         )
+
+    def _require_admitted_commit(self, script: str) -> None:
+        if self.pack_commit is None:
+            return
+        from libreplay import trust
+
+        now = trust.commit_of(self.scenario)
+        if now != self.pack_commit:
+            raise ScenarioFailure(
+                f"{self.scenario.ref}: its pack moved from commit {trust.short(self.pack_commit)} to "
+                f"{trust.short(now or '(none)')} since this session started, so {script} was not run",
+                hint="replay-down this session, then play again: the new commit asks for trust first",
+            )
 
     # -- the session's model ----------------------------------------------------------------
 

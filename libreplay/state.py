@@ -98,6 +98,7 @@ class SessionState:
     holder_pid: int | None = None
     holder_started: float | None = None
     transcript: str | None = None
+    pack_commit: str | None = None  # an added pack's commit admitted by replay-up: scripts run only there
     page: str = ""
     title: str = ""
 

@@ -124,6 +124,13 @@ def untrusted_pack(scenario: Scenario) -> Pack | None:
     return None
 
 
+def commit_of(scenario: Scenario) -> str | None:
+    """The commit checked out now of the added pack whose code ``scenario`` is; None for the
+    official pack and the user's own directories, which trust does not cover."""
+    found = _packs_of(scenario)
+    return pack_commit(found[0]) if found else None
+
+
 def require_trust(scenario: Scenario) -> None:
     """Raise PackUntrusted when ``scenario`` belongs to a pack not trusted at its commit."""
     pack = untrusted_pack(scenario)

@@ -1,0 +1,66 @@
+"""Guards of a session that need no engine: trust in the library, scripts only at the admitted
+commit, one watcher at a time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from scenario_kit import add_scenario_commit, make_pack_repo, write_scenario
+
+from libreplay import packs, paths, sessions, state, trust
+from libreplay.errors import PackUntrusted, ScenarioFailure, SessionError
+from libreplay.owners import start_time
+from libreplay.scenario import load_scenario
+from libreplay.stack import Stack
+
+
+@pytest.fixture(autouse=True)
+def official(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "official"
+    write_scenario(root / "001-nginx-502", meta={"id": "001-nginx-502"})
+    monkeypatch.setattr(paths, "official_pack_dir", lambda: root)
+
+
+def added_scenario(tmp_path: Path) -> tuple[packs.Pack, object, Path]:
+    repo = make_pack_repo(tmp_path / "drills", ["900-dns"])
+    pack = packs.add_pack(str(tmp_path / "drills"))
+    return pack, repo, pack.directory / "900-dns"
+
+
+def test_the_library_refuses_an_untrusted_pack_before_anything_is_made(tmp_path: Path) -> None:
+    pack, _, directory = added_scenario(tmp_path)
+    with pytest.raises(PackUntrusted):
+        sessions.up(load_scenario(directory, pack=pack.name))
+    assert not paths.sessions_dir().exists() or list(paths.sessions_dir().iterdir()) == []
+
+
+def test_scripts_run_only_at_the_commit_admitted_when_the_session_started(tmp_path: Path) -> None:
+    pack, repo, directory = added_scenario(tmp_path)
+    trust.trust(pack)
+    scenario = load_scenario(directory, pack=pack.name)
+    admitted = trust.commit_of(scenario)
+    assert admitted == pack.commit
+    stack = Stack(scenario, "s1", "replaybook-s1", tmp_path / "s1", admitted)
+    assert stack.run_script("solve.sh").ok
+
+    add_scenario_commit(repo, "901-disk-full")  # the author pushes; the user updates the pack
+    packs.add_pack(str(tmp_path / "drills"))
+
+    with pytest.raises(ScenarioFailure, match=r"its pack moved from commit .* so solve\.sh was not run"):
+        stack.run_script("solve.sh")
+
+
+def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
+    directory = write_scenario(tmp_path / "s")
+    parent = os.getppid()  # a live process that is not this one
+    record = state.SessionState(
+        id="watched1", scenario="demo-502", pack="local", scenario_dir=str(directory),
+        project="replaybook-watched1", status=state.ACTIVE, holder_pid=parent,
+        holder_started=start_time(parent),
+    )  # fmt: skip
+    state.save_new_session(record)
+    with pytest.raises(SessionError, match=f"already watched by process {parent}"):
+        sessions.watch("watched1")
+    assert state.load_session("watched1").holder_pid == parent
