@@ -19,6 +19,7 @@ A directory inside an installed pack's clone is that pack, however it is named.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from libreplay import packs, paths
-from libreplay.errors import PackUntrusted
+from libreplay.errors import PackUntrusted, ReplayError
 from libreplay.packs import LOCAL, Pack
 from libreplay.scenario import Scenario
 from libreplay.store import read_toml, update_toml
@@ -296,33 +297,32 @@ def _measure(path: Path) -> tuple[int, int]:
 
 
 def _services(scenario: Scenario) -> tuple[ServiceRun, ...]:
-    specs = _compose_services(scenario.compose_file)
-    return tuple(ServiceRun(shown(name), _what_runs(specs.get(name))) for name in scenario.services)
+    specs = _resolved_services(scenario)
+    return tuple(
+        ServiceRun(shown(name), _what_runs(specs.get(name), scenario.directory)) for name in scenario.services
+    )
 
 
-def _compose_services(compose_file: Path) -> dict[str, Any]:
-    """The compose file's services by name, for display only (nothing is started from this).
-
-    The scenario was validated by reading the same file, so it parses; only string values are
-    ever shown, so an anchor-heavy document is not expanded here.
-    """
-    import yaml
+def _resolved_services(scenario: Scenario) -> dict[str, Any]:
+    """The services as Compose resolves them (interpolation, merge keys: what would run), for
+    display; a scenario Compose cannot resolve shows as unreadable, and will not run either."""
+    from libreplay.compose_model import resolve
 
     try:
-        data = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError):
+        return resolve(scenario, "replaybook-trust").services
+    except ReplayError:
         return {}
-    services = data.get("services") if isinstance(data, dict) else None
-    return {str(name): spec for name, spec in services.items()} if isinstance(services, dict) else {}
 
 
-def _what_runs(spec: Any) -> str:
+def _what_runs(spec: Any, directory: Path) -> str:
     if not isinstance(spec, dict):
         return "(unreadable here)"
     parts = []
     build = spec.get("build")
     if build is not None:
         context = build.get("context", ".") if isinstance(build, dict) else build
+        with contextlib.suppress(TypeError, ValueError):  # shown relative to the scenario, as written
+            context = f"./{Path(context).relative_to(directory)}".removesuffix("/.")
         dockerfile = build.get("dockerfile") if isinstance(build, dict) else None
         parts.append(f"built from {_text(context)}"
                      + (f" ({_text(dockerfile)})" if dockerfile is not None else ""))

@@ -179,7 +179,7 @@ def test_the_summary_lists_every_host_script_and_service(tmp_path: Path) -> None
               "faults": [{"name": "wrong-owner", "script": "faults/owner.sh", "solve": "fix-owner.sh"},
                          {"name": "stopped", "break": [{"restart": {"service": "web"}}]}]},
         compose={"services": {"web": {"build": {"context": "./web", "dockerfile": "Dockerfile.web"}},
-                              "db": {"image": "postgres:16"}}},
+                              "db": {"image": "${DB_IMAGE:-postgres:16}"}}},  # shown as Compose resolves it
         files={"faults/owner.sh": "chown\nnobody\nx", "fix-owner.sh": "chown root\n",
                "check.sh": "exit 0\n", "web/Dockerfile.web": "FROM debian:bookworm-slim\n"},
     )
