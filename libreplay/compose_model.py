@@ -623,6 +623,14 @@ def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
         _copy_mount(mount, hidden_paths(scenario))
     for name, spec in resolved.services.items():
         _rewrite_service(name, spec, parts, resolved)
+    for section in ("networks", "volumes"):
+        # Labelled like the containers, so `replay-down --all` finds a network whose containers
+        # never came up (Compose labels it with the project alone).
+        for key, spec in _dict(model.get(section)).items():
+            model[section][key] = {
+                **_dict(spec),
+                "labels": {**_labels_dict(_dict(spec).get("labels")), **parts.labels},
+            }
     for section in ("secrets", "configs"):
         for spec in _dict(model.get(section)).values():
             if "file" in spec:

@@ -130,7 +130,13 @@ def remove_project_objects(project: str) -> None:
 
 
 def projects_of_home(home_id: str) -> set[str]:
-    """Compose projects whose containers carry this REPLAYBOOK home's label."""
+    """Compose projects whose containers, networks or volumes carry this REPLAYBOOK home's label
+    (a network whose containers never came up is found too)."""
+    label = {"label": f"{HOME_LABEL}={home_id}"}
+    api = client()
     with engine_errors():
-        found = client().containers.list(all=True, filters={"label": f"{HOME_LABEL}={home_id}"})
-    return {c.labels.get(PROJECT_LABEL, "") for c in found} - {""}
+        containers = api.containers.list(all=True, filters=label)
+        others = [*api.networks.list(filters=label), *api.volumes.list(filters=label)]
+    projects = {c.labels.get(PROJECT_LABEL, "") for c in containers}
+    projects |= {(o.attrs.get("Labels") or {}).get(PROJECT_LABEL, "") for o in others}
+    return projects - {""}

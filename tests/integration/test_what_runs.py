@@ -151,3 +151,19 @@ def test_an_image_beside_a_build_never_retags_an_image(tmp_path: Path, projects:
     assert client.images.get(BASE_IMAGE).id == before
     assert container(session).image.tags[0].startswith("replaybook/what-runs-box:")
     assert run("replay-down", session).returncode == 0
+
+
+def test_down_all_finds_a_network_whose_containers_are_gone(tmp_path: Path, projects: list[str]) -> None:
+    """Compose labels a network with its project only: the session's model adds the home's label,
+    so a stack whose state and containers are lost still leaves nothing behind."""
+    import shutil
+
+    session = up(write(tmp_path / "net", {}), projects)
+    container(session).remove(force=True)
+    shutil.rmtree(paths.session_dir(session))
+    assert leftovers(f"replaybook-{session}") == {"networks": [f"replaybook-{session}_default"]}
+
+    result = run("replay-down", "--all")
+
+    assert result.returncode == 0, result.stderr
+    assert leftovers(f"replaybook-{session}") == {}

@@ -555,6 +555,7 @@ def test_the_session_model_owns_images_names_environment_and_ports(tmp_path: Pat
     assert "ports" not in web_service and "container_name" not in web_service
     assert web_service["labels"]["org.replaybook.session"] == "abc"
     assert model["networks"]["default"]["name"] == "replaybook-abc_default"
+    assert model["networks"]["default"]["labels"] == {"org.replaybook.session": "abc"}
     assert model["services"]["replaybook-probe"]["networks"] == {"default": None}
     assert not any(key.startswith("x-") for key in model)
     bounded = {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
