@@ -92,6 +92,7 @@ class Stack:
             "build", timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress, project=self.build_project
         )
         if not built.ok:
+            _engine_still_answers()
             raise ScenarioFailure(
                 f"{self.scenario.ref}: its images did not build (docker compose build "
                 f"{built.how_it_ended}):\n{built.tail()}",
@@ -102,6 +103,7 @@ class Stack:
             timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
         )  # fmt: skip
         if not started.ok:
+            _engine_still_answers()
             # The services' own last words, before the teardown takes them away.
             logs = self.compose("logs", "--no-color", "--tail", "10", timeout=STEP_TIMEOUT_SECONDS)
             raise ScenarioFailure(
@@ -175,6 +177,14 @@ class Stack:
     def probe_url(self) -> str:
         """The success URL as seen from inside the scenario network (see docs/scenario-format.md)."""
         return probe_url(self.scenario)
+
+
+def _engine_still_answers() -> None:
+    """A build or start that failed because the engine went away is the machine's problem
+    (EnvironmentProblem, exit 5), not the scenario's."""
+    from libreplay.docker_api import ensure_engine
+
+    ensure_engine()
 
 
 def probe_url(scenario: Scenario) -> str:
