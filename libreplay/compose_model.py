@@ -293,6 +293,8 @@ class _Checker:
         missing = set(self.scenario.services) - set(services)
         for name in sorted(missing):
             self.problem(f"services.{name}", "is not started by Compose (profiles?): every service must run")
+        for name in sorted(set(services) - set(self.scenario.services)):
+            self.problem(f"services.{name}", "comes from another file: every service belongs in this one")
         self._objects("networks", NETWORK_KEYS, self._network)
         self._objects("volumes", VOLUME_KEYS, self._volume)
         for section in ("secrets", "configs"):

@@ -47,6 +47,7 @@ MAX_YAML_NODES = 100_000  # counted with every alias expanded: a "billion laughs
 PLAIN_KEY_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "merge")
 )
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ class _Loader:
                 self.problem(spot, "other compose files are not allowed: every service belongs in this "
                                    "file, where it is checked")
             elif key.value == "extends" and isinstance(value, yaml.MappingNode) and any(
-                isinstance(k, yaml.ScalarNode) and k.value == "file" for k, _ in value.value
+                isinstance(k, yaml.ScalarNode) and k.value == "file" for k, _ in merged_pairs(value)
             ):
                 self.problem(f"{spot}.file", "must not name another compose file: services are checked only "
                                              "in this one")
@@ -640,7 +641,8 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
 
 
 def _mapping_entries(root: yaml.Node) -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
-    """Every ``(place, key node, value node)`` of every mapping in the graph, each node once."""
+    """Every ``(place, key node, value node)`` of every mapping in the graph, with what ``<<``
+    merges in counted as the mapping's own (a top-level ``<<: *x`` can carry ``include``)."""
     seen: set[int] = set()
     queue: deque[tuple[yaml.Node, str]] = deque([(root, "")])
     while queue:
@@ -649,13 +651,28 @@ def _mapping_entries(root: yaml.Node) -> Iterator[tuple[str, yaml.Node, yaml.Nod
             continue
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
+            for key, value in merged_pairs(node):
                 name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
                 place = f"{where}.{name}" if where else name
                 yield place, key, value
                 queue.extend([(key, place), (value, place)])
         elif isinstance(node, yaml.SequenceNode):
             queue.extend((child, f"{where}[{index}]") for index, child in enumerate(node.value))
+
+
+def merged_pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's key-value pairs with the mappings its ``<<`` keys merge in inlined, each of
+    them kept (which one wins is Compose's business: every one of them is checked)."""
+    pairs: list[tuple[yaml.Node, yaml.Node]] = []
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag == MERGE_TAG:
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, yaml.MappingNode):
+                    pairs.extend(merged_pairs(source))
+        else:
+            pairs.append((key, value))
+    return pairs
 
 
 def _env_file_paths(node: yaml.Node) -> list[str | None]:

@@ -214,12 +214,18 @@ CORPUS = [
     Case("env-file-behind-a-binary-key", f"{WEB}.ZW52X2ZpbGU=: a key must be a plain",
          compose_text="services:\n  web:\n    image: x\n    ? !!binary ZW52X2ZpbGU=\n    : /etc/shadow\n"
                       "  app:\n    image: x\n"),
-    Case("env-file-first-in-a-merge-sequence", f"{WEB}.<<[0].env_file[0]: a host file outside the scenario",
+    Case("env-file-first-in-a-merge-sequence", f"{WEB}.env_file[0]: a host file outside the scenario (/e",
          compose_text="services:\n  web:\n    <<: [{env_file: /etc/shadow}, {env_file: ./ok.env}]\n"
                       "    image: x\n  app:\n    image: x\n", files={"ok.env": "A=1\n"}),
     Case("extends-file-in-a-merge", "docker-compose.yml: x-e.extends.file: must not name another compose",
          compose_text="x-e: &e\n  extends: {file: /tmp/evil.yml, service: s}\nservices:\n  web:\n"
                       "    <<: *e\n    image: x\n  app:\n    image: x\n"),
+    Case("include-behind-a-merge-key", "docker-compose.yml: include: other compose files are not allowed",
+         compose_text="x-inc: &inc\n  include: [/tmp/host/inc.yml]\n<<: *inc\nservices:\n  web:\n"
+                      "    image: x\n  app:\n    image: x\n"),
+    Case("extends-file-behind-a-merge-key", f"{WEB}.extends.file: must not name another compose",
+         compose_text="x-ext: &ext\n  file: /tmp/host/secret.yml\n  service: s\nservices:\n  web:\n"
+                      "    image: x\n    extends: {<<: *ext}\n  app:\n    image: x\n"),
     Case("dotenv-link-outside", ".env: a link to a file outside the scenario directory",
          files={".env": LINK_TO_PASSWD}),
     # -- compose values of the wrong shape: a report, never a traceback -------------------------
