@@ -142,7 +142,7 @@ def _holding(session_id: str, *, alone: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
-        with suppress(NotFound):
+        with suppress(ReplayError):  # gone or damaged meanwhile: the error that says so is raised
             update_session(session_id, release)
 
 
@@ -342,10 +342,11 @@ def watch(
             return state
         raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
     watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None))
-    with signals_raise():
+    # Claimed before the failure handling below: a refused second watcher must not end the
+    # session that the first one is watching.
+    with signals_raise(), _holding(session_id, alone=True):
         try:
-            with _holding(session_id, alone=True):
-                return watcher.run()
+            return watcher.run()
         except _SessionEnded:
             lost = _lost_state(watcher.stack)
             if lost is None:

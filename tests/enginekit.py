@@ -245,8 +245,11 @@ def _remove_cgroups(parent: str) -> None:
 
 
 def _links() -> set[str]:
+    """The machine's lasting interfaces (docker0 among them). The veth pairs and br- bridges of
+    the machine engine's own containers come and go with them, so they are not counted."""
     listed = subprocess.run(["ip", "-json", "link", "show"], capture_output=True, text=True, check=True)
-    return {str(link["ifname"]) for link in json.loads(listed.stdout or "[]")}
+    names = {str(link["ifname"]) for link in json.loads(listed.stdout or "[]")}
+    return {name for name in names if not name.startswith(("veth", "br-"))}
 
 
 def _ip(*args: str, check: bool = True) -> None:

@@ -58,9 +58,11 @@ def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
     record = state.SessionState(
         id="watched1", scenario="demo-502", pack="local", scenario_dir=str(directory),
         project="replaybook-watched1", status=state.ACTIVE, holder_pid=parent,
-        holder_started=start_time(parent),
+        holder_started=start_time(parent), started_at=state.now(),
     )  # fmt: skip
     state.save_new_session(record)
     with pytest.raises(SessionError, match=f"already watched by process {parent}"):
         sessions.watch("watched1")
-    assert state.load_session("watched1").holder_pid == parent
+    after = state.load_session("watched1")
+    assert (after.holder_pid, after.status, after.outcome) == (parent, state.ACTIVE, None)  # left alone
+    assert not paths.ledger_path().exists()
