@@ -138,8 +138,8 @@ def handles_errors(function: F) -> F:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _notice_orphans()
         try:
+            _notice_orphans()
             return function(*args, **kwargs)
         except Interrupted as exc:
             say("Interrupted; cleaned up.")
@@ -175,7 +175,10 @@ def _notice_orphans() -> None:
         return
     from libreplay.owners import find_orphans
 
-    orphans = find_orphans()
+    try:
+        orphans = find_orphans()
+    except ReplayError:
+        return  # a damaged home must not stop the command itself (replay-sessions names it)
     if orphans:
         ids = ", ".join(orphans)
         say(f"Note: orphaned session(s) {ids}: their owner is gone. `replay-down --all` removes them.")

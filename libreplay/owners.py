@@ -35,6 +35,8 @@ def process_alive(pid: int | None, started: float | None) -> bool:
     """True when nobody is recorded, or the recorded process is still the same one."""
     if pid is None:
         return True
+    if pid <= 0:  # a damaged record: no process of ours has that id
+        return False
     import psutil
 
     try:

@@ -103,6 +103,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise InvalidInput(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise InvalidInput(f"{path}: not valid TOML: not UTF-8 text") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits; nesting
+        raise InvalidInput(f"{path}: not valid TOML: {exc or 'nested too deeply'}") from None
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot be read: {exc.strerror or exc}") from None
 

@@ -66,3 +66,28 @@ def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
     after = state.load_session("watched1")
     assert (after.holder_pid, after.status, after.outcome) == (parent, state.ACTIVE, None)  # left alone
     assert not paths.ledger_path().exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ['sla_seconds = ' + "9" * 5000, "owner_pid = -1", "hints_used = " + "[" * 3000 + "]" * 3000],
+    ids=["huge-integer", "negative-pid", "deep-array"],
+)
+def test_a_damaged_number_in_a_session_file_is_named_not_a_traceback(damage: str, tmp_path: Path) -> None:
+    from replaybook.commands import list_ as list_command
+    from replaybook.commands import sessions as sessions_command
+    from typer.testing import CliRunner
+
+    directory = write_scenario(tmp_path / "s")
+    record = state.SessionState(id="damaged1", scenario="demo-502", pack="local",
+                                scenario_dir=str(directory), project="replaybook-damaged1")
+    state.save_new_session(record)
+    path = state.session_file("damaged1")
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.startswith(damage.partition(" ")[0]))
+    path.write_text(f"{damage}\n{text}\n")
+
+    listed = CliRunner().invoke(sessions_command.app, [])
+    assert listed.exception is None or isinstance(listed.exception, SystemExit), listed.exception
+    assert "Traceback" not in listed.output and "damaged1" in listed.stderr
+    catalogue = CliRunner().invoke(list_command.app, [])
+    assert catalogue.exit_code == 0 and "001-nginx-502" in catalogue.stdout
