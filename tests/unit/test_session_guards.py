@@ -83,7 +83,8 @@ def test_a_damaged_number_in_a_session_file_is_named_not_a_traceback(damage: str
                                 scenario_dir=str(directory), project="replaybook-damaged1")
     state.save_new_session(record)
     path = state.session_file("damaged1")
-    text = "\n".join(line for line in path.read_text().splitlines() if not line.startswith(damage.partition(" ")[0]))
+    field = damage.partition(" ")[0]
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.startswith(field))
     path.write_text(f"{damage}\n{text}\n")
 
     listed = CliRunner().invoke(sessions_command.app, [])
