@@ -23,12 +23,16 @@ STRING_STARTS = "]PX^_"  # after ESC: OSC, DCS, SOS, PM, APC
 STRING_STARTS_8BIT = "\x9d\x90\x98\x9e\x9f"
 STRING_END_8BIT = "\x9c"
 CSI_8BIT = "\x9b"
-ABANDON = "\x1b\x18\x1a"  # ESC, CAN, SUB end a control sequence unfinished
+CANCEL, SUBSTITUTE = "\x18", "\x1a"
+ABANDON = ESC + CANCEL + SUBSTITUTE  # they end a control sequence unfinished
 # Control sequences that draw: SGR, cursor moves and position, erase, insert and delete,
 # scrolling and its region, cursor save/restore and style, modes (alternate screen, cursor
 # visibility). Left out: window operations (`t`, which can report the title back as typed
 # input), device reports (`n`, `c`) and everything else a recording has no need of.
-DRAWING_FINALS = frozenset("mHfABCDEFGdea`JKXP@LMSTrsuhlq")
+DRAWING_FINALS = frozenset("mHfABCDEFGdea`JKXP@LMSTrsuhl")
+# DEC private modes a recording may switch: alternate screen, cursor keys, autowrap, cursor
+# blink and visibility, bracketed paste. Mouse reporting and the like would outlive playback.
+DRAWING_PRIVATE_MODES = frozenset({"1", "7", "12", "25", "47", "1047", "1048", "1049", "2004"})
 
 
 class _State(Enum):
@@ -55,7 +59,7 @@ class PlaybackFilter:
     def _step(self, char: str) -> str:  # noqa: PLR0911 - one return per state and byte
         state = self.state
         if state is _State.STRING:
-            if char in (BEL, STRING_END_8BIT):
+            if char in (BEL, STRING_END_8BIT, CANCEL, SUBSTITUTE):  # CAN and SUB end it as well
                 self.state = _State.TEXT
             elif char == ESC:
                 self.state = _State.STRING_ESCAPE
@@ -107,7 +111,19 @@ class PlaybackFilter:
             return char
         self.state = _State.TEXT
         sequence, self.pending = self.pending + char, ""
-        return sequence if char in DRAWING_FINALS else ""
+        return sequence if _draws(sequence) else ""
+
+
+def _draws(sequence: str) -> bool:
+    """A whole CSI sequence (``ESC [`` … final) that only draws."""
+    body, final = sequence[2:-1], sequence[-1]
+    if body.endswith(" ") and final == "q":
+        return body[:-1].isdigit() or body == " "
+    if any(c in body for c in "<=>") or any(0x20 <= ord(c) <= 0x2F for c in body):
+        return False  # private markers and intermediates: queries, keyboard and mode protocols
+    if body.startswith("?"):
+        return final in "hl" and all(mode in DRAWING_PRIVATE_MODES for mode in body[1:].split(";"))
+    return final in DRAWING_FINALS
 
 
 def filtered_copy(source: Path, dest: Path) -> None:

@@ -36,7 +36,10 @@ RESET = "\x1b[0m"
         (["a\x1b[2\r1tb"], "a\rb"),  # a C0 control inside a CSI runs, the sequence goes on
         (["a\x1b[6n\x1b[cb"], "ab"),  # device reports the terminal would answer as typed input
         (["a\x1b[3\x18m"], "am"),  # CAN abandons the sequence; what follows is text
-        (["\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[?25l"], "\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[?25l"),
+        (["\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[?25l\x1b[2 q"], "\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[?25l\x1b[2 q"),
+        (["a\x1b]0;x\x18 rm -rf /important"], "a rm -rf /important"),  # CAN ends a string: nothing hides
+        (["a\x1b]0;x\x1a!b"], "a!b"),  # so does SUB
+        (["a\x1b[>q\x1b[?1000h\x1b[>1u\x1b[>4;2m\x1b[?1049;1000hb"], "ab"),  # queries, mouse, keyboard
     ],
 )
 def test_the_filter_keeps_drawing_and_drops_acting(chunks: list[str], shown: str) -> None:
