@@ -360,6 +360,7 @@ def watch(
             raise as_interrupted(exc) from None
         except ReplayError as failure:  # the engine or the shell went away, the state is damaged
             _end_in_error(watcher.last_state, failure)
+            failure.hint = failure.hint or f"`replay-down {session_id}` removes its stack"
             raise
 
 
