@@ -89,8 +89,12 @@ def _quiet(_message: str) -> None:
 
 
 def open_stack(state: SessionState) -> Stack:
+    """The session's stack; refused when its pack moved since replay-up (the break steps and
+    fault files read from the pack must be the admitted commit's too)."""
     scenario = load_scenario(Path(state.scenario_dir), pack=state.pack)
-    return Stack(scenario, state.id, state.project, state.directory, state.pack_commit)
+    stack = Stack(scenario, state.id, state.project, state.directory, state.pack_commit)
+    stack.require_admitted_commit("the session's next step")
+    return stack
 
 
 def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:

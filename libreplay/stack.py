@@ -121,7 +121,7 @@ class Stack:
     def run_script(self, name: str, timeout: float = SCRIPT_TIMEOUT_SECONDS) -> Completed:
         """A scenario script, on the host, with bash, in the scenario directory — only while the
         pack's clone is at the commit the user trusted when the session started."""
-        self._require_admitted_commit(name)
+        self.require_admitted_commit(name)
         return run(
             ["bash", str(self.scenario.directory / name)],
             timeout=timeout,
@@ -129,7 +129,8 @@ class Stack:
             env=self.env(),
         )
 
-    def _require_admitted_commit(self, script: str) -> None:
+    def require_admitted_commit(self, what: str) -> None:
+        """Refuse to run ``what`` of an added pack whose clone left the commit trusted at up."""
         if self.pack_commit is None:
             return
         from libreplay import trust
@@ -138,7 +139,7 @@ class Stack:
         if now != self.pack_commit:
             raise ScenarioFailure(
                 f"{self.scenario.ref}: its pack moved from commit {trust.short(self.pack_commit)} to "
-                f"{trust.short(now or '(none)')} since this session started, so {script} was not run",
+                f"{trust.short(now or '(none)')} since this session started, so {what} was not run",
                 hint="replay-down this session, then play again: the new commit asks for trust first",
             )
 

@@ -50,6 +50,10 @@ def test_scripts_run_only_at_the_commit_admitted_when_the_session_started(tmp_pa
 
     with pytest.raises(ScenarioFailure, match=r"its pack moved from commit .* so solve\.sh was not run"):
         stack.run_script("solve.sh")
+    record = state.SessionState(id="moved1", scenario="900-dns", pack=pack.name, scenario_dir=str(directory),
+                                project="replaybook-moved1", pack_commit=admitted)
+    with pytest.raises(ScenarioFailure, match="so the session's next step was not run"):
+        sessions.open_stack(record)  # break steps and fault files come from the pack too
 
 
 def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
