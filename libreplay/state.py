@@ -10,7 +10,6 @@ Layout of a session directory:
   compose.json          the session's compose model: the pack's file as Compose resolves it,
                         checked, with replaybook's additions (labels, the probe)
   mounts/               per-session copies of what the scenario binds (never the pack)
-  transcript.cast       the trainee's shell, asciicast v2 (written by replaybook run)
 No hint channel here: it lives in the shell container itself, at CHANNEL_MOUNT, and is reached
 only through the Docker API (libreplay.channel), so no host path is the trainee's to aim at:
   bin/get-hint          the trainee's hint command (POSIX sh), copied in after the stack is up
@@ -192,6 +191,8 @@ def _identity_problems(data: dict[str, Any], session_id: str) -> list[str]:
     """The file names its own session: a teardown must never follow it to another directory."""
     if data.get("id") != session_id:
         return [f"id: must be {session_id!r} (its directory's name), got {data.get('id')!r}"]
+    if data.get("project") != project_name(session_id):  # what a teardown removes
+        return [f"project: must be {project_name(session_id)!r}, got {data.get('project')!r}"]
     return []
 
 

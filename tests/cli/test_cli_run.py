@@ -49,7 +49,7 @@ def test_window_command_reopens_the_service_shell() -> None:
 
 
 def test_final_state_json_from_replay_down_is_parsed() -> None:
-    state = SessionState(id="s1", scenario="x", pack="official", scenario_dir="/", project="p",
+    state = SessionState(id="s1", scenario="x", pack="official", scenario_dir="/", project="replaybook-s1",
                          status=RESOLVED, started_at=T0, resolved_at=T0 + timedelta(seconds=61))
     printed = json.dumps(state.to_dict(), default=str).encode()  # as emit_json writes it
     parsed = SessionState.from_dict(run_command._parse_state(printed))
@@ -59,7 +59,7 @@ def test_final_state_json_from_replay_down_is_parsed() -> None:
 
 def session(**changes: object) -> SessionState:
     state = SessionState(
-        id="s1", scenario="001-nginx-502", pack="official", scenario_dir="/", project="p",
+        id="s1", scenario="001-nginx-502", pack="official", scenario_dir="/", project="replaybook-s1",
         status=RESOLVED, title="502 Bad Gateway", fault="default", sla_seconds=900,
         started_at=T0, resolved_at=T0 + timedelta(seconds=192), hints_used=1, hints_total=3,
         score=843, outcome="success", transcript="/x.cast",

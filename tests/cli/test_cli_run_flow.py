@@ -132,8 +132,9 @@ def test_sla_zero_reaches_replay_up_which_refuses_it(fakes: dict[str, str], tmp_
 
 
 def state(status: str, *, fixed_late: bool = False) -> SessionState:
-    return SessionState(id=SESSION, scenario="x", pack="official", scenario_dir="/", project="p",
-                        status=status, fixed_late_at=datetime.now(UTC) if fixed_late else None)
+    return SessionState(id=SESSION, scenario="x", pack="official", scenario_dir="/",
+                        project="replaybook-" + SESSION, status=status,
+                        fixed_late_at=datetime.now(UTC) if fixed_late else None)
 
 
 @pytest.mark.parametrize(
