@@ -49,16 +49,15 @@ def default_tag(suite: str) -> str:
 
 def image_id(tag: str) -> str | None:
     """The id of the local image ``tag``, or None when the engine has no such image."""
-    import docker
     import docker.errors
 
+    from libreplay.docker_api import client, engine_errors
+
     try:
-        return str(docker.from_env().images.get(tag).id)
+        with engine_errors():
+            return str(client().images.get(tag).id)
     except docker.errors.ImageNotFound:
         return None
-    except docker.errors.DockerException as exc:
-        raise EnvironmentProblem(f"the Docker engine is not reachable: {exc}",
-                                 hint="replaybook doctor") from exc
 
 
 def ensure_base_image(

@@ -1,16 +1,22 @@
 """The Docker engine, through the Docker SDK. Connection failures become readable errors.
 
-The engine is the one DOCKER_HOST names (the SDK's and the docker CLI's rule), else the local
-socket; :func:`client` keeps one client per engine address, so a process (a test) that points
-DOCKER_HOST elsewhere gets a client for that engine, not the first one it ever used.
+The engine is the one the docker CLI — and so Compose and every script — talks to: the one
+DOCKER_HOST names, else the endpoint of the CLI's current context (DOCKER_CONTEXT, or
+``currentContext`` in its config.json: Docker Desktop and rootless Docker use one), else the
+local socket. The SDK on its own reads DOCKER_HOST only, and would clean up on another engine
+than the one the stack runs on. :func:`client` keeps one client per engine address, so a
+process (a test) that points elsewhere gets a client for that engine.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from libreplay.errors import EnvironmentProblem
@@ -32,7 +38,32 @@ _ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
 
 def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
+    return os.environ.get("DOCKER_HOST") or _context_host() or DEFAULT_ENGINE
+
+
+def _context_host() -> str | None:
+    """The docker endpoint of the CLI's current context; None for the default context."""
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    name = os.environ.get("DOCKER_CONTEXT") or _current_context(config / "config.json")
+    if not name or name == "default":
+        return None
+    meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    try:
+        host = json.loads(meta.read_text(encoding="utf-8"))["Endpoints"]["docker"]["Host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EnvironmentProblem(
+            f"the docker context {name!r} cannot be read ({meta})",
+            hint="`docker context ls` shows the contexts; DOCKER_HOST or DOCKER_CONTEXT choose one",
+        ) from None
+    return str(host)
+
+
+def _current_context(config_file: Path) -> str | None:
+    try:
+        current = json.loads(config_file.read_text(encoding="utf-8")).get("currentContext")
+    except (OSError, ValueError, AttributeError):
+        return None  # no CLI configuration: the default context
+    return current if isinstance(current, str) else None
 
 
 @contextmanager
@@ -81,15 +112,19 @@ def _reason(exc: BaseException) -> str:
 
 
 def client() -> docker.DockerClient:
-    """The client of the engine DOCKER_HOST names now (one per address, kept for the process)."""
-    return _client_for(tuple(os.environ.get(name, "") for name in _ENGINE_ENV))
+    """The client of the engine the CLI would use now (one per address, kept for the process)."""
+    context = None if os.environ.get("DOCKER_HOST") else _context_host()
+    return _client_for((*(os.environ.get(name, "") for name in _ENGINE_ENV), context or ""))
 
 
 @cache
-def _client_for(_engine: tuple[str, ...]) -> docker.DockerClient:
+def _client_for(engine: tuple[str, ...]) -> docker.DockerClient:
     import docker
 
+    context_host = engine[-1]
     with engine_errors():
+        if context_host:
+            return docker.DockerClient(base_url=context_host, timeout=120)
         return docker.from_env(timeout=120)
 
 

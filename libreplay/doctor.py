@@ -73,14 +73,12 @@ def _run(argv: Sequence[str]) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 def _engine() -> Engine:
-    import docker
+    from libreplay.docker_api import client, engine_errors
 
-    client = docker.from_env(timeout=10)
-    try:
-        version = str(client.version().get("Version", "unknown"))
-        root_dir = str(client.info().get("DockerRootDir", ""))
-    finally:
-        client.close()
+    engine = client()  # the engine the CLI, Compose and the sessions use (a context included)
+    with engine_errors():
+        version = str(engine.version().get("Version", "unknown"))
+        root_dir = str(engine.info().get("DockerRootDir", ""))
     return Engine(version, root_dir)
 
 def _free_bytes(path: Path) -> int:

@@ -165,6 +165,37 @@ def test_a_session_plays_on_the_second_engine_and_nowhere_else(engine: SecondEng
     assert left_in(engine, session) == []
 
 
+def test_a_docker_context_is_followed_by_compose_and_the_sdk_alike(
+    engine: SecondEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no DOCKER_HOST, the CLI's current context names the engine (Docker Desktop and
+    rootless Docker work so): the stack, the checks and the clean-up all happen there."""
+    import hashlib
+    import json
+
+    import docker
+
+    config = tmp_path / "docker-config"
+    meta = config / "contexts" / "meta" / hashlib.sha256(b"second").hexdigest()
+    meta.mkdir(parents=True)
+    endpoint = {"Name": "second", "Endpoints": {"docker": {"Host": engine.host}}}
+    (meta / "meta.json").write_text(json.dumps(endpoint))
+    (config / "config.json").write_text(json.dumps({"currentContext": "second"}))
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+
+    session = up_and_break()
+
+    machine = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    project = {"label": f"com.docker.compose.project=replaybook-{session}"}
+    assert machine.containers.list(all=True, filters=project) == []
+    running = [c.name for c in engine.client().containers.list(filters=project)]
+    assert running == [f"replaybook-{session}-box-1"]
+    assert run("replay-check", session).stdout.strip() == "not fixed"
+    assert run("replay-down", session).returncode == 0
+    assert left_in(engine, session) == []
+
+
 # -- the engine going away, phase by phase -----------------------------------------------------
 
 

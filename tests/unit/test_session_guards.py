@@ -96,3 +96,36 @@ def test_a_damaged_number_in_a_session_file_is_named_not_a_traceback(damage: str
     assert "Traceback" not in listed.output and "damaged1" in listed.stderr
     catalogue = CliRunner().invoke(list_command.app, [])
     assert catalogue.exit_code == 0 and "001-nginx-502" in catalogue.stdout
+
+
+def test_the_engine_is_the_docker_cli_s_current_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose and scripts follow the CLI's context: the SDK's clean-up must reach the same engine."""
+    import hashlib
+    import json
+
+    from libreplay import docker_api
+    from libreplay.errors import EnvironmentProblem
+
+    config = tmp_path / "docker-config"
+    meta = config / "contexts" / "meta" / hashlib.sha256(b"desktop").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps(
+        {"Name": "desktop", "Endpoints": {"docker": {"Host": "unix:///run/desktop/docker.sock"}}}))
+    (config / "config.json").write_text(json.dumps({"currentContext": "desktop"}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+
+    assert docker_api.engine_address() == "unix:///run/desktop/docker.sock"
+    with pytest.raises(EnvironmentProblem, match=r"at unix:///run/desktop/docker\.sock did not answer"):
+        docker_api.client()  # the SDK goes to the context's engine, not the local socket
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    assert docker_api.engine_address() == docker_api.DEFAULT_ENGINE
+    monkeypatch.setenv("DOCKER_HOST", "unix:///elsewhere.sock")
+    assert docker_api.engine_address() == "unix:///elsewhere.sock"
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONTEXT", "gone")
+    with pytest.raises(EnvironmentProblem, match="the docker context 'gone' cannot be read"):
+        docker_api.engine_address()
