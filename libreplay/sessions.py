@@ -420,7 +420,7 @@ class _Watcher:
         self.through_deadline = through_deadline
         self.on_change = on_change
         self.check = Check(stack)
-        self.channel = HintChannel(load_session(self.session_id))
+        self.channel = HintChannel(self.last_state)
         self.hint_gate = RequestGate()
         self.hint_follower: HintFollower | None = None
         self.events: queue.Queue[Any] = queue.Queue()
