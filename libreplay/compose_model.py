@@ -620,9 +620,10 @@ def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
         # user of this machine may reach them, whatever the umask made of the state directory.
         copies.mkdir(mode=0o700)
         copies.chmod(0o700)
+    hidden = hidden_paths(scenario)
     for index, mount in enumerate(resolved.mounts.values()):
         mount.copy = copies / f"{index}-{mount.source.name or 'root'}"
-        _copy_mount(mount, hidden_paths(scenario))
+        _copy_mount(mount, hidden)
     for name, spec in resolved.services.items():
         _rewrite_service(name, spec, parts, resolved)
     for section in ("networks", "volumes"):
