@@ -32,7 +32,7 @@ BUDGET_MB = 60.0
 
 
 def make_session(session_id: str) -> None:
-    from libreplay import state as st
+    from libreplay.session import state as st
 
     st.save_new_session(st.SessionState(
         id=session_id, scenario="bench", pack="official", scenario_dir="/nowhere",
@@ -68,7 +68,7 @@ def main() -> int:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="hud-bench-"))
     os.environ["REPLAYBOOK_HOME"] = str(home)
-    from libreplay import state as st
+    from libreplay.session import state as st
 
     session_id = "hudbench"
     make_session(session_id)

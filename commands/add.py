@@ -9,8 +9,8 @@ from replaybook.commands.common import JsonOption, emit, emit_json, handles_erro
 from replaybook.commands.list_ import duplicate_ids, scenario_record, table
 from replaybook.commands.trust import YesOption, offer
 
-from libreplay import packs
-from libreplay.errors import PackError, ScenarioInvalid
+from libreplay.core.errors import PackError, ScenarioInvalid
+from libreplay.packs import catalog as packs
 
 NO_SCENARIO = "no scenario found (a scenario is a directory with meta.json)"
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
-from libreplay import baseimage
+from libreplay.host import baseimage
 
 app = make_app("Make sure the Debian base image (debian:bookworm-slim) exists: pull it or build it.")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
-from libreplay import sessions
+from libreplay.session import lifecycle as sessions
 
 app = make_app("Inject the fault, prove the check fails, and start the SLA clock.")
 

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
-from libreplay import sessions
-from libreplay.state import RESOLVED, SessionState
+from libreplay.session import lifecycle as sessions
+from libreplay.session.state import RESOLVED, SessionState
 
 app = make_app("Run the success check once (exit 0 fixed, 1 not), or --watch until the session ends.")
 

@@ -2,10 +2,10 @@
 
 Command modules are thin adapters: parse arguments, call libreplay, render the result.
 Library errors become ``Error: …`` on stderr and the exit status the error carries
-(see libreplay.errors); a traceback is only ever shown for a bug, never for a user error.
+(see libreplay.core.errors); a traceback is only ever shown for a bug, never for a user error.
 
 Everything a command prints goes through :func:`say`, :func:`emit`, :func:`emit_json` or
-:func:`table_lines`, and each makes its text inert (libreplay.terminal.inert): titles, hints, file
+:func:`table_lines`, and each makes its text inert (libreplay.core.text.inert): titles, hints, file
 names, field values, script and container output come from packs and containers, which must not
 be able to drive the reader's terminal. ``--json`` carries inert text as well, because JSON is as
 often piped to a terminal (``| jq .`` prints strings decoded) as to a program; the values a
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from libreplay.errors import Interrupted, ReplayError
-from libreplay.terminal import inert
+from libreplay.core.errors import Interrupted, ReplayError
+from libreplay.core.text import inert
 
 if TYPE_CHECKING:
     from rich.box import Box  # imported when a table is drawn: --help stays quick
@@ -173,7 +173,7 @@ def _notice_orphans() -> None:
     """Say on stderr when a session's owner died (SIGKILL) and left its stack behind."""
     if os.environ.get("REPLAYBOOK_NO_ORPHAN_NOTICE"):
         return
-    from libreplay.owners import find_orphans
+    from libreplay.session.owners import find_orphans
 
     try:
         orphans = find_orphans()

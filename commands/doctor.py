@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
-from libreplay import doctor
+from libreplay.host import doctor
 
 app = make_app("Check that this machine can run scenarios, and say the exact command that fixes what is not.")
 

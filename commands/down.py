@@ -17,7 +17,7 @@ from replaybook.commands.common import (
     session_from,
 )
 
-from libreplay import sessions
+from libreplay.session import lifecycle as sessions
 
 app = make_app("Tear a session's stack down (containers, networks, volumes) and record its outcome.")
 

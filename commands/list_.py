@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say, table_lines
 
-from libreplay import packs
-from libreplay.scenario import Scenario
+from libreplay.packs import catalog as packs
+from libreplay.scenario.model import Scenario
 
 app = make_app("List the scenarios of every pack (the official one and those added).")
 

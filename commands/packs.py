@@ -6,7 +6,7 @@ from typing import Any
 
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, table_lines
 
-from libreplay import packs
+from libreplay.packs import catalog as packs
 
 app = make_app("List the scenario packs: the official one and those added with replay-add.")
 

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import handles_errors, make_app, say
 
-from libreplay import packs, trust
+from libreplay.packs import catalog as packs
+from libreplay.packs import trust
 
 app = make_app("Remove an added scenario pack.")
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import handles_errors, make_app
 
-from libreplay.errors import InvalidInput, NotFound
+from libreplay.core.errors import InvalidInput, NotFound
 
 app = make_app("Play back the recorded shell of a session (an asciicast v2 file).")
 
@@ -27,7 +27,7 @@ def replay(
     """Play SESSION's transcript; Ctrl-C stops, space pauses (asciinema play)."""
     import tempfile
 
-    from libreplay.transcript import filtered_copy
+    from libreplay.play.transcripts import filtered_copy
 
     cast = transcript_for(session)
     argv = [sys.executable, "-m", "asciinema", "play", "-s", str(speed)]
@@ -44,7 +44,7 @@ def replay(
 
 def transcript_for(name: str) -> Path:
     """A .cast path as given, else the transcript of the session with that id."""
-    from libreplay.paths import transcript_path
+    from libreplay.core.paths import transcript_path
 
     given = Path(name).expanduser()
     if name.endswith(".cast") or given.is_file():

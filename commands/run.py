@@ -31,11 +31,11 @@ import typer
 from replaybook.commands.common import confirm, emit, handles_errors, make_app, say
 from replaybook.commands.trust import YesOption, admit
 
-from libreplay import paths
-from libreplay.errors import EnvironmentProblem, Interrupted, NotFound, ReplayError, SessionError
-from libreplay.proc import stop_process
-from libreplay.state import ABANDONED, ACTIVE, ERROR, RESOLVED, TIMEOUT, SessionState
-from libreplay.terminal import inert
+from libreplay.core import paths
+from libreplay.core.errors import EnvironmentProblem, Interrupted, NotFound, ReplayError, SessionError
+from libreplay.core.proc import stop_process
+from libreplay.core.text import inert
+from libreplay.session.state import ABANDONED, ACTIVE, ERROR, RESOLVED, TIMEOUT, SessionState
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
 
@@ -67,7 +67,7 @@ def run(  # noqa: PLR0917 - one parameter per option
     name = _choose(scenario, random_, tag)
     _admit(name, yes)
     if not no_split and shutil.which("tmux") is None:
-        from libreplay.tmux import install_hint
+        from libreplay.play.workspace import install_hint
 
         say("tmux is not installed: " + install_hint() + ".")
         if not confirm("Play without tmux now (--no-split)?"):
@@ -79,7 +79,7 @@ def run(  # noqa: PLR0917 - one parameter per option
 
 
 def _choose(scenario: str | None, random_: bool, tag: str | None) -> str:
-    from libreplay import packs
+    from libreplay.packs import catalog as packs
 
     if scenario and random_:
         raise typer.BadParameter("name a SCENARIO or use --random, not both")
@@ -98,7 +98,7 @@ def _choose(scenario: str | None, random_: bool, tag: str | None) -> str:
 
 def _admit(name: str, yes: bool) -> None:
     """Ask about an untrusted pack here, once, before replay-up (which then finds it trusted)."""
-    from libreplay import packs
+    from libreplay.packs import catalog as packs
 
     admit(packs.resolve_scenario(name), yes=yes)
 
@@ -206,7 +206,7 @@ class Play:
         return out.decode(errors="replace")
 
     def _set_transcript(self) -> None:
-        from libreplay.state import update_session
+        from libreplay.session.state import update_session
 
         assert self.session_id is not None
         cast = paths.transcript_path(self.session_id)
@@ -229,7 +229,7 @@ class Play:
     # -- playing ---------------------------------------------------------------------------------
 
     def _play_in_tmux(self) -> None:
-        from libreplay.tmux import build_workspace
+        from libreplay.play.workspace import build_workspace
 
         assert self.session_id is not None
         self.workspace = build_workspace(self._workspace_spec())
@@ -240,8 +240,8 @@ class Play:
         self.foreground.wait()  # a detach, the shell's exit or the monitor's kill ends it
 
     def _workspace_spec(self) -> Any:
-        from libreplay.state import load_session
-        from libreplay.tmux import ExtraWindow, WorkspaceSpec, server_command, socket_name
+        from libreplay.play.workspace import ExtraWindow, WorkspaceSpec, server_command, socket_name
+        from libreplay.session.state import load_session
 
         assert self.session_id is not None
         sid = self.session_id
@@ -309,7 +309,7 @@ class Play:
 
     def _react(self, announced: set[str]) -> bool:
         """True once the workspace is being closed."""
-        from libreplay.state import load_session
+        from libreplay.session.state import load_session
 
         assert self.session_id is not None
         # Polled before the state is read: a watcher that ended after writing the outcome is
@@ -402,7 +402,7 @@ class Play:
 
     def _disown(self) -> SessionState | None:
         """--keep: run is about to exit, so it no longer owns the session; it is not an orphan."""
-        from libreplay.state import update_session
+        from libreplay.session.state import update_session
 
         assert self.session_id is not None
 
@@ -439,7 +439,7 @@ class Play:
             stop_process(self.foreground, grace=30)
 
     def _load(self) -> SessionState | None:
-        from libreplay.state import load_session
+        from libreplay.session.state import load_session
 
         assert self.session_id is not None
         try:
@@ -473,9 +473,9 @@ class Play:
             stop_process(watcher, grace=15)
 
     def _debrief(self, final: SessionState | None) -> None:
-        from libreplay.debrief import debrief_lines
-        from libreplay.ledger import personal_best
-        from libreplay.scenario import load_scenario
+        from libreplay.play.debrief import debrief_lines
+        from libreplay.scenario.model import load_scenario
+        from libreplay.session.ledger import personal_best
 
         if final is None:
             if self.session_id is not None and not self.session_gone:

@@ -12,7 +12,7 @@ from replaybook.commands.common import (
     table_lines,
 )
 
-from libreplay import owners, state
+from libreplay.session import owners, state
 
 app = make_app("List live sessions: id, status, scenario, and whether the owner is gone (orphan).")
 

@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import handles_errors, make_app, say
 
-from libreplay.errors import EnvironmentProblem, NotFound, SessionError
-from libreplay.state import SessionState
-from libreplay.terminal import ServiceContainer, find_container, shell_argv, shell_command_line
+from libreplay.core.errors import EnvironmentProblem, NotFound, SessionError
+from libreplay.play.shell import shell_argv, shell_command_line
+from libreplay.session.containers import ServiceContainer, find_container
+from libreplay.session.state import SessionState
 
 app = make_app("Open a shell inside a service of a session (get-hint works there), optionally recorded.")
 
@@ -31,7 +32,7 @@ def shell(
     ] = None,
 ) -> None:
     """Enter SERVICE's container with docker exec; waits (Enter to retry) while it is not running."""
-    from libreplay.state import load_session
+    from libreplay.session.state import load_session
 
     state = load_session(session)
     service = service or state.shell_service
@@ -66,7 +67,7 @@ def _wait_until_running(state: SessionState, service: str) -> ServiceContainer:
 
 
 def _offer_retry(session: str, service: str) -> None:
-    from libreplay.paths import session_dir
+    from libreplay.core.paths import session_dir
 
     if not session_dir(session).is_dir():
         raise SessionError(f"session {session} has ended")

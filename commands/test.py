@@ -8,8 +8,9 @@ import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 from replaybook.commands.trust import YesOption, admit
 
-from libreplay import packs, testing
-from libreplay.testing import CycleResult
+from libreplay.packs import catalog as packs
+from libreplay.session import cycle as testing
+from libreplay.session.cycle import CycleResult
 
 app = make_app("Prove scenarios work: one full cycle per fault variant, on the real engine.")
 

@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import JsonOption, confirm, emit_json, handles_errors, make_app, say
 
-from libreplay import packs, trust
-from libreplay.packs import Pack
-from libreplay.scenario import Scenario
+from libreplay.packs import catalog as packs
+from libreplay.packs import trust
+from libreplay.packs.catalog import Pack
+from libreplay.scenario.model import Scenario
 
 app = make_app("Show what a pack runs on this machine, and trust it at the commit checked out.")
 

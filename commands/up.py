@@ -8,7 +8,8 @@ import typer
 from replaybook.commands.common import JsonOption, emit_session, handles_errors, make_app, say
 from replaybook.commands.trust import YesOption, admit
 
-from libreplay import packs, sessions
+from libreplay.packs import catalog as packs
+from libreplay.session import lifecycle as sessions
 
 app = make_app("Bring a scenario's stack up as a new session and prove its healthy baseline.")
 

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import emit, handles_errors, make_app, say
 
-from libreplay import compose_model, packs
-from libreplay.errors import ScenarioInvalid
-from libreplay.scenario import load_scenario
+from libreplay.core.errors import ScenarioInvalid
+from libreplay.packs import catalog as packs
+from libreplay.scenario import sandbox
+from libreplay.scenario.model import load_scenario
 
 app = make_app("Validate scenarios: every problem, each naming its file and field.")
 
@@ -30,7 +31,7 @@ def validate(
         try:
             scenario = load_scenario(directory, pack=pack_name)
             # What Compose itself resolves is what runs: that model is checked too.
-            warnings = [*scenario.warnings, *compose_model.validate(scenario)]
+            warnings = [*scenario.warnings, *sandbox.validate(scenario)]
         except ScenarioInvalid as exc:
             invalid += 1
             say(exc.message)

@@ -27,9 +27,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from libreplay import paths
-from libreplay.errors import ReplayError
-from libreplay.state import SESSION_FILE, SessionState, load_session, now
+from libreplay.core import paths
+from libreplay.core.errors import ReplayError
+from libreplay.session.state import SESSION_FILE, SessionState, load_session, now
 
 from .render import Layout, Line, render
 

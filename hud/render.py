@@ -3,7 +3,7 @@
 :func:`render` turns a :class:`SessionState`, the current time and a width (and optionally
 a height) into :class:`Line` objects, each a piece of plain text no wider than the width
 plus a style name the drawer turns into colour. Every piece of scenario text is made
-inert first (libreplay.terminal.inert), so nothing a pack wrote can reach the terminal raw,
+inert first (libreplay.core.text.inert), so nothing a pack wrote can reach the terminal raw,
 and every line is made inert again on the way out.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from libreplay import state as st
-from libreplay.state import SessionState
-from libreplay.terminal import clock, inert
+from libreplay.core.text import clock, inert
+from libreplay.session import state as st
+from libreplay.session.state import SessionState
 
 TITLE = "== replaybook =="
 MIN_WIDTH = 12

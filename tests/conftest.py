@@ -40,7 +40,7 @@ def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
 def _containers_of_homes(homes: list[Path]) -> set[str]:
     import docker
 
-    from libreplay.stack import home_id as label_of
+    from libreplay.session.stack import home_id as label_of
 
     client = docker.from_env()
     found: set[str] = set()

@@ -12,7 +12,7 @@ the base image alone). Never ``--bridge=none``: a dockerd told that deletes the 
 is still there when it is done).
 
 Sessions are pointed at it with DOCKER_HOST, which the docker SDK (``docker.from_env``), the
-docker and docker-compose CLIs and the scenarios' scripts all honour; ``libreplay.docker_api
+docker and docker-compose CLIs and the scenarios' scripts all honour; ``libreplay.engine.docker_api
 .client()`` keeps one client per DOCKER_HOST, so in-process callers need not clear a cache.
 
 ``second_engine`` is a session-scoped fixture: one daemon per test run, started again
@@ -334,7 +334,7 @@ def second_engine() -> Iterator[SecondEngine]:
 @contextlib.contextmanager
 def use(engine: SecondEngine, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecondEngine]:
     """Point this process and every child it starts at ``engine`` for the block (in-process,
-    libreplay.docker_api keeps a client per DOCKER_HOST, so no cached client leaks across)."""
+    libreplay.engine.docker_api keeps a client per DOCKER_HOST, so no cached client leaks across)."""
     engine.start()
     monkeypatch.setenv("DOCKER_HOST", engine.host)
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)

@@ -115,7 +115,7 @@ def add_scenario_commit(repo: Any, scenario_id: str, *, title: str | None = None
 def use_official_pack(monkeypatch: Any, root: Path, scenario_ids: list[str]) -> Path:
     """Point the official pack at ``root`` holding the given scenarios, so that a test does not
     depend on the scenarios shipped in packs/official (which grow while the project does)."""
-    from libreplay import paths
+    from libreplay.core import paths
 
     for scenario_id in scenario_ids:
         write_scenario(root / scenario_id, meta={"id": scenario_id, "title": f"Official {scenario_id}"})

@@ -11,7 +11,7 @@ from replaybook.commands import add, list_, packs, remove
 from scenario_kit import add_scenario_commit, make_pack_repo, use_official_pack, write_scenario
 from typer.testing import CliRunner, Result
 
-from libreplay import paths
+from libreplay.core import paths
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,10 @@ from replaybook.commands import replay as replay_command
 from replaybook.commands import run as run_command
 from typer.testing import CliRunner
 
-from libreplay import paths
-from libreplay.debrief import debrief_lines
-from libreplay.packs import resolve_scenario
-from libreplay.state import ABANDONED, RESOLVED, TIMEOUT, SessionState
+from libreplay.core import paths
+from libreplay.packs.catalog import resolve_scenario
+from libreplay.play.debrief import debrief_lines
+from libreplay.session.state import ABANDONED, RESOLVED, TIMEOUT, SessionState
 
 runner = CliRunner()
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -29,7 +29,7 @@ def test_run_without_a_terminal_fails_clearly_and_starts_nothing() -> None:
 
 
 def test_choose_rejects_unknown_scenarios_and_tags() -> None:
-    from libreplay.errors import NotFound
+    from libreplay.core.errors import NotFound
 
     with pytest.raises(NotFound):
         run_command._choose("no-such-scenario", False, None)

@@ -17,15 +17,23 @@ from pathlib import Path
 import pytest
 from replaybook.commands import run as run_command
 
-from libreplay import paths
-from libreplay.packs import resolve_scenario
-from libreplay.state import ACTIVE, READY, RESOLVED, TIMEOUT, SessionState, load_session, save_new_session
+from libreplay.core import paths
+from libreplay.packs.catalog import resolve_scenario
+from libreplay.session.state import (
+    ACTIVE,
+    READY,
+    RESOLVED,
+    TIMEOUT,
+    SessionState,
+    load_session,
+    save_new_session,
+)
 
 SESSION = "fake0001"
 
 FAKE_UP = """
 import os, psutil
-from libreplay.state import READY, SessionState, save_new_session
+from libreplay.session.state import READY, SessionState, save_new_session
 owner = int(os.environ["REPLAYBOOK_OWNER_PID"])
 save_new_session(SessionState(
     id=SESSION, scenario="001-nginx-502", pack="official", scenario_dir=SCENARIO_DIR,
@@ -35,12 +43,12 @@ save_new_session(SessionState(
 print(SESSION)
 """
 FAKE_BREAK_OK = """
-from libreplay.state import ACTIVE, update_session
+from libreplay.session.state import ACTIVE, update_session
 update_session(SESSION, lambda s: setattr(s, "status", ACTIVE))
 """
 FAKE_BREAK_FAILS = """
 import shutil, sys
-from libreplay import paths
+from libreplay.core import paths
 shutil.rmtree(paths.session_dir(SESSION))  # what replay-break's teardown leaves: nothing
 print("Error: fault 'default' did not break anything", file=sys.stderr)
 sys.exit(6)
@@ -113,7 +121,7 @@ def test_keep_leaves_the_session_without_an_owner(
     assert not any(c.startswith("replay-down") for c in calls(tmp_path))
     assert f"replay-down {SESSION}" in capfd.readouterr().out
     # So no replay-* command calls it an orphan once run has gone.
-    from libreplay.owners import find_orphans
+    from libreplay.session.owners import find_orphans
 
     assert SESSION not in find_orphans()
 

@@ -24,7 +24,9 @@ from replaybook.commands import trust as trust_command
 from scenario_kit import DELETE, add_scenario_commit, make_pack_repo, write_scenario
 from typer.testing import CliRunner, Result
 
-from libreplay import packs, paths, trust
+from libreplay.core import paths
+from libreplay.packs import catalog as packs
+from libreplay.packs import trust
 
 ESCAPES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 

@@ -26,10 +26,10 @@ from replaybook.commands.common import say
 from scenario_kit import DELETE, use_official_pack, write_scenario
 from typer.testing import CliRunner, Result
 
-from libreplay import doctor
-from libreplay.debrief import debrief_lines
-from libreplay.packs import resolve_scenario
-from libreplay.state import ACTIVE, RESOLVED, SessionState, load_session, save_new_session
+from libreplay.host import doctor
+from libreplay.packs.catalog import resolve_scenario
+from libreplay.play.debrief import debrief_lines
+from libreplay.session.state import ACTIVE, RESOLVED, SessionState, load_session, save_new_session
 
 EVIL = (
     "\x1b]0;pwned-title\x07"  # OSC 0: retitle the window

@@ -13,8 +13,8 @@ import subprocess
 import pytest
 from trainee import BIN, SCENARIO, Trainee
 
-from libreplay import paths
-from libreplay.ledger import read_ledger
+from libreplay.core import paths
+from libreplay.session.ledger import read_ledger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(1500)]
 

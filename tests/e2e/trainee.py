@@ -18,8 +18,8 @@ from pathlib import Path
 import psutil
 from dockerkit import leftovers, remove_project
 
-from libreplay import paths
-from libreplay.tmux import socket_path
+from libreplay.core import paths
+from libreplay.play.workspace import socket_path
 
 BIN = Path(sys.executable).parent
 SCENARIO = "001-nginx-502"

@@ -20,7 +20,7 @@ import pytest
 from replaybook.commands import base_image as base_image_command
 from typer.testing import CliRunner
 
-from libreplay import baseimage
+from libreplay.host import baseimage
 
 pytestmark = pytest.mark.docker
 

@@ -13,7 +13,8 @@ import pytest
 from replaybook.commands import doctor as doctor_command
 from typer.testing import CliRunner
 
-from libreplay import doctor, paths
+from libreplay.core import paths
+from libreplay.host import doctor
 
 pytestmark = pytest.mark.docker
 

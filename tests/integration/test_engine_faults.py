@@ -34,9 +34,9 @@ import pytest
 from dockerkit import FIXTURES, run, session_from_stderr, start, wait_for_line
 from enginekit import SecondEngine, second_engine, use
 
-from libreplay import paths
-from libreplay.stack import home_id
-from libreplay.state import load_session, session_file
+from libreplay.core import paths
+from libreplay.session.stack import home_id
+from libreplay.session.state import load_session, session_file
 
 __all__ = ["second_engine"]  # the session-scoped fixture, imported for pytest to find
 
@@ -438,7 +438,7 @@ def test_sigkill_takes_a_scripts_grandchildren_along(tmp_path: Path) -> None:
     """A script's own children (a `docker compose exec`, here sleeps) are not left running."""
     marker = tmp_path / "started"
     program = textwrap.dedent(f"""
-        from libreplay.proc import run
+        from libreplay.core.proc import run
         run(["bash", "-c", "(sleep 301; true) & sleep 302 & touch {marker}; wait"], timeout=600)
     """)
     parent = subprocess.Popen([sys.executable, "-c", program], env=os.environ.copy())

@@ -21,9 +21,9 @@ import docker
 import pytest
 from dockerkit import TESTPACK, remove_project, run, start
 
-from libreplay import paths
-from libreplay.channel import BURST, NO_MORE_HINTS, REFILL_SECONDS
-from libreplay.state import load_session
+from libreplay.core import paths
+from libreplay.session.hints import BURST, NO_MORE_HINTS, REFILL_SECONDS
+from libreplay.session.state import load_session
 
 pytestmark = pytest.mark.docker
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from dockerkit import ROOT, run
 
-from libreplay.packs import official_pack, scan_pack
+from libreplay.packs.catalog import official_pack, scan_pack
 
 pytestmark = pytest.mark.docker
 

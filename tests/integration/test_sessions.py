@@ -24,8 +24,8 @@ from dockerkit import (
     wait_for_line,
 )
 
-from libreplay import paths
-from libreplay.state import load_session
+from libreplay.core import paths
+from libreplay.session.state import load_session
 
 pytestmark = pytest.mark.docker
 
@@ -225,9 +225,10 @@ def test_a_service_that_never_starts_is_reported_and_cleaned(projects: list[str]
 def test_a_hanging_check_fails_the_baseline_within_bounds(
     projects: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from libreplay import checks, sessions
-    from libreplay.errors import ScenarioFailure
-    from libreplay.scenario import load_scenario
+    from libreplay.core.errors import ScenarioFailure
+    from libreplay.scenario.model import load_scenario
+    from libreplay.session import checks
+    from libreplay.session import lifecycle as sessions
 
     monkeypatch.setattr(checks, "CHECK_TIMEOUT_SECONDS", 2)
     monkeypatch.setattr(sessions, "BASELINE_TIMEOUT_SECONDS", 5)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from dockerkit import leftovers, run
 
-from libreplay import paths
+from libreplay.core import paths
 
 pytestmark = pytest.mark.docker
 

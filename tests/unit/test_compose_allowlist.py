@@ -21,10 +21,12 @@ from replaybook.commands import validate as validate_command
 from scenario_kit import BASE_COMPOSE, write_scenario
 from typer.testing import CliRunner
 
-from libreplay import compose_model
-from libreplay.compose_model import SessionParts, compose_program, session_model
-from libreplay.errors import ScenarioInvalid
-from libreplay.scenario import load_scenario
+from libreplay.core.errors import ScenarioInvalid
+from libreplay.engine import compose as compose_engine
+from libreplay.engine.compose import compose_program
+from libreplay.scenario import sandbox
+from libreplay.scenario.model import load_scenario
+from libreplay.session.model import SessionParts, session_model
 
 WEB = "docker-compose.yml: services.web"
 TOP = "docker-compose.yml"
@@ -470,7 +472,7 @@ def test_harmless_forms_pass(name: str, compose: dict[str, Any] | None, tmp_path
     if compose is None:
         text = ANCHORS + "services:\n  web:\n    <<: [*b, *a]\n    image: x\n  app:\n    image: x\n"
     directory = write_scenario(tmp_path / name, compose=compose, compose_text=text)
-    compose_model.validate(load_scenario(directory))
+    sandbox.validate(load_scenario(directory))
 
 
 def test_merge_keys_are_judged_as_compose_merges_them(tmp_path: Path) -> None:
@@ -497,9 +499,9 @@ def test_merge_keys_are_judged_as_compose_merges_them(tmp_path: Path) -> None:
         assert (json.loads(resolved)["services"]["web"]["pid"] == "host") is refused
         if refused:
             with pytest.raises(ScenarioInvalid):
-                compose_model.validate(load_scenario(directory))
+                sandbox.validate(load_scenario(directory))
         else:
-            compose_model.validate(load_scenario(directory))
+            sandbox.validate(load_scenario(directory))
 
 
 def test_no_host_variable_reaches_the_resolved_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -516,7 +518,7 @@ def test_no_host_variable_reaches_the_resolved_model(tmp_path: Path, monkeypatch
             }
         ),
     )
-    resolved = compose_model.resolve(load_scenario(directory), "replaybook-t")
+    resolved = sandbox.resolve(load_scenario(directory), "replaybook-t")
     environment = resolved.services["web"]["environment"]
     assert environment["FROM_HOME"] == "unset"
     assert environment["KEY"] == ""
@@ -613,11 +615,11 @@ def test_a_refused_model_writes_no_session_model(tmp_path: Path) -> None:
 
 
 def test_a_missing_compose_program_is_an_environment_problem(monkeypatch: pytest.MonkeyPatch) -> None:
-    from libreplay.errors import EnvironmentProblem
+    from libreplay.core.errors import EnvironmentProblem
 
     compose_program.cache_clear()
     monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent")
-    monkeypatch.setattr(compose_model, "PLUGIN_DIRS", ())
+    monkeypatch.setattr(compose_engine, "PLUGIN_DIRS", ())
     monkeypatch.setenv("PATH", "/nonexistent")
     try:
         with pytest.raises(EnvironmentProblem):
@@ -630,20 +632,20 @@ def test_valid_variants_of_the_static_corpus_also_resolve(tmp_path: Path) -> Non
     directory = write_scenario(
         tmp_path / "ok", compose=web(volumes=["./broken:/srv/broken:ro"]), files={"broken/other.conf": "x\n"}
     )
-    assert compose_model.validate(load_scenario(directory)) == []
+    assert sandbox.validate(load_scenario(directory)) == []
 
 
 def test_an_old_docker_compose_on_path_is_not_taken_for_v2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from libreplay.errors import EnvironmentProblem
+    from libreplay.core.errors import EnvironmentProblem
 
     v1 = tmp_path / "docker-compose"
     v1.write_text("#!/bin/sh\necho 1.29.2\n")
     v1.chmod(0o755)
     compose_program.cache_clear()
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
-    monkeypatch.setattr(compose_model, "PLUGIN_DIRS", ())
+    monkeypatch.setattr(compose_engine, "PLUGIN_DIRS", ())
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     try:
         with pytest.raises(EnvironmentProblem):

@@ -14,8 +14,9 @@ import pytest
 from replaybook.commands import doctor as doctor_command
 from typer.testing import CliRunner
 
-from libreplay import baseimage, doctor, paths
-from libreplay.errors import EnvironmentProblem, ReplayError
+from libreplay.core import paths
+from libreplay.core.errors import EnvironmentProblem, ReplayError
+from libreplay.host import baseimage, doctor
 
 GIB = 1024**3
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from libreplay import ledger, paths, state
-from libreplay.checks import parse_probe_line
-from libreplay.compose_model import PROBE_SERVICE
-from libreplay.scenario import load_scenario
-from libreplay.stack import Stack, probe_url
-from libreplay.store import read_toml, update_toml, write_toml
+from libreplay.core import paths
+from libreplay.core.store import read_toml, update_toml, write_toml
+from libreplay.scenario.model import load_scenario
+from libreplay.session import ledger, state
+from libreplay.session.checks import parse_probe_line
+from libreplay.session.model import PROBE_SERVICE
+from libreplay.session.stack import Stack, probe_url
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "testpack"
 
@@ -118,7 +119,7 @@ def test_probe_lines(line: str, ok: bool | None) -> None:
 
 
 def test_a_script_killed_by_a_signal_is_an_answer_not_a_crash() -> None:
-    from libreplay.proc import run
+    from libreplay.core.proc import run
 
     result = run(["bash", "-c", "kill -KILL $$"], timeout=10)
     assert not result.ok
@@ -126,7 +127,7 @@ def test_a_script_killed_by_a_signal_is_an_answer_not_a_crash() -> None:
 
 
 def test_an_update_never_recreates_a_session_that_is_gone() -> None:
-    from libreplay.errors import NotFound
+    from libreplay.core.errors import NotFound
 
     session = state.SessionState(id="gone1234", scenario="x", pack="p", scenario_dir="", project="")
     state.save_new_session(session)
@@ -142,7 +143,7 @@ def test_an_update_never_recreates_a_session_that_is_gone() -> None:
 def test_localhost_without_a_port_maps_to_the_service_publishing_port_80() -> None:
     from dataclasses import replace
 
-    from libreplay.scenario import PublishedPort
+    from libreplay.scenario.model import PublishedPort
 
     scenario = replace(
         load_scenario(FIXTURES / "t-name"),
@@ -165,8 +166,8 @@ def test_localhost_without_a_port_maps_to_the_service_publishing_port_80() -> No
 def test_an_absurd_sla_is_refused_not_overflowed(
     minutes: int | None, env: str | None, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from libreplay.errors import InvalidInput
-    from libreplay.sessions import sla_seconds_for
+    from libreplay.core.errors import InvalidInput
+    from libreplay.session.lifecycle import sla_seconds_for
 
     if env is not None:
         monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", env)

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from libreplay import channel, paths
-from libreplay.channel import BURST, REFILL_SECONDS, SEEN_IDS_KEPT, RequestGate, parse_request
-from libreplay.checks import LogFollower, engine_time, split_lines
+from libreplay.core import paths
+from libreplay.session import hints as channel
+from libreplay.session.checks import LogFollower, engine_time, split_lines
+from libreplay.session.hints import BURST, REFILL_SECONDS, SEEN_IDS_KEPT, RequestGate, parse_request
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from libreplay import paths
-from libreplay import state as st
+from libreplay.core import paths
+from libreplay.session import state as st
 
 HUD = str(Path(sys.executable).with_name("replay-hud"))
 

@@ -9,9 +9,9 @@ import pytest
 from replaybook.hud.app import paint
 from replaybook.hud.render import Layout, Line, render, wrap
 
-from libreplay import state as st
-from libreplay.state import SessionState
-from libreplay.terminal import clock
+from libreplay.core.text import clock
+from libreplay.session import state as st
+from libreplay.session.state import SessionState
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 PAGE = "URGENT: users getting 502s on checkout. conversion is tanking. please look now."

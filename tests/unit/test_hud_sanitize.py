@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from libreplay.terminal import inert
+from libreplay.core.text import inert
 
 # Every character a terminal may act on: C0 (but newline), DEL, C1.
 ACTIVE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")

@@ -12,8 +12,9 @@ import git
 import pytest
 from scenario_kit import add_scenario_commit, make_pack_repo, write_scenario
 
-from libreplay import packs, paths
-from libreplay.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
+from libreplay.core import paths
+from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
+from libreplay.packs import catalog as packs
 
 
 @pytest.fixture

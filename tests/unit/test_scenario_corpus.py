@@ -22,8 +22,8 @@ from replaybook.commands import validate as validate_command
 from scenario_kit import BASE_COMPOSE, BASE_META, DELETE, write_scenario
 from typer.testing import CliRunner
 
-from libreplay.errors import ScenarioInvalid
-from libreplay.scenario import load_scenario
+from libreplay.core.errors import ScenarioInvalid
+from libreplay.scenario.model import load_scenario
 
 
 def web(**changes: Any) -> dict[str, Any]:

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from scenario_kit import add_scenario_commit, make_pack_repo, write_scenario
 
-from libreplay import packs, paths, sessions, state, trust
-from libreplay.errors import PackUntrusted, ScenarioFailure, SessionError
-from libreplay.owners import start_time
-from libreplay.scenario import load_scenario
-from libreplay.stack import Stack
+from libreplay.core import paths
+from libreplay.core.errors import PackUntrusted, ScenarioFailure, SessionError
+from libreplay.packs import catalog as packs
+from libreplay.packs import trust
+from libreplay.scenario.model import load_scenario
+from libreplay.session import lifecycle as sessions
+from libreplay.session import state
+from libreplay.session.owners import start_time
+from libreplay.session.stack import Stack
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +109,8 @@ def test_the_engine_is_the_docker_cli_s_current_context(
     import hashlib
     import json
 
-    from libreplay import docker_api
-    from libreplay.errors import EnvironmentProblem
+    from libreplay.core.errors import EnvironmentProblem
+    from libreplay.engine import docker_api
 
     config = tmp_path / "docker-config"
     meta = config / "contexts" / "meta" / hashlib.sha256(b"desktop").hexdigest()

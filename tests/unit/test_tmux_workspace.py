@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from libreplay import tmux
-from libreplay.tmux import ExtraWindow, Workspace, WorkspaceSpec, build_workspace, hud_width
+from libreplay.play import workspace as tmux
+from libreplay.play.workspace import ExtraWindow, Workspace, WorkspaceSpec, build_workspace, hud_width
 
 pytestmark = pytest.mark.skipif(tmux.tmux_binary() is None, reason="tmux is not installed")
 
@@ -137,7 +137,7 @@ def test_hud_keeps_its_width_when_a_client_attaches_wider(workspace: tuple[Works
 
 def test_a_second_workspace_on_the_same_socket_is_refused(workspace: tuple[Workspace, Path]) -> None:
     ws, _ = workspace
-    from libreplay.errors import EnvironmentProblem
+    from libreplay.core.errors import EnvironmentProblem
 
     with pytest.raises(EnvironmentProblem, match="already running"):
         build_workspace(WorkspaceSpec(socket=ws.socket, shell_command="sh", hud_command="sh"))

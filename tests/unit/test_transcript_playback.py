@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from libreplay.transcript import PlaybackFilter, filtered_copy
+from libreplay.play.transcripts import PlaybackFilter, filtered_copy
 
 RED = "\x1b[31m"
 RESET = "\x1b[0m"

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from scenario_kit import DELETE, add_scenario_commit, make_pack_repo, write_scenario
 
-from libreplay import packs, paths, trust
-from libreplay.errors import InvalidInput, PackError, PackUntrusted
-from libreplay.scenario import load_scenario
+from libreplay.core import paths
+from libreplay.core.errors import InvalidInput, PackError, PackUntrusted
+from libreplay.packs import catalog as packs
+from libreplay.packs import trust
+from libreplay.scenario.model import load_scenario
 
 ESCAPES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 

@@ -57,7 +57,7 @@ def official_pack_dir() -> Path:
 
 def asset_path(name: str) -> Path:
     """A file shipped in ``libreplay/assets`` (the probe's Dockerfile, get-hint)."""
-    return Path(__file__).parent / "assets" / name
+    return Path(__file__).parent.parent / "assets" / name
 
 
 def transcript_path(session_id: str) -> Path:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from libreplay import ledger
-from libreplay.scenario import Scenario
-from libreplay.state import SessionState
-from libreplay.terminal import clock, inert
+from libreplay.core.text import clock, inert
+from libreplay.scenario.model import Scenario
+from libreplay.session import ledger
+from libreplay.session.state import SessionState
 
 OUTCOME_WORDS = {
     "success": "RESOLVED within the SLA",

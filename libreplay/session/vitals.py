@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from libreplay import docker_api
-from libreplay.docker_api import PROJECT_LABEL, SERVICE_LABEL
-from libreplay.errors import NotFound
-from libreplay.state import SessionState
+from libreplay.core.errors import NotFound
+from libreplay.engine import docker_api
+from libreplay.engine.docker_api import PROJECT_LABEL, SERVICE_LABEL
+from libreplay.session.state import SessionState
 
 STREAM_RETRY_SECONDS = 1.0
 STOPPED_GRACE_SECONDS = 3.0
@@ -77,7 +77,7 @@ class StackFollower(threading.Thread):
 
 def shell_problem(state: SessionState) -> str | None:
     """Why the session's shell container cannot be played any more, or None while it can."""
-    from libreplay.terminal import find_container
+    from libreplay.session.containers import find_container
 
     service = state.shell_service
     try:

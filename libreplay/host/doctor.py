@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from libreplay import baseimage, paths
+from libreplay.core import paths
+from libreplay.host import baseimage
 
 OK, MISSING, WARN = "ok", "missing", "warn"
 MIN_FREE_BYTES = 5 * 1024**3
@@ -73,7 +74,7 @@ def _run(argv: Sequence[str]) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 def _engine() -> Engine:
-    from libreplay.docker_api import client, engine_errors
+    from libreplay.engine.docker_api import client, engine_errors
 
     engine = client()  # the engine the CLI, Compose and the sessions use (a context included)
     with engine_errors():

@@ -11,7 +11,7 @@ Layout of a session directory:
                         checked, with replaybook's additions (labels, the probe)
   mounts/               per-session copies of what the scenario binds (never the pack)
 No hint channel here: it lives in the shell container itself, at CHANNEL_MOUNT, and is reached
-only through the Docker API (libreplay.channel), so no host path is the trainee's to aim at:
+only through the Docker API (libreplay.session.hints), so no host path is the trainee's to aim at:
   bin/get-hint          the trainee's hint command (POSIX sh), copied in after the stack is up
   replies/<id>          the watcher's answer to one request (requests go on the log stream)
 Revealed hints are recorded in this file (``hints_revealed``), which the HUD reads.
@@ -29,13 +29,13 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from libreplay import paths
-from libreplay.errors import InvalidInput, NotFound, ReplayError
-from libreplay.store import read_toml, update_toml
+from libreplay.core import paths
+from libreplay.core.errors import InvalidInput, NotFound, ReplayError
+from libreplay.core.store import read_toml, update_toml
 
 SESSION_FILE = "session.toml"
 # Where the hint channel lives inside the shell container (never a host path): get-hint is in
-# its bin/, which the trainee's PATH puts first (libreplay.terminal.shell_argv).
+# its bin/, which the trainee's PATH puts first (libreplay.play.shell.shell_argv).
 CHANNEL_MOUNT = "/run/replaybook"
 
 # Status values, in the order a session moves through them.

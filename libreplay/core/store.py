@@ -25,7 +25,7 @@ from typing import Any
 import tomli_w
 from filelock import FileLock
 
-from libreplay.errors import EnvironmentProblem, InvalidInput
+from libreplay.core.errors import EnvironmentProblem, InvalidInput
 
 LOCK_TIMEOUT_SECONDS = 10.0
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})

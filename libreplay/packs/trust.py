@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from libreplay import packs, paths
-from libreplay.errors import PackUntrusted, ReplayError
-from libreplay.packs import LOCAL, Pack
-from libreplay.scenario import Scenario
-from libreplay.store import read_toml, update_toml
-from libreplay.terminal import inert
+from libreplay.packs import catalog as packs
+from libreplay.core import paths
+from libreplay.core.errors import PackUntrusted, ReplayError
+from libreplay.packs.catalog import LOCAL, Pack
+from libreplay.scenario.model import Scenario
+from libreplay.core.store import read_toml, update_toml
+from libreplay.core.text import inert
 
 SHORT_COMMIT = 12
 SHOWN_CHARS = 160  # a value wider than this is cut: the summary must stay readable
@@ -306,7 +307,7 @@ def _services(scenario: Scenario) -> tuple[ServiceRun, ...]:
 def _resolved_services(scenario: Scenario) -> dict[str, Any]:
     """The services as Compose resolves them (interpolation, merge keys: what would run), for
     display; a scenario Compose cannot resolve shows as unreadable, and will not run either."""
-    from libreplay.compose_model import resolve
+    from libreplay.scenario.sandbox import resolve
 
     try:
         return resolve(scenario, "replaybook-trust").services

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from libreplay.errors import ScenarioInvalid
+from libreplay.core.errors import ScenarioInvalid
 
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 # Used with fullmatch: "$" would accept a trailing newline ("s3\n"), which then names a directory.

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from libreplay import paths
-from libreplay.state import RESOLVED, TIMEOUT, SessionState
-from libreplay.store import append_jsonl, read_jsonl
+from libreplay.core import paths
+from libreplay.core.store import append_jsonl, read_jsonl
+from libreplay.session.state import RESOLVED, TIMEOUT, SessionState
 
 FIX_POINTS = 500
 SPEED_POINTS = 500

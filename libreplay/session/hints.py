@@ -25,11 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from libreplay import docker_api, paths
-from libreplay.checks import LogFollower
-from libreplay.errors import EnvironmentProblem, NotFound
-from libreplay.state import CHANNEL_MOUNT, SessionState
-from libreplay.terminal import find_container, inert
+from libreplay.core import paths
+from libreplay.core.errors import EnvironmentProblem, NotFound
+from libreplay.core.text import inert
+from libreplay.engine import docker_api
+from libreplay.session.checks import LogFollower
+from libreplay.session.containers import find_container
+from libreplay.session.state import CHANNEL_MOUNT, SessionState
 
 NO_MORE_HINTS = "No more hints for this incident: you have seen them all."
 BURST = 3  # requests answered at once ...

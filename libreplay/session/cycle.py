@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from libreplay import paths, sessions
-from libreplay.errors import Interrupted, ReplayError, ScenarioFailure, ScenarioInvalid
-from libreplay.interrupts import signals_raise
-from libreplay.packs import Pack, get_pack, pack_of_path, scenario_dirs
-from libreplay.scenario import Fault, Scenario, load_scenario
-from libreplay.state import load_session
+from libreplay.core import paths
+from libreplay.core.errors import Interrupted, ReplayError, ScenarioFailure, ScenarioInvalid
+from libreplay.core.signals import signals_raise
+from libreplay.packs.catalog import Pack, get_pack, pack_of_path, scenario_dirs
+from libreplay.scenario.model import Fault, Scenario, load_scenario
+from libreplay.session import lifecycle as sessions
+from libreplay.session.state import load_session
 
 SOLVE_TIMEOUT_SECONDS = 120
 FIXED_TIMEOUT_SECONDS = 60
@@ -137,6 +138,6 @@ def scenarios_to_test(pack: str | None) -> list[Scenario]:
 
 
 def _all_packs() -> list[Pack]:
-    from libreplay.packs import installed_packs
+    from libreplay.packs.catalog import installed_packs
 
     return installed_packs()

@@ -1,13 +1,13 @@
 """Sessions: a scenario's real stack brought up, broken, watched until fixed, and torn down.
 
 Each public function is one job of one executable (replay-up, -break, -check, -hint,
--down). They share state only through ``session.toml`` (libreplay.state) and the engine's
+-down). They share state only through ``session.toml`` (libreplay.session.state) and the engine's
 labels, so they compose in a shell pipe and can run in separate processes.
 
 Clean-up is guaranteed: every phase runs inside :func:`interrupts.signals_raise`, and any
 exception or stop signal tears the stack down (shielded from a second Ctrl-C) before it
 propagates. A session whose owner process died (SIGKILL) is an orphan:
-:func:`libreplay.owners.find_orphans` names it and :func:`down_all` removes it.
+:func:`libreplay.session.owners.find_orphans` names it and :func:`down_all` removes it.
 """
 
 from __future__ import annotations
@@ -25,18 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from libreplay import docker_api, ledger
-from libreplay.channel import (
-    SLOW_DOWN,
-    HintChannel,
-    HintFollower,
-    HintRequest,
-    HintStreamEnded,
-    RequestGate,
-    format_hint,
-)
-from libreplay.checks import Check, ProbeEvent, ProbeFollower, engine_now, ensure_probe_image
-from libreplay.errors import (
+from libreplay.core.errors import (
     EnvironmentProblem,
     Interrupted,
     InvalidInput,
@@ -45,11 +34,23 @@ from libreplay.errors import (
     ScenarioFailure,
     SessionError,
 )
-from libreplay.interrupts import as_interrupted, shielded, signals_raise
-from libreplay.owners import process_alive, start_time
-from libreplay.scenario import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
-from libreplay.stack import STEP_TIMEOUT_SECONDS, Stack
-from libreplay.state import (
+from libreplay.core.signals import as_interrupted, shielded, signals_raise
+from libreplay.engine import docker_api
+from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
+from libreplay.session import ledger
+from libreplay.session.checks import Check, ProbeEvent, ProbeFollower, engine_now, ensure_probe_image
+from libreplay.session.hints import (
+    SLOW_DOWN,
+    HintChannel,
+    HintFollower,
+    HintRequest,
+    HintStreamEnded,
+    RequestGate,
+    format_hint,
+)
+from libreplay.session.owners import process_alive, start_time
+from libreplay.session.stack import STEP_TIMEOUT_SECONDS, Stack
+from libreplay.session.state import (
     ABANDONED,
     ACTIVE,
     BREAKING,
@@ -70,7 +71,7 @@ from libreplay.state import (
     save_new_session,
     update_session,
 )
-from libreplay.vitals import StackEvent, StackFollower, shell_problem
+from libreplay.session.vitals import StackEvent, StackFollower, shell_problem
 
 Progress = Callable[[str], None]
 
@@ -159,7 +160,7 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
     Raises PackUntrusted, before anything is made, for a pack not trusted at the commit checked
     out (the command layer asks first: libreplay/trust.py); the session remembers that commit,
     and its scripts run only while the pack stays there."""
-    from libreplay import trust
+    from libreplay.packs import trust
 
     trust.require_trust(scenario)
     sla = sla_seconds_for(scenario, sla_minutes)
@@ -655,7 +656,7 @@ def down_all() -> list[str]:
     for session_id, _problem in damaged_sessions():
         if _remove_by_name(session_id):
             removed.append(session_id)
-    from libreplay.stack import home_id
+    from libreplay.session.stack import home_id
 
     for project in sorted(docker_api.projects_of_home(home_id())):
         session_id = project.removeprefix("replaybook-")
@@ -706,8 +707,8 @@ def teardown(state: SessionState) -> None:
 
 
 def _remove_project(project: str, stack: Stack | None) -> None:
-    from libreplay.compose_model import compose_argv
-    from libreplay.proc import run
+    from libreplay.core.proc import run
+    from libreplay.engine.compose import compose_argv
 
     if stack is not None and stack.model_file.exists():
         stack.down()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import sh
 
-from libreplay.errors import EnvironmentProblem, ScenarioFailure
+from libreplay.core.errors import EnvironmentProblem, ScenarioFailure
 
 OUTPUT_TAIL_LINES = 15
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from libreplay import docker_api, paths
-from libreplay.compose_model import PROBE_SERVICE
-from libreplay.docker_api import PROJECT_LABEL, SERVICE_LABEL, engine_errors
-from libreplay.errors import ScenarioFailure
-from libreplay.proc import ProcessTimeout
-from libreplay.stack import PROBE_IMAGE_REPO, Stack
+from libreplay.core import paths
+from libreplay.core.errors import ScenarioFailure
+from libreplay.core.proc import ProcessTimeout
+from libreplay.engine import docker_api
+from libreplay.engine.docker_api import PROJECT_LABEL, SERVICE_LABEL, engine_errors
+from libreplay.session.model import PROBE_SERVICE
+from libreplay.session.stack import PROBE_IMAGE_REPO, Stack
 
 CHECK_TIMEOUT_SECONDS = 20
 HTTP_TIMEOUT_SECONDS = 2

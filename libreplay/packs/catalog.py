@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from libreplay import paths
-from libreplay.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
-from libreplay.scenario import Scenario, is_scenario_dir, load_scenario
-from libreplay.store import read_toml, write_toml
+from libreplay.core import paths
+from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
+from libreplay.scenario.model import Scenario, is_scenario_dir, load_scenario
+from libreplay.core.store import read_toml, write_toml
 
 OFFICIAL = "official"
 # The pack name of a scenario named by a directory outside every installed pack; never given to

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from libreplay.errors import EnvironmentProblem, InvalidInput, ReplayError
-from libreplay.interrupts import signals_raise
-from libreplay.proc import stop_process
+from libreplay.core.errors import EnvironmentProblem, InvalidInput, ReplayError
+from libreplay.core.proc import stop_process
+from libreplay.core.signals import signals_raise
 
 BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_SUITE = "bookworm"
@@ -51,7 +51,7 @@ def image_id(tag: str) -> str | None:
     """The id of the local image ``tag``, or None when the engine has no such image."""
     import docker.errors
 
-    from libreplay.docker_api import client, engine_errors
+    from libreplay.engine.docker_api import client, engine_errors
 
     try:
         with engine_errors():

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from libreplay.errors import EnvironmentProblem
+from libreplay.core.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     import libtmux

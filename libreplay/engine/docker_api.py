@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from libreplay.errors import EnvironmentProblem
+from libreplay.core.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     import docker

@@ -8,7 +8,7 @@ This module is light on purpose: every replay-* command asks it at start-up.
 
 from __future__ import annotations
 
-from libreplay.state import SessionState, list_sessions
+from libreplay.session.state import SessionState, list_sessions
 
 
 def start_time(pid: int) -> float | None:

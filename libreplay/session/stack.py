@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from libreplay import paths
-from libreplay.compose_model import MODEL_FILE, SessionParts, compose_argv, session_model
-from libreplay.docker_api import HOME_LABEL, SESSION_LABEL
-from libreplay.errors import ScenarioFailure
-from libreplay.proc import Completed, run
-from libreplay.scenario import Scenario
+from libreplay.core import paths
+from libreplay.core.errors import ScenarioFailure
+from libreplay.core.proc import Completed, run
+from libreplay.engine.compose import compose_argv
+from libreplay.engine.docker_api import HOME_LABEL, SESSION_LABEL
+from libreplay.scenario.model import Scenario
+from libreplay.session.model import MODEL_FILE, SessionParts, session_model
 
 PROBE_IMAGE_REPO = "replaybook/probe"
 UP_TIMEOUT_SECONDS = 1200  # a cold build of a scenario's images on 2 cores
@@ -133,7 +134,7 @@ class Stack:
         """Refuse to run ``what`` of an added pack whose clone left the commit trusted at up."""
         if self.pack_commit is None:
             return
-        from libreplay import trust
+        from libreplay.packs import trust
 
         now = trust.commit_of(self.scenario)
         if now != self.pack_commit:
@@ -183,7 +184,7 @@ class Stack:
 def _engine_still_answers() -> None:
     """A build or start that failed because the engine went away is the machine's problem
     (EnvironmentProblem, exit 5), not the scenario's."""
-    from libreplay.docker_api import ensure_engine
+    from libreplay.engine.docker_api import ensure_engine
 
     ensure_engine()
 

@@ -15,33 +15,22 @@ leaves out what would give the answer away (meta.json, the scenario's scripts, f
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from libreplay.errors import EnvironmentProblem, ScenarioFailure, ScenarioInvalid
-from libreplay.proc import run
-from libreplay.scenario import Scenario, is_inside, show_value
+from libreplay.core.errors import ScenarioInvalid
+from libreplay.core.proc import run
+from libreplay.engine.compose import compose_argv
+from libreplay.scenario.model import Scenario, is_inside, show_value
 
 RESOLVE_TIMEOUT_SECONDS = 30
-MODEL_FILE = "compose.json"
-MOUNTS_DIR = "mounts"
 VALIDATION_PROJECT = "replaybook-validate"
 # Compose reads no host variable while resolving: PATH alone, and a value that says nothing about
 # the user (``${PATH}`` in a compose file yields exactly this).
 SCRUBBED_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Where the docker CLI looks for its Compose plugin, after $DOCKER_CONFIG/cli-plugins.
-PLUGIN_DIRS = (
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-)
 RESERVED_LABEL_PREFIXES = ("com.docker.compose.", "org.replaybook.")
 OWN_IMAGE_PREFIX = "replaybook/"
 # `always` would re-tag a local image of that name with the registry's; the others never do.
@@ -180,38 +169,6 @@ class ResolvedModel:
 # -- running Compose ---------------------------------------------------------------------------
 
 
-@cache
-def compose_program() -> str:
-    """The Compose v2 program, found where the docker CLI finds its plugin.
-
-    Calling it directly (not through ``docker compose``) lets replaybook choose its environment
-    exactly: the docker CLI would need HOME or DOCKER_CONFIG to find the plugin.
-    """
-    config = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
-    for directory in (str(Path(config) / "cli-plugins"), *PLUGIN_DIRS):
-        candidate = Path(directory) / "docker-compose"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("docker-compose")
-    if found and _is_compose_v2(found):
-        return found
-    raise EnvironmentProblem(
-        "Docker Compose v2 is not installed", hint="`replaybook doctor --fix` installs it"
-    )
-
-
-def _is_compose_v2(program: str) -> bool:
-    """A ``docker-compose`` on PATH may be the old Python v1, which resolves nothing the same way."""
-    answer = run([program, "version", "--short"], timeout=RESOLVE_TIMEOUT_SECONDS)
-    major = answer.stdout.strip().lstrip("v").partition(".")[0]
-    return answer.ok and major.isdigit() and int(major) >= 2
-
-
-def compose_argv(*args: str) -> list[str]:
-    """Every Compose call of replaybook goes through here."""
-    return [compose_program(), *args]
-
-
 def resolve(scenario: Scenario, project: str) -> ResolvedModel:
     """Compose's own reading of the scenario's compose file, with no host variable in sight."""
     env = {"PATH": SCRUBBED_PATH}
@@ -300,16 +257,16 @@ class _Checker:
         for section in ("secrets", "configs"):
             self._objects(section, FILE_OBJECT_KEYS, self._file_object)
         for name, spec in sorted(services.items()):
-            self._service(f"services.{name}", name, _dict(spec))
+            self._service(f"services.{name}", name, as_dict(spec))
 
     # -- top level -------------------------------------------------------------------------
 
     def _objects(
         self, section: str, allowed: frozenset[str], check_one: Callable[[str, dict[str, Any]], None]
     ) -> None:
-        for name, spec in sorted(_dict(self.model.get(section)).items()):
+        for name, spec in sorted(as_dict(self.model.get(section)).items()):
             where = f"{section}.{name}"
-            spec = _dict(spec)  # noqa: PLW2901 - the same entry, as a mapping
+            spec = as_dict(spec)  # noqa: PLW2901 - the same entry, as a mapping
             if spec.get("external"):
                 self.problem(f"{where}.external", "a scenario must not use an object it did not create")
                 continue
@@ -327,7 +284,7 @@ class _Checker:
             self.problem(
                 f"{where}.driver", f"only bridge networks are allowed, got {show_value(spec['driver'])}"
             )
-        ipam = _dict(spec.get("ipam"))
+        ipam = as_dict(spec.get("ipam"))
         if ipam.get("config") or ipam.get("driver") not in (None, "default"):
             self.problem(
                 f"{where}.ipam", "fixed subnets are not allowed: Docker allocates each session's own"
@@ -392,7 +349,7 @@ class _Checker:
             self.problem(where, "needs an image or a build")
 
     def _build(self, where: str, value: Any) -> None:
-        build = _dict(value)
+        build = as_dict(value)
         self._refuse_unknown(where, build, BUILD_KEYS)
         context = str(build.get("context", ""))
         dockerfile = build.get("dockerfile")
@@ -409,7 +366,7 @@ class _Checker:
                 f"{where}.network",
                 f"only the default build network is allowed, got {show_value(build['network'])}",
             )
-        for name, extra in _dict(build.get("additional_contexts")).items():
+        for name, extra in as_dict(build.get("additional_contexts")).items():
             text = str(extra)
             if not (text.startswith(IMAGE_CONTEXT) or REMOTE_CONTEXT.match(text) or self._inside(text)):
                 self.problem(
@@ -420,22 +377,22 @@ class _Checker:
         self._extra_hosts(f"{where}.extra_hosts", build.get("extra_hosts"))
 
     def _service_volumes(self, where: str, value: Any) -> None:
-        volumes = set(_dict(self.model.get("volumes")))
-        for index, entry in enumerate(_list(value)):
+        volumes = set(as_dict(self.model.get("volumes")))
+        for index, entry in enumerate(as_list(value)):
             spot = f"{where}[{index}]"
-            volume = _dict(entry)
+            volume = as_dict(entry)
             kind = volume.get("type")
             if kind == "bind":
                 self._refuse_unknown(
                     spot, volume, {"type", "source", "target", "read_only", "bind", "consistency"}
                 )
-                self._refuse_unknown(f"{spot}.bind", _dict(volume.get("bind")), {"create_host_path"})
+                self._refuse_unknown(f"{spot}.bind", as_dict(volume.get("bind")), {"create_host_path"})
                 self._mount_source(f"{spot}.source", volume.get("source"))
             elif kind == "volume":
                 self._refuse_unknown(
                     spot, volume, {"type", "source", "target", "read_only", "volume", "consistency"}
                 )
-                self._refuse_unknown(f"{spot}.volume", _dict(volume.get("volume")), {"nocopy"})
+                self._refuse_unknown(f"{spot}.volume", as_dict(volume.get("volume")), {"nocopy"})
                 source = volume.get("source")
                 if source is not None and source not in volumes:
                     self.problem(f"{spot}.source", f"{show_value(source)} is not a volume of this file")
@@ -464,11 +421,11 @@ class _Checker:
         self.resolved.mounts.setdefault(path, Mount(path, Path()))
 
     def _service_networks(self, where: str, value: Any) -> None:
-        networks = set(_dict(self.model.get("networks")))
-        for name, spec in _dict(value).items():
+        networks = set(as_dict(self.model.get("networks")))
+        for name, spec in as_dict(value).items():
             if name not in networks:
                 self.problem(f"{where}.{name}", "is not a network of this file")
-            self._refuse_unknown(f"{where}.{name}", _dict(spec), SERVICE_NETWORK_KEYS)
+            self._refuse_unknown(f"{where}.{name}", as_dict(spec), SERVICE_NETWORK_KEYS)
 
     def _joins(self, where: str, value: Any, allowed: Iterable[str]) -> None:
         """A namespace setting: one of ``allowed``, or ``service:NAME`` of this scenario."""
@@ -497,7 +454,7 @@ class _Checker:
             )
 
     def _capabilities(self, where: str, value: Any) -> None:
-        for cap in _list(value):
+        for cap in as_list(value):
             name = str(cap).upper().removeprefix("CAP_")
             if name not in ALLOWED_CAPABILITIES:
                 self.problem(
@@ -506,17 +463,17 @@ class _Checker:
                 )
 
     def _security_opts(self, where: str, value: Any) -> None:
-        for option in _list(value):
+        for option in as_list(value):
             if str(option).replace(" ", "") not in ALLOWED_SECURITY_OPTS:
                 self.problem(where, f"{show_value(option)} is not allowed (only no-new-privileges)")
 
     def _sysctls(self, where: str, value: Any) -> None:
-        for name in _names(value):
+        for name in names_of(value):
             if not str(name).startswith(NAMESPACED_SYSCTLS):
                 self.problem(f"{where}.{name}", "only sysctls of the container's own namespaces are allowed")
 
     def _logging(self, where: str, value: Any) -> None:
-        logging = _dict(value)
+        logging = as_dict(value)
         self._refuse_unknown(where, logging, {"driver", "options"})
         if logging.get("driver", "json-file") not in ALLOWED_LOG_DRIVERS:
             self.problem(
@@ -524,26 +481,26 @@ class _Checker:
             )
 
     def _deploy(self, where: str, value: Any) -> None:
-        deploy = _dict(value)
+        deploy = as_dict(value)
         self._refuse_unknown(where, deploy, {"resources", "replicas", "labels", "restart_policy"})
-        resources = _dict(deploy.get("resources"))
+        resources = as_dict(deploy.get("resources"))
         self._refuse_unknown(f"{where}.resources", resources, {"limits", "reservations"})
         for part in ("limits", "reservations"):
             self._refuse_unknown(
-                f"{where}.resources.{part}", _dict(resources.get(part)), {"cpus", "memory", "pids"}
+                f"{where}.resources.{part}", as_dict(resources.get(part)), {"cpus", "memory", "pids"}
             )
 
     def _services_named(self, where: str, value: Any) -> None:
         """``volumes_from`` (``NAME[:ro|rw]``) and ``links`` (``NAME[:ALIAS]``): services of this
         scenario only. ``container:…`` is refused as such, even beside a service called
         ``container``, since Compose reads it as a container anywhere on the engine."""
-        for entry in _list(value):
+        for entry in as_list(value):
             text = str(entry)
             if text.startswith("container:") or text.split(":", 1)[0] not in self.resolved.services:
                 self.problem(where, f"{show_value(entry)} is not a service of this scenario")
 
     def _labels(self, where: str, value: Any) -> None:
-        for name in _names(value):
+        for name in names_of(value):
             if str(name).startswith(RESERVED_LABEL_PREFIXES):
                 self.problem(
                     f"{where}.{name}",
@@ -551,16 +508,16 @@ class _Checker:
                 )
 
     def _extra_hosts(self, where: str, value: Any) -> None:
-        entries = _dict(value).values() if isinstance(value, dict) else _list(value)
+        entries = as_dict(value).values() if isinstance(value, dict) else as_list(value)
         for entry in entries:
             if "host-gateway" in str(entry):
                 self.problem(where, "host-gateway points a name at the host: not allowed")
 
     def _file_refs(self, where: str, value: Any) -> None:
         section = where.rsplit(".", 1)[1]
-        declared = set(_dict(self.model.get(section)))
-        for index, entry in enumerate(_list(value)):
-            source = _dict(entry).get("source", entry)
+        declared = set(as_dict(self.model.get(section)))
+        for index, entry in enumerate(as_list(value)):
+            source = as_dict(entry).get("source", entry)
             if source not in declared:
                 self.problem(
                     f"{where}[{index}]", f"{show_value(source)} is not declared in this file's {section}"
@@ -590,156 +547,29 @@ def hidden_paths(scenario: Scenario) -> set[Path]:
     return {(root / name).resolve() for name in names}
 
 
-# -- the session's model -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionParts:
-    """What a session adds to the pack's model."""
-
-    project: str
-    session_dir: Path
-    labels: dict[str, str]
-    image_name: Callable[[str], str]
-    probe: dict[str, Any] | None = None  # the probe service, when the check is http_200
-
-
-def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
-    """Resolve, check, and rewrite the model for one session; copy what it binds; write it.
-
-    Returns the model as written to ``<session dir>/compose.json``, which every later
-    Compose call of the session uses.
-    """
-    resolved = check(scenario, parts.project)
-    model = resolved.model
-    for key in [k for k in model if k.startswith("x-")]:
-        del model[key]
-    copies = parts.session_dir / MOUNTS_DIR
-    if resolved.mounts:
-        # A container's root can leave setuid files and device nodes in a bound copy: no other
-        # user of this machine may reach them, whatever the umask made of the state directory.
-        copies.mkdir(mode=0o700)
-        copies.chmod(0o700)
-    hidden = hidden_paths(scenario)
-    for index, mount in enumerate(resolved.mounts.values()):
-        mount.copy = copies / f"{index}-{mount.source.name or 'root'}"
-        _copy_mount(mount, hidden)
-    for name, spec in resolved.services.items():
-        _rewrite_service(name, spec, parts, resolved)
-    for section in ("networks", "volumes"):
-        # Labelled like the containers, so `replay-down --all` finds a network whose containers
-        # never came up (Compose labels it with the project alone).
-        for key, spec in _dict(model.get(section)).items():
-            model[section][key] = {
-                **_dict(spec),
-                "labels": {**_labels_dict(_dict(spec).get("labels")), **parts.labels},
-            }
-    for section in ("secrets", "configs"):
-        for spec in _dict(model.get(section)).values():
-            if "file" in spec:
-                spec["file"] = str(resolved.mounts[Path(spec["file"]).resolve()].copy)
-    if parts.probe is not None:
-        probe = {**parts.probe, "logging": _bounded_logging(None)}
-        networks = _networks_in_use(resolved.services)
-        if networks:
-            probe["networks"] = dict.fromkeys(sorted(networks))
-        resolved.services[PROBE_SERVICE] = probe
-    (parts.session_dir / MODEL_FILE).write_text(json.dumps(model, indent=1), encoding="utf-8")
-    return resolved
-
-
-PROBE_SERVICE = "replaybook-probe"
-
-
-def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resolved: ResolvedModel) -> None:
-    spec["labels"] = {**_labels_dict(spec.get("labels")), **parts.labels}
-    if "build" in spec:
-        # Never the pack's own name: `image:` beside `build:` would re-tag any image on the engine.
-        spec["image"] = parts.image_name(name)
-        spec["build"]["args"] = _without_nulls(spec["build"].get("args"))
-    # No host port is bound: checks run inside the network, and two sessions of one scenario
-    # must not fight over the same host port. A fixed container name would collide too.
-    spec.pop("ports", None)
-    spec.pop("container_name", None)
-    # A variable without a value would be taken from the environment `docker compose up` runs in.
-    spec["environment"] = _without_nulls(spec.get("environment"))
-    spec["logging"] = _bounded_logging(spec.get("logging"))
-    for volume in _list(spec.get("volumes")):
-        if volume.get("type") == "bind":
-            volume["source"] = str(resolved.mounts[Path(volume["source"]).resolve()].copy)
-            volume["bind"] = {"create_host_path": False}
-
-
-def _bounded_logging(logging: Any) -> dict[str, Any]:
-    """A log stream replaybook can follow (the probe, the hint channel) on whatever the engine's
-    default driver is, and one a container cannot grow without bound on the host's disk."""
-    chosen = _dict(logging)
-    driver = chosen.get("driver", "json-file")
-    options = _dict(chosen.get("options"))
-    if driver == "json-file":  # the pack's other options stay; the size bound is replaybook's
-        options = {**options, **DEFAULT_LOG_OPTIONS}
-    return {"driver": driver, "options": options}
-
-
-def _copy_mount(mount: Mount, hidden: set[Path]) -> None:
-    """The per-session copy of a bind source: the trainee's edits die with the session."""
-    source = mount.source
-
-    def leave_out(directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if n == ".git" or _resolved(Path(directory) / n) in hidden}
-
-    try:
-        if source.is_dir():
-            # Symbolic links are copied as links: they resolve inside the container, not on the host.
-            shutil.copytree(source, mount.copy, symlinks=True, ignore=leave_out)
-        elif source.is_file():
-            shutil.copy2(source, mount.copy)
-        else:
-            mount.copy.mkdir()  # Compose would have created the missing source directory in the pack
-    except (OSError, shutil.Error) as exc:
-        raise ScenarioFailure(f"{source}: could not be copied for the session ({exc})") from exc
-
-
-def _resolved(path: Path) -> Path:
-    """``path`` with its links resolved; a loop of links (which points at nothing) as it is."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):
-        return path
-
-
-def _networks_in_use(services: dict[str, Any]) -> set[str]:
-    """Every network some service joins, so the probe can reach every service."""
-    found: set[str] = set()
-    for spec in services.values():
-        if "network_mode" not in spec:
-            found.update(_dict(spec.get("networks")) or {"default"})
-    return found
-
-
 # -- small helpers -----------------------------------------------------------------------------
 
 
-def _without_nulls(value: Any) -> dict[str, Any]:
-    return {k: v for k, v in _dict(value).items() if v is not None}
+def without_nulls(value: Any) -> dict[str, Any]:
+    return {k: v for k, v in as_dict(value).items() if v is not None}
 
 
-def _labels_dict(value: Any) -> dict[str, Any]:
+def labels_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return dict(value)
-    return dict(str(e).partition("=")[::2] for e in _list(value))
+    return dict(str(e).partition("=")[::2] for e in as_list(value))
 
 
-def _names(value: Any) -> list[str]:
+def names_of(value: Any) -> list[str]:
     """The names of a ``{name: value}`` mapping or a ``["name=value"]`` list (labels, sysctls)."""
-    return [str(name) for name in _labels_dict(value)]
+    return [str(name) for name in labels_dict(value)]
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     return [] if value is None else [value]

@@ -1,0 +1,2 @@
+"""Foundations every stage uses: errors, paths, atomic files, child processes, signals,
+the watch loop and inert text."""

@@ -1,0 +1,1 @@
+"""This machine: the doctor's checks and fixes, and the Debian base image."""

@@ -1,0 +1,153 @@
+"""A session's own compose model: the checked, resolved model rewritten for one session and written
+to its state directory, which every later Compose call of the session uses.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from libreplay.core.errors import ScenarioFailure
+from libreplay.scenario.model import Scenario
+from libreplay.scenario.sandbox import (
+    DEFAULT_LOG_OPTIONS,
+    Mount,
+    ResolvedModel,
+    as_dict,
+    as_list,
+    check,
+    hidden_paths,
+    labels_dict,
+    without_nulls,
+)
+
+MODEL_FILE = "compose.json"
+MOUNTS_DIR = "mounts"
+
+
+@dataclass(frozen=True)
+class SessionParts:
+    """What a session adds to the pack's model."""
+
+    project: str
+    session_dir: Path
+    labels: dict[str, str]
+    image_name: Callable[[str], str]
+    probe: dict[str, Any] | None = None  # the probe service, when the check is http_200
+
+
+def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
+    """Resolve, check, and rewrite the model for one session; copy what it binds; write it.
+
+    Returns the model as written to ``<session dir>/compose.json``, which every later
+    Compose call of the session uses.
+    """
+    resolved = check(scenario, parts.project)
+    model = resolved.model
+    for key in [k for k in model if k.startswith("x-")]:
+        del model[key]
+    copies = parts.session_dir / MOUNTS_DIR
+    if resolved.mounts:
+        # A container's root can leave setuid files and device nodes in a bound copy: no other
+        # user of this machine may reach them, whatever the umask made of the state directory.
+        copies.mkdir(mode=0o700)
+        copies.chmod(0o700)
+    hidden = hidden_paths(scenario)
+    for index, mount in enumerate(resolved.mounts.values()):
+        mount.copy = copies / f"{index}-{mount.source.name or 'root'}"
+        _copy_mount(mount, hidden)
+    for name, spec in resolved.services.items():
+        _rewrite_service(name, spec, parts, resolved)
+    for section in ("networks", "volumes"):
+        # Labelled like the containers, so `replay-down --all` finds a network whose containers
+        # never came up (Compose labels it with the project alone).
+        for key, spec in as_dict(model.get(section)).items():
+            model[section][key] = {
+                **as_dict(spec),
+                "labels": {**labels_dict(as_dict(spec).get("labels")), **parts.labels},
+            }
+    for section in ("secrets", "configs"):
+        for spec in as_dict(model.get(section)).values():
+            if "file" in spec:
+                spec["file"] = str(resolved.mounts[Path(spec["file"]).resolve()].copy)
+    if parts.probe is not None:
+        probe = {**parts.probe, "logging": _bounded_logging(None)}
+        networks = _networks_in_use(resolved.services)
+        if networks:
+            probe["networks"] = dict.fromkeys(sorted(networks))
+        resolved.services[PROBE_SERVICE] = probe
+    (parts.session_dir / MODEL_FILE).write_text(json.dumps(model, indent=1), encoding="utf-8")
+    return resolved
+
+
+PROBE_SERVICE = "replaybook-probe"
+
+
+def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resolved: ResolvedModel) -> None:
+    spec["labels"] = {**labels_dict(spec.get("labels")), **parts.labels}
+    if "build" in spec:
+        # Never the pack's own name: `image:` beside `build:` would re-tag any image on the engine.
+        spec["image"] = parts.image_name(name)
+        spec["build"]["args"] = without_nulls(spec["build"].get("args"))
+    # No host port is bound: checks run inside the network, and two sessions of one scenario
+    # must not fight over the same host port. A fixed container name would collide too.
+    spec.pop("ports", None)
+    spec.pop("container_name", None)
+    # A variable without a value would be taken from the environment `docker compose up` runs in.
+    spec["environment"] = without_nulls(spec.get("environment"))
+    spec["logging"] = _bounded_logging(spec.get("logging"))
+    for volume in as_list(spec.get("volumes")):
+        if volume.get("type") == "bind":
+            volume["source"] = str(resolved.mounts[Path(volume["source"]).resolve()].copy)
+            volume["bind"] = {"create_host_path": False}
+
+
+def _bounded_logging(logging: Any) -> dict[str, Any]:
+    """A log stream replaybook can follow (the probe, the hint channel) on whatever the engine's
+    default driver is, and one a container cannot grow without bound on the host's disk."""
+    chosen = as_dict(logging)
+    driver = chosen.get("driver", "json-file")
+    options = as_dict(chosen.get("options"))
+    if driver == "json-file":  # the pack's other options stay; the size bound is replaybook's
+        options = {**options, **DEFAULT_LOG_OPTIONS}
+    return {"driver": driver, "options": options}
+
+
+def _copy_mount(mount: Mount, hidden: set[Path]) -> None:
+    """The per-session copy of a bind source: the trainee's edits die with the session."""
+    source = mount.source
+
+    def leave_out(directory: str, names: list[str]) -> set[str]:
+        return {n for n in names if n == ".git" or _resolved(Path(directory) / n) in hidden}
+
+    try:
+        if source.is_dir():
+            # Symbolic links are copied as links: they resolve inside the container, not on the host.
+            shutil.copytree(source, mount.copy, symlinks=True, ignore=leave_out)
+        elif source.is_file():
+            shutil.copy2(source, mount.copy)
+        else:
+            mount.copy.mkdir()  # Compose would have created the missing source directory in the pack
+    except (OSError, shutil.Error) as exc:
+        raise ScenarioFailure(f"{source}: could not be copied for the session ({exc})") from exc
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its links resolved; a loop of links (which points at nothing) as it is."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
+
+
+def _networks_in_use(services: dict[str, Any]) -> set[str]:
+    """Every network some service joins, so the probe can reach every service."""
+    found: set[str] = set()
+    for spec in services.values():
+        if "network_mode" not in spec:
+            found.update(as_dict(spec.get("networks")) or {"default"})
+    return found
