@@ -23,12 +23,12 @@ import time
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from types import FrameType
 from typing import TextIO
 
 from libreplay.core import paths
 from libreplay.core.errors import ReplayError
+from libreplay.core.signals import handling
+from libreplay.core.watch import WatchEvent, follow_directory
 from libreplay.session.state import SESSION_FILE, SessionState, load_session, now
 
 from .render import Layout, Line, render
@@ -38,8 +38,6 @@ STYLES = {"bold": "\x1b[1m", "dim": "\x1b[2m", "green": "\x1b[1;32m", "red": "\x
 RESET = "\x1b[0m"
 ENTER_SCREEN = "\x1b[?1049h\x1b[?25l"  # alternate screen, cursor hidden
 LEAVE_SCREEN = "\x1b[?25h\x1b[?1049l"
-WATCH_STEP_MS = 50
-ARMED_AFTER_MS = 300
 
 
 def paint(lines: list[Line], width: int) -> str:
@@ -156,37 +154,14 @@ class Hud:
     # -- the watcher thread --------------------------------------------------------------
 
     def _watch(self) -> None:
-        import watchfiles
-
-        def relevant(_change: watchfiles.Change, path: str) -> bool:
-            return Path(path).name == SESSION_FILE  # dot-files (temp files, locks) are ignored
-
-        armed = False
-        try:
-            for changes in watchfiles.watch(
-                self.directory,
-                watch_filter=relevant,
-                stop_event=self.stop,
-                debounce=200,
-                step=WATCH_STEP_MS,
-                recursive=False,
-                raise_interrupt=False,
-                # An empty batch after this long tells us the watch is in place; see below.
-                yield_on_timeout=True,
-                rust_timeout=ARMED_AFTER_MS,
-            ):
-                if changes or not armed:
-                    # The first batch, even an empty one, also means "read again": a change made
-                    # between the first read and the watch being set up is not lost.
-                    armed = True
-                    self.changed.set()
-                    self.wake.ring()
-        except (FileNotFoundError, RuntimeError, OSError):
-            pass  # the directory vanished; the loop notices below
-        if not self.stop.is_set():
-            # The watcher only ends on its own when the directory went away.
+        def wake(_why: WatchEvent) -> None:
+            # The first CHANGED, once the watch is in place, also means "read again": a change
+            # made between the first read and the watch being set up is not lost. GONE: the
+            # loop finds the directory missing.
             self.changed.set()
             self.wake.ring()
+
+        follow_directory(self.directory, wake, self.stop, names={SESSION_FILE})
 
     # -- terminal and signals ------------------------------------------------------------
 
@@ -207,23 +182,16 @@ class Hud:
                 with contextlib.suppress(termios.error):
                     termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
 
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        def leave(_signum: int, _frame: FrameType | None) -> None:
+    def _signals(self) -> contextlib.AbstractContextManager[None]:
+        def leave(_signum: int) -> None:
             self.stop.set()
             self.wake.ring()
 
-        def resize(_signum: int, _frame: FrameType | None) -> None:
+        def resize(_signum: int) -> None:
             self.wake.ring()
 
-        handled = {signal.SIGTERM: leave, signal.SIGHUP: leave, signal.SIGINT: leave,
-                   signal.SIGWINCH: resize}
-        previous = {signum: signal.signal(signum, handler) for signum, handler in handled.items()}
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        return handling({signal.SIGTERM: leave, signal.SIGHUP: leave, signal.SIGINT: leave,
+                         signal.SIGWINCH: resize})
 
     def _stdin_fd(self) -> int | None:
         try:

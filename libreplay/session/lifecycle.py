@@ -35,6 +35,7 @@ from libreplay.core.errors import (
     SessionError,
 )
 from libreplay.core.signals import as_interrupted, shielded, signals_raise
+from libreplay.core.watch import follow_directory
 from libreplay.engine import docker_api
 from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
 from libreplay.session import ledger
@@ -542,21 +543,11 @@ class _Watcher:
         self.channel.reply(request, answer)
 
     def _watch_files(self) -> None:
-        from watchfiles import watch as watch_paths
-
-        try:
-            for _changes in watch_paths(
-                self.stack.session_dir, stop_event=self.stop, debounce=50, step=10, rust_timeout=1000,
-                yield_on_timeout=False, watch_filter=_not_hidden,
-                recursive=False,  # mounts/ below is the trainee's to fill: only session.toml matters
-            ):  # fmt: skip
-                self.events.put("files")
-        except Exception:  # noqa: BLE001 - the directory vanished: the session was torn down
-            self.events.put("files")
+        # Any change of a file (not recursive: mounts/ below is the trainee's to fill) and the
+        # directory going away both mean "look at session.toml again".
+        follow_directory(self.stack.session_dir, lambda _wake: self.events.put("files"), self.stop)
 
 
-def _not_hidden(_change: Any, path: str) -> bool:
-    return not Path(path).name.startswith(".")
 
 
 def finish(session_id: str, status: str, *, error: str | None = None) -> SessionState:

@@ -1,0 +1,70 @@
+"""The one watch loop: a session directory followed with watchfiles, for the watcher, the HUD
+and the run.
+
+:func:`follow_directory` calls ``notify`` with what happened, from the thread it runs in:
+
+- ``CHANGED`` once the watch is in place (so a change made between a caller's first read and
+  the watch starting is never lost), then after every change of a file it cares about;
+- ``TICK`` when ``tick_seconds`` passed with no change (for callers that also poll something
+  no file tells them, such as a child process);
+- ``GONE`` once, when the directory is removed (the session was torn down).
+
+It returns when ``stop`` is set or the directory is gone. Only the directory itself is watched,
+never below it: ``mounts/`` is the trainee's to fill and must not wake anyone. Dot-files (the
+atomic writer's temporary files and the locks) never count as changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Container
+from enum import Enum
+from pathlib import Path
+
+
+class WatchEvent(Enum):
+    CHANGED = "changed"
+    TICK = "tick"
+    GONE = "gone"
+
+
+DEBOUNCE_MS = 50  # changes closer than this arrive as one
+STEP_MS = 10
+ARMED_AFTER_MS = 300  # an empty first batch after this long: the watch is in place
+
+
+def follow_directory(
+    directory: Path,
+    notify: Callable[[WatchEvent], None],
+    stop: threading.Event,
+    *,
+    names: Container[str] | None = None,
+    tick_seconds: float | None = None,
+) -> None:
+    """Follow ``directory`` until ``stop`` is set or it disappears (see the module's text).
+
+    ``names`` limits the files that count (e.g. only ``session.toml``); by default every file
+    whose name does not start with a dot.
+    """
+    from watchfiles import Change, watch
+
+    def relevant(_change: Change, path: str) -> bool:
+        name = Path(path).name
+        return name in names if names is not None else not name.startswith(".")
+
+    timeout_ms = int(tick_seconds * 1000) if tick_seconds is not None else ARMED_AFTER_MS
+    armed = False
+    try:
+        for changes in watch(
+            directory, watch_filter=relevant, stop_event=stop, debounce=DEBOUNCE_MS, step=STEP_MS,
+            recursive=False, raise_interrupt=False, yield_on_timeout=True, rust_timeout=timeout_ms,
+        ):  # fmt: skip
+            if changes or not armed:
+                armed = True
+                notify(WatchEvent.CHANGED)
+            elif tick_seconds is not None:
+                notify(WatchEvent.TICK)
+    except (FileNotFoundError, RuntimeError, OSError):
+        pass  # the directory vanished under the watch
+    if not stop.is_set():
+        notify(WatchEvent.GONE)  # the watch only ends on its own when the directory went away
