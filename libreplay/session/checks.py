@@ -10,7 +10,6 @@ costs the host no polling. A one-off check runs curl in the probe with ``docker 
 from __future__ import annotations
 
 import hashlib
-import queue
 import re
 import threading
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from libreplay.core import paths
 from libreplay.core.errors import ScenarioFailure
@@ -71,6 +70,23 @@ class ProbeEvent:
     status: str
 
 
+@dataclass(frozen=True)
+class ProbeStreamEnded:
+    """The probe's log stream ended (the stack went down, the engine failed): whoever reads the
+    queue asks whether the probe is still there, and follows it again if it is."""
+
+
+EventT = TypeVar("EventT")
+EventT_contra = TypeVar("EventT_contra", contravariant=True)
+
+
+class EventSink(Protocol[EventT_contra]):
+    """Where a follower thread puts its events: a queue whose reader may take more kinds of
+    event than this follower makes (one queue serves every follower of the watcher)."""
+
+    def put(self, item: EventT_contra, /) -> None: ...
+
+
 class Check:
     """One scenario's success check against one session's stack."""
 
@@ -113,7 +129,7 @@ class Check:
         return found[0]
 
 
-class LogFollower(threading.Thread):
+class LogFollower(threading.Thread, Generic[EventT]):
     """Follows one container's stdout log stream and puts what :meth:`parse` makes of each line
     on a queue; when the stream ends (the container stopped, the engine failed) it puts
     :attr:`end`, and whoever reads the queue decides whether to follow again.
@@ -126,11 +142,11 @@ class LogFollower(threading.Thread):
     this one ended where to carry on.
     """
 
-    end: Any = None
+    end: EventT
     max_line = MAX_LOG_LINE_BYTES
     marker = b""
 
-    def __init__(self, name: str, events: queue.Queue[Any], *, since: float | None = None) -> None:
+    def __init__(self, name: str, events: EventSink[EventT], *, since: float | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.events = events
         self.since = since
@@ -139,7 +155,7 @@ class LogFollower(threading.Thread):
     def container_id(self) -> str:
         raise NotImplementedError
 
-    def parse(self, line: str) -> Any:
+    def parse(self, line: str) -> EventT | None:
         raise NotImplementedError
 
     def resume_point(self) -> float | None:
@@ -216,14 +232,19 @@ def engine_now() -> float:
     return time.time()
 
 
-class ProbeFollower(LogFollower):
+ProbeFollowerEvent = ProbeEvent | ProbeStreamEnded
+
+
+class ProbeFollower(LogFollower[ProbeFollowerEvent]):
     """Follows the probe's log stream and puts each :class:`ProbeEvent` on a queue.
 
     The stream starts at the container's first line, so the newest state is always known.
-    When the stream ends (the stack went down) it puts ``None``.
+    When the stream ends (the stack went down) it puts :class:`ProbeStreamEnded`.
     """
 
-    def __init__(self, check: Check, events: queue.Queue[Any]) -> None:
+    end = ProbeStreamEnded()
+
+    def __init__(self, check: Check, events: EventSink[ProbeFollowerEvent]) -> None:
         super().__init__("probe-follower", events)
         self.check = check
 

@@ -16,20 +16,18 @@ token bucket limits how many hints can be asked for in a row.
 from __future__ import annotations
 
 import io
-import queue
 import re
 import tarfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from libreplay.core import paths
 from libreplay.core.errors import EnvironmentProblem, NotFound
 from libreplay.core.text import inert
 from libreplay.engine import docker_api
-from libreplay.session.checks import LogFollower
+from libreplay.session.checks import EventSink, LogFollower
 from libreplay.session.containers import find_container
 from libreplay.session.state import CHANNEL_MOUNT, SessionState
 
@@ -80,8 +78,12 @@ class HintRequest:
     slow_down: bool = False
 
 
+@dataclass(frozen=True)
 class HintStreamEnded:
     """The shell's log stream ended (a restart, the engine): follow it again."""
+
+
+HintFollowerEvent = HintRequest | HintStreamEnded
 
 
 class RequestGate:
@@ -182,7 +184,7 @@ class HintChannel:
         return True
 
 
-class HintFollower(LogFollower):
+class HintFollower(LogFollower[HintFollowerEvent]):
     """Follows the shell container's log stream for requests, admitted by a :class:`RequestGate`.
 
     Each time it starts following (the watcher starting, the shell restarted or recreated) it
@@ -194,7 +196,8 @@ class HintFollower(LogFollower):
     marker = REQUEST_PREFIX.encode()
 
     def __init__(
-        self, channel: HintChannel, gate: RequestGate, events: queue.Queue[Any], *, since: float | None
+        self, channel: HintChannel, gate: RequestGate, events: EventSink[HintFollowerEvent], *,
+        since: float | None,
     ) -> None:
         super().__init__("hint-follower", events, since=since)
         self.channel = channel

@@ -2,7 +2,9 @@
 
 Each public function is one job of one executable (replay-up, -break, -check, -hint,
 -down). They share state only through ``session.toml`` (libreplay.session.state) and the engine's
-labels, so they compose in a shell pipe and can run in separate processes.
+labels, so they compose in a shell pipe and can run in separate processes. What they know of the
+scenario is the snapshot replay-up took (libreplay.session.snapshot): no step after up reads the
+pack again.
 
 Clean-up is guaranteed: every phase runs inside :func:`interrupts.signals_raise`, and any
 exception or stop signal tears the stack down (shielded from a second Ctrl-C) before it
@@ -20,10 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 from libreplay.core.errors import (
     EnvironmentProblem,
@@ -37,19 +37,29 @@ from libreplay.core.errors import (
 from libreplay.core.signals import as_interrupted, shielded, signals_raise
 from libreplay.core.watch import follow_directory
 from libreplay.engine import docker_api
-from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
+from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario
 from libreplay.session import ledger
-from libreplay.session.checks import Check, ProbeEvent, ProbeFollower, engine_now, ensure_probe_image
+from libreplay.session.checks import (
+    Check,
+    ProbeEvent,
+    ProbeFollower,
+    ProbeFollowerEvent,
+    ProbeStreamEnded,
+    engine_now,
+    ensure_probe_image,
+)
 from libreplay.session.hints import (
     SLOW_DOWN,
     HintChannel,
     HintFollower,
+    HintFollowerEvent,
     HintRequest,
     HintStreamEnded,
     RequestGate,
     format_hint,
 )
 from libreplay.session.owners import process_alive, start_time
+from libreplay.session.snapshot import load_snapshot, write_snapshot
 from libreplay.session.stack import STEP_TIMEOUT_SECONDS, Stack
 from libreplay.session.state import (
     ABANDONED,
@@ -76,6 +86,22 @@ from libreplay.session.vitals import StackEvent, StackFollower, shell_problem
 
 Progress = Callable[[str], None]
 
+
+@dataclass(frozen=True)
+class SessionFilesChanged:
+    """A file of the session directory changed, or the directory went away: look again."""
+
+
+@dataclass(frozen=True)
+class NothingArrived:
+    """A wait ended with nothing on its queue (a deadline, or the next script check, is due)."""
+
+
+# What the watcher's followers put on its one queue: the probe's answers, the trainee's hint
+# requests, the engine's word on the stack's containers, and the session directory's changes.
+WatcherEvent = ProbeFollowerEvent | HintFollowerEvent | StackEvent | SessionFilesChanged
+ProbeEvents = queue.Queue[ProbeFollowerEvent]
+
 BASELINE_TIMEOUT_SECONDS = 120
 BREAK_PROOF_TIMEOUT_SECONDS = 60
 SCRIPT_CHECK_INTERVAL_SECONDS = 1.0
@@ -91,12 +117,9 @@ def _quiet(_message: str) -> None:
 
 
 def open_stack(state: SessionState) -> Stack:
-    """The session's stack; refused when its pack moved since replay-up (the break steps and
-    fault files read from the pack must be the admitted commit's too)."""
-    scenario = load_scenario(Path(state.scenario_dir), pack=state.pack)
-    stack = Stack(scenario, state.id, state.project, state.directory, state.pack_commit)
-    stack.require_admitted_commit("the session's next step")
-    return stack
+    """The session's stack, with the scenario as replay-up snapshotted it (never the pack:
+    an update or a removal of the pack meanwhile changes nothing of the session)."""
+    return Stack(load_snapshot(state.id), state.id, state.project, state.directory)
 
 
 def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:
@@ -159,10 +182,11 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
     """Create a session, bring its stack up and prove the healthy baseline passes its check.
 
     Raises PackUntrusted, before anything is made, for a pack not trusted at the commit checked
-    out (the command layer asks first: libreplay/trust.py); the session remembers that commit,
-    and its scripts run only while the pack stays there."""
+    out (the command layer asks first: libreplay/trust.py). The session's snapshot of the
+    scenario is taken at that commit, first: every later step runs the snapshot, not the pack."""
     from libreplay.packs import trust
 
+    admitted = trust.commit_of(scenario)  # read once: the trust check and the snapshot's are of it
     trust.require_trust(scenario)
     sla = sla_seconds_for(scenario, sla_minutes)
     owner_pid, owner_started = _explicit_owner()
@@ -179,18 +203,18 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         success_condition=scenario.success_condition,
         sla_seconds=sla,
         created_at=now(),
-        hints_total=len(scenario.hints),
         owner_pid=owner_pid,
         owner_started=owner_started,
         holder_pid=os.getpid(),
         holder_started=start_time(os.getpid()),
         title=scenario.title,
         page=scenario.page,
-        pack_commit=trust.commit_of(scenario),
+        pack_commit=admitted,
     )
-    stack = Stack(scenario, session_id, state.project, state.directory, state.pack_commit)
+    stack = Stack(scenario, session_id, state.project, state.directory)
     with _torn_down_on_failure(stack):
         save_new_session(state)
+        write_snapshot(scenario, state.directory, admitted_commit=admitted)
         probe_image = ensure_probe_image(on_progress) if scenario.success_condition == "http_200" else ""
         stack.prepare(probe_image)
         on_progress(f"starting {scenario.ref} as session {session_id} (project {state.project})")
@@ -221,7 +245,7 @@ def _prove_baseline(stack: Stack) -> None:
                 event = _next_event(events, deadline)
                 if isinstance(event, ProbeEvent) and event.ok and check.once():
                     return
-                if event is None and not _probe_alive(check):
+                if isinstance(event, ProbeStreamEnded) and not _probe_alive(check):
                     break
     elif _poll(check, want=True, timeout=BASELINE_TIMEOUT_SECONDS):
         return
@@ -280,7 +304,7 @@ def _check_ready(state: SessionState) -> None:
 def _mark_breaking(state: SessionState, fault: Fault, scenario: Scenario) -> None:
     state.status = BREAKING
     state.fault = fault.name
-    state.hints_total = len(scenario.hints_for(fault))
+    state.hints_total = len(scenario.hints_for(fault))  # the one write: a fault may have its own hints
 
 
 def _start_clock(state: SessionState) -> None:
@@ -300,7 +324,7 @@ def inject(stack: Stack, fault: Fault) -> None:
         return
     for index, step in enumerate(fault.steps):
         if step.action == "cp":
-            args = ["cp", str(stack.scenario.directory / (step.src or "")), f"{step.service}:{step.dest}"]
+            args = ["cp", str(stack.scenario_file(step.src or "")), f"{step.service}:{step.dest}"]
         elif step.action == "exec":
             args = ["exec", "-T", step.service, *step.cmd]
         else:
@@ -313,7 +337,7 @@ def inject(stack: Stack, fault: Fault) -> None:
             )
 
 
-def _proven_broken(check: Check, events: queue.Queue[Any] | None, injected_at: float) -> bool:
+def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> bool:
     if events is None:
         return _poll(check, want=False, timeout=BREAK_PROOF_TIMEOUT_SECONDS)
     deadline = time.monotonic() + BREAK_PROOF_TIMEOUT_SECONDS
@@ -321,7 +345,7 @@ def _proven_broken(check: Check, events: queue.Queue[Any] | None, injected_at: f
         event = _next_event(events, deadline)
         if isinstance(event, ProbeEvent) and not event.ok and event.at >= injected_at - 0.5:
             return True
-        if event is None and not _probe_alive(check):
+        if isinstance(event, ProbeStreamEnded) and not _probe_alive(check):
             return False
     return False
 
@@ -425,7 +449,7 @@ class _Watcher:
         self.channel = HintChannel(self.last_state)
         self.hint_gate = RequestGate()
         self.hint_follower: HintFollower | None = None
-        self.events: queue.Queue[Any] = queue.Queue()
+        self.events: queue.Queue[WatcherEvent] = queue.Queue()
         self.stop = threading.Event()
 
     def run(self) -> SessionState:
@@ -464,7 +488,7 @@ class _Watcher:
                 wait = min(wait, max(0.0, next_script_check - time.monotonic()))
             self._handle(self._wait_event(wait), state)
 
-    def _handle(self, event: Any, state: SessionState) -> None:
+    def _handle(self, event: WatcherEvent | NothingArrived, state: SessionState) -> None:
         if isinstance(event, ProbeEvent):
             started = state.started_at.timestamp() if state.started_at else 0.0
             if event.ok and event.at >= started:
@@ -473,10 +497,10 @@ class _Watcher:
             self._answer(event)
         elif isinstance(event, HintStreamEnded):
             self._follow_hints()  # the shell restarted (or the stream failed): follow it again
-        elif event == "files":
+        elif isinstance(event, SessionFilesChanged):
             if not self.stack.session_dir.exists():
                 raise _SessionEnded
-        elif event is None:
+        elif isinstance(event, ProbeStreamEnded):
             if not self.stack.session_dir.exists():
                 raise _SessionEnded
             if not _probe_alive(self.check):
@@ -498,11 +522,11 @@ class _Watcher:
                 docker_api.ensure_engine()  # an engine that is shutting down stops every container
                 raise ScenarioFailure(f"session {self.session_id}: {problem}: the session cannot go on")
 
-    def _wait_event(self, wait: float) -> Any:
+    def _wait_event(self, wait: float) -> WatcherEvent | NothingArrived:
         try:
             return self.events.get(timeout=max(0.0, wait))
         except queue.Empty:
-            return "tick"
+            return NothingArrived()
 
     @staticmethod
     def _seconds_to_deadline(state: SessionState) -> float:
@@ -545,7 +569,8 @@ class _Watcher:
     def _watch_files(self) -> None:
         # Any change of a file (not recursive: mounts/ below is the trainee's to fill) and the
         # directory going away both mean "look at session.toml again".
-        follow_directory(self.stack.session_dir, lambda _wake: self.events.put("files"), self.stop)
+        changed = SessionFilesChanged()
+        follow_directory(self.stack.session_dir, lambda _wake: self.events.put(changed), self.stop)
 
 
 
@@ -597,7 +622,7 @@ def reveal_hint(session_id: str) -> tuple[int, int, str] | None:
     state = load_session(session_id)
     if state.fault is None:
         raise SessionError(f"session {session_id} is not broken yet: there is nothing to hint at")
-    scenario = load_scenario(Path(state.scenario_dir), pack=state.pack)
+    scenario = load_snapshot(session_id)
     hints = scenario.hints_for(scenario.fault(state.fault))
     revealed: list[tuple[int, int, str]] = []
 
@@ -739,23 +764,23 @@ def _mark_error(state: SessionState, error: BaseException) -> None:
 
 
 @contextmanager
-def _probe_events(check: Check) -> Iterator[queue.Queue[Any] | None]:
+def _probe_events(check: Check) -> Iterator[ProbeEvents | None]:
     """The probe's events for an http_200 check (None for exit_zero)."""
     if not check.http:
         yield None
         return
-    events: queue.Queue[Any] = queue.Queue()
+    events: ProbeEvents = queue.Queue()
     ProbeFollower(check, events).start()
     yield events
 
 
-def _next_event(events: queue.Queue[Any] | None, deadline: float) -> Any:
+def _next_event(events: ProbeEvents | None, deadline: float) -> ProbeFollowerEvent | NothingArrived:
     if events is None:
-        return "tick"
+        return NothingArrived()
     try:
         return events.get(timeout=max(0.0, deadline - time.monotonic()))
     except queue.Empty:
-        return "tick"
+        return NothingArrived()
 
 
 def _probe_alive(check: Check) -> bool:
@@ -788,6 +813,6 @@ def wait_until_fixed(session_id: str, *, since: float, timeout: float) -> bool:
             event = _next_event(events, deadline)
             if isinstance(event, ProbeEvent) and event.ok and event.at >= since - 0.5:
                 return True
-            if event is None and not _probe_alive(check):
+            if isinstance(event, ProbeStreamEnded) and not _probe_alive(check):
                 return False
     return False

@@ -6,6 +6,9 @@ container to the session and to this REPLAYBOOK home, stable image names for bui
 (so sessions share images instead of tagging one per session), per-session copies of bind
 sources, and the probe that runs the ``http_200`` check from inside the scenario's own network.
 Every later Compose call of the session, its scripts' included, uses that model only.
+
+The scenario's scripts and fault files are the session's own copy (libreplay.session.snapshot),
+taken at up: the pack's checkout is never run from.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from libreplay.engine.compose import compose_argv
 from libreplay.engine.docker_api import HOME_LABEL, SESSION_LABEL
 from libreplay.scenario.model import Scenario
 from libreplay.session.model import MODEL_FILE, SessionParts, session_model
+from libreplay.session.snapshot import files_dir
 
 PROBE_IMAGE_REPO = "replaybook/probe"
 UP_TIMEOUT_SECONDS = 1200  # a cold build of a scenario's images on 2 cores
@@ -46,19 +50,28 @@ class Stack:
     session_id: str
     project: str
     session_dir: Path
-    pack_commit: str | None = None  # an added pack's commit, trusted when the session started
 
     @property
     def model_file(self) -> Path:
         """The session's resolved compose model: the only compose file the session uses."""
         return self.session_dir / MODEL_FILE
 
+    @property
+    def files_dir(self) -> Path:
+        """The session's copy of the scenario's scripts and fault files, laid out as in the
+        scenario directory: scripts run there, fault files are copied from there."""
+        return files_dir(self.session_dir)
+
+    def scenario_file(self, name: str) -> Path:
+        """A script or fault file the scenario names, in the session's copy."""
+        return self.files_dir / name
+
     def env(self) -> dict[str, str]:
         """The environment scenario scripts and compose calls run with."""
         env = dict(os.environ)
         env.update(
             {
-                "SCENARIO_DIR": str(self.scenario.directory),
+                "SCENARIO_DIR": str(self.files_dir),
                 "COMPOSE_PROJECT_NAME": self.project,
                 "COMPOSE_FILE": str(self.model_file),
                 "REPLAYBOOK_SESSION": self.session_id,
@@ -76,7 +89,9 @@ class Stack:
         return run(
             compose_argv("--project-name", project or self.project, "--file", str(self.model_file), *args),
             timeout=timeout,
-            cwd=self.scenario.directory,
+            # Every path of the model is absolute: the session's directory is a working directory
+            # that is there for as long as the stack is, whatever becomes of the pack.
+            cwd=self.session_dir,
             env=self.env(),
             on_stderr=on_progress,
             stream_stdout=on_progress is not None,
@@ -120,29 +135,14 @@ class Stack:
         )
 
     def run_script(self, name: str, timeout: float = SCRIPT_TIMEOUT_SECONDS) -> Completed:
-        """A scenario script, on the host, with bash, in the scenario directory — only while the
-        pack's clone is at the commit the user trusted when the session started."""
-        self.require_admitted_commit(name)
+        """A scenario script, on the host, with bash, from the session's copy and in it (the
+        scenario directory as it was at up: the pack may have moved on or gone since)."""
         return run(
-            ["bash", str(self.scenario.directory / name)],
+            ["bash", str(self.scenario_file(name))],
             timeout=timeout,
-            cwd=self.scenario.directory,
+            cwd=self.files_dir,
             env=self.env(),
         )
-
-    def require_admitted_commit(self, what: str) -> None:
-        """Refuse to run ``what`` of an added pack whose clone left the commit trusted at up."""
-        if self.pack_commit is None:
-            return
-        from libreplay.packs import trust
-
-        now = trust.commit_of(self.scenario)
-        if now != self.pack_commit:
-            raise ScenarioFailure(
-                f"{self.scenario.ref}: its pack moved from commit {trust.short(self.pack_commit)} to "
-                f"{trust.short(now or '(none)')} since this session started, so {what} was not run",
-                hint="replay-down this session, then play again: the new commit asks for trust first",
-            )
 
     # -- the session's model ----------------------------------------------------------------
 

@@ -10,7 +10,6 @@ restart policy, or a restart of the service, brings it back well within it).
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from libreplay.core.errors import NotFound
 from libreplay.engine import docker_api
 from libreplay.engine.docker_api import PROJECT_LABEL, SERVICE_LABEL
+from libreplay.session.checks import EventSink
 from libreplay.session.state import SessionState
 
 STREAM_RETRY_SECONDS = 1.0
@@ -44,7 +44,7 @@ class StackEvent:
 class StackFollower(threading.Thread):
     """Puts a :class:`StackEvent` on ``events`` for each container of ``project`` that goes away."""
 
-    def __init__(self, project: str, events: queue.Queue[Any]) -> None:
+    def __init__(self, project: str, events: EventSink[StackEvent]) -> None:
         super().__init__(name="stack-follower", daemon=True)
         self.project = project
         self.events = events

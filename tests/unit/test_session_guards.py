@@ -1,5 +1,5 @@
-"""Guards of a session that need no engine: trust in the library, scripts only at the admitted
-commit, one watcher at a time."""
+"""Guards of a session that need no engine: trust in the library, one watcher at a time (the
+snapshot taken only at the admitted commit: tests/unit/test_snapshot.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
-from scenario_kit import add_scenario_commit, make_pack_repo, write_scenario
+from scenario_kit import make_pack_repo, write_scenario
 
 from libreplay.core import paths
-from libreplay.core.errors import PackUntrusted, ScenarioFailure, SessionError
+from libreplay.core.errors import PackUntrusted, SessionError
 from libreplay.packs import catalog as packs
-from libreplay.packs import trust
 from libreplay.scenario.model import load_scenario
 from libreplay.session import lifecycle as sessions
 from libreplay.session import state
 from libreplay.session.owners import start_time
-from libreplay.session.stack import Stack
+from libreplay.session.snapshot import write_snapshot
 
 
 @pytest.fixture(autouse=True)
@@ -40,26 +39,6 @@ def test_the_library_refuses_an_untrusted_pack_before_anything_is_made(tmp_path:
     assert not paths.sessions_dir().exists() or list(paths.sessions_dir().iterdir()) == []
 
 
-def test_scripts_run_only_at_the_commit_admitted_when_the_session_started(tmp_path: Path) -> None:
-    pack, repo, directory = added_scenario(tmp_path)
-    trust.trust(pack)
-    scenario = load_scenario(directory, pack=pack.name)
-    admitted = trust.commit_of(scenario)
-    assert admitted == pack.commit
-    stack = Stack(scenario, "s1", "replaybook-s1", tmp_path / "s1", admitted)
-    assert stack.run_script("solve.sh").ok
-
-    add_scenario_commit(repo, "901-disk-full")  # the author pushes; the user updates the pack
-    packs.add_pack(str(tmp_path / "drills"))
-
-    with pytest.raises(ScenarioFailure, match=r"its pack moved from commit .* so solve\.sh was not run"):
-        stack.run_script("solve.sh")
-    record = state.SessionState(id="moved1", scenario="900-dns", pack=pack.name, scenario_dir=str(directory),
-                                project="replaybook-moved1", pack_commit=admitted)
-    with pytest.raises(ScenarioFailure, match="so the session's next step was not run"):
-        sessions.open_stack(record)  # break steps and fault files come from the pack too
-
-
 def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
     directory = write_scenario(tmp_path / "s")
     parent = os.getppid()  # a live process that is not this one
@@ -69,6 +48,7 @@ def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
         holder_started=start_time(parent), started_at=state.now(),
     )  # fmt: skip
     state.save_new_session(record)
+    write_snapshot(load_scenario(directory), record.directory)  # what replay-up leaves
     with pytest.raises(SessionError, match=f"already watched by process {parent}"):
         sessions.watch("watched1")
     after = state.load_session("watched1")

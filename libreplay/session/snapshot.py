@@ -1,0 +1,270 @@
+"""The session's snapshot of its scenario: what replay-up loaded, validated and admitted, kept in
+the session directory, so that no later step of the session reads the pack again.
+
+  scenario.json   every field of the :class:`Scenario` as loaded and validated at up
+  scenario/       a private copy of the pack's files the session still needs after up, each at
+                  its path in the scenario directory: the scripts (break, check, each fault's
+                  script and solve) and the fault files (``cp`` sources). Not the build contexts
+                  (the images are built at up) nor the bind sources (copied into ``mounts/``)
+
+Scripts run with ``scenario/`` as their working directory and ``SCENARIO_DIR``
+(libreplay.session.stack), so a script that names a fellow script or a fault file by a path
+relative to the scenario directory finds the copy. Nothing of it is mounted into a container.
+
+It is taken once, at up, while the clone is at the commit the user trusted: a ``replay-add``
+update or a ``replay-remove`` of the pack during the session changes nothing of the session.
+A snapshot that is missing or damaged is refused naming the file (and field), like a damaged
+``session.toml``; ``replay-down`` still removes the session's stack by its project name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import MISSING, fields, is_dataclass
+from functools import cache
+from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from libreplay.core.errors import InvalidInput, NotFound, ScenarioFailure
+from libreplay.core.store import NO_ROOM, disk_errors, write_atomic
+from libreplay.scenario.model import Scenario, is_inside
+from libreplay.session.state import known_session_dir
+
+SNAPSHOT_FILE = "scenario.json"
+FILES_DIR = "scenario"
+FORMAT = 1  # the layout of scenario.json; a session written by another layout is refused
+MAX_SNAPSHOT_BYTES = 4 << 20  # far above any scenario; a damaged file is not read without bound
+
+
+def files_dir(session_dir: Path) -> Path:
+    """The session's copy of the scenario's scripts and fault files."""
+    return session_dir / FILES_DIR
+
+
+def snapshot_file(session_dir: Path) -> Path:
+    return session_dir / SNAPSHOT_FILE
+
+
+# -- what the session needs of the pack --------------------------------------------------------
+
+
+def named_files(scenario: Scenario) -> dict[str, tuple[str, bool]]:
+    """Every file of the scenario directory a session may use after up, by its relative path:
+    the field that names it, and whether it must exist. A fault's solve need not (only
+    ``replaybook test`` runs it, and says so when it is missing)."""
+    named: dict[str, tuple[str, bool]] = {}
+    if scenario.success_condition == "exit_zero":
+        named["check.sh"] = ("success_condition", True)
+    for index, fault in enumerate(scenario.faults):
+        where = f"faults[{index}]"
+        if fault.script is not None:
+            named[fault.script] = (f"{where}.script", True)
+        for number, step in enumerate(fault.steps):
+            if step.src is not None:
+                named[step.src] = (f"{where}.steps[{number}].src", True)
+        named.setdefault(fault.solve, (f"{where}.solve", False))
+    return named
+
+
+# -- writing, at up ----------------------------------------------------------------------------
+
+
+def write_snapshot(scenario: Scenario, session_dir: Path, *, admitted_commit: str | None = None) -> None:
+    """Copy the files the session needs, then write ``scenario.json`` (atomically, last: a
+    snapshot file means a complete copy).
+
+    ``admitted_commit``: the commit of an added pack that was trusted when up began. The clone
+    is checked to be still there once the files are copied, so the copy is that commit's code;
+    were it moved meanwhile, ScenarioFailure, and the session is not started.
+    """
+    copies = files_dir(session_dir)
+    with disk_errors(copies):
+        copies.mkdir(mode=0o700)  # no other user of the machine reads the pack's answers here
+        for name, (_field, required) in named_files(scenario).items():
+            source = scenario.directory / name
+            if required or source.is_file():
+                _copy_into(source, copies / name)
+    if admitted_commit is not None:
+        _require_admitted_commit(scenario, admitted_commit)
+    text = json.dumps({"format": FORMAT, "scenario": _encoded(scenario)}, indent=1, ensure_ascii=True)
+    write_atomic(snapshot_file(session_dir), text.encode(), create_parents=False, mode=0o600)
+
+
+def _copy_into(source: Path, copy: Path) -> None:
+    """The file's content (a link the loader found inside the scenario is followed: a link in the
+    copy would point back into the pack) and its mode bits, so a script can run a fellow one."""
+    try:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, copy, follow_symlinks=True)
+    except OSError as exc:
+        if exc.errno in NO_ROOM:
+            raise  # disk_errors names the directory
+        why = exc.strerror or exc
+        raise ScenarioFailure(f"{source}: could not be copied for the session ({why})") from exc
+
+
+def _require_admitted_commit(scenario: Scenario, admitted: str) -> None:
+    """The copy was taken at the admitted commit: the clone is still there now it is done."""
+    from libreplay.packs import trust
+
+    now = trust.commit_of(scenario)
+    if now != admitted:
+        raise ScenarioFailure(
+            f"{scenario.ref}: its pack moved from commit {trust.short(admitted)} to "
+            f"{trust.short(now or '(none)')} while the session started, so none of its scripts was taken",
+            hint="play again: a new commit asks for trust first",
+        )
+
+
+def _encoded(value: Any) -> Any:
+    """A dataclass as JSON-ready data: paths as text, tuples as lists, field by field."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encoded(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_encoded(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _encoded(item) for key, item in value.items()}
+    return value
+
+
+# -- reading, at every later step --------------------------------------------------------------
+
+
+def load_snapshot(session_id: str) -> Scenario:
+    """The scenario as replay-up snapshotted it. NotFound when the file is missing; InvalidInput
+    naming the file and field when it is damaged, or when a file it names is missing from the
+    session's copy."""
+    session_dir = known_session_dir(session_id)
+    path = snapshot_file(session_dir)
+    data = _read_json(path, session_id)
+    damaged = _Damaged(path, session_id)
+    if not isinstance(data, dict):
+        raise damaged.problem(f"must hold a JSON object, got {_json_kind(data)}")
+    if data.get("format") != FORMAT:
+        raise damaged.problem(f"format: must be {FORMAT}, got {_shown(data.get('format'))}")
+    scenario: Scenario = _decoded(data.get("scenario"), Scenario, "scenario", damaged)
+    _require_copies(scenario, files_dir(session_dir), damaged)
+    return scenario
+
+
+class _Damaged:
+    """Names the damaged snapshot, and how its session still goes away."""
+
+    def __init__(self, path: Path, session_id: str) -> None:
+        self.path = path
+        self.session_id = session_id
+
+    def problem(self, text: str) -> InvalidInput:
+        hint = f"the session's snapshot is damaged: `replay-down {self.session_id}` removes its stack"
+        return InvalidInput(f"{self.path}: {text}", hint=hint)
+
+
+def _read_json(path: Path, session_id: str) -> Any:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SNAPSHOT_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        if path.parent.is_dir():
+            raise NotFound(
+                f"session {session_id}: its snapshot {path} is missing",
+                hint=f"`replay-down {session_id}` removes its stack",
+            ) from None
+        raise NotFound(f"no session {session_id!r}", hint="replay-sessions lists the live ones") from None
+    except OSError as exc:
+        raise _Damaged(path, session_id).problem(f"cannot be read: {exc.strerror or exc}") from None
+    damaged = _Damaged(path, session_id)
+    if len(raw) > MAX_SNAPSHOT_BYTES:
+        raise damaged.problem(f"larger than {MAX_SNAPSHOT_BYTES >> 20} MiB")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise damaged.problem("not valid JSON: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise damaged.problem(f"not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits; nesting
+        raise damaged.problem(f"not valid JSON: {exc or 'nested too deeply'}") from None
+
+
+def _decoded(value: Any, hint: Any, where: str, damaged: _Damaged) -> Any:
+    """``value`` as the type ``hint`` names (the field types of the scenario's dataclasses),
+    refused naming ``where`` when it is not one."""
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        options = [option for option in get_args(hint) if option is not type(None)]
+        if value is None and len(options) < len(get_args(hint)):
+            return None
+        (option,) = options  # the scenario's unions are all "X or None"
+        return _decoded(value, option, where, damaged)
+    if origin is tuple:
+        (item, _ellipsis) = get_args(hint)
+        if not isinstance(value, list):
+            raise damaged.problem(f"{where}: must be a list, got {_json_kind(value)}")
+        return tuple(_decoded(v, item, f"{where}[{i}]", damaged) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise damaged.problem(f"{where}: must be an object, got {_json_kind(value)}")
+        return dict(value)  # values as meta.json had them (``source``): any JSON
+    if is_dataclass(hint):
+        return _decoded_dataclass(value, hint, where, damaged)
+    return _decoded_scalar(value, hint, where, damaged)
+
+
+def _decoded_dataclass(value: Any, kind: Any, where: str, damaged: _Damaged) -> Any:
+    if not isinstance(value, dict):
+        raise damaged.problem(f"{where}: must be an object, got {_json_kind(value)}")
+    hints = _field_types(kind)
+    found: dict[str, Any] = {}
+    for spec in fields(kind):
+        place = f"{where}.{spec.name}"
+        if spec.name in value:
+            found[spec.name] = _decoded(value[spec.name], hints[spec.name], place, damaged)
+        elif spec.default is MISSING and spec.default_factory is MISSING:
+            raise damaged.problem(f"{place}: missing")
+    return kind(**found)
+
+
+@cache
+def _field_types(kind: Any) -> dict[str, Any]:
+    return get_type_hints(kind)
+
+
+def _decoded_scalar(value: Any, hint: Any, where: str, damaged: _Damaged) -> Any:
+    if hint is Any:
+        return value
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise damaged.problem(f"{where}: must be a path, got {_shown(value)}")
+        return Path(value)
+    wanted = {str: "text", int: "an integer"}
+    if hint not in wanted:  # pragma: no cover - a field type this decoder does not know yet
+        raise TypeError(f"{where}: cannot read a {hint!r} from a snapshot")
+    if isinstance(value, bool) or not isinstance(value, hint):
+        raise damaged.problem(f"{where}: must be {wanted[hint]}, got {_shown(value)}")
+    return value
+
+
+def _require_copies(scenario: Scenario, copies: Path, damaged: _Damaged) -> None:
+    """Every file the snapshot names is in the session's copy, and nothing it names leads out of it."""
+    for name, (field, required) in named_files(scenario).items():
+        copy = copies / name
+        if not is_inside(copies, copy):
+            raise damaged.problem(f"scenario.{field}: must name a file in the scenario, got {_shown(name)}")
+        if required and (copy.is_symlink() or not copy.is_file()):
+            raise damaged.problem(f"scenario.{field}: {name} is missing from the session's copy {copies}")
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true or false", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "a number"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
