@@ -29,6 +29,7 @@ from typer.testing import CliRunner, Result
 from libreplay.host import doctor
 from libreplay.packs.catalog import resolve_scenario
 from libreplay.play.debrief import debrief_lines
+from libreplay.session.snapshot import write_snapshot
 from libreplay.session.state import ACTIVE, RESOLVED, SessionState, load_session, save_new_session
 
 EVIL = (
@@ -247,6 +248,7 @@ def session(source: Path) -> SessionState:
         hints_total=len(scenario.hints), title=scenario.title, page=scenario.page,
     )
     save_new_session(state)
+    write_snapshot(scenario, state.directory)  # what replay-up leaves for the later steps
     return state
 
 
