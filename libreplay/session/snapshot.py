@@ -10,6 +10,8 @@ the session directory, so that no later step of the session reads the pack again
 Scripts run with ``scenario/`` as their working directory and ``SCENARIO_DIR``
 (libreplay.session.stack), so a script that names a fellow script or a fault file by a path
 relative to the scenario directory finds the copy. Nothing of it is mounted into a container.
+The snapshot's ``Scenario.directory`` still says where the scenario was loaded from (the stable
+image names are derived from it); no step after up reads a file through it.
 
 It is taken once, at up, while the clone is at the commit the user trusted: a ``replay-add``
 update or a ``replay-remove`` of the pack during the session changes nothing of the session.
