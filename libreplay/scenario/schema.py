@@ -133,6 +133,19 @@ def place_name(place: Place) -> str:
     return text
 
 
+def value_at(document: Any, place: Place) -> Any:
+    """The value at ``place``, None where there is none."""
+    value = document
+    for step in place:
+        if isinstance(value, dict) and isinstance(step, str):
+            value = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+            value = value[step]
+        else:
+            return None
+    return value
+
+
 @cache
 def meta_schema() -> dict[str, Any]:
     """The schema, as shipped with the package."""
@@ -200,16 +213,3 @@ def _field(place: Place) -> str:
         if text == prefix or text.startswith(f"{prefix}["):
             return text.removeprefix("faults[].")
     return text
-
-
-def value_at(document: Any, place: Place) -> Any:
-    """The value at ``place``, None where there is none."""
-    value = document
-    for step in place:
-        if isinstance(value, dict) and isinstance(step, str):
-            value = value.get(step)
-        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
-            value = value[step]
-        else:
-            return None
-    return value
