@@ -1,6 +1,6 @@
-"""The scenario format's model: the dataclasses a loaded scenario is made of, and the two
-helpers every part of the format's checking shares (:func:`is_inside` and the way a value is
-shown in a problem report).
+"""The scenario format's model: the dataclasses a loaded scenario is made of, and the small
+helpers every part of the format's checking shares (:func:`is_inside`, and :func:`show_value`
+and :func:`json_type`, how a problem report shows a value).
 
 Loading and validating a scenario directory is :mod:`libreplay.scenario.load`; meta.json's
 format is ``meta.schema.json`` (:mod:`libreplay.scenario.schema`); the compose file's static
