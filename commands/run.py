@@ -474,7 +474,7 @@ class Play:
 
     def _debrief(self, final: SessionState | None) -> None:
         from libreplay.play.debrief import debrief_lines
-        from libreplay.scenario.model import load_scenario
+        from libreplay.scenario.load import load_scenario
         from libreplay.session.ledger import personal_best
 
         if final is None:

@@ -11,7 +11,7 @@ from replaybook.commands.common import emit, handles_errors, make_app, say
 from libreplay.core.errors import ScenarioInvalid
 from libreplay.packs import catalog as packs
 from libreplay.scenario import sandbox
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 
 app = make_app("Validate scenarios: every problem, each naming its file and field.")
 

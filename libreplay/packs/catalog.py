@@ -18,7 +18,8 @@ from pathlib import Path
 
 from libreplay.core import paths
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
-from libreplay.scenario.model import Scenario, is_scenario_dir, load_scenario
+from libreplay.scenario.load import is_scenario_dir, load_scenario
+from libreplay.scenario.model import Scenario
 from libreplay.core.store import read_toml, write_toml
 
 OFFICIAL = "official"

@@ -18,7 +18,8 @@ from libreplay.core import paths
 from libreplay.core.errors import Interrupted, ReplayError, ScenarioFailure, ScenarioInvalid
 from libreplay.core.signals import signals_raise
 from libreplay.packs.catalog import Pack, get_pack, pack_of_path, scenario_dirs
-from libreplay.scenario.model import Fault, Scenario, load_scenario
+from libreplay.scenario.load import load_scenario
+from libreplay.scenario.model import Fault, Scenario
 from libreplay.session import lifecycle as sessions
 from libreplay.session.state import load_session
 

@@ -37,7 +37,8 @@ from libreplay.core.errors import (
 from libreplay.core.signals import as_interrupted, shielded, signals_raise
 from libreplay.core.watch import follow_directory
 from libreplay.engine import docker_api
-from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario, load_scenario
+from libreplay.scenario.load import load_scenario
+from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario
 from libreplay.session import ledger
 from libreplay.session.checks import Check, ProbeEvent, ProbeFollower, engine_now, ensure_probe_image
 from libreplay.session.hints import (

@@ -11,7 +11,7 @@ import pytest
 
 from libreplay.core import paths
 from libreplay.core.store import read_toml, update_toml, write_toml
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 from libreplay.session import ledger, state
 from libreplay.session.checks import parse_probe_line
 from libreplay.session.model import PROBE_SERVICE

@@ -13,7 +13,7 @@ from libreplay.core import paths
 from libreplay.core.errors import PackUntrusted, ScenarioFailure, SessionError
 from libreplay.packs import catalog as packs
 from libreplay.packs import trust
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle as sessions
 from libreplay.session import state
 from libreplay.session.owners import start_time
