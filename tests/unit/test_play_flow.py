@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,15 @@ class FakeSteps:
         return state
 
 
+def wait_until(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def set_status(status: str) -> None:
     update_session(SESSION, lambda state: setattr(state, "status", status))
 
@@ -150,7 +160,8 @@ def run(steps: FakeSteps, **options: object) -> tuple[Play, list[str], list[str]
 def test_a_fix_is_announced_in_green_and_the_workspace_closes() -> None:
     def fix(steps: FakeSteps) -> None:
         set_status(RESOLVED)
-        assert steps.screen_closed().wait(WAIT)  # the monitor closes it, 5 s after the news
+        # The monitor would close the workspace 5 s after the news; the trainee detaches first.
+        assert wait_until(lambda: steps.screen is not None and bool(steps.screen.announced))
 
     steps = FakeSteps(fix)
     runner, _, _ = run(steps)
