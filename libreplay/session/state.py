@@ -19,6 +19,7 @@ Revealed hints are recorded in this file (``hints_revealed``), which the HUD rea
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -116,6 +117,20 @@ class SessionState:
     def from_dict(cls, data: dict[str, Any]) -> SessionState:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_json(cls, text: bytes | str) -> SessionState:
+        """The state as ``replay-down --json`` prints it (times as ISO strings).
+
+        ValueError or TypeError when the text is not such an object.
+        """
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        for key, value in list(data.items()):
+            if (key.endswith("_at") or key == "deadline") and isinstance(value, str):
+                data[key] = datetime.fromisoformat(value)
+        return cls.from_dict(data)
 
 
 def session_file(session_id: str) -> Path:
@@ -249,6 +264,21 @@ def update_session(session_id: str, change: Callable[[SessionState], None]) -> S
     except FileNotFoundError:
         raise NotFound(f"session {session_id!r} has ended") from None
     return result[0]
+
+
+def record_transcript(session_id: str, cast: Path) -> SessionState:
+    """Note where the session's shell is recorded (replaybook run does; the debrief names it)."""
+    return update_session(session_id, lambda state: setattr(state, "transcript", str(cast)))
+
+
+def disown(session_id: str) -> SessionState:
+    """Clear the session's owner: it is leaving the session up on purpose (``run --keep``), so
+    the session is no orphan once that owner has gone."""
+
+    def clear(state: SessionState) -> None:
+        state.owner_pid = state.owner_started = None
+
+    return update_session(session_id, clear)
 
 
 def list_sessions() -> list[SessionState]:
