@@ -370,7 +370,11 @@ def _group_alive(group: int) -> bool:
 
 
 def stop_process(child: subprocess.Popen[str] | subprocess.Popen[bytes], *, grace: float) -> None:
-    """Ask a child to stop (SIGTERM), give it ``grace`` seconds, then kill it; always reap it."""
+    """Ask a child to stop (SIGTERM), give it ``grace`` seconds, then kill it; always reap it.
+
+    Only for the long-running children ``replaybook run`` still starts itself (commands/run.py:
+    the watcher, the tmux client on the terminal); nothing of the library starts one that way.
+    """
     if child.poll() is not None:
         return
     child.terminate()
