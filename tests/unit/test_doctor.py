@@ -188,6 +188,16 @@ def test_command_exits_1_and_prints_the_fix(fake_machine: FakeHost) -> None:
     assert "replaybook doctor --fix" in result.stderr
 
 
+def test_the_names_line_up_after_the_widest_status_whatever_the_report_holds() -> None:
+    fine = doctor.Report((doctor.Finding("tmux", "ok", "/usr/bin/tmux"),
+                          doctor.Finding("base image", "ok", "debian:bookworm-slim present")))
+    assert doctor_command.render(fine) == ["ok       tmux        /usr/bin/tmux",
+                                           "ok       base image  debian:bookworm-slim present"]
+    missing = doctor.Report((doctor.Finding("git", "missing", "not installed", fix="apt install git"),))
+    assert doctor_command.render(missing) == ["missing  git  not installed",
+                                              "              fix: apt install git"]
+
+
 def test_command_json(fake_machine: FakeHost) -> None:
     result = CliRunner().invoke(doctor_command.app, ["--json"])
     assert result.exit_code == 1
