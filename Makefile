@@ -24,9 +24,15 @@ setup: venv
 play: setup
 	$(BIN)/replaybook run $(SCENARIO)
 
+# mypy checks the packages under the names they install as: commands/ and hud/ are
+# replaybook.commands and .hud, so build/mypy holds a replaybook/ of links to them.
+MYPY_TREE := build/mypy/replaybook
+
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy libreplay commands hud
+	mkdir -p $(MYPY_TREE)
+	for d in commands hud; do ln -sfn ../../../$$d $(MYPY_TREE)/$$d; done
+	MYPYPATH=build/mypy $(BIN)/mypy -p libreplay -p replaybook.commands -p replaybook.hud
 
 test: setup lint
 	$(BIN)/pytest
@@ -39,4 +45,4 @@ bench: setup
 	$(BIN)/python benchmarks/hud_memory.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

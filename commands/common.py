@@ -20,15 +20,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
+from libreplay.core import table
 from libreplay.core.errors import Interrupted, ReplayError
 from libreplay.core.text import inert
-
-if TYPE_CHECKING:
-    from rich.box import Box  # imported when a table is drawn: --help stays quick
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,42 +78,10 @@ def _inert_strings(value: Any) -> Any:
     return value
 
 
-_TABLE_WIDTH = 100_000
-
-
 def table_lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain table for stdout: the header, a rule of dashes, one line per row.
-
-    Columns are two spaces apart and as wide as their widest cell in terminal cells (rich
-    measures wide CJK characters and emoji as two). Every cell is made inert and kept on one
-    line; the last column is never padded, so ``split(None, n)`` and ``grep`` see the cells.
-    """
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    drawn = Table(box=_rule_box(), show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
-                  header_style=None)
-    for name in header:
-        drawn.add_column(Text(inert(name, keep_newlines=False)), no_wrap=True, overflow="ignore")
-    for row in rows:
-        drawn.add_row(*(Text(inert(cell, keep_newlines=False)) for cell in row))
-    out = io.StringIO()
-    # Never wrapped nor cut to a terminal's width: the widest row decides.
-    console = Console(file=out, width=_TABLE_WIDTH, color_system=None, markup=False, emoji=False,
-                      highlight=False, force_terminal=False, force_jupyter=False)
-    console.print(drawn)
-    return [line.rstrip() for line in out.getvalue().splitlines()]
-
-
-def _rule_box() -> Box:
-    from rich.box import Box
-
-    # rich's eight box lines (top, head, rule under the head, …), each: left, line, divider, right.
-    # Only the rule under the head is drawn, in ASCII dashes, across the dividers too.
-    return Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+    """A plain table for stdout: the header, a rule of dashes, one line per row, every cell
+    inert (the one renderer, libreplay.core.table, which the library's summaries use too)."""
+    return table.table_lines(rows, header=header)
 
 
 def emit_session(state: Any, json_: bool) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
+from libreplay.core.table import table_lines
 from libreplay.host import doctor
 
 app = make_app("Check that this machine can run scenarios, and say the exact command that fixes what is not.")
@@ -49,14 +50,17 @@ def _fixing_notice(report: doctor.Report) -> str:
     return f"Running {count} fix command(s); each is printed before it runs."
 
 
+STATUS_WIDTH = 7  # the widest status, "missing": the names line up whatever a report holds
+
+
 def render(report: doctor.Report) -> list[str]:
-    width = max(len(f.name) for f in report.findings)
-    lines = []
+    """One row per finding (status, name, detail), its fix on a row of its own under it."""
+    rows = []
     for finding in report.findings:
-        lines.append(f"{finding.status:<7}  {finding.name:<{width}}  {finding.detail}")
+        rows.append((finding.status, finding.name, finding.detail))
         if finding.fix and finding.status != doctor.OK:
-            lines.append(f"{'':<7}  {'':<{width}}  fix: {finding.fix}")
-    return lines
+            rows.append(("", "", f"fix: {finding.fix}"))
+    return table_lines(rows, min_widths=(STATUS_WIDTH,))
 
 
 main = app

@@ -11,7 +11,7 @@ from replaybook.commands.common import emit, handles_errors, make_app, say
 from libreplay.core.errors import ScenarioInvalid
 from libreplay.packs import catalog as packs
 from libreplay.scenario import sandbox
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 
 app = make_app("Validate scenarios: every problem, each naming its file and field.")
 
@@ -46,13 +46,12 @@ def validate(
 
 def _directories(targets: list[str]) -> list[tuple[Path, str]]:
     if not targets:
-        return [(d, p.name) for p in packs.installed_packs() for d in packs.scenario_dirs(p.directory)]
+        return packs.scenario_dirs_named(None)
     found: list[tuple[Path, str]] = []
     for target in targets:
         path = Path(target).expanduser()
-        if path.is_dir():
-            pack = packs.pack_of_path(path)
-            found += [(d, pack) for d in packs.scenario_dirs(path)] or [(path, pack)]
+        if path.is_dir():  # a directory without scenarios is validated itself: it says what is missing
+            found += packs.scenario_dirs_named(target) or [(path, packs.pack_of_path(path))]
             continue
         scenario = packs.resolve_scenario(target)
         found.append((scenario.directory, scenario.pack))

@@ -9,6 +9,7 @@ and every line is made inert again on the way out.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,56 +98,35 @@ def _status(state: SessionState, now: datetime, width: int) -> list[Line]:
     lines = [Line(text, style) for text in wrap(f"STATUS: {label}", width)]
     lines += [Line(text, style if style == "red" else "") for text in wrap(sla_text(state, now), width)]
     if state.fixed_late_at is not None and state.status == st.TIMEOUT:
-        late = clock(_seconds_between(state.started_at, state.fixed_late_at))
+        late = clock(state.seconds_on_the_clock(state.fixed_late_at))
         lines += [Line(text, "yellow") for text in wrap(f"fixed late, at {late}", width)]
     if state.status == st.ERROR and state.error:
         lines += [Line(text, "red") for text in wrap(inert(state.error), width)]
     return lines
 
 
-# Statuses whose label does not depend on the clock.
-_LABELS = {
-    st.RESOLVED: ("RESOLVED", "green"),
-    st.TIMEOUT: ("SLA BREACHED", "red"),
-    st.ABANDONED: ("ABANDONED", "yellow"),
-    st.ERROR: ("ERROR", "red"),
-    st.READY: ("READY (not broken yet)", "dim"),
-    st.BREAKING: ("BREAKING...", "yellow"),
-    st.STARTING: ("STARTING (building the stack)", "dim"),
-}
-
-
 def status_label(state: SessionState, now: datetime) -> tuple[str, str]:
     """The word after STATUS: and its colour; an active session turns red at its deadline."""
-    if state.status == st.ACTIVE:
-        return ("SLA BREACHED", "red") if breached(state, now) else ("ACTIVE", "bold")
-    return _LABELS.get(state.status, (state.status.upper(), ""))
-
-
-def breached(state: SessionState, now: datetime) -> bool:
-    return state.deadline is not None and now >= state.deadline
+    shown = st.meaning_of(st.TIMEOUT) if state.meaning.on_the_clock and state.breached(now) else state.meaning
+    return shown.label, shown.style
 
 
 def sla_text(state: SessionState, now: datetime) -> str:
     minutes = clock(state.sla_seconds)
-    if state.status in (st.STARTING, st.READY, st.BREAKING) or state.deadline is None:
+    if state.meaning.before_the_clock or state.deadline is None:
         return f"SLA: {minutes} (starts with the break)"
     if state.status == st.RESOLVED:
-        taken = clock(_seconds_between(state.started_at, state.resolved_at))
-        return f"SLA: met, fixed in {taken}"
-    if state.status == st.TIMEOUT or breached(state, now):
+        return f"SLA: met, fixed in {clock(state.seconds_on_the_clock(state.resolved_at))}"
+    if state.status == st.TIMEOUT or state.breached(now):
         return f"SLA: BREACHED ({minutes} elapsed)"
-    if state.status == st.ACTIVE:
+    if state.meaning.on_the_clock:
         return f"SLA: {clock(remaining_seconds(state, now))} remaining"
     return f"SLA: {minutes}"
 
 
 def remaining_seconds(state: SessionState, now: datetime) -> int:
-    if state.deadline is None:
-        return state.sla_seconds
     # Round up: "00:01 remaining" until the very last moment, never a premature 00:00.
-    left = (state.deadline - now).total_seconds()
-    return max(0, int(left) + (left % 1 > 0))
+    return math.ceil(state.remaining_seconds(now))
 
 
 def _hints(state: SessionState, width: int, layout: Layout) -> list[Line]:
@@ -212,9 +192,3 @@ def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> lis
             break_on_hyphens=False,
         ) or [""]
     return out
-
-
-def _seconds_between(start: datetime | None, end: datetime | None) -> float:
-    if start is None or end is None:
-        return 0.0
-    return max(0.0, (end - start).total_seconds())

@@ -17,17 +17,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from libreplay.core.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     import docker
 
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
-SESSION_LABEL = "org.replaybook.session"
-HOME_LABEL = "org.replaybook.home"
+# The labels replaybook reads and writes on the engine's objects: the only place they are named.
+PROJECT_LABEL = "com.docker.compose.project"  # Compose's, on everything of a project
+SERVICE_LABEL = "com.docker.compose.service"  # Compose's, on a service's containers
+SESSION_LABEL = "org.replaybook.session"  # ours, on every container of a session
+HOME_LABEL = "org.replaybook.home"  # ours, the REPLAYBOOK home (hash) a session belongs to
+PROBE_LABEL = "org.replaybook.probe"  # ours, on the check probe's image
+BASE_IMAGE_LABEL = "org.replaybook.base"  # ours, on a base image built from the Debian archive
+_LABEL_OF = {"project": PROJECT_LABEL, "service": SERVICE_LABEL, "session": SESSION_LABEL, "home": HOME_LABEL}
 
 
 ENGINE_HINT = "is the Docker daemon running and may you use it? `replaybook doctor` checks"
@@ -143,23 +147,38 @@ def engine_answers() -> bool:
     return True
 
 
-def project_filter(project: str) -> dict[str, Any]:
-    return {"label": f"{PROJECT_LABEL}={project}"}
+# -- objects by label ------------------------------------------------------------------------
+
+
+def label_filter(*, project: str | None = None, service: str | None = None, session: str | None = None,
+                 home: str | None = None) -> dict[str, Any]:
+    """The engine's filter for objects carrying every label given (by what it means)."""
+    given = {"project": project, "service": service, "session": session, "home": home}
+    return {"label": [f"{_LABEL_OF[name]}={value}" for name, value in given.items() if value is not None]}
+
+
+def labelled(kind: Literal["containers", "networks", "volumes"], *, running_only: bool = False,
+             **labels: str) -> list[Any]:
+    """The ``kind`` objects carrying every label given (``project=…``, ``service=…``, ``home=…``);
+    containers stopped or running unless ``running_only``."""
+    collection = getattr(client(), kind)
+    extra = {"all": not running_only} if kind == "containers" else {}
+    with engine_errors():
+        return list(collection.list(filters=label_filter(**labels), **extra))
 
 
 def remove_project_objects(project: str) -> None:
     """Force-remove whatever `compose down` left of a project (the last line of defence)."""
     import docker.errors
 
-    api = client()
     with engine_errors():
-        for container in api.containers.list(all=True, filters=project_filter(project)):
+        for container in labelled("containers", project=project):
             with suppress(docker.errors.NotFound):
                 container.remove(force=True, v=True)
-        for network in api.networks.list(filters=project_filter(project)):
+        for network in labelled("networks", project=project):
             with suppress(docker.errors.NotFound):
                 network.remove()
-        for volume in api.volumes.list(filters=project_filter(project)):
+        for volume in labelled("volumes", project=project):
             with suppress(docker.errors.NotFound):
                 volume.remove(force=True)
 
@@ -167,11 +186,8 @@ def remove_project_objects(project: str) -> None:
 def projects_of_home(home_id: str) -> set[str]:
     """Compose projects whose containers, networks or volumes carry this REPLAYBOOK home's label
     (a network whose containers never came up is found too)."""
-    label = {"label": f"{HOME_LABEL}={home_id}"}
-    api = client()
-    with engine_errors():
-        containers = api.containers.list(all=True, filters=label)
-        others = [*api.networks.list(filters=label), *api.volumes.list(filters=label)]
+    containers = labelled("containers", home=home_id)
+    others = [*labelled("networks", home=home_id), *labelled("volumes", home=home_id)]
     projects = {c.labels.get(PROJECT_LABEL, "") for c in containers}
     projects |= {(o.attrs.get("Labels") or {}).get(PROJECT_LABEL, "") for o in others}
     return projects - {""}

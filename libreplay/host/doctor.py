@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from libreplay.core import paths
+from libreplay.core import paths, proc
+from libreplay.core.errors import ReplayError
+from libreplay.engine import images
 from libreplay.host import baseimage
 
 OK, MISSING, WARN = "ok", "missing", "warn"
@@ -26,6 +27,11 @@ MIN_FREE_BYTES = 5 * 1024**3
 MIN_ENGINE = (20, 10)
 APT_PACKAGES = {"tmux": "tmux", "git": "git", "debootstrap": "debootstrap"}
 COMPOSE_SCRIPT = "install-compose-v2.sh"
+PROBE_TIMEOUT_SECONDS = 30  # a version question
+# A fix may build the base image (debootstrap, then the import): longer than all of that, so
+# only a fix that hangs (a held apt lock, a dead mirror) is stopped.
+FIX_TIMEOUT_SECONDS = 3600
+TIMED_OUT = 124  # the exit status a stopped fix counts as, as timeout(1) reports it
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,11 @@ class Engine:
 
 def _run(argv: Sequence[str]) -> tuple[int, str]:
     try:
-        result = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return 127, str(exc)
-    return result.returncode, result.stdout + result.stderr
+        result = proc.run(argv, timeout=PROBE_TIMEOUT_SECONDS)
+    except ReplayError as exc:  # not installed, or hung: either way not usable
+        return 127, exc.message
+    return result.exit_code, result.stdout + result.stderr
+
 
 def _engine() -> Engine:
     from libreplay.engine.docker_api import client, engine_errors
@@ -95,7 +102,7 @@ class Host:
     which: Callable[[str], str | None] = shutil.which
     run: Callable[[Sequence[str]], tuple[int, str]] = field(default=_run)
     engine: Callable[[], Engine] = field(default=_engine)
-    image_present: Callable[[str], bool] = field(default=lambda tag: baseimage.image_id(tag) is not None)
+    image_present: Callable[[str], bool] = field(default=lambda tag: images.image_id(tag) is not None)
     free_bytes: Callable[[Path], int] = field(default=_free_bytes)
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)
     replaybook: str = field(default_factory=baseimage.replaybook_program)
@@ -222,24 +229,21 @@ def apply_fixes(report: Report, progress: Callable[[str], None]) -> list[tuple[s
     results = []
     for command in report.fixes():
         progress(f"$ {command}")
-        results.append((command, _stream(["bash", "-c", command], progress)))
+        results.append((command, _run_fix(command, progress)))
     return results
 
 
-def _stream(argv: Sequence[str], progress: Callable[[str], None]) -> int:
+def _run_fix(command: str, progress: Callable[[str], None]) -> int:
+    """The fix's exit status; a fix past its time limit is stopped and counts as failed (124)."""
     # The children's output is talk, not data: it goes to ``progress`` (stderr), never stdout.
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             errors="replace", env=env, stdin=subprocess.DEVNULL)
     try:
-        assert child.stdout is not None
-        for line in child.stdout:
-            progress(line.rstrip())
-        return child.wait()
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            child.wait()
+        ran = proc.run(["bash", "-c", command], timeout=FIX_TIMEOUT_SECONDS, env=env,
+                       on_stderr=lambda line: progress(line.rstrip()), stream_stdout=True)
+    except proc.ProcessTimeout as stopped:
+        progress(stopped.message)
+        return TIMED_OUT
+    return ran.exit_code
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from libreplay.core import paths
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
-from libreplay.scenario.model import Scenario, is_scenario_dir, load_scenario
+from libreplay.scenario.load import is_scenario_dir, load_scenario
+from libreplay.scenario.model import Scenario
 from libreplay.core.store import read_toml, write_toml
 
 OFFICIAL = "official"
@@ -159,6 +160,18 @@ def resolve_scenario(name: str) -> Scenario:
     close = difflib.get_close_matches(scenario_id, known, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else "replay-list shows every scenario"
     raise NotFound(f"no scenario named {name!r}", hint=hint)
+
+
+def scenario_dirs_named(target: str | None) -> list[tuple[Path, str]]:
+    """The scenario directories ``target`` names, each with its pack's name, not yet loaded (the
+    caller reports each invalid one): a directory's (a pack's clone, a folder of scenarios, one
+    scenario), else an installed pack's by name, else (None) every installed pack's."""
+    if target is not None and Path(target).expanduser().is_dir():
+        directory = Path(target).expanduser()
+        pack_name = pack_of_path(directory)
+        return [(found, pack_name) for found in scenario_dirs(directory)]
+    chosen = [get_pack(target)] if target else installed_packs()
+    return [(found, pack.name) for pack in chosen for found in scenario_dirs(pack.directory)]
 
 
 def _looks_like_path(name: str) -> bool:

@@ -32,6 +32,7 @@ from libreplay.core.errors import PackUntrusted, ReplayError
 from libreplay.packs.catalog import LOCAL, Pack
 from libreplay.scenario.model import Scenario
 from libreplay.core.store import read_toml, update_toml
+from libreplay.core.table import table_lines
 from libreplay.core.text import inert
 
 SHORT_COMMIT = 12
@@ -342,15 +343,15 @@ def _text(value: Any) -> str:
     return "(not a string)"
 
 
+KIND_WIDTH = len("service")  # "script" lines up with it even in a scenario without services
+
+
 def _scenario_lines(scenario: ScenarioRuns) -> list[str]:
     lines = [f"  {scenario.ref}  ({scenario.directory})"]
-    width = max((len(s.path) for s in scenario.scripts), default=0)
-    width = max([width, *(len(v.name) for v in scenario.services)])
-    for script in scenario.scripts:
-        lines.append(f"    script   {script.path:<{width}}  {script.lines} lines, {script.size_bytes} bytes: "
-                     f"{script.uses}")
-    if not scenario.scripts:
+    if not scenario.scripts:  # outside the table: its width is not the names'
         lines.append("    script   (none: the break is steps inside containers)")
-    for service in scenario.services:
-        lines.append(f"    service  {service.name:<{width}}  {service.runs}")
+    rows = [("script", script.path, f"{script.lines} lines, {script.size_bytes} bytes: {script.uses}")
+            for script in scenario.scripts]
+    rows += [("service", service.name, service.runs) for service in scenario.services]
+    lines += [f"    {line}" for line in table_lines(rows, min_widths=(KIND_WIDTH,))]
     return lines

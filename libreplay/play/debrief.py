@@ -6,38 +6,24 @@ could still be read) and the personal best, and returns lines, each inert.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from libreplay.core.text import clock, inert
 from libreplay.scenario.model import Scenario
-from libreplay.session import ledger
-from libreplay.session.state import SessionState
-
-OUTCOME_WORDS = {
-    "success": "RESOLVED within the SLA",
-    "timeout": "SLA BREACHED",
-    "abandoned": "ABANDONED",
-}
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return max(0.0, (end - start).total_seconds())
+from libreplay.session.state import OUTCOME_WORDS, SessionState
 
 
 def time_line(state: SessionState) -> str:
     if state.started_at is None:
         return "Time:      the clock never started (the fault was not injected)"
-    fixed = _seconds(state.started_at, state.resolved_at)
-    if fixed is not None:
+    if state.resolved_at is not None:
+        fixed = state.seconds_on_the_clock(state.resolved_at)
         return f"Time:      fixed in {clock(fixed)} of {clock(state.sla_seconds)}"
-    late = _seconds(state.started_at, state.fixed_late_at)
-    if late is not None:
+    if state.fixed_late_at is not None:
+        late = state.seconds_on_the_clock(state.fixed_late_at)
         return f"Time:      fixed late, after {clock(late)} (SLA {clock(state.sla_seconds)})"
-    spent = _seconds(state.started_at, state.ended_at)
-    if spent is not None:
+    if state.ended_at is not None:
+        spent = state.seconds_on_the_clock(state.ended_at)
         return f"Time:      {clock(spent)} of {clock(state.sla_seconds)}"
     return f"Time:      SLA {clock(state.sla_seconds)}"
 
@@ -49,7 +35,7 @@ def debrief_lines(
 ) -> list[str]:
     """The debrief, every line inert: most of it quotes the scenario (title, fault, objectives,
     source) or the session's state file, which the pack's names filled in."""
-    outcome = state.outcome or ledger.outcome_of(state)  # recorded once the clock had started
+    outcome = state.shown_outcome  # recorded once the clock had started
     title = state.title or (scenario.title if scenario else "")
     lines = [
         "== debrief ==",

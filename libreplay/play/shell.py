@@ -1,11 +1,24 @@
-"""The trainee's shell in a service container: the ``docker exec`` that opens it."""
+"""The trainee's shell in a service container: the ``docker exec`` that opens it, recorded or
+not, and reopened when the container dies under it.
+
+:func:`visit` runs the shell until the trainee leaves it. Talk goes through ``say``; whether to
+try again once the container stopped is the caller's question (``retry``), since only the
+caller has the person at the terminal.
+"""
 
 from __future__ import annotations
 
 import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
-from libreplay.session.containers import ServiceContainer
-from libreplay.session.state import CHANNEL_MOUNT
+from libreplay.core.errors import EnvironmentProblem, NotFound, SessionError
+from libreplay.core.paths import session_dir
+from libreplay.session.containers import ServiceContainer, find_container
+from libreplay.session.state import CHANNEL_MOUNT, SessionState, load_session
 
 # Prefer bash for its line editing; fall back to sh in minimal images. Interactive but NOT a
 # login shell: a login shell runs /etc/profile, which on Debian-based images sets PATH from
@@ -22,3 +35,79 @@ def shell_argv(container: ServiceContainer, *, docker_bin: str = "docker") -> li
 def shell_command_line(container: ServiceContainer, *, docker_bin: str = "docker") -> str:
     """The same as one shell-quoted line (what asciinema's ``-c`` takes)."""
     return shlex.join(shell_argv(container, docker_bin=docker_bin))
+
+
+def target(session_id: str, service: str | None) -> tuple[SessionState, str]:
+    """The session and the service to enter (the scenario's shell service by default)."""
+    state = load_session(session_id)
+    service = service or state.shell_service
+    if service not in state.services:
+        known = ", ".join(state.services)
+        raise NotFound(f"session {session_id}: no service {service!r} (services: {known})")
+    return state, service
+
+
+def visit(
+    state: SessionState,
+    service: str,
+    *,
+    record: Path | None,
+    say: Callable[[str], None],
+    retry: Callable[[str], bool],
+) -> int:
+    """Enter ``service``'s container and return the shell's exit status once the trainee leaves.
+
+    While the container is not running, and when it stops under the shell (a crash, a restart),
+    ``retry(service)`` is asked whether to wait for it again; False ends with SessionError.
+    ``record``: an asciicast v2 file, appended to on each reconnection.
+    """
+    docker = shutil.which("docker")
+    if docker is None:
+        raise EnvironmentProblem("the docker command is not installed", hint="replaybook doctor says how")
+    recorded = False
+    while True:
+        container = _wait_until_running(state, service, say, retry)
+        code = _run_shell(container, docker, record, append=recorded)
+        recorded = record is not None
+        # The shell also ends when the container dies under it: offer to reconnect rather than
+        # leave the trainee at the host prompt.
+        if _still_running(state, service):
+            return code
+        say(f"The {service} container stopped while you were in it.")
+        _offer_retry(state.id, service, retry)
+
+
+def _wait_until_running(
+    state: SessionState, service: str, say: Callable[[str], None], retry: Callable[[str], bool]
+) -> ServiceContainer:
+    while True:
+        container = find_container(state, service)
+        if container.running:
+            return container
+        exited = f", exit code {container.exit_code}" if container.exit_code else ""
+        say(f"Service {service} is not running ({container.status}{exited}): it may be crash-looping.")
+        _offer_retry(state.id, service, retry)
+
+
+def _offer_retry(session: str, service: str, retry: Callable[[str], bool]) -> None:
+    if not session_dir(session).is_dir():
+        raise SessionError(f"session {session} has ended")
+    if not retry(service):
+        raise SessionError(f"service {service} of session {session} is not running")
+
+
+def _still_running(state: SessionState, service: str) -> bool:
+    try:
+        return find_container(state, service).running
+    except (NotFound, EnvironmentProblem):
+        return False
+
+
+def _run_shell(container: ServiceContainer, docker: str, record: Path | None, *, append: bool) -> int:
+    if record is None:
+        return subprocess.call(shell_argv(container, docker_bin=docker))
+    record.parent.mkdir(parents=True, exist_ok=True)
+    mode = "--append" if append else "--overwrite"
+    argv = [sys.executable, "-m", "asciinema", "rec", "--quiet", mode,
+            "-c", shell_command_line(container, docker_bin=docker), str(record)]
+    return subprocess.call(argv)

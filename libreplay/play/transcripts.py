@@ -9,13 +9,22 @@ Playback keeps everything that draws — text, colours, cursor movement — and 
 
 A sequence may be split across two events of the recording, so the filter keeps its state
 from one event to the next.
+
+:func:`transcript_for` finds a recording (a session's, or a file named), :func:`play_back`
+plays it through that filter with asciinema.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tempfile
 from enum import Enum, auto
 from pathlib import Path
+
+from libreplay.core.errors import InvalidInput, NotFound
+from libreplay.core.paths import transcript_path
 
 ESC = "\x1b"
 BEL = "\x07"
@@ -144,3 +153,47 @@ def filtered_copy(source: Path, dest: Path) -> None:
             if event[1] == "o":
                 event[2] = playback.feed(event[2])
             writer.write(json.dumps(event) + "\n")
+
+
+# -- finding and playing a recording ----------------------------------------------------------
+
+
+def transcript_for(name: str) -> Path:
+    """A .cast path as given, else the transcript of the session with that id."""
+    given = Path(name).expanduser()
+    if name.endswith(".cast") or given.is_file():
+        if not given.is_file():
+            raise NotFound(f"{given}: no such transcript file")
+        check_asciicast(given)
+        return given
+    cast = transcript_path(name)
+    if not cast.is_file():
+        raise NotFound(
+            f"no transcript for session {name!r} (looked for {cast})",
+            hint="only sessions started with `replaybook run` are recorded",
+        )
+    check_asciicast(cast)
+    return cast
+
+
+def check_asciicast(path: Path) -> None:
+    """InvalidInput unless the file starts with an asciicast v2 header."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            header = json.loads(handle.readline() or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("version") != 2:
+        raise InvalidInput(f"{path}: not an asciicast v2 recording (first line must be its JSON header)")
+
+
+def play_back(cast: Path, *, speed: float, idle_limit: float | None) -> int:
+    """Play ``cast`` in this terminal (asciinema play) and return its exit status."""
+    argv = [sys.executable, "-m", "asciinema", "play", "-s", str(speed)]
+    if idle_limit is not None:
+        argv += ["-i", str(idle_limit)]
+    with tempfile.TemporaryDirectory(prefix="replaybook-replay-") as scratch:
+        # What the container printed may act on this terminal (clipboard, title): played filtered.
+        safe = Path(scratch) / cast.name
+        filtered_copy(cast, safe)
+        return subprocess.call([*argv, str(safe)])

@@ -11,6 +11,9 @@ Layout (see docs/terminal.md):
   window 1, 2, …:   one per other service, a shell inside that service
 This module builds it through libtmux; attaching is left to the caller, because it needs
 the caller's terminal (``attach_argv`` gives the command).
+
+The caller describes what runs where as argv lists (:class:`WorkspaceSpec`); the shell command
+lines tmux needs are written here only, each word quoted with :func:`shlex.join`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from libreplay.core.errors import EnvironmentProblem
+from libreplay.core.text import inert
 
 if TYPE_CHECKING:
     import libtmux
@@ -60,21 +64,35 @@ def hud_width(columns: int) -> int:
     return max(20, min(HUD_COLUMNS, columns - MIN_SHELL_COLUMNS))
 
 
+Argv = tuple[str, ...]
+
+GOOD_NEWS_STYLE = "bg=green,fg=black,bold"
+BAD_NEWS_STYLE = "bg=red,fg=white,bold"
+REFUSAL_SHOWN_MS = 3000  # a key's refusal stays up long enough to read
+
+
 @dataclass(frozen=True)
 class ExtraWindow:
+    """A window of its own, running ``command``; when it ends, Enter runs it again."""
+
     name: str
-    command: str
+    command: Argv
 
 
 @dataclass(frozen=True)
 class WorkspaceSpec:
-    """What to lay out. Commands are shell command lines (tmux runs them with ``sh -c``)."""
+    """What to lay out; every command is an argv list.
+
+    ``shell`` runs in the left pane of window 0 and leaving it ends the workspace; ``hud`` runs
+    in the right pane. ``key_bindings`` maps a key (after the prefix) to a command run in the
+    background; when it fails, what it said on stderr is shown as a tmux message.
+    """
 
     socket: str
-    shell_command: str
-    hud_command: str
+    shell: Argv
+    hud: Argv
     windows: tuple[ExtraWindow, ...] = ()
-    key_bindings: dict[str, str] = field(default_factory=dict)  # key -> shell command line
+    key_bindings: dict[str, Argv] = field(default_factory=dict)
     status_left: str = ""
     status_right: str = ""
     columns: int = 120
@@ -114,7 +132,7 @@ class Workspace:
             for client in self._clients():
                 self.server.cmd("display-message", "-c", client, "-d", str(milliseconds), text)
 
-    def announce(self, text: str, *, style: str = "bg=green,fg=black,bold") -> None:
+    def announce(self, text: str, *, style: str = GOOD_NEWS_STYLE) -> None:
         """Put ``text`` in the status line itself, coloured; panes keep updating meanwhile."""
         with contextlib.suppress(Exception):
             self.server.cmd("set-option", "-g", "status-right", f" {text} ")
@@ -146,7 +164,8 @@ def build_workspace(spec: WorkspaceSpec) -> Workspace:
         session = server.new_session(
             session_name=SESSION_NAME,
             window_name="shell",
-            window_command=spec.shell_command,
+            window_command=shell_then(spec.shell, end=server_argv(spec.socket, "kill-session", "-t",
+                                                                  SESSION_NAME)),
             x=spec.columns,
             y=spec.rows,
             environment=spec.environment or None,
@@ -156,14 +175,14 @@ def build_workspace(spec: WorkspaceSpec) -> Workspace:
         shell_pane = window.panes[0]
         hud_pane = window.split(
             direction=PaneDirection.Right,
-            shell=spec.hud_command,
+            shell=shlex.join(spec.hud),
             size=hud_width(spec.columns),
             environment=spec.environment or None,
         )
         _keep_hud_width(server, str(hud_pane.pane_id), hud_width(spec.columns))
         for extra in spec.windows:
-            session.new_window(window_name=extra.name, window_shell=extra.command, attach=False,
-                               environment=spec.environment or None)
+            session.new_window(window_name=extra.name, window_shell=reopening(extra.command, extra.name),
+                               attach=False, environment=spec.environment or None)
         window.select()
         shell_pane.select()
     except BaseException as exc:
@@ -210,8 +229,9 @@ def _configure(server: libtmux.Server, spec: WorkspaceSpec) -> None:
     }
     for option, value in settings.items():
         server.cmd("set-option", "-g", option, value)
+    display = server_argv(spec.socket, "display-message", "-d", str(REFUSAL_SHOWN_MS), "--")
     for key, command in spec.key_bindings.items():
-        server.cmd("bind-key", key, "run-shell", "-b", command)
+        server.cmd("bind-key", key, "run-shell", "-b", refusal_shown(command, display))
 
 
 def _keep_hud_width(server: libtmux.Server, hud_pane: str, width: int) -> None:
@@ -221,6 +241,43 @@ def _keep_hud_width(server: libtmux.Server, hud_pane: str, width: int) -> None:
         server.cmd("set-hook", "-g", hook, resize)
 
 
-def server_command(socket: str, *args: str) -> str:
-    """A shell command line that runs a tmux command against ``socket`` (for bindings, panes)."""
-    return shlex.join([tmux_binary() or "tmux", "-L", socket, *args])
+def server_argv(socket: str, *args: str) -> Argv:
+    """A tmux command against ``socket`` (for the shell pane's end and the key bindings)."""
+    return (tmux_binary() or "tmux", "-L", socket, *args)
+
+
+# -- the command lines tmux runs (with sh -c) -------------------------------------------------
+
+
+def shell_then(shell: Argv, *, end: Argv) -> str:
+    """The shell pane's command: run ``shell``, then ``end`` (which closes the workspace).
+
+    When the shell fails, its error would vanish with the pane at once: the message stays
+    on screen until Enter. Run with ``sh -c`` whatever the trainee's login shell (tmux runs a
+    pane's command with it). Ctrl-C at the prompt is ignored so it cannot skip ``end``.
+    """
+    notice = r"\n[replay-shell ended with exit status %s; its message is above. Enter ends the session.]\n"
+    script = (
+        f"{shlex.join(shell)}; code=$?; "
+        f"if [ \"$code\" -ne 0 ]; then trap '' INT; printf {shlex.quote(notice)} \"$code\"; read _; fi; "
+        f"{shlex.join(end)}"
+    )
+    return shlex.join(["sh", "-c", script])
+
+
+def refusal_shown(command: Argv, display: Argv) -> str:
+    """A key's command: run ``command``; when it refuses or fails, show its own words.
+
+    Success says nothing (what ``C-b h`` reveals shows in the HUD, and a tmux message would
+    freeze the HUD's redraws while it is up). ``display`` gets the message as its last
+    argument; tmux reads ``#`` in it as a format, so each is doubled.
+    """
+    failed = shlex.quote(f"{Path(command[0]).name} failed")  # when it said nothing at all
+    said = r'"$(printf %s "${said:-$failed}" | tr "\n" " " | sed "s/#/##/g")"'
+    return f"failed={failed}; said=$({shlex.join(command)} 2>&1 >/dev/null) || {shlex.join(display)} {said}"
+
+
+def reopening(command: Argv, name: str) -> str:
+    """A window's command that offers to run ``command`` again after it ends."""
+    prompt = shlex.quote(f"[{inert(name, keep_newlines=False)}: shell ended. Enter reopens it.]")
+    return f"while :; do {shlex.join(command)}; printf '%s\\n' {prompt}; read _ || break; done"

@@ -23,7 +23,7 @@ from libreplay.core import paths
 from libreplay.core.errors import ScenarioFailure
 from libreplay.core.proc import ProcessTimeout
 from libreplay.engine import docker_api
-from libreplay.engine.docker_api import PROJECT_LABEL, SERVICE_LABEL, engine_errors
+from libreplay.engine.docker_api import PROBE_LABEL, engine_errors
 from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.stack import PROBE_IMAGE_REPO, Stack
 
@@ -53,7 +53,7 @@ def ensure_probe_image(on_progress: Callable[[str], None] | None = None) -> str:
             on_progress(f"building the check probe image {tag}")
         try:
             api.images.build(
-                path=str(context), tag=tag, rm=True, labels={"org.replaybook.probe": "1"}
+                path=str(context), tag=tag, rm=True, labels={PROBE_LABEL: "1"}
             )
         except docker.errors.BuildError as exc:
             log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
@@ -119,11 +119,8 @@ class Check:
         return status.startswith("2") and len(status) == 3
 
     def probe_container(self) -> Any:
-        filters = {
-            "label": [f"{PROJECT_LABEL}={self.stack.project}", f"{SERVICE_LABEL}={PROBE_SERVICE}"]
-        }
-        with engine_errors():
-            found = docker_api.client().containers.list(filters=filters)
+        found = docker_api.labelled("containers", running_only=True, project=self.stack.project,
+                                    service=PROBE_SERVICE)
         if not found:
             raise ScenarioFailure(f"session {self.stack.session_id}: the check probe is not running")
         return found[0]

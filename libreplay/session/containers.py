@@ -38,10 +38,8 @@ def find_container(state: SessionState, service: str) -> ServiceContainer:
 
     from libreplay.engine import docker_api
 
-    labels = [f"{docker_api.PROJECT_LABEL}={state.project}", f"{docker_api.SERVICE_LABEL}={service}"]
     try:
-        with docker_api.engine_errors():
-            found = docker_api.client().containers.list(all=True, filters={"label": labels})
+        found = docker_api.labelled("containers", project=state.project, service=service)
     except docker.errors.NotFound:
         found = []  # a container removed while it was being listed: the stack is going away
     if not found:

@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from libreplay.core import paths
 from libreplay.core.errors import Interrupted, ReplayError, ScenarioFailure, ScenarioInvalid
 from libreplay.core.signals import signals_raise
-from libreplay.packs.catalog import Pack, get_pack, pack_of_path, scenario_dirs
-from libreplay.scenario.model import Fault, Scenario, load_scenario
+from libreplay.packs.catalog import scenario_dirs_named
+from libreplay.scenario.load import load_scenario
+from libreplay.scenario.model import Fault, Scenario
 from libreplay.session import lifecycle as sessions
 from libreplay.session.state import load_session
 
@@ -117,12 +117,7 @@ def _step(result: CycleResult, name: str) -> Iterator[None]:
 
 def scenarios_to_test(pack: str | None) -> list[Scenario]:
     """Every scenario of a pack (a pack name or a directory), all validated before any runs."""
-    if pack is not None and Path(pack).expanduser().is_dir():
-        root, pack_name = Path(pack).expanduser(), pack_of_path(Path(pack))
-        directories = [(d, pack_name) for d in scenario_dirs(root)]
-    else:
-        chosen: list[Pack] = [get_pack(pack)] if pack else _all_packs()
-        directories = [(d, p.name) for p in chosen for d in scenario_dirs(p.directory)]
+    directories = scenario_dirs_named(pack)
     scenarios: list[Scenario] = []
     problems: list[str] = []
     for directory, name in directories:
@@ -135,9 +130,3 @@ def scenarios_to_test(pack: str | None) -> list[Scenario]:
     if not scenarios:
         raise ScenarioFailure(f"no scenarios found in {pack or 'any pack'}")
     return scenarios
-
-
-def _all_packs() -> list[Pack]:
-    from libreplay.packs.catalog import installed_packs
-
-    return installed_packs()

@@ -11,7 +11,7 @@ from typing import Any
 
 from libreplay.core import paths
 from libreplay.core.store import append_jsonl, read_jsonl
-from libreplay.session.state import RESOLVED, TIMEOUT, SessionState
+from libreplay.session.state import OUTCOME_SUCCESS, SessionState
 
 FIX_POINTS = 500
 SPEED_POINTS = 500
@@ -27,21 +27,6 @@ def score(*, fixed: bool, elapsed_seconds: float, sla_seconds: float, hints_used
     return max(MIN_FIX_SCORE, points)
 
 
-def outcome_of(state: SessionState) -> str:
-    if state.status == RESOLVED:
-        return "success"
-    if state.status == TIMEOUT:
-        return "timeout"
-    return "abandoned"
-
-
-def elapsed_seconds(state: SessionState) -> float:
-    if state.started_at is None:
-        return 0.0
-    end = state.resolved_at or state.ended_at
-    return max(0.0, (end - state.started_at).total_seconds()) if end else 0.0
-
-
 def record(state: SessionState) -> dict[str, Any]:
     """The ledger line for a session that has ended; appended under the ledger's lock."""
     line = {
@@ -52,7 +37,7 @@ def record(state: SessionState) -> dict[str, Any]:
         "started_at": state.started_at.isoformat() if state.started_at else None,
         "ended_at": state.ended_at.isoformat() if state.ended_at else None,
         "outcome": state.outcome,
-        "elapsed_seconds": round(elapsed_seconds(state), 2),
+        "elapsed_seconds": round(state.elapsed_seconds(), 2),
         "hints_used": state.hints_used,
         "hints_total": state.hints_total,
         "score": state.score,
@@ -73,7 +58,7 @@ def personal_best(scenario: str, pack: str | None = None) -> dict[str, Any] | No
         for line in read_ledger()
         if line.get("scenario") == scenario
         and (pack is None or line.get("pack") == pack)
-        and line.get("outcome") == "success"
+        and line.get("outcome") == OUTCOME_SUCCESS
     ]
     if not wins:
         return None

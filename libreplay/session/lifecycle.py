@@ -415,7 +415,7 @@ def _lost_state(stack: Stack) -> NotFound | None:
 def _end_in_error(last: SessionState, failure: ReplayError) -> None:
     """The watcher cannot go on: a session on the clock ends in error, recorded in the ledger as
     abandoned (score 0). When its file cannot be read or written, from the state last read."""
-    on_the_clock = last.started_at is not None and last.outcome is None
+    on_the_clock = last.outcome_pending
     try:
         finish(last.id, ERROR, error=failure.message)
     except ReplayError:
@@ -475,7 +475,7 @@ class _Watcher:
                 return state
             if state.fixed_late_at is not None:
                 return state
-            if state.status == ACTIVE and state.deadline and now() >= state.deadline:
+            if state.meaning.on_the_clock and state.breached(now()):
                 self._finish(TIMEOUT)
                 continue
             wait = self._seconds_to_deadline(state)
@@ -530,8 +530,8 @@ class _Watcher:
 
     @staticmethod
     def _seconds_to_deadline(state: SessionState) -> float:
-        if state.status == ACTIVE and state.deadline:
-            return max(0.0, (state.deadline - now()).total_seconds())
+        if state.meaning.on_the_clock and state.deadline:
+            return state.remaining_seconds(now())
         return 3600.0
 
     def _fixed(self, state: SessionState) -> None:
@@ -580,7 +580,7 @@ def finish(session_id: str, status: str, *, error: str | None = None) -> Session
     written: list[bool] = []
 
     def apply(state: SessionState) -> None:
-        if state.outcome is not None or state.started_at is None:
+        if not state.outcome_pending:
             return
         _close(state, status, error)
         written.append(True)
@@ -600,10 +600,10 @@ def _close(state: SessionState, status: str, error: str | None = None) -> Sessio
     if error is not None:
         state.error = error
     state.ended_at = state.deadline if status == TIMEOUT else moment
-    state.outcome = ledger.outcome_of(state)
+    state.outcome = state.meaning.outcome
     state.score = ledger.score(
         fixed=status == RESOLVED,
-        elapsed_seconds=ledger.elapsed_seconds(state),
+        elapsed_seconds=state.elapsed_seconds(),
         sla_seconds=state.sla_seconds,
         hints_used=state.hints_used,
     )
@@ -627,7 +627,7 @@ def reveal_hint(session_id: str) -> tuple[int, int, str] | None:
     revealed: list[tuple[int, int, str]] = []
 
     def apply(s: SessionState) -> None:
-        if s.status in (RESOLVED, ABANDONED, ERROR):
+        if not s.meaning.takes_hints:
             raise SessionError(f"session {session_id} is over ({s.status}): no more hints")
         if s.hints_used < len(hints):
             text = hints[s.hints_used]
@@ -656,7 +656,7 @@ def down(session_id: str, *, record: bool = True) -> SessionState:
             f"{unreadable.message}; its stack and state were removed by name (no outcome could be recorded)"
         ) from None
     with shielded():
-        if record and state.started_at is not None and state.outcome is None:
+        if record and state.outcome_pending:
             state = finish(session_id, ABANDONED)
         teardown(state)
     return state

@@ -19,6 +19,7 @@ Revealed hints are recorded in this file (``hints_revealed``), which the HUD rea
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -47,8 +48,65 @@ RESOLVED = "resolved"  # the check passed before the deadline
 TIMEOUT = "timeout"  # the deadline passed first
 ABANDONED = "abandoned"  # ended (down, Ctrl-C, exit) before a fix
 ERROR = "error"  # the scenario misbehaved; ``error`` says how
-TERMINAL = frozenset({RESOLVED, TIMEOUT, ABANDONED, ERROR})
 STATUSES = (STARTING, READY, BREAKING, ACTIVE, RESOLVED, TIMEOUT, ABANDONED, ERROR)
+
+# Outcomes: what the ledger records of a session that reached the clock.
+OUTCOME_SUCCESS = "success"
+OUTCOME_TIMEOUT = "timeout"
+OUTCOME_ABANDONED = "abandoned"
+
+# Where a status stands on the SLA clock.
+BEFORE_THE_CLOCK = "before"  # not started yet: it starts when the break is proven
+ON_THE_CLOCK = "running"  # running: the session can be fixed, or time out
+OVER = "over"  # the session has ended: its outcome stands (a late fix is only noted)
+
+
+@dataclass(frozen=True)
+class StatusMeaning:
+    """What one status means to each part that reads it: the watcher, the ledger, the HUD."""
+
+    clock: str  # BEFORE_THE_CLOCK, ON_THE_CLOCK or OVER
+    outcome: str  # the ledger's outcome should the session end in this status
+    label: str  # the HUD's word after STATUS:
+    style: str  # and its colour: "", "bold", "dim", "green", "red", "yellow"
+    takes_hints: bool = True  # replay-hint still reveals hints (a timed-out session may be fixed late)
+
+    @property
+    def terminal(self) -> bool:
+        return self.clock == OVER
+
+    @property
+    def before_the_clock(self) -> bool:
+        return self.clock == BEFORE_THE_CLOCK
+
+    @property
+    def on_the_clock(self) -> bool:
+        return self.clock == ON_THE_CLOCK
+
+
+STATUS_MEANINGS = {
+    STARTING: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "STARTING (building the stack)", "dim"),
+    READY: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "READY (not broken yet)", "dim"),
+    BREAKING: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "BREAKING...", "yellow"),
+    ACTIVE: StatusMeaning(ON_THE_CLOCK, OUTCOME_ABANDONED, "ACTIVE", "bold"),
+    RESOLVED: StatusMeaning(OVER, OUTCOME_SUCCESS, "RESOLVED", "green", takes_hints=False),
+    TIMEOUT: StatusMeaning(OVER, OUTCOME_TIMEOUT, "SLA BREACHED", "red"),
+    ABANDONED: StatusMeaning(OVER, OUTCOME_ABANDONED, "ABANDONED", "yellow", takes_hints=False),
+    ERROR: StatusMeaning(OVER, OUTCOME_ABANDONED, "ERROR", "red", takes_hints=False),
+}
+TERMINAL = frozenset(status for status, meaning in STATUS_MEANINGS.items() if meaning.terminal)
+
+# What the debrief says of each outcome.
+OUTCOME_WORDS = {
+    OUTCOME_SUCCESS: "RESOLVED within the SLA",
+    OUTCOME_TIMEOUT: "SLA BREACHED",
+    OUTCOME_ABANDONED: "ABANDONED",
+}
+
+
+def meaning_of(status: str) -> StatusMeaning:
+    """The meaning of ``status``; a status replaybook does not know is shown as it is."""
+    return STATUS_MEANINGS.get(status) or StatusMeaning("", OUTCOME_ABANDONED, status.upper(), "")
 
 
 def now() -> datetime:
@@ -105,9 +163,49 @@ class SessionState:
     def directory(self) -> Path:
         return paths.session_dir(self.id)
 
+    # -- what the status means ----------------------------------------------------------------
+
+    @property
+    def meaning(self) -> StatusMeaning:
+        return meaning_of(self.status)
+
     @property
     def terminal(self) -> bool:
-        return self.status in TERMINAL
+        return self.meaning.terminal
+
+    @property
+    def outcome_pending(self) -> bool:
+        """The clock started and no outcome is recorded yet: ending the session now writes its
+        ledger line (exactly once)."""
+        return self.started_at is not None and self.outcome is None
+
+    @property
+    def shown_outcome(self) -> str:
+        """The outcome recorded, else the one the status stands for (a session that never reached
+        the clock records none)."""
+        return self.outcome or self.meaning.outcome
+
+    # -- the SLA clock ------------------------------------------------------------------------
+
+    def seconds_on_the_clock(self, moment: datetime | None) -> float:
+        """Seconds from the clock's start to ``moment`` (never negative); 0 without either."""
+        if self.started_at is None or moment is None:
+            return 0.0
+        return max(0.0, (moment - self.started_at).total_seconds())
+
+    def elapsed_seconds(self, now: datetime | None = None) -> float:
+        """Time on the clock: to the fix, else to the end, else (still running) to ``now``."""
+        return self.seconds_on_the_clock(self.resolved_at or self.ended_at or now)
+
+    def remaining_seconds(self, now: datetime) -> float:
+        """Seconds left until the deadline (never negative); the whole SLA before the clock starts."""
+        if self.deadline is None:
+            return float(self.sla_seconds)
+        return max(0.0, (self.deadline - now).total_seconds())
+
+    def breached(self, now: datetime) -> bool:
+        """The deadline has passed (whatever the status: the HUD shows an active session red)."""
+        return self.deadline is not None and now >= self.deadline
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +214,20 @@ class SessionState:
     def from_dict(cls, data: dict[str, Any]) -> SessionState:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_json(cls, text: bytes | str) -> SessionState:
+        """The state as ``replay-down --json`` prints it (times as ISO strings).
+
+        ValueError or TypeError when the text is not such an object.
+        """
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        for key, value in list(data.items()):
+            if (key.endswith("_at") or key == "deadline") and isinstance(value, str):
+                data[key] = datetime.fromisoformat(value)
+        return cls.from_dict(data)
 
 
 def session_file(session_id: str) -> Path:
@@ -249,6 +361,21 @@ def update_session(session_id: str, change: Callable[[SessionState], None]) -> S
     except FileNotFoundError:
         raise NotFound(f"session {session_id!r} has ended") from None
     return result[0]
+
+
+def record_transcript(session_id: str, cast: Path) -> SessionState:
+    """Note where the session's shell is recorded (replaybook run does; the debrief names it)."""
+    return update_session(session_id, lambda state: setattr(state, "transcript", str(cast)))
+
+
+def disown(session_id: str) -> SessionState:
+    """Clear the session's owner: it is leaving the session up on purpose (``run --keep``), so
+    the session is no orphan once that owner has gone."""
+
+    def clear(state: SessionState) -> None:
+        state.owner_pid = state.owner_started = None
+
+    return update_session(session_id, clear)
 
 
 def list_sessions() -> list[SessionState]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from libreplay.core.errors import NotFound
 from libreplay.engine import docker_api
-from libreplay.engine.docker_api import PROJECT_LABEL, SERVICE_LABEL
+from libreplay.engine.docker_api import SERVICE_LABEL
 from libreplay.session.checks import EventSink
 from libreplay.session.state import SessionState
 
@@ -52,7 +52,7 @@ class StackFollower(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         filters = {
-            "type": "container", "label": f"{PROJECT_LABEL}={self.project}", "event": ["die", "destroy"]
+            "type": "container", **docker_api.label_filter(project=self.project), "event": ["die", "destroy"]
         }
         try:
             for event in docker_api.client().api.events(decode=True, filters=filters):

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from libreplay.core import paths
 from libreplay.packs.catalog import resolve_scenario
 from libreplay.play.debrief import debrief_lines
+from libreplay.play.workspace import reopening
 from libreplay.session.state import ABANDONED, RESOLVED, TIMEOUT, SessionState
 
 runner = CliRunner()
@@ -39,11 +40,12 @@ def test_choose_rejects_unknown_scenarios_and_tags() -> None:
 
 def test_random_draws_from_the_tagged_scenarios() -> None:
     chosen = run_command._choose(None, True, "nginx")  # several official scenarios carry it
-    assert "nginx" in resolve_scenario(chosen).tags
+    assert "nginx" in resolve_scenario(chosen.name).tags
+    assert chosen.scenario == resolve_scenario(chosen.name)  # looked up once: the one trust is asked about
 
 
 def test_window_command_reopens_the_service_shell() -> None:
-    line = run_command._reopening("replay-shell s1 db", "db")
+    line = reopening(("replay-shell", "s1", "db"), "db")
     assert line.startswith("while :; do replay-shell s1 db;")
     assert "read _ || break" in line
 
@@ -52,7 +54,7 @@ def test_final_state_json_from_replay_down_is_parsed() -> None:
     state = SessionState(id="s1", scenario="x", pack="official", scenario_dir="/", project="replaybook-s1",
                          status=RESOLVED, started_at=T0, resolved_at=T0 + timedelta(seconds=61))
     printed = json.dumps(state.to_dict(), default=str).encode()  # as emit_json writes it
-    parsed = SessionState.from_dict(run_command._parse_state(printed))
+    parsed = SessionState.from_json(printed)
     assert parsed.resolved_at == T0 + timedelta(seconds=61)
     assert parsed.status == RESOLVED
 

@@ -1,8 +1,9 @@
 """replaybook run's own decisions, with the composed replay-* commands stood in by small scripts.
 
-No Docker and no terminal: each fake command does to the session files what the real one
-does (replay-up writes session.toml with run as owner, a failing replay-break removes the
-session directory) and logs its arguments, so run's clean-up choices can be checked.
+No Docker and no terminal: the real steps (libreplay.play.steps.CommandSteps) run fake
+commands, each doing to the session files what the real one does (replay-up writes
+session.toml with run as owner, a failing replay-break removes the session directory) and
+logging its arguments, so run's clean-up choices can be checked.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from replaybook.commands import run as run_command
+from replaybook.commands.common import say
 
 from libreplay.core import paths
 from libreplay.packs.catalog import resolve_scenario
+from libreplay.play.flow import Play, PlayOptions
+from libreplay.play.steps import CommandSteps, StepFailed
+from libreplay.play.workspace import refusal_shown, reopening, shell_then
 from libreplay.session.state import (
     ACTIVE,
-    READY,
-    RESOLVED,
-    TIMEOUT,
     SessionState,
     load_session,
     save_new_session,
@@ -61,29 +62,33 @@ sys.exit(4)
 SLEEP = "import time; time.sleep(60)"
 
 
-@pytest.fixture
-def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """name -> Python source of the fake; run finds them through ``executable``."""
-    scripts = {"replay-up": FAKE_UP, "replay-break": FAKE_BREAK_OK, "replay-check": SLEEP,
-               "replay-shell": "", "replay-down": FAKE_DOWN}
-    calls = tmp_path / "calls.log"
-    scenario_dir = str(resolve_scenario("001-nginx-502").directory)
+class FakeCommands(dict[str, str]):
+    """name -> Python source of a fake replay-* command; other names are the real ones."""
 
-    def executable(name: str) -> str:
-        if name not in scripts:
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__({"replay-up": FAKE_UP, "replay-break": FAKE_BREAK_OK, "replay-check": SLEEP,
+                          "replay-shell": "", "replay-down": FAKE_DOWN})
+        self.tmp_path = tmp_path
+        self.scenario_dir = str(resolve_scenario("001-nginx-502").directory)
+
+    def executable(self, name: str) -> str:
+        if name not in self:
             return str(Path(sys.executable).with_name(name))  # the real one
-        script = tmp_path / name
+        script = self.tmp_path / name
+        calls = self.tmp_path / "calls.log"
         log = f"open({str(calls)!r}, 'a').write(' '.join([{name!r}, *sys.argv[1:]]) + '\\n')\n"
-        body = f"SESSION = {SESSION!r}\nSCENARIO_DIR = {scenario_dir!r}\n" + textwrap.dedent(scripts[name])
+        body = f"SESSION = {SESSION!r}\nSCENARIO_DIR = {self.scenario_dir!r}\n" + textwrap.dedent(self[name])
         script.write_text(f"#!{sys.executable}\nimport sys\n{log}{body}")
         script.chmod(0o755)
         return str(script)
 
-    monkeypatch.setattr(run_command, "executable", executable)
+
+@pytest.fixture
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCommands:
     # Nothing here may reach the engine, even if run regressed into calling a real command
     # that would (run passes its environment on to every command it starts).
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
-    return scripts
+    return FakeCommands(tmp_path)
 
 
 def calls(tmp_path: Path) -> list[str]:
@@ -91,18 +96,17 @@ def calls(tmp_path: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def play(**options: object) -> run_command.Play:
-    settings: dict[str, object] = {"sla": None, "fault": None, "keep": False, "split": False}
-    settings.update(options)
-    return run_command.Play("001-nginx-502", **settings)  # type: ignore[arg-type]
+def play(fakes: FakeCommands, *, sla: int | None = None, keep: bool = False) -> Play:
+    options = PlayOptions("001-nginx-502", sla=sla, keep=keep, split=False)
+    return Play(options, CommandSteps(executable=fakes.executable), on_say=say)
 
 
 def test_a_failed_break_is_not_followed_by_replay_down(
-    fakes: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    fakes: FakeCommands, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     fakes["replay-break"] = FAKE_BREAK_FAILS
-    with pytest.raises(run_command._StepFailed) as failed:
-        play().run()
+    with pytest.raises(StepFailed) as failed:
+        play(fakes).run()
     assert failed.value.exit_code == 6
     assert [c.split()[0] for c in calls(tmp_path)] == ["replay-up", "replay-break"]
     said = capfd.readouterr().err
@@ -111,26 +115,25 @@ def test_a_failed_break_is_not_followed_by_replay_down(
     assert "run it again" not in said and "could not be read" not in said
 
 
-def test_keep_leaves_the_session_without_an_owner(
-    fakes: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    assert play(keep=True).run() == 1
+def test_keep_leaves_the_session_without_an_owner(fakes: FakeCommands, tmp_path: Path) -> None:
+    result = play(fakes, keep=True).run()
+    assert result.exit_code == 1
     state = load_session(SESSION)
     assert state.owner_pid is None and state.owner_started is None
     assert state.status == ACTIVE
     assert not any(c.startswith("replay-down") for c in calls(tmp_path))
-    assert f"replay-down {SESSION}" in capfd.readouterr().out
+    assert any(f"replay-down {SESSION}" in line for line in result.debrief)  # the adapter's stdout
     # So no replay-* command calls it an orphan once run has gone.
     from libreplay.session.owners import find_orphans
 
     assert SESSION not in find_orphans()
 
 
-def test_sla_zero_reaches_replay_up_which_refuses_it(fakes: dict[str, str], tmp_path: Path,
+def test_sla_zero_reaches_replay_up_which_refuses_it(fakes: FakeCommands, tmp_path: Path,
                                                      capfd: pytest.CaptureFixture[str]) -> None:
     del fakes["replay-up"]  # the real replay-up: it refuses --sla 0 before touching Docker
-    with pytest.raises(run_command._StepFailed) as failed:
-        play(sla=0).run()
+    with pytest.raises(StepFailed) as failed:
+        play(fakes, sla=0).run()
     assert failed.value.exit_code == 3
     assert "--sla: must be minutes from 1 to 1440, got 0" in capfd.readouterr().err
     assert not paths.sessions_dir().exists() or not any(paths.sessions_dir().iterdir())
@@ -145,56 +148,46 @@ def state(status: str, *, fixed_late: bool = False) -> SessionState:
                         fixed_late_at=datetime.now(UTC) if fixed_late else None)
 
 
-@pytest.mark.parametrize(
-    ("status", "fixed_late", "exited", "died"),
-    [
-        (ACTIVE, False, True, True),
-        (TIMEOUT, False, True, True),  # it watches on through the deadline for a late fix
-        (ACTIVE, False, False, False),  # still running
-        (RESOLVED, False, True, False),  # its job was done
-        (TIMEOUT, True, True, False),  # fixed late: done as well
-        (READY, False, True, False),
-    ],
-)
-def test_watcher_died_only_while_the_session_needs_it(status: str, fixed_late: bool, exited: bool,
-                                                      died: bool) -> None:
-    assert run_command.watcher_died(state(status, fixed_late=fixed_late), watcher_exited=exited) is died
+def watched_play(watcher: list[str]) -> Play:
+    """A play of the session in the state file, its watcher (a real process) already started."""
+    steps = CommandSteps()
+    steps.watcher = subprocess.Popen(watcher)
+    runner = Play(PlayOptions("001-nginx-502", split=False), steps, on_say=say, on_news=say)
+    runner.session_id = SESSION
+    return runner
 
 
 def test_the_monitor_ends_the_session_when_the_watcher_has_died(capfd: pytest.CaptureFixture[str]) -> None:
     save_new_session(state(ACTIVE))
-    runner = play()
-    runner.session_id = SESSION
-    runner.watcher = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
-    runner.watcher.wait()
-    assert runner._react(set()) is True
+    runner = watched_play([sys.executable, "-c", "raise SystemExit(1)"])
+    assert isinstance(runner.steps, CommandSteps) and runner.steps.watcher is not None
+    runner.steps.watcher.wait()
+    assert runner.react() is True
     assert runner.watcher_died
     assert "The fix watcher stopped: ending the session." in capfd.readouterr().err
 
 
 def test_the_monitor_leaves_a_live_watcher_alone() -> None:
     save_new_session(state(ACTIVE))
-    runner = play()
-    runner.session_id = SESSION
-    runner.watcher = subprocess.Popen([sys.executable, "-c", SLEEP])
+    runner = watched_play([sys.executable, "-c", SLEEP])
+    assert isinstance(runner.steps, CommandSteps) and runner.steps.watcher is not None
     try:
-        assert runner._react(set()) is False
+        assert runner.react() is False
         assert not runner.watcher_died
     finally:
-        runner.watcher.kill()
-        runner.watcher.wait()
+        runner.steps.watcher.kill()
+        runner.steps.watcher.wait()
 
 
 def test_a_dead_watchers_log_is_kept_and_named(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     save_new_session(state(ACTIVE))
     log = paths.session_dir(SESSION) / ".watch.log"
     log.write_text(f"Error: session {SESSION}: the check probe went away\n")
-    runner = play()
-    runner.session_id = SESSION
+    runner = watched_play([sys.executable, "-c", "raise SystemExit(1)"])
     runner.watcher_died = True
-    kept = runner._keep_watch_log()
+    kept = runner.keep_watch_log()
     assert kept is not None and kept.parent == paths.transcript_path(SESSION).parent
-    runner._say_watcher_died(kept)
+    runner.say_watcher_died(kept)
     said = capfd.readouterr().err
     assert str(kept) in said and "the check probe went away" in said
 
@@ -208,9 +201,9 @@ def sh(command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def test_a_failing_replay_shell_keeps_its_message_until_enter() -> None:
-    failing = "sh -c 'echo Error: no session >&2; exit 4'"
+    failing = ("sh", "-c", "echo Error: no session >&2; exit 4")
     started = time.monotonic()
-    result = sh(run_command.shell_then(failing, "echo WORKSPACE-ENDED"), stdin="\n")
+    result = sh(shell_then(failing, end=("echo", "WORKSPACE-ENDED")), stdin="\n")
     assert "Error: no session" in result.stderr
     assert "exit status 4" in result.stdout and "Enter ends the session" in result.stdout
     assert result.stdout.rstrip().endswith("WORKSPACE-ENDED")
@@ -219,20 +212,41 @@ def test_a_failing_replay_shell_keeps_its_message_until_enter() -> None:
 
 def test_a_shell_left_normally_ends_the_workspace_at_once() -> None:
     # stdin stays open and empty: a prompt would wait for Enter until the timeout.
-    with subprocess.Popen(["sh", "-c", run_command.shell_then("true", "echo WORKSPACE-ENDED")],
+    with subprocess.Popen(["sh", "-c", shell_then(("true",), end=("echo", "WORKSPACE-ENDED"))],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
         out, _ = process.communicate(timeout=5)
     assert out == "WORKSPACE-ENDED\n"
 
 
 def test_the_hint_key_shows_replay_hints_own_refusal() -> None:
-    refusing = "sh -c 'echo \"No more hints for this incident: you have seen them all. #3\" >&2; exit 1'"
-    shown = sh(run_command.hint_binding(refusing, "printf '%s\\n'"))
+    said = "No more hints for this incident: you have seen them all. #3"
+    refusing = ("sh", "-c", f"echo \"{said}\" >&2; exit 1")
+    shown = sh(refusal_shown(refusing, ("printf", "%s\\n")))
     assert shown.stdout == "No more hints for this incident: you have seen them all. ##3\n"
 
 
 def test_the_hint_key_says_nothing_when_a_hint_comes() -> None:
-    revealed = "sh -c 'echo \"Hint 1/3: look at the upstream\"'"
-    shown = sh(run_command.hint_binding(revealed, "printf '%s\\n'"))
+    revealed = ("sh", "-c", "echo \"Hint 1/3: look at the upstream\"")
+    shown = sh(refusal_shown(revealed, ("printf", "%s\\n")))
     assert shown.returncode == 0 and shown.stdout == ""
 
+
+def test_a_key_that_fails_silently_is_named(tmp_path: Path) -> None:
+    silent = tmp_path / "replay-hint"
+    silent.write_text("#!/bin/sh\nexit 1\n")
+    silent.chmod(0o755)
+    shown = sh(refusal_shown((str(silent),), ("printf", "%s\\n")))
+    assert shown.stdout == "replay-hint failed\n"
+
+
+def test_the_command_lines_quote_every_word(tmp_path: Path) -> None:
+    """Paths and names reach sh as words, never as code: the typed spec is quoted once, here."""
+    marker = tmp_path / "ran"
+    hostile = f"x; touch {marker}; $(touch {marker}) `touch {marker}`"
+    echoed = sh(shell_then(("echo", hostile), end=("echo", hostile)))
+    assert echoed.stdout == f"{hostile}\n{hostile}\n"
+    shown = sh(refusal_shown(("sh", "-c", "echo no >&2; exit 1", hostile), ("printf", "%s|", hostile)))
+    assert shown.stdout == f"{hostile}|no|"
+    window = sh(reopening(("echo", hostile), hostile), stdin="")
+    assert window.stdout.startswith(f"{hostile}\n[") and "shell ended. Enter reopens it.]" in window.stdout
+    assert not marker.exists()

@@ -296,7 +296,7 @@ def test_debrief_is_inert(session: SessionState) -> None:
 
 
 def test_run_says_a_drawn_scenario_inertly(capsys: pytest.CaptureFixture[str], added: Path) -> None:
-    assert run_command._choose(None, True, TAG).endswith(PLAYABLE)
+    assert run_command._choose(None, True, TAG).name.endswith(PLAYABLE)
     said = capsys.readouterr().err
     assert said.startswith("Drawn at random: ") and offending(said) == [] and SHOWN in said
 

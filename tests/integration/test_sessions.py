@@ -226,7 +226,7 @@ def test_a_hanging_check_fails_the_baseline_within_bounds(
     projects: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from libreplay.core.errors import ScenarioFailure
-    from libreplay.scenario.model import load_scenario
+    from libreplay.scenario.load import load_scenario
     from libreplay.session import checks
     from libreplay.session import lifecycle as sessions
 

@@ -25,7 +25,7 @@ from libreplay.core.errors import ScenarioInvalid
 from libreplay.engine import compose as compose_engine
 from libreplay.engine.compose import compose_program
 from libreplay.scenario import sandbox
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 from libreplay.session.model import SessionParts, session_model
 
 WEB = "docker-compose.yml: services.web"

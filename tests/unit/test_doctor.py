@@ -4,10 +4,11 @@ command for it (sudo form when not root), the order fixes run in, and the exit s
 from __future__ import annotations
 
 import json
-import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -187,6 +188,16 @@ def test_command_exits_1_and_prints_the_fix(fake_machine: FakeHost) -> None:
     assert "replaybook doctor --fix" in result.stderr
 
 
+def test_the_names_line_up_after_the_widest_status_whatever_the_report_holds() -> None:
+    fine = doctor.Report((doctor.Finding("tmux", "ok", "/usr/bin/tmux"),
+                          doctor.Finding("base image", "ok", "debian:bookworm-slim present")))
+    assert doctor_command.render(fine) == ["ok       tmux        /usr/bin/tmux",
+                                           "ok       base image  debian:bookworm-slim present"]
+    missing = doctor.Report((doctor.Finding("git", "missing", "not installed", fix="apt install git"),))
+    assert doctor_command.render(missing) == ["missing  git  not installed",
+                                              "              fix: apt install git"]
+
+
 def test_command_json(fake_machine: FakeHost) -> None:
     result = CliRunner().invoke(doctor_command.app, ["--json"])
     assert result.exit_code == 1
@@ -217,45 +228,70 @@ def test_command_fix_runs_then_rechecks(fake_machine: FakeHost, monkeypatch: pyt
     assert "missing" not in result.stdout
 
 
-# -- the base-image steps the doctor's fix runs: failures of docker are errors, not tracebacks ----
+# -- the base-image steps the doctor's fix runs: failures of the engine are errors, not tracebacks ----
 
 
-def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
-    """A `docker` command on PATH that behaves as ``script`` says; no engine is contacted."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text("#!/bin/bash\n" + script)
-    docker.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+class FakeEngineApi:
+    """The SDK's low-level client as libreplay.engine.images uses it; no engine is contacted."""
+
+    def __init__(self, *, tag_refused: str | None = None) -> None:
+        self.tag_refused = tag_refused
+        self.import_read = threading.Event()
+        self.release = threading.Event()  # a stalled import returns once the test is over
+
+    def pull(self, repository: str, **_kw: Any) -> Iterator[dict[str, Any]]:
+        yield {"status": f"Pulling from library/{repository}"}
+
+    def tag(self, source: str, repository: str, version: str) -> bool:
+        if self.tag_refused is None:
+            return True
+        import docker.errors
+        import requests
+
+        response = requests.Response()
+        response.status_code = 500
+        raise docker.errors.APIError("500 Server Error", response=response, explanation=self.tag_refused)
+
+    def import_image(self, *, src: Iterator[bytes], **_kw: Any) -> str:
+        next(src)  # the engine reads the first chunk of the tar, then stalls
+        self.import_read.set()
+        self.release.wait(30)
+        return ""
 
 
-def test_a_failed_docker_tag_is_an_environment_problem_with_its_stderr(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake_docker(tmp_path, monkeypatch,
-                'case "$1" in pull) exit 0;; tag) echo "Error response from daemon: disk full" >&2; exit 1;; '
-                "esac\nexit 99\n")
+@pytest.fixture
+def engine_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEngineApi]:
+    from libreplay.engine import docker_api
+
+    api = FakeEngineApi()
+    monkeypatch.setattr(docker_api, "client", lambda: SimpleNamespace(api=api))
+    yield api
+    api.release.set()
+
+
+def test_a_refused_tag_is_an_environment_problem_with_the_engines_reason(engine_api: FakeEngineApi) -> None:
+    from libreplay.engine.docker_api import engine_address
+
+    engine_api.tag_refused = "disk full"
     with pytest.raises(EnvironmentProblem) as caught:
         baseimage._try_pull("debian:bookworm-slim", "replaybook-test/debian:x", lambda _line: None)
     assert caught.value.exit_code == 5
-    assert caught.value.message == ("`docker tag debian:bookworm-slim replaybook-test/debian:x` failed: "
-                                    "Error response from daemon: disk full")
+    assert caught.value.message == ("tagging debian:bookworm-slim as replaybook-test/debian:x failed: "
+                                    f"the Docker engine at {engine_address()} refused: disk full")
 
 
 def test_a_docker_import_that_times_out_is_a_replay_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine_api: FakeEngineApi
 ) -> None:
-    # exec: the process run() kills on timeout is the one holding the pipes.
-    fake_docker(tmp_path, monkeypatch, 'echo "importing" >&2\nexec sleep 30\n')
     monkeypatch.setattr(baseimage, "IMPORT_TIMEOUT_SECONDS", 1)
     rootfs = tmp_path / "rootfs"
     (rootfs / "etc").mkdir(parents=True)
     (rootfs / "etc" / "os-release").write_text("ID=debian\n")
     started = time.monotonic()
-    with pytest.raises(ReplayError, match=r"docker import did not finish within 1 s: importing") as caught:
+    with pytest.raises(ReplayError, match=r"^docker import did not finish within 1 s$") as caught:
         baseimage._import(rootfs, "replaybook-test/debian:x", lambda _line: None)
     assert time.monotonic() - started < 20
+    assert engine_api.import_read.is_set()  # the tar did reach the engine
     assert not isinstance(caught.value, EnvironmentProblem)
     assert caught.value.hint and "docker image rm" in caught.value.hint
 

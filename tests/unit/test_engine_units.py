@@ -11,7 +11,7 @@ import pytest
 
 from libreplay.core import paths
 from libreplay.core.store import read_toml, update_toml, write_toml
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 from libreplay.session import ledger, state
 from libreplay.session.checks import parse_probe_line
 from libreplay.session.model import PROBE_SERVICE
@@ -173,3 +173,49 @@ def test_an_absurd_sla_is_refused_not_overflowed(
         monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", env)
     with pytest.raises(InvalidInput, match=message.replace("(", r"\(")):
         sla_seconds_for(load_scenario(FIXTURES / "t-exit"), minutes)
+
+
+def test_reading_hands_on_the_output_and_refuses_to_end_a_failed_childs() -> None:
+    from libreplay.core.proc import ProcessFailed, reading
+
+    with reading(["sh", "-c", "printf abc; printf def; echo why >&2"], timeout=10) as chunks:
+        assert b"".join(chunks) == b"abcdef"
+    got: list[bytes] = []
+    with pytest.raises(ProcessFailed, match="exited 3: cut short"), \
+            reading(["sh", "-c", "printf abc; echo cut short >&2; exit 3"], timeout=10) as chunks:
+        got.extend(chunks)
+    assert got == [b"abc"]  # what came is handed on; the end is an error, never a quiet stop
+
+
+def test_reading_stops_a_child_at_its_time_limit_though_a_grandchild_holds_the_pipe() -> None:
+    import time
+
+    from libreplay.core.proc import ProcessTimeout, reading
+
+    started = time.monotonic()
+    with pytest.raises(ProcessTimeout, match="did not finish within 1 s"), \
+            reading(["sh", "-c", "printf abc; sleep 30; true"], timeout=1) as chunks:
+        list(chunks)
+    assert time.monotonic() - started < 10
+
+
+def test_every_status_has_one_meaning() -> None:
+    assert set(state.STATUS_MEANINGS) == set(state.STATUSES)
+    assert {state.RESOLVED, state.TIMEOUT, state.ABANDONED, state.ERROR} == state.TERMINAL
+    outcomes = {status: meaning.outcome for status, meaning in state.STATUS_MEANINGS.items()}
+    assert outcomes[state.RESOLVED] == "success" and outcomes[state.TIMEOUT] == "timeout"
+    assert {outcomes[s] for s in state.STATUSES if s not in (state.RESOLVED, state.TIMEOUT)} == {"abandoned"}
+
+
+def test_elapsed_time_runs_to_the_fix_else_the_end_else_now() -> None:
+    start = state.now()
+    session = state.SessionState(id="t", scenario="x", pack="p", scenario_dir="", project="",
+                                 started_at=start, deadline=start + timedelta(seconds=900))
+    assert session.elapsed_seconds() == 0.0  # running, and no "now" given
+    assert session.elapsed_seconds(start + timedelta(seconds=30)) == 30
+    assert session.remaining_seconds(start + timedelta(seconds=30)) == 870
+    session.ended_at = start + timedelta(seconds=100)
+    assert session.elapsed_seconds(start + timedelta(seconds=999)) == 100
+    session.resolved_at = start + timedelta(seconds=60)
+    assert session.elapsed_seconds() == 60
+    assert not session.breached(start + timedelta(seconds=899)) and session.breached(session.deadline)

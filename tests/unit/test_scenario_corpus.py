@@ -23,7 +23,7 @@ from scenario_kit import BASE_COMPOSE, BASE_META, DELETE, write_scenario
 from typer.testing import CliRunner
 
 from libreplay.core.errors import ScenarioInvalid
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 
 
 def web(**changes: Any) -> dict[str, Any]:

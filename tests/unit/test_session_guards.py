@@ -12,7 +12,7 @@ from scenario_kit import make_pack_repo, write_scenario
 from libreplay.core import paths
 from libreplay.core.errors import PackUntrusted, SessionError
 from libreplay.packs import catalog as packs
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle as sessions
 from libreplay.session import state
 from libreplay.session.owners import start_time

@@ -16,7 +16,8 @@ from libreplay.core import paths
 from libreplay.core.errors import InvalidInput, NotFound, ScenarioFailure
 from libreplay.packs import catalog as packs
 from libreplay.packs import trust
-from libreplay.scenario.model import Scenario, load_scenario
+from libreplay.scenario.load import load_scenario
+from libreplay.scenario.model import Scenario
 from libreplay.session import lifecycle as sessions
 from libreplay.session import state
 from libreplay.session.snapshot import FILES_DIR, SNAPSHOT_FILE, load_snapshot, write_snapshot

@@ -30,10 +30,10 @@ def workspace(tmp_path: Path) -> Iterator[tuple[Workspace, Path]]:
     marker = tmp_path / "hint-key-pressed"
     spec = WorkspaceSpec(
         socket=f"rbtest-{uuid.uuid4().hex[:8]}",
-        shell_command="sh",
-        hud_command="sh -c 'echo HUD-HERE; sleep 600'",
-        windows=(ExtraWindow("db", "sh -c 'echo DB-HERE; sleep 600'"),),
-        key_bindings={"h": f"touch {marker}"},
+        shell=("sh",),
+        hud=("sh", "-c", "echo HUD-HERE; sleep 600"),
+        windows=(ExtraWindow("db", ("sh", "-c", "echo DB-HERE; sleep 600")),),
+        key_bindings={"h": ("touch", str(marker))},
         status_left="[replaybook test] ",
         columns=120,
         rows=30,
@@ -73,8 +73,8 @@ def test_a_failure_mid_layout_leaves_no_server(
 
     monkeypatch.setattr(tmux, "_keep_hud_width", fail_after_the_split)
     socket = f"rbtest-{uuid.uuid4().hex[:8]}"
-    spec = WorkspaceSpec(socket=socket, shell_command="sleep 600",
-                         hud_command=f"sh -c 'touch {started}; sleep 600'")
+    spec = WorkspaceSpec(socket=socket, shell=("sleep", "600"),
+                         hud=("sh", "-c", f"touch {started}; sleep 600"))
     with pytest.raises(failure, match="mid-layout"):
         build_workspace(spec)
     assert not server_alive(socket)
@@ -140,7 +140,7 @@ def test_a_second_workspace_on_the_same_socket_is_refused(workspace: tuple[Works
     from libreplay.core.errors import EnvironmentProblem
 
     with pytest.raises(EnvironmentProblem, match="already running"):
-        build_workspace(WorkspaceSpec(socket=ws.socket, shell_command="sh", hud_command="sh"))
+        build_workspace(WorkspaceSpec(socket=ws.socket, shell=("sh",), hud=("sh",)))
 
 
 @pytest.mark.parametrize(("columns", "width"), [(200, 40), (80, 40), (70, 30), (40, 20)])

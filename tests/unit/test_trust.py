@@ -13,7 +13,7 @@ from libreplay.core import paths
 from libreplay.core.errors import InvalidInput, PackError, PackUntrusted
 from libreplay.packs import catalog as packs
 from libreplay.packs import trust
-from libreplay.scenario.model import load_scenario
+from libreplay.scenario.load import load_scenario
 
 ESCAPES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 

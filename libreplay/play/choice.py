@@ -1,0 +1,36 @@
+"""Which scenario ``replaybook run`` plays: one the trainee named, or one drawn at random.
+
+Either way the scenario is looked up once, here, before anything is built: a typo fails at
+once, and the same :class:`~libreplay.scenario.model.Scenario` is what the pack's trust is
+checked on.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from libreplay.core.errors import NotFound
+from libreplay.packs import catalog
+from libreplay.scenario.model import Scenario
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str  # what replay-up is given: the name as typed, or the drawn scenario's pack/id
+    scenario: Scenario
+    drawn: bool = False
+
+
+def named(name: str) -> Choice:
+    """The scenario called ``name`` (id, pack/id or directory); NotFound and friends otherwise."""
+    return Choice(name, catalog.resolve_scenario(name))
+
+
+def drawn(tag: str | None = None, *, rng: random.Random | None = None) -> Choice:
+    """A scenario drawn at random from every installed pack (only those with ``tag``, if given)."""
+    found = [s for scan in catalog.scan_all() for s in scan.scenarios if tag is None or tag in s.tags]
+    if not found:
+        raise NotFound(f"no scenario has the tag {tag!r}" if tag else "no scenario is installed")
+    chosen = (rng or random).choice(found)
+    return Choice(chosen.ref, chosen, drawn=True)

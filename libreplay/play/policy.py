@@ -1,0 +1,103 @@
+"""When a played session ends, and what the trainee is told: a pure function of what was seen.
+
+The run looks at the session each time ``session.toml`` changes and about once a second
+besides (it also polls the fix watcher, which no file reports on). Each look is one call of
+:func:`decide` with the state just read and what the run knows beside it; the answer is one of
+
+- :class:`Close`: say ``message``, and close the workspace ``delay`` seconds later;
+- :class:`Announce`: say ``message`` and play on (the run then decides again, having announced);
+- :class:`KeepPlaying`: nothing to say.
+
+No Docker, no tmux, no clock: tests/unit/test_play_policy.py walks every case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from libreplay.session.state import ABANDONED, ACTIVE, ERROR, RESOLVED, TIMEOUT, SessionState
+
+CLOSE_AFTER_SECONDS = 5.0  # long enough to read the good news in the status line
+ENDED_CLOSE_SECONDS = 2.0
+WATCHER_DIED_CLOSE_SECONDS = 3.0
+
+SESSION_ENDED = "The session has ended."
+RESOLVED_NEWS = f"RESOLVED - service restored. Closing in {CLOSE_AFTER_SECONDS:.0f} s..."
+FIXED_LATE_NEWS = "Fixed, but after the SLA. Closing shortly..."
+SLA_BREACHED_NEWS = "SLA BREACHED. Keep going to practise, or exit the shell to end."
+WATCHER_DIED_NEWS = "The fix watcher stopped: ending the session."
+
+
+@dataclass(frozen=True)
+class Close:
+    """The session is over: say so, then close the workspace after ``delay`` seconds."""
+
+    message: str
+    delay: float
+    good: bool = True
+    watcher_died: bool = False  # the run then keeps the watcher's log and names it
+
+
+@dataclass(frozen=True)
+class Announce:
+    """News the trainee should see while the session goes on."""
+
+    message: str
+    good: bool
+    timeout: bool = False  # the SLA breach: announced once
+
+
+@dataclass(frozen=True)
+class KeepPlaying:
+    """Nothing changed that the trainee must hear about."""
+
+
+Action = Close | Announce | KeepPlaying
+
+
+def decide(state: SessionState | None, *, watcher_exited: bool, timeout_announced: bool) -> Action:
+    """What to do about ``state`` (None: the session is gone or its file cannot be read).
+
+    ``watcher_exited``: the fix watcher (``replay-check --watch``) has exited; the caller polls
+    it *before* reading the state, so a watcher that wrote the outcome and then left is seen
+    with that outcome rather than taken for one that died.
+    """
+    if state is None:
+        return Close(SESSION_ENDED, 0)
+    ended = _ended(state)
+    if ended is not None:
+        return ended
+    if state.status == TIMEOUT and not timeout_announced:
+        return Announce(SLA_BREACHED_NEWS, good=False, timeout=True)
+    if watcher_died(state, watcher_exited=watcher_exited):
+        # Nothing would notice a fix any more, nor answer get-hint: end rather than play on.
+        return Close(WATCHER_DIED_NEWS, WATCHER_DIED_CLOSE_SECONDS, good=False, watcher_died=True)
+    return KeepPlaying()
+
+
+def _ended(state: SessionState) -> Close | None:
+    """The session's own state says it is over."""
+    if state.status == RESOLVED:
+        return Close(RESOLVED_NEWS, CLOSE_AFTER_SECONDS)
+    if state.status == TIMEOUT and state.fixed_late_at is not None:
+        return Close(FIXED_LATE_NEWS, CLOSE_AFTER_SECONDS)
+    if state.status in (ABANDONED, ERROR):
+        return Close(f"The session ended ({state.status}).", ENDED_CLOSE_SECONDS)
+    return None
+
+
+def watcher_died(state: SessionState, *, watcher_exited: bool) -> bool:
+    """The fix watcher has exited while the session still needed it.
+
+    With --through-deadline it only ever leaves once the session is over (resolved, fixed
+    late, torn down): ended while active, or timed out with no late fix, it died early.
+    """
+    return watcher_exited and state.status in (ACTIVE, TIMEOUT) and state.fixed_late_at is None
+
+
+def news_without_closing(message: str) -> str:
+    """The news for a run without tmux, where the run does not close the trainee's shell: the
+    shell owns the terminal (killing it would leave the recorder's raw mode behind), so the
+    trainee leaves it once they have read the news."""
+    news = message.partition(" Closing")[0]
+    return f"{news} Leave the shell (exit) for the debrief."
