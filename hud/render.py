@@ -130,6 +130,10 @@ def remaining_seconds(state: SessionState, now: datetime) -> int:
 
 
 def _hints(state: SessionState, width: int, layout: Layout) -> list[Line]:
+    if state.meaning.before_the_clock:
+        # How many hints there are is known once the break has drawn its fault (a fault may
+        # bring hints of its own), and none is given before the clock starts.
+        return [Line(text, "dim") for text in wrap("HINTS: once the incident starts", width)]
     lines = [Line(text) for text in wrap(f"HINTS: {state.hints_used} / {state.hints_total} used", width)]
     if state.hints_total == 0:
         lines += [Line(text, "dim") for text in wrap("this scenario has no hints", width)]

@@ -36,8 +36,9 @@ from libreplay.play.policy import (
 )
 from libreplay.play.steps import WATCHER_GRACE_SECONDS, Screen, StepFailed, Steps, Stop
 from libreplay.play.workspace import BAD_NEWS_STYLE, GOOD_NEWS_STYLE, ExtraWindow, WorkspaceSpec, socket_name
-from libreplay.scenario.load import load_scenario
+from libreplay.scenario.model import Scenario
 from libreplay.session.ledger import personal_best
+from libreplay.session.snapshot import load_snapshot
 from libreplay.session.state import RESOLVED, SessionState, disown, load_session, record_transcript
 
 HINT_KEY = "h"
@@ -96,6 +97,7 @@ class Play:
         self.cleaning_up = threading.Event()  # set once the run tears down: the monitor backs off
         self.monitor_done = threading.Event()  # ends the monitor's watch
         self.ending = False  # stop signals are ignored from here on
+        self.scenario: Scenario | None = None  # the session's snapshot, for the debrief
 
     # -- the whole play --------------------------------------------------------------------
 
@@ -131,6 +133,7 @@ class Play:
         self.say(f"Starting {self.options.scenario} (the first run builds its images; "
                  "this can take a few minutes)...")
         self.session_id = self.steps.up(self.options.scenario, sla=self.options.sla)
+        self.scenario = self._snapshot()
         cast = self._record_transcript()
         self.step = "replay-break"
         self.steps.break_session(self.session_id, fault=self.options.fault)
@@ -140,6 +143,15 @@ class Play:
             self._play_in_tmux()
         else:
             self._play_here(cast)
+
+    def _snapshot(self) -> Scenario | None:
+        """What the session plays, as replay-up kept it: the debrief teaches from it after
+        replay-down has removed the session, whatever became of the pack meanwhile."""
+        assert self.session_id is not None
+        try:
+            return load_snapshot(self.session_id)
+        except ReplayError:
+            return None  # the debrief then leaves out what the scenario teaches
 
     def _record_transcript(self) -> Path:
         assert self.session_id is not None
@@ -312,11 +324,7 @@ class Play:
             if self.session_id is not None and not self.session_gone:
                 self.say(f"Session {self.session_id}: its final state could not be read.")
             return []
-        try:
-            scenario = load_scenario(Path(final.scenario_dir), pack=final.pack)
-        except ReplayError:
-            scenario = None
-        lines = debrief_lines(final, scenario, personal_best(final.scenario, final.pack))
+        lines = debrief_lines(final, self.scenario, personal_best(final.scenario, final.pack))
         if self.options.keep:
             lines += ["", f"The stack is still up (--keep). When done:  replay-down {final.id}"]
         return lines

@@ -2,14 +2,15 @@
 the session directory, so that no later step of the session reads the pack again.
 
   scenario.json   every field of the :class:`Scenario` as loaded and validated at up
-  scenario/       a private copy of the pack's files the session still needs after up, each at
-                  its path in the scenario directory: the scripts (break, check, each fault's
-                  script and solve) and the fault files (``cp`` sources). Not the build contexts
-                  (the images are built at up) nor the bind sources (copied into ``mounts/``)
+  scenario/       a private copy of the scenario directory (less ``.git``), links kept as links,
+                  except that every file meta.json names (the scripts: break, check, each
+                  fault's script and solve; the fault files: ``cp`` sources) is a real file
+                  with the content it had, so nothing the session runs points back into the pack
 
 Scripts run with ``scenario/`` as their working directory and ``SCENARIO_DIR``
-(libreplay.session.stack), so a script that names a fellow script or a fault file by a path
-relative to the scenario directory finds the copy. Nothing of it is mounted into a container.
+(libreplay.session.stack), so a script that reads any file of its scenario by a path relative
+to the scenario directory finds the copy, as it found the original before. Nothing of it is
+mounted into a container.
 The snapshot's ``Scenario.directory`` still says where the scenario was loaded from (the stable
 image names are derived from it); no step after up reads a file through it.
 
@@ -83,22 +84,36 @@ def write_snapshot(scenario: Scenario, session_dir: Path, *, admitted_commit: st
     """
     copies = files_dir(session_dir)
     with disk_errors(copies):
-        copies.mkdir(mode=0o700)  # no other user of the machine reads the pack's answers here
+        _copy_tree(scenario.directory, copies)
+        copies.chmod(0o700)  # no other user of the machine reads the pack's answers here
         for name, (_field, required) in named_files(scenario).items():
             source = scenario.directory / name
             if required or source.is_file():
-                _copy_into(source, copies / name)
+                _copy_into(source, copies / name, copies)
     if admitted_commit is not None:
         _require_admitted_commit(scenario, admitted_commit)
     text = json.dumps({"format": FORMAT, "scenario": _encoded(scenario)}, indent=1, ensure_ascii=True)
     write_atomic(snapshot_file(session_dir), text.encode(), create_parents=False, mode=0o600)
 
 
-def _copy_into(source: Path, copy: Path) -> None:
+def _copy_tree(source: Path, copy: Path) -> None:
+    """The scenario directory as it is, links copied as links (a loop of them is harmless)."""
+    try:
+        shutil.copytree(source, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    except (OSError, shutil.Error) as exc:
+        if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+            raise  # disk_errors names the directory
+        raise ScenarioFailure(f"{source}: could not be copied for the session ({exc})") from exc
+
+
+def _copy_into(source: Path, copy: Path, copies: Path) -> None:
     """The file's content (a link the loader found inside the scenario is followed: a link in the
     copy would point back into the pack) and its mode bits, so a script can run a fellow one."""
     try:
         copy.parent.mkdir(parents=True, exist_ok=True)
+        if not is_inside(copies, copy.parent):  # a directory link of the pack's leading out
+            raise OSError(0, "it lies behind a link that leads out of the scenario")
+        copy.unlink(missing_ok=True)  # the tree's copy may be a link: never write through it
         shutil.copy(source, copy, follow_symlinks=True)
     except OSError as exc:
         if exc.errno in NO_ROOM:

@@ -176,3 +176,11 @@ def test_clock_formats() -> None:
     assert clock(885) == "14:45"
     assert clock(3725) == "1:02:05"
     assert clock(-5) == "00:00"
+
+
+@pytest.mark.parametrize("status", [st.STARTING, st.READY, st.BREAKING])
+def test_before_the_break_hints_are_announced_not_counted(status: str) -> None:
+    # hints_total is written by the break (its fault may bring hints of its own)
+    text = joined(render(session(status=status, hints_total=0, deadline=None), T0, 40))
+    assert "HINTS: once the incident starts" in text
+    assert "no hints" not in text and "get-hint" not in text

@@ -75,9 +75,15 @@ def test_the_snapshot_gives_back_the_scenario_as_loaded(tmp_path: Path) -> None:
 
     assert load_snapshot("snap1") == scenario
     copies = directory / FILES_DIR
-    assert sorted(str(p.relative_to(copies)) for p in copies.rglob("*") if p.is_file()) == [
-        "broken/default.conf", "faults/break-it.sh", "faults/fix-it.sh", "solve.sh",
-    ]  # fmt: skip  (the check is http_200: no check.sh; no README, meta.json or compose file)
+    source = scenario.directory
+
+    def files(root: Path) -> list[str]:
+        found = (p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        return sorted(str(p.relative_to(root)) for p in found)
+
+    # the whole scenario directory, so a script reading any file of it by a relative path finds it
+    assert files(copies) == files(source)
+    assert {"broken/default.conf", "faults/break-it.sh", "faults/fix-it.sh", "solve.sh"} <= set(files(copies))
     assert (copies / "faults/break-it.sh").read_text() == SCRIPTS["faults/break-it.sh"]
     assert stat.S_IMODE(copies.stat().st_mode) == 0o700
     assert stat.S_IMODE((directory / SNAPSHOT_FILE).stat().st_mode) == 0o600
@@ -250,3 +256,26 @@ def test_replay_hint_names_a_damaged_snapshot_not_a_traceback(tmp_path: Path) ->
     assert f"Error: {paths.session_dir('damaged2') / SNAPSHOT_FILE}: not valid JSON" in result.stderr
     assert "replay-down damaged2" in result.stderr
     assert state.load_session("damaged2").hints_used == 1  # nothing counted
+
+
+def test_a_named_file_is_a_real_copy_and_the_rest_keeps_its_links(tmp_path: Path) -> None:
+    """A link in the scenario stays a link in the copy (so it resolves there as it did in the
+    pack), but a file meta.json names is copied by content: nothing the session runs points
+    back into the pack."""
+    directory = tmp_path / "linked"
+    write_scenario(directory, meta={"faults": FAULTS, "break": DELETE}, files=SCRIPTS)
+    (directory / "shared").mkdir()
+    (directory / "shared" / "payload.conf").write_text("broken = yes\n")
+    (directory / "payload.conf").symlink_to("shared/payload.conf")
+    real = directory / "faults" / "break-it.sh"
+    real.rename(directory / "shared" / "break-it.sh")
+    real.symlink_to("../shared/break-it.sh")
+    scenario = load_scenario(directory)
+    copies = session_dir("links") / FILES_DIR
+    write_snapshot(scenario, copies.parent)
+
+    assert (copies / "payload.conf").is_symlink()
+    assert (copies / "payload.conf").read_text() == "broken = yes\n"
+    named = copies / "faults" / "break-it.sh"
+    assert not named.is_symlink() and named.read_text() == SCRIPTS["faults/break-it.sh"]
+    assert load_snapshot("links") == scenario
