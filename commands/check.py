@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
-from libreplay.session import lifecycle as sessions
+from libreplay.session import watcher
 from libreplay.session.state import RESOLVED, SessionState
 
 app = make_app("Run the success check once (exit 0 fixed, 1 not), or --watch until the session ends.")
@@ -29,10 +29,10 @@ def check(
     answers get-hint requests, and on Ctrl-C/SIGTERM tears the stack down (unless --keep-stack)."""
     session_id = session_from(session)
     if not watch:
-        fixed = sessions.check_once(session_id)
+        fixed = watcher.check_once(session_id)
         emit("fixed" if fixed else "not fixed")
         raise typer.Exit(0 if fixed else 1)
-    state = sessions.watch(
+    state = watcher.watch(
         session_id, through_deadline=through_deadline, down_on_interrupt=not keep_stack, on_change=_report
     )
     emit(state.status)

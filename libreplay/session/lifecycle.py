@@ -18,16 +18,14 @@ import os
 import queue
 import random
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from libreplay.core.errors import (
     EnvironmentProblem,
-    Interrupted,
     InvalidInput,
     NotFound,
     ReplayError,
@@ -35,7 +33,6 @@ from libreplay.core.errors import (
     SessionError,
 )
 from libreplay.core.signals import as_interrupted, shielded, signals_raise
-from libreplay.core.watch import follow_directory
 from libreplay.engine import docker_api
 from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario
 from libreplay.session import ledger
@@ -45,18 +42,10 @@ from libreplay.session.checks import (
     ProbeFollower,
     ProbeFollowerEvent,
     ProbeStreamEnded,
-    engine_now,
     ensure_probe_image,
 )
 from libreplay.session.hints import (
-    SLOW_DOWN,
     HintChannel,
-    HintFollower,
-    HintFollowerEvent,
-    HintRequest,
-    HintStreamEnded,
-    RequestGate,
-    format_hint,
 )
 from libreplay.session.owners import process_alive, start_time
 from libreplay.session.snapshot import load_snapshot, write_snapshot
@@ -68,7 +57,6 @@ from libreplay.session.state import (
     ERROR,
     READY,
     RESOLVED,
-    SESSION_FILE,
     STARTING,
     TIMEOUT,
     SessionState,
@@ -82,14 +70,8 @@ from libreplay.session.state import (
     save_new_session,
     update_session,
 )
-from libreplay.session.vitals import StackEvent, StackFollower, shell_problem
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class SessionFilesChanged:
-    """A file of the session directory changed, or the directory went away: look again."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +79,6 @@ class NothingArrived:
     """A wait ended with nothing on its queue (a deadline, or the next script check, is due)."""
 
 
-# What the watcher's followers put on its one queue: the probe's answers, the trainee's hint
-# requests, the engine's word on the stack's containers, and the session directory's changes.
-WatcherEvent = ProbeFollowerEvent | HintFollowerEvent | StackEvent | SessionFilesChanged
 ProbeEvents = queue.Queue[ProbeFollowerEvent]
 
 BASELINE_TIMEOUT_SECONDS = 120
@@ -150,7 +129,7 @@ def _explicit_owner() -> tuple[int | None, float | None]:
 
 
 @contextmanager
-def _holding(session_id: str, *, alone: bool = False) -> Iterator[None]:
+def holding(session_id: str, *, alone: bool = False) -> Iterator[None]:
     """Record this process as the one working on the session while the block runs.
 
     ``alone``: refuse while another live process holds it (two watchers would each answer the
@@ -245,7 +224,7 @@ def _prove_baseline(stack: Stack) -> None:
                 event = _next_event(events, deadline)
                 if isinstance(event, ProbeEvent) and event.ok and check.once():
                     return
-                if isinstance(event, ProbeStreamEnded) and not _probe_alive(check):
+                if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
                     break
     elif _poll(check, want=True, timeout=BASELINE_TIMEOUT_SECONDS):
         return
@@ -268,7 +247,7 @@ def break_session(
     update_session(session_id, _check_ready)
     # From here any failure, a mistyped --fault included, tears the stack down: in a pipe
     # nobody else would.
-    with _torn_down_on_failure(stack), _holding(session_id):
+    with _torn_down_on_failure(stack), holding(session_id):
         fault = choose_fault(stack.scenario, fault_name)
         update_session(session_id, lambda s: _mark_breaking(s, fault, stack.scenario))
         on_progress(f"injecting fault {fault.name!r}")
@@ -345,234 +324,9 @@ def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float)
         event = _next_event(events, deadline)
         if isinstance(event, ProbeEvent) and not event.ok and event.at >= injected_at - 0.5:
             return True
-        if isinstance(event, ProbeStreamEnded) and not _probe_alive(check):
+        if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
             return False
     return False
-
-
-# -- replay-check ----------------------------------------------------------------------------
-
-
-def check_once(session_id: str) -> bool:
-    state = load_session(session_id)
-    return Check(open_stack(state)).once()
-
-
-def watch(
-    session_id: str,
-    *,
-    through_deadline: bool = False,
-    down_on_interrupt: bool = True,
-    on_change: Callable[[SessionState], None] | None = None,
-) -> SessionState:
-    """Watch until resolved, timed out (or, ``through_deadline``, fixed late) or ended."""
-    state = load_session(session_id)
-    if state.status not in (ACTIVE, TIMEOUT):
-        if state.terminal:
-            return state
-        raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
-    watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None))
-    # Claimed before the failure handling below: a refused second watcher must not end the
-    # session that the first one is watching.
-    with signals_raise(), _holding(session_id, alone=True):
-        try:
-            return watcher.run()
-        except _SessionEnded:
-            lost = _lost_state(watcher.stack)
-            if lost is None:
-                return state  # torn down by someone else (replay-down): nothing left to watch
-            _end_in_error(watcher.last_state, lost)
-            raise lost from None
-        except (KeyboardInterrupt, Interrupted) as exc:
-            if down_on_interrupt:
-                with suppress(NotFound):
-                    down(session_id)
-            raise as_interrupted(exc) from None
-        except ReplayError as failure:  # the engine or the shell went away, the state is damaged
-            _end_in_error(watcher.last_state, failure)
-            failure.hint = failure.hint or f"`replay-down {session_id}` removes its stack"
-            raise
-
-
-LOST_STATE_GRACE_SECONDS = 2.0
-
-
-def _lost_state(stack: Stack) -> NotFound | None:
-    """The session file vanished: None when its directory goes too (a teardown's rmtree takes a
-    moment), else the state was lost under a session still being played."""
-    state_file = stack.session_dir / SESSION_FILE
-    deadline = time.monotonic() + LOST_STATE_GRACE_SECONDS
-    while stack.session_dir.exists() and not state_file.exists():
-        if time.monotonic() >= deadline:
-            return NotFound(
-                f"session {stack.session_id}: its state file {state_file} was deleted while it was played",
-                hint="`replay-down --all` removes its stack",
-            )
-        time.sleep(0.1)
-    return None
-
-
-def _end_in_error(last: SessionState, failure: ReplayError) -> None:
-    """The watcher cannot go on: a session on the clock ends in error, recorded in the ledger as
-    abandoned (score 0). When its file cannot be read or written, from the state last read."""
-    on_the_clock = last.outcome_pending
-    try:
-        finish(last.id, ERROR, error=failure.message)
-    except ReplayError:
-        if on_the_clock:
-            with suppress(ReplayError, OSError):
-                ledger.record(_close(replace(last), ERROR, failure.message))
-    if on_the_clock:
-        failure.message = f"{failure.message} (session {last.id} ended: recorded as abandoned)"
-
-
-class _SessionEnded(Exception):
-    """The session directory disappeared under the watcher."""
-
-
-class _Watcher:
-    """One event loop: probe changes, hint requests, the session file, and the deadline.
-
-    Hint requests come from the shell container's log stream (a :class:`HintFollower`, already
-    de-duplicated and rate-limited by its gate) and are answered through the Docker API; no file
-    of the trainee's is read. Requests made before the watcher started are not seen (get-hint
-    asks again every 2 s while it waits).
-    """
-
-    def __init__(self, stack: Stack, through_deadline: bool, on_change: Callable[[SessionState], None]):
-        self.stack = stack
-        self.session_id = stack.session_id
-        self.last_state = load_session(self.session_id)  # what the session was, should its file go
-        self.through_deadline = through_deadline
-        self.on_change = on_change
-        self.check = Check(stack)
-        self.channel = HintChannel(self.last_state)
-        self.hint_gate = RequestGate()
-        self.hint_follower: HintFollower | None = None
-        self.events: queue.Queue[WatcherEvent] = queue.Queue()
-        self.stop = threading.Event()
-
-    def run(self) -> SessionState:
-        if self.check.http:
-            ProbeFollower(self.check, self.events).start()
-        StackFollower(self.stack.project, self.events).start()
-        self._follow_hints()
-        threading.Thread(target=self._watch_files, name="session-files", daemon=True).start()
-        try:
-            return self._loop()
-        finally:
-            self.stop.set()
-
-    def _loop(self) -> SessionState:
-        next_script_check = 0.0
-        while True:
-            try:
-                state = self.last_state = load_session(self.session_id)
-            except NotFound:
-                raise _SessionEnded from None
-            timed_out = state.status == TIMEOUT
-            if state.status not in (ACTIVE, TIMEOUT) or (timed_out and not self.through_deadline):
-                return state
-            if state.fixed_late_at is not None:
-                return state
-            if state.meaning.on_the_clock and state.breached(now()):
-                self._finish(TIMEOUT)
-                continue
-            wait = self._seconds_to_deadline(state)
-            if not self.check.http:
-                if time.monotonic() >= next_script_check:
-                    if self.check.once():
-                        self._fixed(state)
-                        continue
-                    next_script_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
-                wait = min(wait, max(0.0, next_script_check - time.monotonic()))
-            self._handle(self._wait_event(wait), state)
-
-    def _handle(self, event: WatcherEvent | NothingArrived, state: SessionState) -> None:
-        if isinstance(event, ProbeEvent):
-            started = state.started_at.timestamp() if state.started_at else 0.0
-            if event.ok and event.at >= started:
-                self._fixed(state)
-        elif isinstance(event, HintRequest):
-            self._answer(event)
-        elif isinstance(event, HintStreamEnded):
-            self._follow_hints()  # the shell restarted (or the stream failed): follow it again
-        elif isinstance(event, SessionFilesChanged):
-            if not self.stack.session_dir.exists():
-                raise _SessionEnded
-        elif isinstance(event, ProbeStreamEnded):
-            if not self.stack.session_dir.exists():
-                raise _SessionEnded
-            if not _probe_alive(self.check):
-                raise SessionError(f"session {self.session_id}: the check probe went away")
-            ProbeFollower(self.check, self.events).start()  # the log stream dropped: follow again
-        elif isinstance(event, StackEvent):
-            self._stack_changed(event, state)
-
-    def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
-        """The engine's word on the stack: a shell gone for good ends the session; an event
-        stream that ended is followed again while the engine still answers."""
-        if event.ended:
-            docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
-            StackFollower(self.stack.project, self.events).start()
-            event = StackEvent(service=state.shell_service, action="recheck")  # missed meanwhile?
-        if event.settles and event.service == state.shell_service:
-            problem = shell_problem(state)
-            if problem is not None:
-                docker_api.ensure_engine()  # an engine that is shutting down stops every container
-                raise ScenarioFailure(f"session {self.session_id}: {problem}: the session cannot go on")
-
-    def _wait_event(self, wait: float) -> WatcherEvent | NothingArrived:
-        try:
-            return self.events.get(timeout=max(0.0, wait))
-        except queue.Empty:
-            return NothingArrived()
-
-    @staticmethod
-    def _seconds_to_deadline(state: SessionState) -> float:
-        if state.meaning.on_the_clock and state.deadline:
-            return state.remaining_seconds(now())
-        return 3600.0
-
-    def _fixed(self, state: SessionState) -> None:
-        if state.status == ACTIVE:
-            self._finish(RESOLVED)
-        else:
-            self._publish(update_session(self.session_id, lambda s: setattr(s, "fixed_late_at", now())))
-
-    def _finish(self, status: str) -> None:
-        self._publish(finish(self.session_id, status))
-
-    def _publish(self, state: SessionState) -> None:
-        self.on_change(state)
-
-    def _follow_hints(self) -> None:
-        """Follow the shell's log from now on (the engine's now), or from where the last
-        follower stopped: no request is answered twice, and a restart loses none."""
-        previous = self.hint_follower
-        since = previous.resume_point() if previous is not None else engine_now()
-        self.hint_follower = HintFollower(self.channel, self.hint_gate, self.events, since=since)
-        self.hint_follower.start()
-
-    def _answer(self, request: HintRequest) -> None:
-        if request.slow_down:
-            self.channel.reply(request, SLOW_DOWN)
-            return
-        try:
-            answer = format_hint(reveal_hint(self.session_id))
-        except NotFound:
-            raise _SessionEnded from None
-        except SessionError as refused:
-            answer = refused.message
-        self.channel.reply(request, answer)
-
-    def _watch_files(self) -> None:
-        # Any change of a file (not recursive: mounts/ below is the trainee's to fill) and the
-        # directory going away both mean "look at session.toml again".
-        changed = SessionFilesChanged()
-        follow_directory(self.stack.session_dir, lambda _wake: self.events.put(changed), self.stop)
-
-
 
 
 def finish(session_id: str, status: str, *, error: str | None = None) -> SessionState:
@@ -582,7 +336,7 @@ def finish(session_id: str, status: str, *, error: str | None = None) -> Session
     def apply(state: SessionState) -> None:
         if not state.outcome_pending:
             return
-        _close(state, status, error)
+        closed(state, status, error)
         written.append(True)
 
     state = update_session(session_id, apply)
@@ -591,7 +345,7 @@ def finish(session_id: str, status: str, *, error: str | None = None) -> Session
     return state
 
 
-def _close(state: SessionState, status: str, error: str | None = None) -> SessionState:
+def closed(state: SessionState, status: str, error: str | None = None) -> SessionState:
     """The session ended with ``status``: times, outcome and score set on ``state``."""
     moment = now()
     state.status = status
@@ -783,7 +537,7 @@ def _next_event(events: ProbeEvents | None, deadline: float) -> ProbeFollowerEve
         return NothingArrived()
 
 
-def _probe_alive(check: Check) -> bool:
+def probe_alive(check: Check) -> bool:
     try:
         check.probe_container()
     except ScenarioFailure:
@@ -813,6 +567,6 @@ def wait_until_fixed(session_id: str, *, since: float, timeout: float) -> bool:
             event = _next_event(events, deadline)
             if isinstance(event, ProbeEvent) and event.ok and event.at >= since - 0.5:
                 return True
-            if isinstance(event, ProbeStreamEnded) and not _probe_alive(check):
+            if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
                 return False
     return False

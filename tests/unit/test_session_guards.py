@@ -14,7 +14,7 @@ from libreplay.core.errors import PackUntrusted, SessionError
 from libreplay.packs import catalog as packs
 from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle as sessions
-from libreplay.session import state
+from libreplay.session import state, watcher
 from libreplay.session.owners import start_time
 from libreplay.session.snapshot import write_snapshot
 
@@ -50,7 +50,7 @@ def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
     state.save_new_session(record)
     write_snapshot(load_scenario(directory), record.directory)  # what replay-up leaves
     with pytest.raises(SessionError, match=f"already watched by process {parent}"):
-        sessions.watch("watched1")
+        watcher.watch("watched1")
     after = state.load_session("watched1")
     assert (after.holder_pid, after.status, after.outcome) == (parent, state.ACTIVE, None)  # left alone
     assert not paths.ledger_path().exists()
