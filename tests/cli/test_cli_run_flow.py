@@ -8,6 +8,7 @@ logging its arguments, so run's clean-up choices can be checked.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from replaybook.commands.common import say
 
-from libreplay.core import paths
+from libreplay.core import paths, proc
 from libreplay.packs.catalog import resolve_scenario
 from libreplay.play.flow import Play, PlayOptions
 from libreplay.play.steps import CommandSteps, StepFailed
@@ -151,7 +152,7 @@ def state(status: str, *, fixed_late: bool = False) -> SessionState:
 def watched_play(watcher: list[str]) -> Play:
     """A play of the session in the state file, its watcher (a real process) already started."""
     steps = CommandSteps()
-    steps.watcher = subprocess.Popen(watcher)
+    steps.watcher = proc.spawn(watcher)
     runner = Play(PlayOptions("001-nginx-502", split=False), steps, on_say=say, on_news=say)
     runner.session_id = SESSION
     return runner
@@ -175,7 +176,7 @@ def test_the_monitor_leaves_a_live_watcher_alone() -> None:
         assert runner.react() is False
         assert not runner.watcher_died
     finally:
-        runner.steps.watcher.kill()
+        runner.steps.watcher.signal(signal.SIGKILL)
         runner.steps.watcher.wait()
 
 
