@@ -1,25 +1,49 @@
-"""Running host processes: the one way libreplay starts a child, with a timeout, always reaped.
+"""Running host processes: the one way libreplay starts a child.
 
-Every child of the library starts here: Compose and the scenario scripts (:func:`run`), the host
-tools the doctor and the base image run with their output passed on line by line (:func:`run`
-with ``on_stderr`` and ``stream_stdout``), and a child whose output is a byte stream another
-party consumes, such as the tar of a root file system uploaded to the engine (:func:`reading`).
+Every child of the library starts here, in one of four ways:
 
-It is built on ``sh`` rather than on ``subprocess`` because ``sh`` already does, in one call,
-what every caller here needs: a time limit that stops the child, a session (so a process group)
-of its own, a pre-exec hook, line callbacks for stdout and stderr read by one thread of its own
-(so a caller's progress lines arrive in order, without reader threads of ours), any descriptor
-as stdout (a pipe we read), and death by a signal reported as an exit status. On
-``subprocess`` each of those is code of ours: reader threads, a timer, the group handling.
+- :func:`run`: to completion within a time limit, its output kept or passed on line by line
+  (Compose, the scenario scripts, the host tools the doctor and the base image run);
+- :func:`reading`: its stdout a byte stream another party consumes, such as the tar of a root
+  file system uploaded to the engine;
+- :func:`spawn`: a long-running child the caller holds as a :class:`Child`: polled, waited for
+  (with a time limit or not), signalled, stopped after a grace period; its stdout kept, thrown
+  away or appended to a file (``replaybook run``'s steps: replay-up, the fix watcher, tmux);
+- :func:`interactive`: a child on our terminal until it exits (the trainee's shell, a playback).
 
-Each child runs in its own process group, so a timeout or an interrupt kills the whole
-tree it started (a script's `docker compose exec`, a build) and never leaves it behind.
+How a child stands towards us is decided the same way for all of them, here:
 
-When this process itself is killed (SIGKILL: no clean-up of ours can run) its children go
-too: each child gets a parent-death signal (``PR_SET_PDEATHSIG``), and since that signal
-reaches only the child itself, never what it started (a script's ``docker compose exec``),
-a small reaper process (``sh``, one per process, started with the first child) holds each
-child's process group and kills the groups still listed once our end of its pipe closes.
+- *Its own session* (so a process group of its own): a Ctrl-C on our terminal never reaches
+  it, and stopping it (a time limit, an interrupt, :meth:`Child.stop`) stops the whole tree it
+  started (a script's `docker compose exec`, a build), never leaving it behind. :func:`run` and
+  :func:`reading` always start one so. A child on our terminal instead shares our process group,
+  so it can read the terminal and the terminal's signals reach it as they reach us; it is then
+  signalled alone, never our group.
+- *Dying with us*: when this process itself is killed (SIGKILL: no clean-up of ours can run),
+  its children go too. Each gets a parent-death signal (``PR_SET_PDEATHSIG``), and since that
+  signal reaches only the child itself, never what it started (a script's ``docker compose
+  exec``), a small reaper process (``sh``, one per process, started with the first child that
+  needs it) holds each such child's process group and kills the groups still listed once our
+  end of its pipe closes. The children of :func:`run` and :func:`reading` always die with us;
+  a :func:`spawn` caller may say otherwise (``dies_with_us=False``) for a child that is to
+  outlive a SIGKILL of ours; an :func:`interactive` child never does: a tmux client or a shell
+  killed while the terminal is in raw mode would leave the terminal unusable.
+- *Stopping* it: SIGTERM, a grace period, then SIGKILL (:func:`_terminate`).
+
+:func:`run` and :func:`reading` are built on ``sh`` rather than on ``subprocess`` because ``sh``
+already does, in one call, what they need: a time limit that stops the child, a session of its
+own, a pre-exec hook, line callbacks for stdout and stderr read by one thread of its own (so a
+caller's progress lines arrive in order, without reader threads of ours), any descriptor as
+stdout (a pipe we read), and death by a signal reported as an exit status.
+
+:func:`spawn` and :func:`interactive` are built on :class:`subprocess.Popen`, because ``sh``
+cannot serve them: its one mode that leaves a child our terminal in the foreground (``_fg``)
+takes no pre-exec hook and gives no handle, and every child it starts in the background gets
+SIGHUP ignored, where a child on the terminal must end when the terminal hangs up, as we do.
+``Popen`` starts a child with our signal dispositions otherwise (a signal we ignore stays
+ignored: ``replaybook run``'s clean-up relies on that for replay-down), SIGPIPE back to its
+default, and none of our other descriptors. Both engines share the bookkeeping above: the
+pre-exec hook (:func:`_die_with`), the reaper's list (:class:`_Tracked`) and the stopping.
 """
 
 from __future__ import annotations
@@ -32,17 +56,19 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Final, Literal, overload
 
 import sh
 
 from libreplay.core.errors import EnvironmentProblem, ReplayError, ScenarioFailure
 
 OUTPUT_TAIL_LINES = 15
-CHUNK_BYTES = 64 * 1024  # what reading() hands on at a time
+CHUNK_BYTES = 64 * 1024  # what reading() hands on, and a kept stdout is read, at a time
+TREE_GRACE_SECONDS = 2.0  # run and reading: each of SIGTERM and SIGKILL has that long to end a tree
 
 
 @dataclass(frozen=True)
@@ -180,18 +206,207 @@ def reading(
         pipe.close()
 
 
-class _Child:
-    """One running child: in a session of its own, watched by the reaper until it is waited for."""
+# -- a child the caller holds ----------------------------------------------------------------
 
-    def __init__(self, argv: Sequence[str], running: sh.RunningCommand, timeout: float) -> None:
+
+class Stream(Enum):
+    """Where a :func:`spawn` child's stdin, stdout or stderr goes (a :class:`Path`: appended to)."""
+
+    INHERIT = "inherit"  # ours: the terminal, for a child on it
+    DISCARD = "discard"  # /dev/null
+    CAPTURE = "capture"  # stdout only: kept, see Child.output()
+
+
+INHERIT: Final = Stream.INHERIT
+DISCARD: Final = Stream.DISCARD
+CAPTURE: Final = Stream.CAPTURE
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: Literal[Stream.INHERIT, Stream.DISCARD] = INHERIT,
+    stdout: Stream | Path = INHERIT,
+    stderr: Literal[Stream.INHERIT, Stream.DISCARD] | Path = INHERIT,
+    own_session: bool = True,
+    dies_with_us: bool = True,
+) -> Child:
+    """Start ``argv`` and return at once; the :class:`Child` is the caller's to wait for or stop.
+
+    ``own_session``: it leads a session (a process group) of its own, out of reach of our
+    terminal's Ctrl-C, and :meth:`Child.signal` and :meth:`Child.stop` reach its whole group.
+    False: it shares our process group, and so our terminal (it can read the keyboard), and is
+    signalled alone. ``dies_with_us``: it is killed when we are (see the module's docstring);
+    the parent-death signal comes when the *thread* that started it ends, so a tied child that
+    is to run long is started from a thread that lives as long (the main thread).
+    ``env``: its whole environment (None: ours). A program that is not there is
+    EnvironmentProblem.
+    """
+    with ExitStack() as files:  # a log file is the child's once it has started: ours is closed
+        into = [_popen_stream(target, files) for target in (stdin, stdout, stderr)]
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                stdin=into[0],
+                stdout=into[1],
+                stderr=into[2],
+                env=dict(env) if env is not None else None,
+                start_new_session=own_session,
+                # Python in the child before exec, as sh runs its own: the hook only calls prctl.
+                preexec_fn=_die_with(os.getpid()) if dies_with_us else None,  # noqa: PLW1509
+            )  # fmt: skip
+        except FileNotFoundError as exc:
+            raise _not_installed(argv[0]) from exc
+    return Child(argv, popen, own_session=own_session, dies_with_us=dies_with_us)
+
+
+def interactive(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
+    """Run ``argv`` on our terminal until it exits; its exit status (-N: killed by signal N).
+
+    It shares our process group (it reads the keyboard; the terminal's signals reach it as they
+    reach us) and is never tied to us: a tmux client, a shell or a player killed while the
+    terminal is in raw mode would leave the terminal unusable, while the terminal's own hang-up
+    ends it as it ends us. Should our wait be interrupted, it is killed (SIGKILL) before the
+    interrupt goes on; after a Ctrl-C, which reached it too, ``Popen.wait`` has given it a
+    quarter of a second to end on its own first.
+    """
+    child = spawn(argv, env=env, own_session=False, dies_with_us=False)
+    try:
+        return child.wait()
+    except BaseException:
+        child.signal(signal.SIGKILL)
+        child.wait()
+        raise
+
+
+def _popen_stream(target: Stream | Path, files: ExitStack) -> int | IO[bytes] | None:
+    if isinstance(target, Path):
+        return files.enter_context(target.open("ab"))
+    return {Stream.INHERIT: None, Stream.DISCARD: subprocess.DEVNULL, Stream.CAPTURE: subprocess.PIPE}[target]
+
+
+def _not_installed(program: str) -> EnvironmentProblem:
+    return EnvironmentProblem(f"{program} is not installed", hint="replaybook doctor")
+
+
+class _Tracked:
+    """What this module keeps of every child, however it was started (``sh`` or ``Popen``).
+
+    A child that leads a process group of its own and is to die with us is on the reaper's list
+    from its start until it is reaped (:meth:`_reaped`, once): only then is its group no longer
+    ours to kill. A child in our own process group is never listed: its group is ours.
+    """
+
+    def __init__(self, argv: Sequence[str], pid: int, *, listed: bool) -> None:
         self.argv = tuple(argv)
-        self.running = running
-        self.timeout = timeout
+        self.pid = pid
         self.started = time.monotonic()
-        self.group = running.pid  # it leads a session, so its pid is its group
+        self._listed = listed
         self._lock = threading.Lock()
         self._done = False
-        _reaper_watch(self.group)
+        if listed:
+            _reaper_watch(pid)
+
+    def _reaped(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        if self._listed:
+            _reaper_forget(self.pid)
+
+
+class Child(_Tracked):
+    """A child started by :func:`spawn`. Safe to poll from one thread while another waits."""
+
+    def __init__(
+        self, argv: Sequence[str], popen: subprocess.Popen[bytes], *, own_session: bool, dies_with_us: bool
+    ) -> None:
+        super().__init__(argv, popen.pid, listed=own_session and dies_with_us)
+        self.own_session = own_session
+        self._popen = popen
+        self._stdout: list[bytes] = []
+        self._reader: threading.Thread | None = None
+        if popen.stdout is not None:
+            # Read as it comes, so a child never blocks on a full pipe, whoever waits for it.
+            self._reader = threading.Thread(target=_read_all, args=(popen.stdout, self._stdout),
+                                            name=f"stdout of {self.argv[0]}", daemon=True)
+            self._reader.start()
+
+    def poll(self) -> int | None:
+        """None while it runs, else its exit status (-N: killed by signal N)."""
+        code = self._popen.poll()
+        if code is not None:
+            self._reaped()
+        return code
+
+    @overload
+    def wait(self) -> int: ...
+
+    @overload
+    def wait(self, timeout: float | None) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Its exit status once it has exited; None if it still runs after ``timeout`` seconds.
+
+        A signal handler of ours that raises (Ctrl-C) interrupts the wait, not the child."""
+        try:
+            code = self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._reaped()
+        return code
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to its process group if it leads one, else to it alone; once it has
+        ended, to nothing."""
+        self._send(sig)
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM, ``grace`` seconds to end, then SIGKILL; returns once it is reaped."""
+        _terminate(self._send, lambda seconds: self.wait(seconds) is not None,
+                   grace=grace, after_kill=None)
+
+    def output(self) -> bytes:
+        """All it wrote to stdout (``stdout=CAPTURE``). Blocks until the pipe ends, which comes
+        when it has exited (and whatever it started holding that stdout)."""
+        if self._reader is None:
+            raise ValueError(f"the stdout of {self.argv[0]} was not kept (spawn(..., stdout=CAPTURE))")
+        self._reader.join()
+        return b"".join(self._stdout)
+
+    def _send(self, sig: int) -> bool:
+        """``sig`` sent; False when there was nothing left to send it to."""
+        if self.poll() is not None:
+            return False
+        try:
+            if self.own_session:
+                os.killpg(self.pid, sig)
+            else:
+                os.kill(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+
+def _read_all(pipe: IO[bytes], into: list[bytes]) -> None:
+    with pipe:
+        for chunk in iter(lambda: os.read(pipe.fileno(), CHUNK_BYTES), b""):
+            into.append(chunk)
+
+
+# -- a child run to its end (run, reading) ----------------------------------------------------
+
+
+class _Child(_Tracked):
+    """One child of :func:`run` or :func:`reading`: in a session of its own, dying with us."""
+
+    def __init__(self, argv: Sequence[str], running: sh.RunningCommand, timeout: float) -> None:
+        super().__init__(argv, running.pid, listed=True)
+        self.running = running
+        self.timeout = timeout
+        self.group = running.pid  # it leads a session, so its pid is its group
 
     @classmethod
     def start(
@@ -208,7 +423,7 @@ class _Child:
         try:
             command = sh.Command(argv[0])
         except sh.CommandNotFound as exc:
-            raise EnvironmentProblem(f"{argv[0]} is not installed", hint="replaybook doctor") from exc
+            raise _not_installed(argv[0]) from exc
         running = command(
             *argv[1:],
             _bg=True,
@@ -239,7 +454,7 @@ class _Child:
         except BaseException:
             self.stop()  # an interrupt: nothing we started may outlive us
             raise
-        self._forget()
+        self._reaped()
         return int(self.running.exit_code or 0)
 
     def stop(self) -> None:
@@ -249,7 +464,7 @@ class _Child:
         _kill_tree(self.group)
         with suppress(sh.TimeoutException):
             self.running.wait()  # dead by now: this only reaps it
-        self._forget()
+        self._reaped()
 
     def timed_out(self) -> ProcessTimeout:
         shown = " ".join(self.argv)
@@ -258,13 +473,6 @@ class _Child:
     def completed(self, exit_code: int, *, stdout: str, stderr: str) -> Completed:
         return Completed(argv=self.argv, exit_code=exit_code, stdout=stdout, stderr=stderr,
                          seconds=time.monotonic() - self.started)
-
-    def _forget(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
-        _reaper_forget(self.group)
 
 
 # -- when we are killed ----------------------------------------------------------------------
@@ -347,39 +555,42 @@ def _start_reaper() -> int:
 # -- stopping what we started -----------------------------------------------------------------
 
 
+def _terminate(
+    send: Callable[[int], bool],
+    gone_within: Callable[[float | None], bool],
+    *,
+    grace: float,
+    after_kill: float | None,
+) -> None:
+    """The one way a child is stopped: SIGTERM, ``grace`` seconds to end, then SIGKILL and
+    ``after_kill`` seconds (None: as long as it takes) for the end to be seen.
+
+    ``send`` delivers a signal (False: nothing was left to deliver it to); ``gone_within``
+    waits up to that long for the end (True once it has come).
+    """
+    for sig, patience in ((signal.SIGTERM, grace), (signal.SIGKILL, after_kill)):
+        if not send(sig) or gone_within(patience):
+            return
+
+
 def _kill_tree(group: int) -> None:
     """Kill a child's whole process group (it leads a session of its own)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(group, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            if not _group_alive(group):
-                return
-            time.sleep(0.05)
+    _terminate(lambda sig: _signal_group(group, sig), lambda seconds: _group_gone_within(group, seconds),
+               grace=TREE_GRACE_SECONDS, after_kill=TREE_GRACE_SECONDS)
 
 
-def _group_alive(group: int) -> bool:
+def _signal_group(group: int, sig: int) -> bool:
     try:
-        os.killpg(group, 0)
+        os.killpg(group, sig)
     except (ProcessLookupError, PermissionError):
         return False
     return True
 
 
-def stop_process(child: subprocess.Popen[str] | subprocess.Popen[bytes], *, grace: float) -> None:
-    """Ask a child to stop (SIGTERM), give it ``grace`` seconds, then kill it; always reap it.
-
-    Only for the long-running children ``replaybook run`` still starts itself (commands/run.py:
-    the watcher, the tmux client on the terminal); nothing of the library starts one that way.
-    """
-    if child.poll() is not None:
-        return
-    child.terminate()
-    try:
-        child.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+def _group_gone_within(group: int, seconds: float | None) -> bool:
+    deadline = time.monotonic() + (seconds if seconds is not None else float("inf"))
+    while _signal_group(group, 0):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True

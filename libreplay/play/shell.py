@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from libreplay.core.errors import EnvironmentProblem, NotFound, SessionError
 from libreplay.core.paths import session_dir
+from libreplay.core.proc import interactive
 from libreplay.session.containers import ServiceContainer, find_container
 from libreplay.session.state import CHANNEL_MOUNT, SessionState, load_session
 
@@ -105,9 +105,9 @@ def _still_running(state: SessionState, service: str) -> bool:
 
 def _run_shell(container: ServiceContainer, docker: str, record: Path | None, *, append: bool) -> int:
     if record is None:
-        return subprocess.call(shell_argv(container, docker_bin=docker))
+        return interactive(shell_argv(container, docker_bin=docker))
     record.parent.mkdir(parents=True, exist_ok=True)
     mode = "--append" if append else "--overwrite"
     argv = [sys.executable, "-m", "asciinema", "rec", "--quiet", mode,
             "-c", shell_command_line(container, docker_bin=docker), str(record)]
-    return subprocess.call(argv)
+    return interactive(argv)

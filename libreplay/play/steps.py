@@ -10,6 +10,12 @@ exactly as a trainee could by hand (docs/terminal.md):
   tmux (own socket)             -> replay-shell (recorded) | replay-hud, a window per other service
   replay-down SESSION --json    -> teardown; the final state feeds the debrief
 
+None of these children is tied to run (``proc.spawn(..., dies_with_us=False)``): should run
+itself be killed outright, the trainee keeps the workspace and the terminal as they are (a
+SIGKILLed tmux client would leave the terminal raw), the watcher goes on noticing the fix for
+the HUD, and replay-up, replay-break or replay-down finishes what it is doing; the session is
+then the orphan path's (docs/architecture.md, "Clean-up is guaranteed").
+
 The unit tests drive the flow with a fake of their own (tests/unit/test_play_flow.py).
 """
 
@@ -19,15 +25,15 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import termios
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from libreplay.core import proc
 from libreplay.core.errors import EnvironmentProblem, ReplayError, SessionError
-from libreplay.core.proc import stop_process
+from libreplay.core.proc import Child, Stream
 from libreplay.play.workspace import Workspace, WorkspaceSpec, build_workspace
 from libreplay.session.state import SessionState
 
@@ -140,8 +146,8 @@ class CommandSteps:
         self.env = dict(os.environ, REPLAYBOOK_OWNER_PID=str(os.getpid()))
         self.env.pop("TMUX", None)
         self.tty_mode = _save_tty()  # before anything: the recorder may leave raw mode behind
-        self.foreground: subprocess.Popen[bytes] | None = None
-        self.watcher: subprocess.Popen[bytes] | None = None
+        self.foreground: Child | None = None
+        self.watcher: Child | None = None
         self.workspace: Workspace | None = None
 
     def executable(self, name: str) -> str:
@@ -150,19 +156,19 @@ class CommandSteps:
     def up(self, scenario: str, *, sla: int | None) -> str:
         # `is not None`: a bad --sla (0, negative) is replay-up's to refuse, with its own message.
         argv = [self.executable("replay-up"), scenario, *(["--sla", str(sla)] if sla is not None else [])]
-        self.foreground = subprocess.Popen(argv, stdout=subprocess.PIPE, env=self.env)
+        self.foreground = child = self._on_terminal(argv, stdout=proc.CAPTURE)
         try:
-            out, _ = self.foreground.communicate()
+            code = child.wait()
+            out = child.output()
         except Stop as stop:
             # replay-up tears its own stack down on SIGINT/SIGTERM; a SIGTERM to run alone
             # is passed on, then run waits for that clean-up to finish.
-            with contextlib.suppress(ProcessLookupError):
-                self.foreground.send_signal(signal.SIGTERM)
-            out, _ = self.foreground.communicate()
-            stop.session_id = _last_line(out) if self.foreground.returncode == 0 else None
+            child.signal(signal.SIGTERM)
+            code = child.wait()
+            stop.session_id = _last_line(child.output()) if code == 0 else None
             raise
-        if self.foreground.returncode != 0:
-            raise StepFailed("replay-up", self.foreground.returncode)
+        if code != 0:
+            raise StepFailed("replay-up", code)
         session_id = _last_line(out)
         if not session_id:
             raise SessionError("replay-up printed no session id")
@@ -173,20 +179,18 @@ class CommandSteps:
 
     def _call(self, name: str, *args: str) -> None:
         argv = [self.executable(name), *args]
-        self.foreground = subprocess.Popen(argv, stdout=subprocess.PIPE, env=self.env)
-        self.foreground.communicate()
-        if self.foreground.returncode != 0:
-            raise StepFailed(name, self.foreground.returncode)
+        # Its stdout (the session id, for a pipe) is not for the trainee.
+        self.foreground = child = self._on_terminal(argv, stdout=proc.CAPTURE)
+        code = child.wait()
+        if code != 0:
+            raise StepFailed(name, code)
 
     def start_watcher(self, session_id: str, *, log: Path) -> None:
         # Its own process session: a Ctrl-C meant for run (or for replay-up) never reaches it;
         # run stops it itself. --keep-stack: teardown is run's job (and --keep's choice).
         argv = [self.executable("replay-check"), "--watch", "--through-deadline", "--keep-stack", session_id]
-        with log.open("ab") as handle:
-            self.watcher = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=handle,
-                env=self.env, start_new_session=True,
-            )  # fmt: skip
+        self.watcher = proc.spawn(argv, env=self.env, stdin=proc.DISCARD, stdout=proc.DISCARD, stderr=log,
+                                  own_session=True, dies_with_us=False)
 
     def watcher_exit_code(self) -> int | None:
         return self.watcher.poll() if self.watcher is not None else None
@@ -195,10 +199,8 @@ class CommandSteps:
         watcher = self.watcher
         if watcher is None or watcher.poll() is not None:
             return
-        try:
-            watcher.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            stop_process(watcher, grace=WATCHER_STOP_GRACE_SECONDS)
+        if watcher.wait(wait) is None:
+            watcher.stop(grace=WATCHER_STOP_GRACE_SECONDS)
 
     def open_workspace(self, spec: WorkspaceSpec) -> Screen:
         self.workspace = build_workspace(spec)
@@ -206,30 +208,43 @@ class CommandSteps:
 
     def attach(self) -> None:
         assert self.workspace is not None
-        self.foreground = subprocess.Popen(self.workspace.attach_argv(), env=dict(self.env))
+        self.foreground = self._on_terminal(self.workspace.attach_argv())
         self.foreground.wait()  # a detach, the shell's exit or the monitor's kill ends it
 
     def shell_here(self, session_id: str, *, record: Path) -> None:
         argv = [self.executable("replay-shell"), session_id, "--record", str(record)]
-        self.foreground = subprocess.Popen(argv, env=self.env)
+        self.foreground = self._on_terminal(argv)
         self.foreground.wait()
         _restore_tty(self.tty_mode)
 
     def stop_foreground(self) -> None:
         if self.foreground is not None:
-            stop_process(self.foreground, grace=FOREGROUND_GRACE_SECONDS)
+            self.foreground.stop(grace=FOREGROUND_GRACE_SECONDS)
 
     def down(self, session_id: str, *, quiet: bool) -> SessionState | None:
-        result = subprocess.run(
-            [self.executable("replay-down"), session_id, "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL if quiet else None, env=self.env, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise StepFailed("replay-down", result.returncode)
+        # run's clean-up calls this while it ignores the stop signals: replay-down inherits that,
+        # so nothing cuts the teardown short.
+        child = self._on_terminal([self.executable("replay-down"), session_id, "--json"],
+                                  stdout=proc.CAPTURE, stderr=proc.DISCARD if quiet else proc.INHERIT)
+        code = child.wait()
+        if code != 0:
+            raise StepFailed("replay-down", code)
         try:
-            return SessionState.from_json(result.stdout)
+            return SessionState.from_json(child.output())
         except (ValueError, TypeError):
             return None
+
+    def _on_terminal(
+        self,
+        argv: list[str],
+        *,
+        stdout: Stream = proc.INHERIT,
+        stderr: Literal[Stream.INHERIT, Stream.DISCARD] = proc.INHERIT,
+    ) -> Child:
+        """A child in run's own process group, so on its terminal: it reads the keyboard, and the
+        terminal's Ctrl-C and hang-up reach it as they reach run."""
+        return proc.spawn(argv, env=self.env, stdout=stdout, stderr=stderr,
+                          own_session=False, dies_with_us=False)
 
 
 def _last_line(out: bytes) -> str | None:

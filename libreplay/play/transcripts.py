@@ -17,7 +17,6 @@ plays it through that filter with asciinema.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from enum import Enum, auto
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from libreplay.core.errors import InvalidInput, NotFound
 from libreplay.core.paths import transcript_path
+from libreplay.core.proc import interactive
 
 ESC = "\x1b"
 BEL = "\x07"
@@ -196,4 +196,4 @@ def play_back(cast: Path, *, speed: float, idle_limit: float | None) -> int:
         # What the container printed may act on this terminal (clipboard, title): played filtered.
         safe = Path(scratch) / cast.name
         filtered_copy(cast, safe)
-        return subprocess.call([*argv, str(safe)])
+        return interactive([*argv, str(safe)])

@@ -8,9 +8,12 @@ logging its arguments, so run's clean-up choices can be checked.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +21,11 @@ from pathlib import Path
 import pytest
 from replaybook.commands.common import say
 
-from libreplay.core import paths
+from libreplay.core import paths, proc
+from libreplay.core.signals import handling
 from libreplay.packs.catalog import resolve_scenario
 from libreplay.play.flow import Play, PlayOptions
-from libreplay.play.steps import CommandSteps, StepFailed
+from libreplay.play.steps import CommandSteps, StepFailed, Stop
 from libreplay.play.workspace import refusal_shown, reopening, shell_then
 from libreplay.session.state import (
     ACTIVE,
@@ -139,6 +143,49 @@ def test_sla_zero_reaches_replay_up_which_refuses_it(fakes: FakeCommands, tmp_pa
     assert not paths.sessions_dir().exists() or not any(paths.sessions_dir().iterdir())
 
 
+
+# -- a stop signal while replay-up runs ----------------------------------------------------------
+
+FAKE_UP_UNTIL_STOPPED = """
+import pathlib, signal, sys, time
+def stopped(*_):
+    if EXIT == 0:
+        print(SESSION)  # it had made the session when the stop came
+    sys.exit(EXIT)
+signal.signal(signal.SIGTERM, stopped)
+pathlib.Path(READY).touch()
+time.sleep(20)
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize(("exit_code", "session_id"), [(0, SESSION), (130, None)])
+def test_a_stop_during_replay_up_is_passed_on_and_waited_for(
+    fakes: FakeCommands, tmp_path: Path, exit_code: int, session_id: str | None
+) -> None:
+    """run's SIGTERM alone (replay-up did not get it from the terminal) reaches replay-up, which
+    tears its own stack down; run keeps the session replay-up made if it had finished."""
+    ready = tmp_path / "up-ready"
+    fakes["replay-up"] = f"READY = {str(ready)!r}\nEXIT = {exit_code}\n" + FAKE_UP_UNTIL_STOPPED
+    steps = CommandSteps(executable=fakes.executable)
+
+    def stop(_signum: int) -> None:
+        raise Stop(signal.SIGTERM)
+
+    def signal_once_ready() -> None:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGUSR1)  # the handler raises Stop in the main thread
+
+    started = time.monotonic()
+    threading.Thread(target=signal_once_ready, daemon=True).start()
+    with handling({signal.SIGUSR1: stop}), pytest.raises(Stop) as stopped:
+        steps.up("001-nginx-502", sla=None)
+    assert stopped.value.session_id == session_id
+    assert steps.foreground is not None and steps.foreground.poll() == exit_code
+    assert time.monotonic() - started < 15  # it ended on the SIGTERM, not after its sleep
+
 # -- the monitor: a watcher that died ----------------------------------------------------------
 
 
@@ -151,7 +198,7 @@ def state(status: str, *, fixed_late: bool = False) -> SessionState:
 def watched_play(watcher: list[str]) -> Play:
     """A play of the session in the state file, its watcher (a real process) already started."""
     steps = CommandSteps()
-    steps.watcher = subprocess.Popen(watcher)
+    steps.watcher = proc.spawn(watcher)
     runner = Play(PlayOptions("001-nginx-502", split=False), steps, on_say=say, on_news=say)
     runner.session_id = SESSION
     return runner
@@ -175,7 +222,7 @@ def test_the_monitor_leaves_a_live_watcher_alone() -> None:
         assert runner.react() is False
         assert not runner.watcher_died
     finally:
-        runner.steps.watcher.kill()
+        runner.steps.watcher.signal(signal.SIGKILL)
         runner.steps.watcher.wait()
 
 
