@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, NoReturn
 
 import typer
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
-from replaybook.commands.list_ import duplicate_ids, scenario_record, table
-from replaybook.commands.trust import YesOption, offer
 
 from libreplay.core.errors import PackError, ScenarioInvalid
 from libreplay.packs import catalog as packs
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+from replaybook.commands.list_ import duplicate_ids, scenario_record, table
+from replaybook.commands.trust import YesOption, offer
 
 NO_SCENARIO = "no scenario found (a scenario is a directory with meta.json)"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
 from libreplay.host import baseimage
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
 app = make_app("Make sure the Debian base image (debian:bookworm-slim) exists: pull it or build it.")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
 from libreplay.session import lifecycle as sessions
+from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
 app = make_app("Inject the fault, prove the check fails, and start the SLA clock.")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
 from libreplay.session import watcher
 from libreplay.session.state import RESOLVED, SessionState
+from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
 app = make_app("Run the success check once (exit 0 fixed, 1 not), or --watch until the session ends.")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
 from libreplay.core.table import table_lines
 from libreplay.host import doctor
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
 app = make_app("Check that this machine can run scenarios, and say the exact command that fixes what is not.")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
+from libreplay.session import lifecycle as sessions
 from replaybook.commands.common import (
     JsonOption,
     SessionArgument,
@@ -16,8 +18,6 @@ from replaybook.commands.common import (
     say,
     session_from,
 )
-
-from libreplay.session import lifecycle as sessions
 
 app = make_app("Tear a session's stack down (containers, networks, volumes) and record its outcome.")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import typer
-from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
 from libreplay.session import lifecycle as sessions
 from libreplay.session.hints import NO_MORE_HINTS, format_hint
+from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
 
 app = make_app("Reveal the next hint of a session (printed and recorded).")
 

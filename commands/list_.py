@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say, table_lines
 
 from libreplay.packs import catalog as packs
 from libreplay.scenario.model import Scenario
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say, table_lines
 
 app = make_app("List the scenarios of every pack (the official one and those added).")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 import typer
+
 from replaybook.commands.common import make_app
 
 # (subcommand, module under replaybook.commands). Each module defines `app` with one command.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, table_lines
-
 from libreplay.packs import catalog as packs
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, table_lines
 
 app = make_app("List the scenario packs: the official one and those added with replay-add.")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import handles_errors, make_app, say
 
 from libreplay.packs import catalog as packs
 from libreplay.packs import trust
+from replaybook.commands.common import handles_errors, make_app, say
 
 app = make_app("Remove an added scenario pack.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from replaybook.commands.common import handles_errors, make_app
 
 app = make_app("Play back the recorded shell of a session (an asciicast v2 file).")

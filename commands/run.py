@@ -14,13 +14,13 @@ import sys
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import confirm, emit, handles_errors, make_app, say
-from replaybook.commands.trust import YesOption, admit
 
 from libreplay.core.errors import EnvironmentProblem, Interrupted
 from libreplay.core.text import inert
 from libreplay.play import choice
 from libreplay.play.choice import Choice
+from replaybook.commands.common import confirm, emit, handles_errors, make_app, say
+from replaybook.commands.trust import YesOption, admit
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
 

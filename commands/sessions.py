@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libreplay.session import owners, state
 from replaybook.commands.common import (
     JsonOption,
     emit,
@@ -11,8 +12,6 @@ from replaybook.commands.common import (
     say,
     table_lines,
 )
-
-from libreplay.session import owners, state
 
 app = make_app("List live sessions: id, status, scenario, and whether the owner is gone (orphan).")
 

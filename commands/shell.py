@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import handles_errors, make_app, say
 
 from libreplay.core.errors import EnvironmentProblem
+from replaybook.commands.common import handles_errors, make_app, say
 
 app = make_app("Open a shell inside a service of a session (get-hint works there), optionally recorded.")
 

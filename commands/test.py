@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
-from replaybook.commands.trust import YesOption, admit
 
 from libreplay.packs import catalog as packs
 from libreplay.session import cycle as testing
 from libreplay.session.cycle import CycleResult
+from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+from replaybook.commands.trust import YesOption, admit
 
 app = make_app("Prove scenarios work: one full cycle per fault variant, on the real engine.")
 

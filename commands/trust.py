@@ -12,12 +12,12 @@ import sys
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import JsonOption, confirm, emit_json, handles_errors, make_app, say
 
 from libreplay.packs import catalog as packs
 from libreplay.packs import trust
 from libreplay.packs.catalog import Pack
 from libreplay.scenario.model import Scenario
+from replaybook.commands.common import JsonOption, confirm, emit_json, handles_errors, make_app, say
 
 app = make_app("Show what a pack runs on this machine, and trust it at the commit checked out.")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import JsonOption, emit_session, handles_errors, make_app, say
-from replaybook.commands.trust import YesOption, admit
 
 from libreplay.packs import catalog as packs
 from libreplay.session import lifecycle as sessions
+from replaybook.commands.common import JsonOption, emit_session, handles_errors, make_app, say
+from replaybook.commands.trust import YesOption, admit
 
 app = make_app("Bring a scenario's stack up as a new session and prove its healthy baseline.")
 

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from replaybook.commands.common import emit, handles_errors, make_app, say
 
 from libreplay.core.errors import ScenarioInvalid
 from libreplay.packs import catalog as packs
 from libreplay.scenario import sandbox
 from libreplay.scenario.load import load_scenario
+from replaybook.commands.common import emit, handles_errors, make_app, say
 
 app = make_app("Validate scenarios: every problem, each naming its file and field.")
 

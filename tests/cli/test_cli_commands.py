@@ -13,8 +13,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from replaybook.commands.main import COMMANDS, build
 from typer.testing import CliRunner
+
+from replaybook.commands.main import COMMANDS, build
 
 PROJECT = Path(__file__).resolve().parents[2]
 MINE = ("list", "add", "remove", "packs", "validate", "doctor", "base-image")
@@ -54,9 +55,8 @@ def test_dispatcher_lists_every_built_command() -> None:
 
 
 def _modules() -> list[str]:
-    import replaybook.commands
-
     import libreplay
+    import replaybook.commands
 
     names = []
     for package in (libreplay, replaybook.commands):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from replaybook.commands import hud as hud_command
 from typer.testing import CliRunner
+
+from replaybook.commands import hud as hud_command
 
 runner = CliRunner()
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replaybook.commands import add, list_, packs, remove
 from scenario_kit import add_scenario_commit, make_pack_repo, use_official_pack, write_scenario
 from typer.testing import CliRunner, Result
 
 from libreplay.core import paths
+from replaybook.commands import add, list_, packs, remove
 
 
 @pytest.fixture(autouse=True)

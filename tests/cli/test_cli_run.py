@@ -7,9 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from replaybook.commands import main as dispatcher
-from replaybook.commands import replay as replay_command
-from replaybook.commands import run as run_command
 from typer.testing import CliRunner
 
 from libreplay.core import paths
@@ -17,6 +14,9 @@ from libreplay.packs.catalog import resolve_scenario
 from libreplay.play.debrief import debrief_lines
 from libreplay.play.workspace import reopening
 from libreplay.session.state import ABANDONED, RESOLVED, TIMEOUT, SessionState
+from replaybook.commands import main as dispatcher
+from replaybook.commands import replay as replay_command
+from replaybook.commands import run as run_command
 
 runner = CliRunner()
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from replaybook.commands.common import say
 
 from libreplay.core import paths, proc
 from libreplay.core.signals import handling
@@ -33,6 +32,7 @@ from libreplay.session.state import (
     load_session,
     save_new_session,
 )
+from replaybook.commands.common import say
 
 SESSION = "fake0001"
 

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 from dockerkit import TESTPACK, exe, leftovers, remove_project
-from replaybook.commands import add, remove, test, up
-from replaybook.commands import main as dispatcher
-from replaybook.commands import trust as trust_command
 from scenario_kit import DELETE, add_scenario_commit, make_pack_repo, write_scenario
 from typer.testing import CliRunner, Result
 
 from libreplay.core import paths
 from libreplay.packs import catalog as packs
 from libreplay.packs import trust
+from replaybook.commands import add, remove, test, up
+from replaybook.commands import main as dispatcher
+from replaybook.commands import trust as trust_command
 
 ESCAPES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 

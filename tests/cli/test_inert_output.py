@@ -19,10 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replaybook.commands import add, hint, list_, packs, sessions, up, validate
-from replaybook.commands import doctor as doctor_command
-from replaybook.commands import run as run_command
-from replaybook.commands.common import say
 from scenario_kit import DELETE, use_official_pack, write_scenario
 from typer.testing import CliRunner, Result
 
@@ -31,6 +27,10 @@ from libreplay.packs.catalog import resolve_scenario
 from libreplay.play.debrief import debrief_lines
 from libreplay.session.snapshot import write_snapshot
 from libreplay.session.state import ACTIVE, RESOLVED, SessionState, load_session, save_new_session
+from replaybook.commands import add, hint, list_, packs, sessions, up, validate
+from replaybook.commands import doctor as doctor_command
+from replaybook.commands import run as run_command
+from replaybook.commands.common import say
 
 EVIL = (
     "\x1b]0;pwned-title\x07"  # OSC 0: retitle the window

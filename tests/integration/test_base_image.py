@@ -17,10 +17,10 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
-from replaybook.commands import base_image as base_image_command
 from typer.testing import CliRunner
 
 from libreplay.host import baseimage
+from replaybook.commands import base_image as base_image_command
 
 pytestmark = pytest.mark.docker
 

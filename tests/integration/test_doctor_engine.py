@@ -10,11 +10,11 @@ from pathlib import Path
 
 import docker
 import pytest
-from replaybook.commands import doctor as doctor_command
 from typer.testing import CliRunner
 
 from libreplay.core import paths
 from libreplay.host import doctor
+from replaybook.commands import doctor as doctor_command
 
 pytestmark = pytest.mark.docker
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replaybook.commands import validate as validate_command
 from scenario_kit import BASE_COMPOSE, write_scenario
 from typer.testing import CliRunner
 
@@ -27,6 +26,7 @@ from libreplay.engine.compose import compose_program
 from libreplay.scenario import sandbox
 from libreplay.scenario.load import load_scenario
 from libreplay.session.model import SessionParts, session_model
+from replaybook.commands import validate as validate_command
 
 WEB = "docker-compose.yml: services.web"
 TOP = "docker-compose.yml"

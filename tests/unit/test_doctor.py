@@ -12,12 +12,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from replaybook.commands import doctor as doctor_command
 from typer.testing import CliRunner
 
 from libreplay.core import paths
 from libreplay.core.errors import EnvironmentProblem, ReplayError
 from libreplay.host import baseimage, doctor
+from replaybook.commands import doctor as doctor_command
 
 GIB = 1024**3
 

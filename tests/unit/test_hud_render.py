@@ -6,12 +6,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from replaybook.hud.app import paint
-from replaybook.hud.render import Layout, Line, render, wrap
 
 from libreplay.core.text import clock
 from libreplay.session import state as st
 from libreplay.session.state import SessionState
+from replaybook.hud.app import paint
+from replaybook.hud.render import Layout, Line, render, wrap
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 PAGE = "URGENT: users getting 502s on checkout. conversion is tanking. please look now."

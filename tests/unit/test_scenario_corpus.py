@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
-from replaybook.commands import validate as validate_command
 from scenario_kit import BASE_COMPOSE, BASE_META, DELETE, write_scenario
 from typer.testing import CliRunner
 
 from libreplay.core.errors import ScenarioInvalid
 from libreplay.scenario.load import load_scenario
+from replaybook.commands import validate as validate_command
 
 
 def web(**changes: Any) -> dict[str, Any]:

@@ -62,9 +62,10 @@ def test_a_second_watcher_of_one_session_is_refused(tmp_path: Path) -> None:
     ids=["huge-integer", "negative-pid", "deep-array"],
 )
 def test_a_damaged_number_in_a_session_file_is_named_not_a_traceback(damage: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
     from replaybook.commands import list_ as list_command
     from replaybook.commands import sessions as sessions_command
-    from typer.testing import CliRunner
 
     directory = write_scenario(tmp_path / "s")
     record = state.SessionState(id="damaged1", scenario="demo-502", pack="local",

@@ -239,8 +239,9 @@ def test_a_missing_snapshot_is_named(tmp_path: Path) -> None:
 
 
 def test_replay_hint_names_a_damaged_snapshot_not_a_traceback(tmp_path: Path) -> None:
-    from replaybook.commands import hint
     from typer.testing import CliRunner
+
+    from replaybook.commands import hint
 
     scenario = rich_scenario(tmp_path / "rich")
     state.save_new_session(state.SessionState(
