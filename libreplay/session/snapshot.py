@@ -32,7 +32,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from libreplay.core.errors import InvalidInput, NotFound, ScenarioFailure
 from libreplay.core.store import NO_ROOM, disk_errors, write_atomic
-from libreplay.scenario.model import Scenario, is_inside
+from libreplay.scenario.model import Scenario, is_inside, json_type, show_value
 from libreplay.session.state import known_session_dir
 
 SNAPSHOT_FILE = "scenario.json"
@@ -160,9 +160,9 @@ def load_snapshot(session_id: str) -> Scenario:
     data = _read_json(path, session_id)
     damaged = _Damaged(path, session_id)
     if not isinstance(data, dict):
-        raise damaged.problem(f"must hold a JSON object, got {_json_kind(data)}")
+        raise damaged.problem(f"must hold a JSON object, got {json_type(data)}")
     if data.get("format") != FORMAT:
-        raise damaged.problem(f"format: must be {FORMAT}, got {_shown(data.get('format'))}")
+        raise damaged.problem(f"format: must be {FORMAT}, got {show_value(data.get('format'))}")
     scenario: Scenario = _decoded(data.get("scenario"), Scenario, "scenario", damaged)
     _require_copies(scenario, files_dir(session_dir), damaged)
     return scenario
@@ -219,11 +219,11 @@ def _decoded(value: Any, hint: Any, where: str, damaged: _Damaged) -> Any:
     if origin is tuple:
         (item, _ellipsis) = get_args(hint)
         if not isinstance(value, list):
-            raise damaged.problem(f"{where}: must be a list, got {_json_kind(value)}")
+            raise damaged.problem(f"{where}: must be a list, got {json_type(value)}")
         return tuple(_decoded(v, item, f"{where}[{i}]", damaged) for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
-            raise damaged.problem(f"{where}: must be an object, got {_json_kind(value)}")
+            raise damaged.problem(f"{where}: must be an object, got {json_type(value)}")
         return dict(value)  # values as meta.json had them (``source``): any JSON
     if is_dataclass(hint):
         return _decoded_dataclass(value, hint, where, damaged)
@@ -232,7 +232,7 @@ def _decoded(value: Any, hint: Any, where: str, damaged: _Damaged) -> Any:
 
 def _decoded_dataclass(value: Any, kind: Any, where: str, damaged: _Damaged) -> Any:
     if not isinstance(value, dict):
-        raise damaged.problem(f"{where}: must be an object, got {_json_kind(value)}")
+        raise damaged.problem(f"{where}: must be an object, got {json_type(value)}")
     hints = _field_types(kind)
     found: dict[str, Any] = {}
     for spec in fields(kind):
@@ -254,13 +254,13 @@ def _decoded_scalar(value: Any, hint: Any, where: str, damaged: _Damaged) -> Any
         return value
     if hint is Path:
         if not isinstance(value, str) or not value:
-            raise damaged.problem(f"{where}: must be a path, got {_shown(value)}")
+            raise damaged.problem(f"{where}: must be a path, got {show_value(value)}")
         return Path(value)
     wanted = {str: "text", int: "an integer"}
     if hint not in wanted:  # pragma: no cover - a field type this decoder does not know yet
         raise TypeError(f"{where}: cannot read a {hint!r} from a snapshot")
     if isinstance(value, bool) or not isinstance(value, hint):
-        raise damaged.problem(f"{where}: must be {wanted[hint]}, got {_shown(value)}")
+        raise damaged.problem(f"{where}: must be {wanted[hint]}, got {show_value(value)}")
     return value
 
 
@@ -269,19 +269,7 @@ def _require_copies(scenario: Scenario, copies: Path, damaged: _Damaged) -> None
     for name, (field, required) in named_files(scenario).items():
         copy = copies / name
         if not is_inside(copies, copy):
-            raise damaged.problem(f"scenario.{field}: must name a file in the scenario, got {_shown(name)}")
+            got = show_value(name)
+            raise damaged.problem(f"scenario.{field}: must name a file in the scenario, got {got}")
         if required and (copy.is_symlink() or not copy.is_file()):
             raise damaged.problem(f"scenario.{field}: {name} is missing from the session's copy {copies}")
-
-
-def _json_kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "text", bool: "true or false", type(None): "null"}
-    for kind, name in names.items():
-        if isinstance(value, kind):
-            return name
-    return "a number"
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
