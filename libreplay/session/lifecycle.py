@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from libreplay.core.errors import (
     EnvironmentProblem,
@@ -464,16 +465,21 @@ def _stack_left(gone: EnvironmentProblem, session_id: str) -> EnvironmentProblem
 def teardown(state: SessionState) -> None:
     try:
         stack: Stack | None = open_stack(state)
-    except Exception:  # noqa: BLE001 - the pack may be gone; tear down by project name alone
+    except Exception:  # noqa: BLE001 - a damaged snapshot; tear down by project name alone
         stack = None
+    _remove_session(state.id, state.project, stack, state.directory)
+
+
+def _remove_session(session_id: str, project: str, stack: Stack | None, directory: Path) -> None:
+    """The stack, whatever is left of it by label, then the session's directory."""
     try:
-        _remove_project(state.project, stack)
+        _remove_project(project, stack)
     except EnvironmentProblem as gone:
-        raise _stack_left(gone, state.id) from None
+        raise _stack_left(gone, session_id) from None
     finally:
         # Even when the engine does not answer: its stack is still found by label later
         # (`replay-down --all`), and a state directory must not outlive its session.
-        shutil.rmtree(state.directory, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _remove_project(project: str, stack: Stack | None) -> None:
@@ -500,12 +506,7 @@ def _torn_down_on_failure(stack: Stack) -> Iterator[None]:
             with shielded():
                 with suppress(Exception):
                     update_session(stack.session_id, lambda s: _mark_error(s, error))
-                try:
-                    _remove_project(stack.project, stack if stack.model_file.exists() else None)
-                except EnvironmentProblem as gone:
-                    raise _stack_left(gone, stack.session_id) from None
-                finally:
-                    shutil.rmtree(stack.session_dir, ignore_errors=True)
+                _remove_session(stack.session_id, stack.project, stack, stack.session_dir)
             raise error from None
 
 
