@@ -117,11 +117,15 @@ def run(
     env: Mapping[str, str] | None = None,
     on_stderr: Callable[[str], None] | None = None,
     stream_stdout: bool = False,
+    own_session: bool = True,
 ) -> Completed:
     """Run ``argv`` to completion (any exit status) within ``timeout`` seconds.
 
     ``on_stderr`` sees each line of stderr as it comes; with ``stream_stdout`` it sees stdout's
     lines too (compose prints build progress on stdout when the classic builder runs).
+    ``own_session=False`` keeps the child in our session and process group, so it keeps our
+    terminal (``sudo`` in a doctor's fix can ask for a password on it); a timeout or an
+    interrupt then stops the child alone, not what it started.
     The child's stdin is an empty pipe: nothing it runs can wait for an answer.
     """
     err_lines: list[str] = []
@@ -137,7 +141,7 @@ def run(
         if on_stderr is not None:
             on_stderr(line.rstrip("\n"))
 
-    child = _Child.start(argv, timeout=timeout, cwd=cwd, env=env,
+    child = _Child.start(argv, timeout=timeout, cwd=cwd, env=env, own_session=own_session,
                          stdout=collect_stdout if stream_stdout else None, stderr=collect_stderr)
     exit_code = child.wait()
     if stream_stdout:
@@ -402,11 +406,14 @@ def _read_all(pipe: IO[bytes], into: list[bytes]) -> None:
 class _Child(_Tracked):
     """One child of :func:`run` or :func:`reading`: in a session of its own, dying with us."""
 
-    def __init__(self, argv: Sequence[str], running: sh.RunningCommand, timeout: float) -> None:
-        super().__init__(argv, running.pid, listed=True)
+    def __init__(
+        self, argv: Sequence[str], running: sh.RunningCommand, timeout: float, *, own_session: bool
+    ) -> None:
+        super().__init__(argv, running.pid, listed=own_session)
         self.running = running
         self.timeout = timeout
-        self.group = running.pid  # it leads a session, so its pid is its group
+        # Leading a session of its own, its pid is its group; otherwise its group is ours.
+        self.group = running.pid if own_session else None
 
     @classmethod
     def start(
@@ -418,6 +425,7 @@ class _Child(_Tracked):
         env: Mapping[str, str] | None,
         stdout: Any,
         stderr: Any,
+        own_session: bool = True,
     ) -> _Child:
         """``stdout``/``stderr``: a callback for each line, a descriptor, or None to capture."""
         try:
@@ -428,7 +436,7 @@ class _Child(_Tracked):
             *argv[1:],
             _bg=True,
             _bg_exc=False,
-            _new_session=True,
+            _new_session=own_session,
             _tty_out=False,
             # Any exit status is an answer, also death by a signal (sh reports it as -N).
             _ok_code=[*range(256), *(-sig for sig in range(1, 65))],
@@ -441,7 +449,7 @@ class _Child(_Tracked):
             _timeout_signal=signal.SIGTERM,
             _preexec_fn=_die_with(os.getpid()),
         )
-        return cls(argv, running, timeout)
+        return cls(argv, running, timeout, own_session=own_session)
 
     def wait(self) -> int:
         """The exit status (-N: killed by signal N). Past the time limit, or on an interrupt, the
@@ -461,7 +469,11 @@ class _Child(_Tracked):
         """Kill the child's tree unless it was waited for already; reap it."""
         if self._done:
             return
-        _kill_tree(self.group)
+        if self.group is not None:
+            _kill_tree(self.group)
+        else:
+            pid = self.pid
+            _stop_by(lambda sig: _signal_pid(pid, sig))
         with suppress(sh.TimeoutException):
             self.running.wait()  # dead by now: this only reaps it
         self._reaped()
@@ -575,8 +587,21 @@ def _terminate(
 
 def _kill_tree(group: int) -> None:
     """Kill a child's whole process group (it leads a session of its own)."""
-    _terminate(lambda sig: _signal_group(group, sig), lambda seconds: _group_gone_within(group, seconds),
+    _stop_by(lambda sig: _signal_group(group, sig))
+
+
+def _stop_by(send: Callable[[int], bool]) -> None:
+    """Stop what ``send`` signals (a group, or one process), seeing its end by signal 0."""
+    _terminate(send, lambda seconds: _gone_within(send, seconds),
                grace=TREE_GRACE_SECONDS, after_kill=TREE_GRACE_SECONDS)
+
+
+def _signal_pid(pid: int, sig: int) -> bool:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _signal_group(group: int, sig: int) -> bool:
@@ -587,9 +612,9 @@ def _signal_group(group: int, sig: int) -> bool:
     return True
 
 
-def _group_gone_within(group: int, seconds: float | None) -> bool:
+def _gone_within(send: Callable[[int], bool], seconds: float | None) -> bool:
     deadline = time.monotonic() + (seconds if seconds is not None else float("inf"))
-    while _signal_group(group, 0):
+    while send(0):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)

@@ -239,7 +239,8 @@ def _run_fix(command: str, progress: Callable[[str], None]) -> int:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
         ran = proc.run(["bash", "-c", command], timeout=FIX_TIMEOUT_SECONDS, env=env,
-                       on_stderr=lambda line: progress(line.rstrip()), stream_stdout=True)
+                       on_stderr=lambda line: progress(line.rstrip()), stream_stdout=True,
+                       own_session=False)  # our terminal: sudo may ask for the password on it
     except proc.ProcessTimeout as stopped:
         progress(stopped.message)
         return TIMED_OUT

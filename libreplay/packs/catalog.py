@@ -18,9 +18,9 @@ from pathlib import Path
 
 from libreplay.core import paths
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
+from libreplay.core.store import read_toml, write_toml
 from libreplay.scenario.load import is_scenario_dir, load_scenario
 from libreplay.scenario.model import Scenario
-from libreplay.core.store import read_toml, write_toml
 
 OFFICIAL = "official"
 # The pack name of a scenario named by a directory outside every installed pack; never given to

@@ -26,14 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from libreplay.packs import catalog as packs
 from libreplay.core import paths
 from libreplay.core.errors import PackUntrusted, ReplayError
-from libreplay.packs.catalog import LOCAL, Pack
-from libreplay.scenario.model import Scenario
 from libreplay.core.store import read_toml, update_toml
 from libreplay.core.table import table_lines
 from libreplay.core.text import inert
+from libreplay.packs import catalog as packs
+from libreplay.packs.catalog import LOCAL, Pack
+from libreplay.scenario.model import Scenario
 
 SHORT_COMMIT = 12
 SHOWN_CHARS = 160  # a value wider than this is cut: the summary must stay readable

@@ -241,3 +241,26 @@ def test_a_tied_child_dies_with_us_and_an_untied_one_outlives_us(tmp_path: Path,
     assert eventually(lambda: gone(tied_grandchild))  # the reaper gives a second's grace first
     time.sleep(1.5)  # past the reaper's grace: what it spared stays spared
     assert not gone(untied_grandchild) and not gone(untied_child)
+
+
+# -- run in our own session (a doctor's fix: sudo may ask on our terminal) ----------------------
+
+
+def test_run_outside_a_session_of_its_own_keeps_our_group_and_a_timeout_stops_it_alone(
+    tmp_path: Path, stragglers: list[int]
+) -> None:
+    pids = tmp_path / "pids"
+    ids = "echo $(ps -o pgid= -p $$) $(ps -o sid= -p $$)"
+    script = f"{ids} > {tmp_path / 'ids'}; {SLEEPER.format(pids=pids)}"
+    with pytest.raises(proc.ProcessTimeout):
+        proc.run(["sh", "-c", script], timeout=1, own_session=False)
+    group, session = (int(word) for word in (tmp_path / "ids").read_text().split())
+    assert (group, session) == (os.getpgrp(), os.getsid(0))  # so it has our terminal, sudo's prompt
+    grandchild = pid_in(pids)
+    stragglers.append(grandchild)
+    assert not gone(grandchild)  # our group: the child alone was stopped, and we are still here
+
+
+def test_run_in_a_session_of_its_own_by_default() -> None:
+    ran = proc.run(["sh", "-c", "ps -o sid= -p $$"], timeout=10)
+    assert int(ran.stdout) != os.getsid(0)
