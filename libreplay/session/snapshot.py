@@ -23,7 +23,9 @@ A snapshot that is missing or damaged is refused naming the file (and field), li
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from dataclasses import MISSING, fields, is_dataclass
 from functools import cache
 from pathlib import Path
@@ -38,6 +40,7 @@ from libreplay.session.state import known_session_dir
 SNAPSHOT_FILE = "scenario.json"
 FILES_DIR = "scenario"
 FORMAT = 1  # the layout of scenario.json; a session written by another layout is refused
+MAX_COPY_BYTES = 256 << 20  # the session's copy of the scenario directory
 MAX_SNAPSHOT_BYTES = 4 << 20  # far above any scenario; a damaged file is not read without bound
 
 
@@ -85,10 +88,9 @@ def write_snapshot(scenario: Scenario, session_dir: Path, *, admitted_commit: st
     copies = files_dir(session_dir)
     with disk_errors(copies):
         _copy_tree(scenario.directory, copies)
-        copies.chmod(0o700)  # no other user of the machine reads the pack's answers here
         for name, (_field, required) in named_files(scenario).items():
             source = scenario.directory / name
-            if required or source.is_file():
+            if required or (source.is_file() and is_inside(scenario.directory, source)):
                 _copy_into(source, copies / name, copies)
     if admitted_commit is not None:
         _require_admitted_commit(scenario, admitted_commit)
@@ -97,22 +99,51 @@ def write_snapshot(scenario: Scenario, session_dir: Path, *, admitted_commit: st
 
 
 def _copy_tree(source: Path, copy: Path) -> None:
-    """The scenario directory as it is, links copied as links (a loop of them is harmless)."""
+    """The scenario directory as it is, in a directory no other user may enter: links copied as
+    links (they resolve in the copy as in the pack; a loop of them is harmless), files with
+    their modes, directories always writable by us (the teardown must be able to remove what
+    is in them); ``.git`` and anything that is not a file, directory or link (a FIFO, a socket)
+    left out, and the whole bounded in size."""
+    _require_bounded(source)
+    copy.mkdir(mode=0o700)
     try:
-        shutil.copytree(source, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        shutil.copytree(source, copy, symlinks=True, ignore=_left_out, dirs_exist_ok=True)
     except (OSError, shutil.Error) as exc:
         if isinstance(exc, OSError) and exc.errno in NO_ROOM:
             raise  # disk_errors names the directory
         raise ScenarioFailure(f"{source}: could not be copied for the session ({exc})") from exc
+    for directory, _dirs, _files in os.walk(copy):  # copytree gave each the pack's own mode
+        Path(directory).chmod(stat.S_IMODE(os.lstat(directory).st_mode) | stat.S_IRWXU)
+    copy.chmod(0o700)
+
+
+def _left_out(directory: str, names: list[str]) -> set[str]:
+    kept = (stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK)
+    return {name for name in names
+            if name == ".git" or not any(kind(os.lstat(Path(directory) / name).st_mode) for kind in kept)}
+
+
+def _require_bounded(source: Path) -> None:
+    """A scenario directory is scripts, configuration and small apps: one far larger would cost
+    every session a copy of it."""
+    size = 0
+    for directory, dirs, files in os.walk(source):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        size += sum(os.lstat(Path(directory) / name).st_size for name in files)
+        if size > MAX_COPY_BYTES:
+            raise ScenarioFailure(
+                f"{source}: holds more than {MAX_COPY_BYTES >> 20} MiB, more than a session copies",
+                hint="keep large files (data sets, binaries) out of the scenario directory",
+            )
 
 
 def _copy_into(source: Path, copy: Path, copies: Path) -> None:
     """The file's content (a link the loader found inside the scenario is followed: a link in the
     copy would point back into the pack) and its mode bits, so a script can run a fellow one."""
     try:
-        copy.parent.mkdir(parents=True, exist_ok=True)
         if not is_inside(copies, copy.parent):  # a directory link of the pack's leading out
             raise OSError(0, "it lies behind a link that leads out of the scenario")
+        copy.parent.mkdir(parents=True, exist_ok=True)
         copy.unlink(missing_ok=True)  # the tree's copy may be a link: never write through it
         shutil.copy(source, copy, follow_symlinks=True)
     except OSError as exc:

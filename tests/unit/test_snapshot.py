@@ -4,6 +4,7 @@ step, the pack never again; damaged or missing, named like a damaged session.tom
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from libreplay.packs import trust
 from libreplay.scenario.load import load_scenario
 from libreplay.scenario.model import Scenario
 from libreplay.session import lifecycle as sessions
-from libreplay.session import state
+from libreplay.session import snapshot, state
 from libreplay.session.snapshot import FILES_DIR, SNAPSHOT_FILE, load_snapshot, write_snapshot
 from libreplay.session.stack import Stack
 
@@ -280,3 +281,37 @@ def test_a_named_file_is_a_real_copy_and_the_rest_keeps_its_links(tmp_path: Path
     named = copies / "faults" / "break-it.sh"
     assert not named.is_symlink() and named.read_text() == SCRIPTS["faults/break-it.sh"]
     assert load_snapshot("links") == scenario
+
+
+def test_the_copy_leaves_out_what_is_no_file_and_can_always_be_removed(tmp_path: Path) -> None:
+    directory = tmp_path / "odd"
+    write_scenario(directory, meta={"faults": FAULTS, "break": DELETE}, files=SCRIPTS)
+    os.mkfifo(directory / "pipe")  # copying it would block, or fail the session
+    locked = directory / "locked"
+    locked.mkdir()
+    (locked / "notes.txt").write_text("read-only directory\n")
+    locked.chmod(0o555)
+    try:
+        scenario = load_scenario(directory)
+        session = session_dir("odd")
+        write_snapshot(scenario, session)
+    finally:
+        locked.chmod(0o755)
+    copies = session / FILES_DIR
+    assert not (copies / "pipe").exists()
+    assert (copies / "locked" / "notes.txt").read_text() == "read-only directory\n"
+    assert stat.S_IMODE((copies / "locked").stat().st_mode) & stat.S_IRWXU == stat.S_IRWXU
+    assert stat.S_IMODE(copies.stat().st_mode) == 0o700
+
+
+def test_a_scenario_directory_too_large_to_copy_is_refused_before_anything_is_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "large"
+    write_scenario(directory, meta={"faults": FAULTS, "break": DELETE}, files=SCRIPTS)
+    (directory / "dataset.bin").write_bytes(b"\0" * 4096)
+    monkeypatch.setattr(snapshot, "MAX_COPY_BYTES", 2048)
+    session = session_dir("large")
+    with pytest.raises(ScenarioFailure, match="more than a session copies"):
+        write_snapshot(load_scenario(directory), session)
+    assert not (session / FILES_DIR).exists() and not (session / SNAPSHOT_FILE).exists()
