@@ -3,7 +3,7 @@
 Also the one place the other adapters ask: :func:`admit` before a session first runs a pack's
 code (replay-up, replay-run, replay-test), :func:`offer` after replay-add fetched a commit.
 The question is asked only when stdin is a terminal; ``--yes`` answers it; otherwise the run
-stops with PackUntrusted (exit 7), whose message says what to run. See libreplay/trust.py.
+stops with PackUntrusted (exit 7), whose message says what to run. See libreplay/packs/trust.py.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Exit statuses (documented in docs/architecture.md):
   4  something named does not exist (scenario, pack, session)
   5  the environment is not usable (Docker engine, Compose, tmux, git)
   6  a scenario misbehaved at run time (baseline unhealthy, break did not break, timeout)
-  7  a pack is not trusted at its checked-out commit: nothing of it was run (libreplay/trust.py)
+  7  a pack is not trusted at its checked-out commit: nothing of it was run (libreplay/packs/trust.py)
   128+N    stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP), after clean-up
 """
 

@@ -40,7 +40,7 @@ def session_dir(session_id: str) -> Path:
 
 
 def trust_path() -> Path:
-    """The packs the user has trusted, each at the commit they were shown (libreplay/trust.py)."""
+    """The packs the user has trusted, each at the commit they were shown (libreplay/packs/trust.py)."""
     return data_dir() / "trusted-packs.toml"
 
 

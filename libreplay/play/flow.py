@@ -39,7 +39,14 @@ from libreplay.play.workspace import BAD_NEWS_STYLE, GOOD_NEWS_STYLE, ExtraWindo
 from libreplay.scenario.model import Scenario
 from libreplay.session.ledger import personal_best
 from libreplay.session.snapshot import load_snapshot
-from libreplay.session.state import RESOLVED, SessionState, disown, load_session, record_transcript
+from libreplay.session.state import (
+    RESOLVED,
+    SESSION_FILE,
+    SessionState,
+    disown,
+    load_session,
+    record_transcript,
+)
 
 HINT_KEY = "h"
 WATCH_LOG = ".watch.log"  # a dot-file: no watcher of the session directory reacts to it
@@ -188,7 +195,7 @@ class Play:
         """React to the session's state until the workspace closes or the run cleans up."""
         assert self.session_id is not None
         follow_directory(paths.session_dir(self.session_id), self._on_watch_event, self.monitor_done,
-                         names={"session.toml"}, tick_seconds=MONITOR_TICK_SECONDS)
+                         names={SESSION_FILE}, tick_seconds=MONITOR_TICK_SECONDS)
 
     def _on_watch_event(self, event: WatchEvent) -> None:
         if self.cleaning_up.is_set():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from libreplay.session.state import ABANDONED, ACTIVE, ERROR, RESOLVED, TIMEOUT, SessionState
+from libreplay.session.state import RESOLVED, TIMEOUT, SessionState
 
 CLOSE_AFTER_SECONDS = 5.0  # long enough to read the good news in the status line
 ENDED_CLOSE_SECONDS = 2.0
@@ -81,7 +81,7 @@ def _ended(state: SessionState) -> Close | None:
         return Close(RESOLVED_NEWS, CLOSE_AFTER_SECONDS)
     if state.status == TIMEOUT and state.fixed_late_at is not None:
         return Close(FIXED_LATE_NEWS, CLOSE_AFTER_SECONDS)
-    if state.status in (ABANDONED, ERROR):
+    if state.meaning.stopped:
         return Close(f"The session ended ({state.status}).", ENDED_CLOSE_SECONDS)
     return None
 
@@ -92,7 +92,7 @@ def watcher_died(state: SessionState, *, watcher_exited: bool) -> bool:
     With --through-deadline it only ever leaves once the session is over (resolved, fixed
     late, torn down): ended while active, or timed out with no late fix, it died early.
     """
-    return watcher_exited and state.status in (ACTIVE, TIMEOUT) and state.fixed_late_at is None
+    return watcher_exited and state.meaning.watched and state.fixed_late_at is None
 
 
 def news_without_closing(message: str) -> str:

@@ -5,7 +5,7 @@ the terminal showing it rather than draw on it: OSC 52 (writes the clipboard), O
 (titles), OSC 8 (links that say one thing and open another), DCS/SOS/PM/APC strings (terminal
 passthroughs) and CSI ``t`` window operations (some report the title back as typed input).
 Playback keeps everything that draws — text, colours, cursor movement — and drops those.
-:func:`inert` (libreplay/terminal.py) is the wrong tool here: it removes every sequence.
+:func:`inert` (libreplay/core/text.py) is the wrong tool here: it removes every sequence.
 
 A sequence may be split across two events of the recording, so the filter keeps its state
 from one event to the next.

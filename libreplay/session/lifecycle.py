@@ -6,7 +6,7 @@ labels, so they compose in a shell pipe and can run in separate processes. What 
 scenario is the snapshot replay-up took (libreplay.session.snapshot): no step after up reads the
 pack again.
 
-Clean-up is guaranteed: every phase runs inside :func:`interrupts.signals_raise`, and any
+Clean-up is guaranteed: every phase runs inside :func:`libreplay.core.signals.signals_raise`, and any
 exception or stop signal tears the stack down (shielded from a second Ctrl-C) before it
 propagates. A session whose owner process died (SIGKILL) is an orphan:
 :func:`libreplay.session.owners.find_orphans` names it and :func:`down_all` removes it.
@@ -162,7 +162,7 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
     """Create a session, bring its stack up and prove the healthy baseline passes its check.
 
     Raises PackUntrusted, before anything is made, for a pack not trusted at the commit checked
-    out (the command layer asks first: libreplay/trust.py). The session's snapshot of the
+    out (the command layer asks first: libreplay/packs/trust.py). The session's snapshot of the
     scenario is taken at that commit, first: every later step runs the snapshot, not the pack."""
     from libreplay.packs import trust
 

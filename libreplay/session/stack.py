@@ -1,10 +1,11 @@
 """A session's Compose stack: one resolved, checked model kept in the session directory.
 
 ``prepare`` has Compose resolve the pack's compose file, checks the result against the
-allow-list and writes the session's own model (libreplay/compose_model.py): labels tying every
-container to the session and to this REPLAYBOOK home, stable image names for built services
-(so sessions share images instead of tagging one per session), per-session copies of bind
-sources, and the probe that runs the ``http_200`` check from inside the scenario's own network.
+allow-list (libreplay/scenario/sandbox.py) and writes the session's own model
+(libreplay/session/model.py): labels tying every container to the session and to this
+REPLAYBOOK home, stable image names for built services (so sessions share images instead of
+tagging one per session), per-session copies of bind sources, and the probe that runs the
+``http_200`` check from inside the scenario's own network.
 Every later Compose call of the session, its scripts' included, uses that model only.
 
 The scenario's scripts and fault files are the session's own copy (libreplay.session.snapshot),

@@ -1,12 +1,14 @@
 """Session state: ``<state dir>/sessions/<id>/session.toml``, the file every process shares.
 
 The engine (replay-up/-break/-check --watch/-hint/-down) writes it; the HUD and
-``replaybook run`` watch it with watchfiles and redraw or react when it changes.
+``replaybook run`` follow it (libreplay.core.watch) and redraw or react when it changes.
 All writes go through :func:`update_session` (locked, atomic), so concurrent writers
 (the watcher, replay-hint, replay-down) never lose one another's updates.
 
 Layout of a session directory:
   session.toml          the state below
+  scenario.json         the snapshot of the scenario taken at up (libreplay.session.snapshot)
+  scenario/             the session's copy of the scenario directory, where its scripts run
   compose.json          the session's compose model: the pack's file as Compose resolves it,
                         checked, with replaybook's additions (labels, the probe)
   mounts/               per-session copies of what the scenario binds (never the pack)
@@ -70,6 +72,7 @@ class StatusMeaning:
     label: str  # the HUD's word after STATUS:
     style: str  # and its colour: "", "bold", "dim", "green", "red", "yellow"
     takes_hints: bool = True  # replay-hint still reveals hints (a timed-out session may be fixed late)
+    watched: bool = False  # a fix may still land, so the watcher watches for it (late, after a timeout)
 
     @property
     def terminal(self) -> bool:
@@ -83,14 +86,19 @@ class StatusMeaning:
     def on_the_clock(self) -> bool:
         return self.clock == ON_THE_CLOCK
 
+    @property
+    def stopped(self) -> bool:
+        """Over with no fix and no deadline passed: given up, or ended by a fault."""
+        return self.terminal and self.outcome == OUTCOME_ABANDONED
+
 
 STATUS_MEANINGS = {
     STARTING: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "STARTING (building the stack)", "dim"),
     READY: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "READY (not broken yet)", "dim"),
     BREAKING: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "BREAKING...", "yellow"),
-    ACTIVE: StatusMeaning(ON_THE_CLOCK, OUTCOME_ABANDONED, "ACTIVE", "bold"),
+    ACTIVE: StatusMeaning(ON_THE_CLOCK, OUTCOME_ABANDONED, "ACTIVE", "bold", watched=True),
     RESOLVED: StatusMeaning(OVER, OUTCOME_SUCCESS, "RESOLVED", "green", takes_hints=False),
-    TIMEOUT: StatusMeaning(OVER, OUTCOME_TIMEOUT, "SLA BREACHED", "red"),
+    TIMEOUT: StatusMeaning(OVER, OUTCOME_TIMEOUT, "SLA BREACHED", "red", watched=True),
     ABANDONED: StatusMeaning(OVER, OUTCOME_ABANDONED, "ABANDONED", "yellow", takes_hints=False),
     ERROR: StatusMeaning(OVER, OUTCOME_ABANDONED, "ERROR", "red", takes_hints=False),
 }
@@ -155,7 +163,7 @@ class SessionState:
     holder_pid: int | None = None
     holder_started: float | None = None
     transcript: str | None = None
-    pack_commit: str | None = None  # an added pack's commit admitted by replay-up: scripts run only there
+    pack_commit: str | None = None  # an added pack's commit admitted by replay-up: the snapshot's
     page: str = ""
     title: str = ""
 

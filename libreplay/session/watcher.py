@@ -95,7 +95,7 @@ def watch(
 ) -> SessionState:
     """Watch until resolved, timed out (or, ``through_deadline``, fixed late) or ended."""
     state = load_session(session_id)
-    if state.status not in (ACTIVE, TIMEOUT):
+    if not state.meaning.watched:
         if state.terminal:
             return state
         raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
@@ -199,7 +199,7 @@ class _Watcher:
             except NotFound:
                 raise _SessionEnded from None
             timed_out = state.status == TIMEOUT
-            if state.status not in (ACTIVE, TIMEOUT) or (timed_out and not self.through_deadline):
+            if not state.meaning.watched or (timed_out and not self.through_deadline):
                 return state
             if state.fixed_late_at is not None:
                 return state

@@ -135,7 +135,7 @@ def test_ordinary_text_of_every_script_and_emoji_survive(text: str) -> None:
 
 
 def test_every_format_character_python_knows_is_dropped() -> None:
-    """The table in terminal.py is spelled out: it must cover unicodedata's every Cf character
+    """The table in core/text.py is spelled out: it must cover unicodedata's every Cf character
     (apart from a joiner between non-ASCII characters, tested above)."""
     import unicodedata
 

@@ -1,4 +1,4 @@
-"""Pack trust (libreplay/trust.py): tied to the pack's source and commit, with real git packs."""
+"""Pack trust (libreplay/packs/trust.py): tied to the pack's source and commit, with real git packs."""
 
 from __future__ import annotations
 
