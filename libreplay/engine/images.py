@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from libreplay.core.errors import EnvironmentProblem, ReplayError
@@ -27,6 +28,26 @@ def image_id(tag: str) -> str | None:
             return str(docker_api.client().images.get(tag).id)
     except docker.errors.ImageNotFound:
         return None
+
+
+class BuildFailed(Exception):
+    """The engine could not build an image; ``log`` is the end of its build output."""
+
+    def __init__(self, reason: str, log: str) -> None:
+        super().__init__(reason)
+        self.log = log
+
+
+def build(context: Path, tag: str, *, labels: dict[str, str]) -> None:
+    """Build the image of ``context`` (its Dockerfile) as ``tag``; BuildFailed when it fails."""
+    import docker.errors
+
+    with docker_api.engine_errors():
+        try:
+            docker_api.client().images.build(path=str(context), tag=tag, rm=True, labels=labels)
+        except docker.errors.BuildError as exc:
+            log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
+            raise BuildFailed(str(exc), log) from exc
 
 
 def pull(reference: str, *, timeout: float) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from libreplay.core import paths
 from libreplay.core.errors import ScenarioFailure
 from libreplay.core.proc import ProcessTimeout
-from libreplay.engine import docker_api
+from libreplay.engine import docker_api, images
 from libreplay.engine.docker_api import PROBE_LABEL, engine_errors
 from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.stack import PROBE_IMAGE_REPO, Stack
@@ -35,29 +35,19 @@ MAX_LOG_LINE_BYTES = 4096
 
 def ensure_probe_image(on_progress: Callable[[str], None] | None = None) -> str:
     """Build the probe image once per content version; return its tag."""
-    import docker.errors
-
     context = paths.asset_path("probe")
     digest = hashlib.sha256()
     for name in sorted(p.name for p in context.iterdir()):
         digest.update(name.encode() + (context / name).read_bytes())
     tag = f"{PROBE_IMAGE_REPO}:{digest.hexdigest()[:12]}"
-    api = docker_api.client()
-    with engine_errors():
-        try:
-            api.images.get(tag)
-            return tag
-        except docker.errors.ImageNotFound:
-            pass
-        if on_progress:
-            on_progress(f"building the check probe image {tag}")
-        try:
-            api.images.build(
-                path=str(context), tag=tag, rm=True, labels={PROBE_LABEL: "1"}
-            )
-        except docker.errors.BuildError as exc:
-            log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
-            raise ScenarioFailure(f"could not build the probe image: {exc}\n{log}") from exc
+    if images.image_id(tag) is not None:
+        return tag
+    if on_progress:
+        on_progress(f"building the check probe image {tag}")
+    try:
+        images.build(context, tag, labels={PROBE_LABEL: "1"})
+    except images.BuildFailed as exc:
+        raise ScenarioFailure(f"could not build the probe image: {exc}\n{exc.log}") from exc
     return tag
 
 
