@@ -218,17 +218,10 @@ def _mark_ready(state: SessionState) -> None:
 
 def _prove_baseline(stack: Stack) -> None:
     check = Check(stack)
-    if check.http:
-        deadline = time.monotonic() + BASELINE_TIMEOUT_SECONDS
-        with _probe_events(check) as events:
-            while time.monotonic() < deadline:
-                event = _next_event(events, deadline)
-                if isinstance(event, ProbeEvent) and event.ok and check.once():
-                    return
-                if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
-                    break
-    elif _poll(check, want=True, timeout=BASELINE_TIMEOUT_SECONDS):
-        return
+    with _probe_events(check) as events:
+        # A passing probe answer is confirmed by a check of its own: the baseline must hold.
+        if _wait_for(check, events, fixed=True, since=None, timeout=BASELINE_TIMEOUT_SECONDS, confirm=True):
+            return
     target = stack.probe_url() if check.http else "check.sh"
     raise ScenarioFailure(
         f"{stack.scenario.ref}: the healthy stack fails its own success check ({target}) "
@@ -318,16 +311,7 @@ def inject(stack: Stack, fault: Fault) -> None:
 
 
 def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> bool:
-    if events is None:
-        return _poll(check, want=False, timeout=BREAK_PROOF_TIMEOUT_SECONDS)
-    deadline = time.monotonic() + BREAK_PROOF_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        event = _next_event(events, deadline)
-        if isinstance(event, ProbeEvent) and not event.ok and event.at >= injected_at - 0.5:
-            return True
-        if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
-            return False
-    return False
+    return _wait_for(check, events, fixed=False, since=injected_at, timeout=BREAK_PROOF_TIMEOUT_SECONDS)
 
 
 def finish(session_id: str, status: str, *, error: str | None = None) -> SessionState:
@@ -546,6 +530,29 @@ def probe_alive(check: Check) -> bool:
     return True
 
 
+def _wait_for(
+    check: Check, events: ProbeEvents | None, *, fixed: bool, since: float | None, timeout: float,
+    confirm: bool = False,
+) -> bool:
+    """Wait (bounded) until the check answers ``fixed``: the probe's ``events`` for http_200
+    (answers from ``since``, unix time, on; ``confirm``: a passing answer is checked once more),
+    check.sh once a second for exit_zero (``events`` None). False on time, or when the probe is gone."""
+    if events is None:
+        return _poll(check, want=fixed, timeout=timeout)
+    def answers(event: ProbeFollowerEvent | NothingArrived) -> bool:
+        return (isinstance(event, ProbeEvent) and event.ok is fixed
+                and (since is None or event.at >= since - 0.5))
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = _next_event(events, deadline)
+        if answers(event) and (not confirm or check.once() is fixed):
+            return True
+        if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
+            return False
+    return False
+
+
 def _poll(check: Check, *, want: bool, timeout: float) -> bool:
     """Run a script check until it answers ``want`` (bounded; scripts have no event stream)."""
     deadline = time.monotonic() + timeout
@@ -560,14 +567,5 @@ def _poll(check: Check, *, want: bool, timeout: float) -> bool:
 def wait_until_fixed(session_id: str, *, since: float, timeout: float) -> bool:
     """Wait (bounded) for the check to pass after ``since`` (unix time); used after solve.sh."""
     check = Check(open_stack(load_session(session_id)))
-    if not check.http:
-        return _poll(check, want=True, timeout=timeout)
-    deadline = time.monotonic() + timeout
     with _probe_events(check) as events:
-        while time.monotonic() < deadline:
-            event = _next_event(events, deadline)
-            if isinstance(event, ProbeEvent) and event.ok and event.at >= since - 0.5:
-                return True
-            if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
-                return False
-    return False
+        return _wait_for(check, events, fixed=True, since=since, timeout=timeout)
