@@ -130,19 +130,9 @@ def run(
     """
     err_lines: list[str] = []
     out_lines: list[str] = []
-
-    def collect_stdout(line: str) -> None:
-        out_lines.append(line)
-        if on_stderr is not None:
-            on_stderr(line.rstrip("\n"))
-
-    def collect_stderr(line: str) -> None:
-        err_lines.append(line)
-        if on_stderr is not None:
-            on_stderr(line.rstrip("\n"))
-
     child = _Child.start(argv, timeout=timeout, cwd=cwd, env=env, own_session=own_session,
-                         stdout=collect_stdout if stream_stdout else None, stderr=collect_stderr)
+                         stdout=_collector(out_lines, on_stderr) if stream_stdout else None,
+                         stderr=_collector(err_lines, on_stderr))
     exit_code = child.wait()
     if stream_stdout:
         stdout = "".join(out_lines)
@@ -150,6 +140,17 @@ def run(
         captured = child.running.stdout
         stdout = captured.decode(errors="replace") if isinstance(captured, bytes) else ""
     return child.completed(exit_code, stdout=stdout, stderr="".join(err_lines))
+
+
+def _collector(into: list[str], on_line: Callable[[str], None] | None) -> Callable[[str], None]:
+    """A line callback for ``sh``: keeps each line, and passes it on (without its newline)."""
+
+    def collect(line: str) -> None:
+        into.append(line)
+        if on_line is not None:
+            on_line(line.rstrip("\n"))
+
+    return collect
 
 
 @contextmanager
@@ -170,16 +171,10 @@ def reading(
     ``on_stderr`` sees each line of stderr as it comes.
     """
     err_lines: list[str] = []
-
-    def collect_stderr(line: str) -> None:
-        err_lines.append(line)
-        if on_stderr is not None:
-            on_stderr(line.rstrip("\n"))
-
     read_end, write_end = os.pipe()
     try:
         child = _Child.start(argv, timeout=timeout, cwd=cwd, env=env, stdout=write_end,
-                             stderr=collect_stderr)
+                             stderr=_collector(err_lines, on_stderr))
     except BaseException:
         os.close(read_end)
         raise

@@ -429,12 +429,7 @@ def _remove_by_name(session_id: str) -> bool:
     if not directory.is_dir():
         return False
     with shielded():
-        try:
-            _remove_project(project_name(session_id), None)
-        except EnvironmentProblem as gone:
-            raise _stack_left(gone, session_id) from None
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
+        _remove_session(session_id, project_name(session_id), None, directory)
     return True
 
 
