@@ -29,8 +29,8 @@ class WatchEvent(Enum):
 
 
 DEBOUNCE_MS = 50  # changes closer than this arrive as one
-STEP_MS = 10
-ARMED_AFTER_MS = 300  # an empty first batch after this long: the watch is in place
+STEP_MS = 50  # how often the watch looks for a stop between changes
+ARMED_AFTER_MS = 1000  # an empty first batch after this long: the watch is in place
 
 
 def follow_directory(
