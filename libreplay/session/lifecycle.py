@@ -166,7 +166,9 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
     scenario is taken at that commit, first: every later step runs the snapshot, not the pack."""
     from libreplay.packs import trust
 
-    admitted = trust.commit_of(scenario)  # read once: the trust check and the snapshot's are of it
+    # The commit the snapshot must be taken at. require_trust reads the clone's HEAD again: a
+    # clone that moved in between fails the snapshot's check, so the gap fails closed.
+    admitted = trust.commit_of(scenario)
     trust.require_trust(scenario)
     sla = sla_seconds_for(scenario, sla_minutes)
     owner_pid, owner_started = _explicit_owner()
