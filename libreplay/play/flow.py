@@ -60,6 +60,7 @@ class PlayOptions:
     fault: str | None = None  # None: drawn at random by replay-break
     keep: bool = False  # leave the stack up afterwards
     split: bool = True  # tmux; False: the shell in this terminal
+    title: str = ""  # what the talk calls it: blind play names no scenario id (docs/terminal.md)
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,8 @@ class Play:
 
     def _play(self) -> None:
         self.step = "replay-up"
-        self.say(f"Starting {self.options.scenario} (the first run builds its images; "
-                 "this can take a few minutes)...")
+        shown = f'"{self.options.title}"' if self.options.title else "the scenario"
+        self.say(f"Starting {shown} (the first run builds its images; this can take a few minutes)...")
         self.session_id = self.steps.up(self.options.scenario, sla=self.options.sla)
         self.scenario = self._snapshot()
         cast = self._record_transcript()

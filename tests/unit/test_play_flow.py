@@ -38,7 +38,7 @@ from libreplay.session.state import (
 
 SESSION = "flow0001"
 WAIT = 15.0  # seconds a test waits for the monitor at most
-STARTING = "Starting 001-nginx-502 (the first run builds its images; this can take a few minutes)..."
+STARTING = "Starting the scenario (the first run builds its images; this can take a few minutes)..."
 
 
 @dataclass
