@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from libreplay.core import paths
-from libreplay.core.errors import NotFound, ReplayError
+from libreplay.core.errors import InvalidInput, NotFound, ReplayError
 from libreplay.core.signals import STOP_SIGNALS, handling
 from libreplay.core.text import inert
 from libreplay.core.watch import WatchEvent, follow_directory
@@ -346,13 +346,13 @@ class Play:
 def workspace_spec(
     state: SessionState, executable: Callable[[str], str], *, columns: int, rows: int
 ) -> WorkspaceSpec:
-    """The trainee's workspace for ``state``: the recorded shell beside the HUD, a window per
-    other service, ``C-b h`` for a hint (docs/terminal.md)."""
+    """The trainee's workspace for ``state``: the recorded shell beside the HUD, a recorded
+    window per other service, ``C-b h`` for a hint (docs/terminal.md)."""
     sid = state.id
     cast = paths.transcript_path(sid)
     windows = tuple(
         ExtraWindow(inert(service, keep_newlines=False),  # tmux shows it in the status line
-                    (executable("replay-shell"), sid, service))
+                    (executable("replay-shell"), sid, service, *_recorded(sid, service)))
         for service in state.services if service != state.shell_service
     )
     return WorkspaceSpec(
@@ -367,3 +367,12 @@ def workspace_spec(
         rows=max(10, rows - 1),  # the status line takes one
         environment={"REPLAYBOOK_NO_ORPHAN_NOTICE": "1"},
     )
+
+
+def _recorded(session_id: str, service: str) -> tuple[str, ...]:
+    """replay-shell's arguments that record a service's window beside the trainee's shell
+    (none for a name no file may carry; Compose allows no such service name anyway)."""
+    try:
+        return ("--record", str(paths.transcript_path(session_id, service)))
+    except InvalidInput:
+        return ()

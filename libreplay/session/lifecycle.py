@@ -18,6 +18,7 @@ import os
 import queue
 import random
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -313,19 +314,34 @@ def inject(stack: Stack, fault: Fault) -> None:
                 f"{stack.scenario.ref}: {fault.script} {result.how_it_ended}:\n{result.tail()}"
             )
         return
-    for index, step in enumerate(fault.steps):
-        if step.action == "cp":
-            args = ["cp", str(stack.scenario_file(step.src or "")), f"{step.service}:{step.dest}"]
-        elif step.action == "exec":
-            args = ["exec", "-T", step.service, *step.cmd]
-        else:
-            args = ["restart", step.service]
-        result = stack.compose(*args, timeout=STEP_TIMEOUT_SECONDS)
-        if not result.ok:
-            raise ScenarioFailure(
-                f"{stack.scenario.ref}: break[{index}].{step.action} failed "
-                f"({result.how_it_ended}):\n{result.tail()}"
-            )
+    with tempfile.TemporaryDirectory(prefix=".break-", dir=stack.session_dir) as scratch:
+        for index, step in enumerate(fault.steps):
+            if step.action == "cp":
+                source = _written_now(stack.scenario_file(step.src or ""), Path(scratch) / str(index))
+                args = ["cp", str(source), f"{step.service}:{step.dest}"]
+            elif step.action == "exec":
+                args = ["exec", "-T", step.service, *step.cmd]
+            else:
+                args = ["restart", step.service]
+            result = stack.compose(*args, timeout=STEP_TIMEOUT_SECONDS)
+            if not result.ok:
+                raise ScenarioFailure(
+                    f"{stack.scenario.ref}: break[{index}].{step.action} failed "
+                    f"({result.how_it_ended}):\n{result.tail()}"
+                )
+
+
+def _written_now(source: Path, scratch: Path) -> Path:
+    """A copy of a fault file (same name and mode) whose times are now: `docker cp` keeps a
+    file's mtime, and a config changed at the break must not show the pack's date in `ls -l`,
+    as a real edit would not (blind play, docs/writing-scenarios.md)."""
+    scratch.mkdir()
+    fresh = scratch / source.name
+    try:
+        shutil.copy(source, fresh)  # content and mode; the times are the copy's own
+    except OSError as exc:
+        raise ScenarioFailure(f"{source}: the fault file could not be read ({exc})") from exc
+    return fresh
 
 
 def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> bool:
