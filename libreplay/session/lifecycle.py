@@ -35,7 +35,7 @@ from libreplay.core.errors import (
 )
 from libreplay.core.signals import as_interrupted, shielded, signals_raise
 from libreplay.engine import docker_api
-from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario
+from libreplay.scenario.model import MAX_HOLD_SECONDS, MAX_SLA_MINUTES, Fault, Scenario
 from libreplay.session import ledger
 from libreplay.session.checks import (
     Check,
@@ -86,6 +86,7 @@ BASELINE_TIMEOUT_SECONDS = 120
 BREAK_PROOF_TIMEOUT_SECONDS = 60
 SCRIPT_CHECK_INTERVAL_SECONDS = 1.0
 SLA_OVERRIDE_ENV = "REPLAYBOOK_SLA_SECONDS"  # seconds; for tests and demos
+HOLD_OVERRIDE_ENV = "REPLAYBOOK_HOLD_SECONDS"  # seconds, every scenario's hold; for tests and demos
 OWNER_ENV = "REPLAYBOOK_OWNER_PID"
 
 
@@ -116,6 +117,17 @@ def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:
     if sla_minutes is not None and not 1 <= sla_minutes <= MAX_SLA_MINUTES:
         raise InvalidInput(f"--sla: must be minutes from 1 to {MAX_SLA_MINUTES}, got {sla_minutes}")
     return 60 * (sla_minutes or scenario.sla_minutes)
+
+
+def hold_seconds_for(scenario: Scenario) -> int:
+    """The scenario's hold, or the override every scenario's hold takes in this run."""
+    override = os.environ.get(HOLD_OVERRIDE_ENV)
+    if not override:
+        return scenario.hold_seconds
+    if not override.isdigit() or int(override) > MAX_HOLD_SECONDS:
+        raise InvalidInput(f"{HOLD_OVERRIDE_ENV}: must be a whole number of seconds from 0 to "
+                           f"{MAX_HOLD_SECONDS}, got {override[:40]!r}")
+    return int(override)
 
 
 def _explicit_owner() -> tuple[int | None, float | None]:
@@ -171,6 +183,7 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
     admitted = trust.commit_of(scenario)
     trust.require_trust(scenario)
     sla = sla_seconds_for(scenario, sla_minutes)
+    hold = hold_seconds_for(scenario)
     owner_pid, owner_started = _explicit_owner()
     session_id = new_session_id()
     state = SessionState(
@@ -192,12 +205,14 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         title=scenario.title,
         page=scenario.page,
         pack_commit=admitted,
+        hold_seconds=hold,
+        survive_restart=list(scenario.survive_restart),
     )
     stack = Stack(scenario, session_id, state.project, state.directory)
     with _torn_down_on_failure(stack):
         save_new_session(state)
         write_snapshot(scenario, state.directory, admitted_commit=admitted)
-        probe_image = ensure_probe_image(on_progress) if scenario.success_condition == "http_200" else ""
+        probe_image = ensure_probe_image(on_progress) if scenario.probes_http else ""
         stack.prepare(probe_image)
         on_progress(f"starting {scenario.ref} as session {session_id} (project {state.project})")
         stack.up(on_progress)
@@ -337,7 +352,7 @@ def closed(state: SessionState, status: str, error: str | None = None) -> Sessio
     moment = now()
     state.status = status
     if status == RESOLVED:
-        state.resolved_at = moment
+        state.resolved_at = state.verifying_since or moment  # the fix landed when its hold began
     if error is not None:
         state.error = error
     state.ended_at = state.deadline if status == TIMEOUT else moment
@@ -347,7 +362,11 @@ def closed(state: SessionState, status: str, error: str | None = None) -> Sessio
         elapsed_seconds=state.elapsed_seconds(),
         sla_seconds=state.sla_seconds,
         hints_used=state.hints_used,
+        guards_tripped=len(state.guards_tripped),
+        relapses=state.relapses,
     )
+    state.verifying_since = None
+    state.verify_note = ""
     return state
 
 

@@ -150,8 +150,8 @@ class Stack:
     def prepare(self, probe_image: str) -> None:
         """Resolve, check and write the session's model (raises ScenarioInvalid when refused)."""
         labels = {SESSION_LABEL: self.session_id, HOME_LABEL: home_id()}
-        http = self.scenario.success_condition == "http_200"
-        probe = self._probe_service(probe_image, labels) if http else None
+        # The probe also fetches the http_200 guards' targets, from inside the network.
+        probe = self._probe_service(probe_image, labels) if self.scenario.probes_http else None
         parts = SessionParts(self.project, self.session_dir, labels, self.image_name, probe)
         session_model(self.scenario, parts)
 
