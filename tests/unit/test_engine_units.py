@@ -21,22 +21,24 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "testpack"
 
 
 @pytest.mark.parametrize(
-    ("fixed", "elapsed", "hints", "guards", "relapses", "expected"),
+    ("fixed", "elapsed", "penalised", "expected"),
     [
-        (True, 0, 0, 0, 0, 1000),
-        (True, 450, 0, 0, 0, 700),  # half the SLA used costs 300 points ...
-        (True, 450, 2, 0, 0, 600),  # ... two hints cost 100
-        (True, 900, 0, 0, 0, 400),
-        (True, 90, 0, 1, 0, 790),  # a guard tripped costs 150
-        (True, 90, 0, 0, 2, 790),  # a relapse costs 75
-        (True, 899, 9, 2, 3, 100),  # never below 100 for a fix
-        (True, 5000, 0, 0, 0, 400),  # a late clock cannot go negative
-        (False, 10, 0, 0, 0, 0),
+        (True, 0, (0, 0, 0), 1000),
+        (True, 450, (0, 0, 0), 700),  # half the SLA used costs 300 points ...
+        (True, 450, (2, 0, 0), 600),  # ... two hints cost 100
+        (True, 900, (0, 0, 0), 400),
+        (True, 90, (0, 1, 0), 790),  # a guard tripped costs 150
+        (True, 90, (0, 0, 2), 790),  # a relapse costs 75
+        (True, 899, (9, 2, 3), 100),  # never below 100 for a fix
+        (True, 5000, (0, 0, 0), 400),  # a late clock cannot go negative
+        (False, 10, (0, 0, 0), 0),
     ],
 )
 def test_score_is_deterministic(
-    fixed: bool, elapsed: float, hints: int, guards: int, relapses: int, expected: int
+    fixed: bool, elapsed: float, penalised: tuple[int, int, int], expected: int
 ) -> None:
+    """``penalised``: hints, guards tripped, relapses."""
+    hints, guards, relapses = penalised
     got = ledger.score(fixed=fixed, elapsed_seconds=elapsed, sla_seconds=900, hints_used=hints,
                        guards_tripped=guards, relapses=relapses)
     assert got == expected
