@@ -3,8 +3,8 @@
 One cycle per scenario and fault: up (the healthy baseline passes its check and its guards),
 break (the check then fails, the guards still pass), the fault's solve script, the check passes
 again within a bounded time, the fix holds (the ``survive_restart`` services restart, the check
-keeps passing for the hold, every guard passes), down. A cycle stops at the first failing step and reports it with its output; the stack is
-always torn down. This is what a pack's own CI runs.
+keeps passing for the hold, every guard passes), down. A cycle stops at the first failing step
+and reports it with its output; the stack is always torn down. This is what a pack's own CI runs.
 """
 
 from __future__ import annotations
