@@ -315,7 +315,7 @@ class _Loader:
         if entries is None or self._reported(("guards",)):
             return ()
         guards: list[Guard] = []
-        seen: set[str] = set()
+        seen: set[Any] = set()
         for index, entry in enumerate(entries):
             guard = self._guard(("guards", index), entry)
             name = entry.get("name") if isinstance(entry, dict) else None
