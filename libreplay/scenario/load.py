@@ -22,10 +22,13 @@ from libreplay.scenario import schema
 from libreplay.scenario.compose_file import ComposeFile, published_ports, read_compose_text
 from libreplay.scenario.model import (
     DEFAULT_FAULT_NAME,
+    DEFAULT_HOLD_SECONDS,
     DEFAULT_SLA_MINUTES,
     DEFAULT_SOLVE_SCRIPT,
     BreakStep,
+    Debrief,
     Fault,
+    Guard,
     Scenario,
     is_inside,
     show_value,
@@ -39,9 +42,12 @@ META_KEYS = frozenset(
     {
         "id", "title", "page", "difficulty", "hints", "tags", "learning_objectives", "source",
         "success_condition", "success_target", "sla_minutes", "shell", "break", "faults",
+        "hold_seconds", "survive_restart", "guards", "debrief",
     }
 )
-FAULT_KEYS = frozenset({"name", "break", "script", "hints", "solve"})
+FAULT_KEYS = frozenset({"name", "break", "script", "hints", "solve", "debrief"})
+GUARD_KEYS = frozenset({"name", "condition", "script", "target", "message"})
+DEBRIEF_KEYS = frozenset({"fix", "why", "follow_ups"})
 SOURCE_KEYS = frozenset({"incident_date", "reference", "sanitized"})
 # Bounds on what a pack's files may cost to read: a document past these is refused, not parsed.
 MAX_FILE_BYTES = 1 << 20
@@ -186,8 +192,13 @@ class _Loader:
         source = self._source()
         sla = meta.get("sla_minutes", DEFAULT_SLA_MINUTES)
         self._reported(("sla_minutes",))
+        hold = meta.get("hold_seconds", DEFAULT_HOLD_SECONDS)
+        self._reported(("hold_seconds",))
         shell = self._shell()
         condition, target = self._success()
+        restarts = self._restarts()
+        guards = self._guards()
+        debrief = self._debrief(("debrief",))
         faults = self._faults()
         if self.problems or not self.services:
             return None
@@ -208,6 +219,10 @@ class _Loader:
             learning_objectives=objectives,
             source=source,
             sla_minutes=sla,
+            hold_seconds=hold,
+            survive_restart=restarts,
+            guards=guards,
+            debrief=debrief,
             published_ports=published_ports(self.compose.document or {}),
             warnings=tuple(self.warnings),
             pack=self.pack,
@@ -264,16 +279,83 @@ class _Loader:
         if self._reported(("success_target",)):
             return condition, None
         target = str(self.meta["success_target"])
+        self._url("meta.json: success_target", target)
+        return condition, target
+
+    def _url(self, where: str, target: str) -> bool:
+        """An http(s) URL whose host is a service, localhost or 127.0.0.1."""
         parts = urlsplit(target)
         try:
             port_ok = parts.port is None or parts.port > 0
         except ValueError:
             port_ok = False
         if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-            self.problem("meta.json: success_target", f"must be an http(s) URL, got {target!r}")
-        elif parts.hostname not in ("localhost", "127.0.0.1"):
-            self._is_service("meta.json: success_target (host)", parts.hostname)
-        return condition, target
+            self.problem(where, f"must be an http(s) URL, got {target!r}")
+            return False
+        if parts.hostname not in ("localhost", "127.0.0.1"):
+            return self._is_service(f"{where} (host)", parts.hostname)
+        return True
+
+    # -- fair wins: the hold, guards, the debrief ------------------------------------------
+
+    def _restarts(self) -> tuple[str, ...]:
+        place: Place = ("survive_restart",)
+        services = schema.value_at(self.meta, place)
+        if self._reported(place) or services is None:
+            return ()
+        named = []
+        for index, service in enumerate(services):
+            where = f"meta.json: {schema.place_name((*place, index))}"
+            if not self._reported((*place, index)) and self._is_service(where, service):
+                named.append(service)
+        return tuple(named)
+
+    def _guards(self) -> tuple[Guard, ...]:
+        entries = self.meta.get("guards")
+        if entries is None or self._reported(("guards",)):
+            return ()
+        guards: list[Guard] = []
+        seen: set[Any] = set()
+        for index, entry in enumerate(entries):
+            guard = self._guard(("guards", index), entry)
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if self.issues.at(("guards", index, "name")) is None and name in seen:
+                self.problem(f"meta.json: guards[{index}].name", f"duplicate guard name {name!r}")
+            elif guard is not None:
+                guards.append(guard)
+            seen.add(name)
+        return tuple(guards)
+
+    def _guard(self, place: Place, entry: Any) -> Guard | None:
+        if self._reported(place, "type"):
+            return None
+        where = f"meta.json: {schema.place_name(place)}"
+        for key in sorted(set(entry) - GUARD_KEYS):
+            self.warnings.append(f"{where}.{key}: unknown key, ignored")
+        reported = [self._reported((*place, key)) for key in ("name", "condition", "message")]
+        if any(reported):
+            return None
+        condition = entry["condition"]
+        key = "target" if condition == "http_200" else "script"
+        if self._reported((*place, key)):
+            return None
+        value = str(entry[key])
+        if key == "script":
+            found = self._script_exists(f"{where}.script", value)
+        else:
+            found = self._url(f"{where}.target", value)
+        if not found:
+            return None
+        return Guard(entry["name"], condition, entry["message"], **{key: value})
+
+    def _debrief(self, place: Place) -> Debrief | None:
+        body = schema.value_at(self.meta, place)
+        if body is None or self._reported(place):
+            return None
+        for key in sorted(set(body) - DEBRIEF_KEYS):
+            self.warnings.append(f"meta.json: {schema.place_name(place)}.{key}: unknown key, ignored")
+        fix, why = ("" if self._reported((*place, key)) else body.get(key, "") for key in ("fix", "why"))
+        return Debrief(fix=fix, why=why, follow_ups=self._strings((*place, "follow_ups")))
 
     def _script_exists(self, where: str, name: str) -> bool:
         path = self.dir / name
@@ -343,7 +425,8 @@ class _Loader:
                 solve = DEFAULT_SOLVE_SCRIPT
             elif "solve" in entry:
                 self._script_exists(f"{where}.solve", solve)
-        return Fault(entry["name"], steps=steps, script=script, hints=hints, solve=solve)
+        debrief = self._debrief((*place, "debrief"))
+        return Fault(entry["name"], steps=steps, script=script, hints=hints, solve=solve, debrief=debrief)
 
     def _steps(self, place: Place) -> tuple[BreakStep, ...]:
         if self._reported(place):

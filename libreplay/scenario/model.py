@@ -19,6 +19,8 @@ DEFAULT_SLA_MINUTES = 15
 MAX_SLA_MINUTES = 24 * 60
 DEFAULT_FAULT_NAME = "default"
 DEFAULT_SOLVE_SCRIPT = "solve.sh"
+DEFAULT_HOLD_SECONDS = 15
+MAX_HOLD_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,31 @@ class BreakStep:
 
 
 @dataclass(frozen=True)
+class Debrief:
+    """The after-action review: the real fix, why it works, what keeps it from recurring."""
+
+    fix: str = ""
+    why: str = ""
+    follow_ups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named check that must keep passing the whole time: it passes while the scenario is
+    broken and fails when a shortcut destroys what the real fix keeps."""
+
+    name: str
+    condition: str  # "exit_zero" (``script``) or "http_200" (``target``)
+    message: str
+    script: str | None = None
+    target: str | None = None
+
+    @property
+    def http(self) -> bool:
+        return self.condition == "http_200"
+
+
+@dataclass(frozen=True)
 class Fault:
     """One way the scenario breaks. Scenarios without ``faults`` have one, named ``default``."""
 
@@ -41,6 +68,7 @@ class Fault:
     script: str | None = None
     hints: tuple[str, ...] | None = None
     solve: str = DEFAULT_SOLVE_SCRIPT
+    debrief: Debrief | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +96,10 @@ class Scenario:
     learning_objectives: tuple[str, ...] = ()
     source: dict[str, Any] = field(default_factory=dict)
     sla_minutes: int = DEFAULT_SLA_MINUTES
+    hold_seconds: int = DEFAULT_HOLD_SECONDS
+    survive_restart: tuple[str, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    debrief: Debrief | None = None
     published_ports: tuple[PublishedPort, ...] = ()
     warnings: tuple[str, ...] = ()
     pack: str = "local"
@@ -86,6 +118,17 @@ class Scenario:
     def hints_for(self, fault: Fault) -> tuple[str, ...]:
         """A fault's own hints replace the scenario's."""
         return fault.hints if fault.hints is not None else self.hints
+
+    def debrief_for(self, fault: Fault | None) -> Debrief | None:
+        """A fault's own debrief replaces the scenario's."""
+        if fault is not None and fault.debrief is not None:
+            return fault.debrief
+        return self.debrief
+
+    @property
+    def probes_http(self) -> bool:
+        """Whether anything is fetched from inside the network: the success check or a guard."""
+        return self.success_condition == "http_200" or any(guard.http for guard in self.guards)
 
     def has_solve(self, fault: Fault) -> bool:
         return (self.directory / fault.solve).is_file()

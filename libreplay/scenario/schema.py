@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from libreplay.scenario.model import MAX_SLA_MINUTES, json_type, show_value
+from libreplay.scenario.model import MAX_HOLD_SECONDS, MAX_SLA_MINUTES, json_type, show_value
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -41,6 +41,21 @@ MESSAGES = {
     "success_condition": 'must be "http_200" or "exit_zero", got {value}',
     "success_target": "must be an http(s) URL, got {value}",
     "sla_minutes": f"must be an integer from 1 to {MAX_SLA_MINUTES}, got {{value}}",
+    "hold_seconds": f"must be an integer from 0 to {MAX_HOLD_SECONDS}, got {{value}}",
+    "survive_restart": "must be a list of service names, each once, got {value}",
+    "survive_restart[]": SERVICE_NAME,
+    "guards": "must be a list of guards, got {value}",
+    "guards[]": "must be an object, got {value}",
+    "guards[].name": "must be a short lowercase name, got {value}",
+    "guards[].condition": 'must be "http_200" or "exit_zero", got {value}',
+    "guards[].script": "must name a script, got {value}",
+    "guards[].target": "must be an http(s) URL, got {value}",
+    "guards[].message": NON_EMPTY_STRING,
+    "debrief": "must be an object, got {value}",
+    "debrief.fix": NON_EMPTY_STRING,
+    "debrief.why": NON_EMPTY_STRING,
+    "debrief.follow_ups": "must be a list of strings, got {value}",
+    "debrief.follow_ups[]": NON_EMPTY_STRING,
     "shell": SERVICE_NAME,
     "hints": "must be a list of strings, got {value}",
     "hints[]": NON_EMPTY_STRING,
@@ -83,6 +98,11 @@ RULE_MESSAGES = {
     ("break[]", "propertyNames"): "unknown step {name!r} (cp, exec or restart)",
     ("faults[]", "oneOf"): "needs exactly one of 'break' (steps) or 'script'",
     ("faults[].solve", "minLength"): "must name a script, got {value}",
+    ("guards[].name", "required"): "missing (a short lowercase name)",
+    ("guards[].condition", "required"): 'missing ("http_200" or "exit_zero")',
+    ("guards[].message", "required"): "missing (what the trainee is told while it fails)",
+    ("guards[].script", "required"): "missing (an exit_zero guard runs a script)",
+    ("guards[].target", "required"): "missing (an http_200 guard fetches a URL)",
 }
 ID_RULE = "must use lowercase letters, digits, '.', '_' and '-', got {name!r}"
 UNMAPPED = "does not match meta.schema.json ({rule}), got {value}"  # a field MESSAGES lacks
@@ -208,7 +228,7 @@ def _field(place: Place) -> str:
     text = ""
     for step in place:
         text += "[]" if isinstance(step, int) else (f".{step}" if text else step)
-    for own in ("break", "hints"):
+    for own in ("break", "hints", "debrief"):
         prefix = f"faults[].{own}"
         if text == prefix or text.startswith(f"{prefix}["):
             return text.removeprefix("faults[].")

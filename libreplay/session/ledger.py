@@ -1,8 +1,10 @@
 """The ledger: one JSON line per session that reached the clock, and the score.
 
-Score (deterministic, documented in docs/architecture.md): a fix earns 500 points plus up
-to 500 more for speed (the share of the SLA left when it landed), minus 100 for each hint
-taken; a fix never scores below 100. A timeout or an abandoned session scores 0.
+Score (deterministic, documented in docs/scoring.md): a fix that held earns 400 points plus
+up to 600 more for speed, falling in a straight line with the share of the SLA used before the
+fix landed (the hold is not charged); minus 50 for each hint taken, 150 for each guard tripped
+(a shortcut caught) and 75 for each relapse (a fix that did not hold). A fix never scores below
+100; a timeout or an abandoned session scores 0.
 """
 
 from __future__ import annotations
@@ -13,18 +15,23 @@ from libreplay.core import paths
 from libreplay.core.store import append_jsonl, read_jsonl
 from libreplay.session.state import OUTCOME_SUCCESS, SessionState
 
-FIX_POINTS = 500
-SPEED_POINTS = 500
-HINT_PENALTY = 100
+FIX_POINTS = 400
+SPEED_POINTS = 600
+HINT_PENALTY = 50
+GUARD_PENALTY = 150
+RELAPSE_PENALTY = 75
 MIN_FIX_SCORE = 100
 
 
-def score(*, fixed: bool, elapsed_seconds: float, sla_seconds: float, hints_used: int) -> int:
+def score(
+    *, fixed: bool, elapsed_seconds: float, sla_seconds: float, hints_used: int,
+    guards_tripped: int = 0, relapses: int = 0,
+) -> int:
     if not fixed:
         return 0
     left = max(0.0, 1.0 - elapsed_seconds / sla_seconds) if sla_seconds > 0 else 0.0
-    points = FIX_POINTS + round(SPEED_POINTS * left) - HINT_PENALTY * hints_used
-    return max(MIN_FIX_SCORE, points)
+    penalties = HINT_PENALTY * hints_used + GUARD_PENALTY * guards_tripped + RELAPSE_PENALTY * relapses
+    return max(MIN_FIX_SCORE, FIX_POINTS + round(SPEED_POINTS * left) - penalties)
 
 
 def record(state: SessionState) -> dict[str, Any]:
@@ -41,6 +48,8 @@ def record(state: SessionState) -> dict[str, Any]:
         "hints_used": state.hints_used,
         "hints_total": state.hints_total,
         "score": state.score,
+        "relapses": state.relapses,
+        "guards_tripped": list(state.guards_tripped),
         "transcript": state.transcript,
     }
     append_jsonl(paths.ledger_path(), line)

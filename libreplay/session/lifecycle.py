@@ -36,7 +36,7 @@ from libreplay.core.errors import (
 )
 from libreplay.core.signals import as_interrupted, shielded, signals_raise
 from libreplay.engine import docker_api
-from libreplay.scenario.model import MAX_SLA_MINUTES, Fault, Scenario
+from libreplay.scenario.model import MAX_HOLD_SECONDS, MAX_SLA_MINUTES, Fault, Scenario
 from libreplay.session import ledger
 from libreplay.session.checks import (
     Check,
@@ -72,6 +72,7 @@ from libreplay.session.state import (
     save_new_session,
     update_session,
 )
+from libreplay.session.verify import failing_guards, guard_failure
 
 Progress = Callable[[str], None]
 
@@ -87,6 +88,7 @@ BASELINE_TIMEOUT_SECONDS = 120
 BREAK_PROOF_TIMEOUT_SECONDS = 60
 SCRIPT_CHECK_INTERVAL_SECONDS = 1.0
 SLA_OVERRIDE_ENV = "REPLAYBOOK_SLA_SECONDS"  # seconds; for tests and demos
+HOLD_OVERRIDE_ENV = "REPLAYBOOK_HOLD_SECONDS"  # seconds, every scenario's hold; for tests and demos
 OWNER_ENV = "REPLAYBOOK_OWNER_PID"
 
 
@@ -117,6 +119,17 @@ def sla_seconds_for(scenario: Scenario, sla_minutes: int | None) -> int:
     if sla_minutes is not None and not 1 <= sla_minutes <= MAX_SLA_MINUTES:
         raise InvalidInput(f"--sla: must be minutes from 1 to {MAX_SLA_MINUTES}, got {sla_minutes}")
     return 60 * (sla_minutes or scenario.sla_minutes)
+
+
+def hold_seconds_for(scenario: Scenario) -> int:
+    """The scenario's hold, or the override every scenario's hold takes in this run."""
+    override = os.environ.get(HOLD_OVERRIDE_ENV)
+    if not override:
+        return scenario.hold_seconds
+    if not override.isdigit() or int(override) > MAX_HOLD_SECONDS:
+        raise InvalidInput(f"{HOLD_OVERRIDE_ENV}: must be a whole number of seconds from 0 to "
+                           f"{MAX_HOLD_SECONDS}, got {override[:40]!r}")
+    return int(override)
 
 
 def _explicit_owner() -> tuple[int | None, float | None]:
@@ -178,6 +191,7 @@ def up(
     admitted = trust.commit_of(scenario)
     trust.require_trust(scenario)
     sla = sla_seconds_for(scenario, sla_minutes)
+    hold = hold_seconds_for(scenario)
     owner_pid, owner_started = _explicit_owner()
     session_id = new_session_id()
     state = SessionState(
@@ -199,12 +213,14 @@ def up(
         title=scenario.title,
         page=scenario.page,
         pack_commit=admitted,
+        hold_seconds=hold,
+        survive_restart=list(scenario.survive_restart),
     )
     stack = Stack(scenario, session_id, state.project, state.directory)
     with _torn_down_on_failure(stack):
         save_new_session(state)
         write_snapshot(scenario, state.directory, admitted_commit=admitted)
-        probe_image = ensure_probe_image(on_progress) if scenario.success_condition == "http_200" else ""
+        probe_image = ensure_probe_image(on_progress) if scenario.probes_http else ""
         stack.prepare(probe_image)
         on_progress(f"starting {scenario.ref if reveal else 'the scenario'} as session {session_id} "
                     f"(project {state.project})")
@@ -231,6 +247,7 @@ def _prove_baseline(stack: Stack) -> None:
     with _probe_events(check) as events:
         # A passing probe answer is confirmed by a check of its own: the baseline must hold.
         if _wait_for(check, events, fixed=True, since=None, timeout=BASELINE_TIMEOUT_SECONDS, confirm=True):
+            _require_guards(check, "the healthy stack")
             return
     target = stack.probe_url() if check.http else "check.sh"
     raise ScenarioFailure(
@@ -268,8 +285,28 @@ def break_session(
                     f"{stack.scenario.ref}: {named} did not break anything: the check still "
                     f"passes {BREAK_PROOF_TIMEOUT_SECONDS} s after it was injected"
                 )
+        # A guard failing now would charge the trainee for the break itself.
+        _require_guards(check, f"the stack broken by {named}")
         return update_session(session_id, _start_clock)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+GUARDS_SETTLE_SECONDS = 20  # a guard may need a moment after a start or a break (a service warming up)
+
+
+def _require_guards(check: Check, what: str) -> None:
+    """Every guard passes within GUARDS_SETTLE_SECONDS, or the scenario is broken (its author's
+    to fix: a guard must pass while the scenario is healthy and while it is broken)."""
+    if not check.stack.scenario.guards:
+        return
+    deadline = time.monotonic() + GUARDS_SETTLE_SECONDS
+    while failing := failing_guards(check):
+        if time.monotonic() >= deadline:
+            raise ScenarioFailure(
+                f"{check.stack.scenario.ref}: on {what}, {guard_failure(failing)}",
+                hint="a guard passes before the fix and fails only when a shortcut destroys what it protects",
+            )
+        time.sleep(SCRIPT_CHECK_INTERVAL_SECONDS)
 
 
 def choose_fault(scenario: Scenario, name: str | None, *, reveal: bool = False) -> Fault:
@@ -369,7 +406,7 @@ def closed(state: SessionState, status: str, error: str | None = None) -> Sessio
     moment = now()
     state.status = status
     if status == RESOLVED:
-        state.resolved_at = moment
+        state.resolved_at = state.verifying_since or moment  # the fix landed when its hold began
     if error is not None:
         state.error = error
     state.ended_at = state.deadline if status == TIMEOUT else moment
@@ -379,7 +416,11 @@ def closed(state: SessionState, status: str, error: str | None = None) -> Sessio
         elapsed_seconds=state.elapsed_seconds(),
         sla_seconds=state.sla_seconds,
         hints_used=state.hints_used,
+        guards_tripped=len(state.guards_tripped),
+        relapses=state.relapses,
     )
+    state.verifying_since = None
+    state.verify_note = ""
     return state
 
 

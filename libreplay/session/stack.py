@@ -150,8 +150,8 @@ class Stack:
     def prepare(self, probe_image: str) -> None:
         """Resolve, check and write the session's model (raises ScenarioInvalid when refused)."""
         labels = {SESSION_LABEL: self.session_id, HOME_LABEL: home_id()}
-        http = self.scenario.success_condition == "http_200"
-        probe = self._probe_service(probe_image, labels) if http else None
+        # The probe also fetches the http_200 guards' targets, from inside the network.
+        probe = self._probe_service(probe_image, labels) if self.scenario.probes_http else None
         parts = SessionParts(self.project, self.session_dir, labels, self.image_name, probe)
         session_model(self.scenario, parts)
 
@@ -190,9 +190,11 @@ def _engine_still_answers() -> None:
     ensure_engine()
 
 
-def probe_url(scenario: Scenario) -> str:
-    """``localhost`` is the shell service; a published host port maps to its service and port."""
-    target = scenario.success_target or ""
+def probe_url(scenario: Scenario, target: str | None = None) -> str:
+    """A URL of the scenario (the success target unless ``target`` is given) as the probe inside
+    the network fetches it: ``localhost`` is the shell service; a published host port maps to its
+    service and port."""
+    target = target or scenario.success_target or ""
     parts = urlsplit(target)
     if parts.hostname not in ("localhost", "127.0.0.1"):
         return target

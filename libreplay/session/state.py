@@ -46,11 +46,12 @@ STARTING = "starting"  # replay-up is building and starting the stack
 READY = "ready"  # the stack is up and its baseline check passed; nothing broken yet
 BREAKING = "breaking"  # replay-break is injecting the fault
 ACTIVE = "active"  # broken, SLA clock running
-RESOLVED = "resolved"  # the check passed before the deadline
+VERIFYING = "verifying"  # the check passes: it must hold for hold_seconds (a failure is a relapse)
+RESOLVED = "resolved"  # the check passed before the deadline and held
 TIMEOUT = "timeout"  # the deadline passed first
 ABANDONED = "abandoned"  # ended (down, Ctrl-C, exit) before a fix
 ERROR = "error"  # the scenario misbehaved; ``error`` says how
-STATUSES = (STARTING, READY, BREAKING, ACTIVE, RESOLVED, TIMEOUT, ABANDONED, ERROR)
+STATUSES = (STARTING, READY, BREAKING, ACTIVE, VERIFYING, RESOLVED, TIMEOUT, ABANDONED, ERROR)
 
 # Outcomes: what the ledger records of a session that reached the clock.
 OUTCOME_SUCCESS = "success"
@@ -97,6 +98,7 @@ STATUS_MEANINGS = {
     READY: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "READY (not broken yet)", "dim"),
     BREAKING: StatusMeaning(BEFORE_THE_CLOCK, OUTCOME_ABANDONED, "BREAKING...", "yellow"),
     ACTIVE: StatusMeaning(ON_THE_CLOCK, OUTCOME_ABANDONED, "ACTIVE", "bold", watched=True),
+    VERIFYING: StatusMeaning(ON_THE_CLOCK, OUTCOME_ABANDONED, "VERIFYING", "yellow", watched=True),
     RESOLVED: StatusMeaning(OVER, OUTCOME_SUCCESS, "RESOLVED", "green", takes_hints=False),
     TIMEOUT: StatusMeaning(OVER, OUTCOME_TIMEOUT, "SLA BREACHED", "red", watched=True),
     ABANDONED: StatusMeaning(OVER, OUTCOME_ABANDONED, "ABANDONED", "yellow", takes_hints=False),
@@ -146,7 +148,7 @@ class SessionState:
     created_at: datetime | None = None
     started_at: datetime | None = None  # the SLA clock's start: the moment the break is proven
     deadline: datetime | None = None
-    resolved_at: datetime | None = None
+    resolved_at: datetime | None = None  # when the fix that held landed (the hold's start)
     fixed_late_at: datetime | None = None  # a fix noticed after the deadline (outcome stays timeout)
     ended_at: datetime | None = None
     hints_total: int = 0
@@ -166,6 +168,15 @@ class SessionState:
     pack_commit: str | None = None  # an added pack's commit admitted by replay-up: the snapshot's
     page: str = ""
     title: str = ""
+    # Fair wins (docs/scenario-format.md): the fix must hold, guards must keep passing.
+    hold_seconds: int = 0  # how long the check must keep passing (0: the first pass resolves)
+    survive_restart: list[str] = field(default_factory=list)  # restarted once during the hold
+    verifying_since: datetime | None = None  # the hold's start, while verifying
+    verify_note: str = ""  # what the hold is doing besides holding ("restarting web")
+    relapses: int = 0  # holds that failed
+    relapse_note: str = ""  # why the last one failed, for the trainee
+    guards_failing: list[str] = field(default_factory=list)  # the messages of the guards failing now
+    guards_tripped: list[str] = field(default_factory=list)  # every guard that has failed, by name
 
     @property
     def directory(self) -> Path:
@@ -204,6 +215,12 @@ class SessionState:
     def elapsed_seconds(self, now: datetime | None = None) -> float:
         """Time on the clock: to the fix, else to the end, else (still running) to ``now``."""
         return self.seconds_on_the_clock(self.resolved_at or self.ended_at or now)
+
+    def held_seconds(self, now: datetime) -> float:
+        """How long the fix has held so far (0 when not verifying)."""
+        if self.verifying_since is None:
+            return 0.0
+        return max(0.0, (now - self.verifying_since).total_seconds())
 
     def remaining_seconds(self, now: datetime) -> float:
         """Seconds left until the deadline (never negative); the whole SLA before the clock starts."""

@@ -21,20 +21,34 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "testpack"
 
 
 @pytest.mark.parametrize(
-    ("fixed", "elapsed", "hints", "expected"),
+    ("fixed", "elapsed", "penalised", "expected"),
     [
-        (True, 0, 0, 1000),
-        (True, 450, 0, 750),
-        (True, 900, 0, 500),
-        (True, 450, 2, 550),
-        (True, 899, 9, 100),  # never below 100 for a fix
-        (True, 5000, 0, 500),  # a late clock cannot go negative
-        (False, 10, 0, 0),
+        (True, 0, (0, 0, 0), 1000),
+        (True, 450, (0, 0, 0), 700),  # half the SLA used costs 300 points ...
+        (True, 450, (2, 0, 0), 600),  # ... two hints cost 100
+        (True, 900, (0, 0, 0), 400),
+        (True, 90, (0, 1, 0), 790),  # a guard tripped costs 150
+        (True, 90, (0, 0, 2), 790),  # a relapse costs 75
+        (True, 899, (9, 2, 3), 100),  # never below 100 for a fix
+        (True, 5000, (0, 0, 0), 400),  # a late clock cannot go negative
+        (False, 10, (0, 0, 0), 0),
     ],
 )
-def test_score_is_deterministic(fixed: bool, elapsed: float, hints: int, expected: int) -> None:
-    got = ledger.score(fixed=fixed, elapsed_seconds=elapsed, sla_seconds=900, hints_used=hints)
+def test_score_is_deterministic(
+    fixed: bool, elapsed: float, penalised: tuple[int, int, int], expected: int
+) -> None:
+    """``penalised``: hints, guards tripped, relapses."""
+    hints, guards, relapses = penalised
+    got = ledger.score(fixed=fixed, elapsed_seconds=elapsed, sla_seconds=900, hints_used=hints,
+                       guards_tripped=guards, relapses=relapses)
     assert got == expected
+
+
+def test_time_counts_more_than_a_hint() -> None:
+    """Fixing in 8 s against 5 minutes of a 15-minute SLA: the speed is worth more than 3 hints."""
+    quick = ledger.score(fixed=True, elapsed_seconds=8, sla_seconds=900, hints_used=3)
+    slow = ledger.score(fixed=True, elapsed_seconds=300, sla_seconds=900, hints_used=0)
+    assert quick > slow
 
 
 def test_concurrent_updates_are_never_lost(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 # changes: "<unix time> ok|fail <http status>". replaybook follows these lines through the
 # container's log stream, so a fix is noticed within one interval without host polling.
 # A 2xx within 2 seconds is "ok"; TLS validity is not judged (-k): use exit_zero for that.
+# Without a URL (an exit_zero scenario whose guards fetch pages) it only waits for execs.
+[ -n "${PROBE_URL:-}" ] || exec sleep infinity
 interval="${PROBE_INTERVAL:-0.2}"
 last=""
 while :; do
