@@ -695,6 +695,8 @@ class LogStream:
         sent, number, ended = 0, 0, False
         while not ended:
             batch, ended = self._collect()
+            if self.stopped.is_set() and not self.end.answered:
+                break  # the trainee stopped it: nobody reads what is left
             text, _ = _bounded(inert(decoder.decode(batch, final=ended)), keep="head")
             if text or number == 0:
                 number += 1
