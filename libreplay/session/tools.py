@@ -80,7 +80,7 @@ This docker reaches only this incident's services, through replaybook.
 SERVICE is a service's name as `docker ps` shows it, or its container id.
 A shell in another service: its window in the replaybook terminal (C-b 1, C-b 2, ...).
 """
-_SHELL_ELSEWHERE = {"exec", "attach", "run", "cp", "debug"}
+_SHELL_ELSEWHERE = {"exec", "attach", "cp", "debug"}  # told where a shell is instead
 
 
 # -- the plan: what the arguments ask for, checked against the allow-list ----------------------
