@@ -17,7 +17,7 @@ from typing import Any
 
 import docker
 import pytest
-from watchkit import REPLIES, Watched, wait_for
+from watchkit import REPLIES, TRAINEE_PATH, Watched, wait_for
 
 from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.state import load_session
@@ -201,9 +201,11 @@ def test_no_container_has_the_docker_socket_and_the_shim_needs_none(watched: Wat
 
 
 def test_logs_follow_streams_until_stopped(watched: Watched) -> None:
-    follow = "docker logs -f -n 0 app > /tmp/follow.out 2> /tmp/follow.err & echo $!"
-    status, pid = watched.trainee(follow)
-    assert status == 0
+    # In the foreground, as the trainee runs it: Ctrl-C is a SIGINT to the shim.
+    follow = "echo $$ > /tmp/follow.pid; exec docker logs -f -n 0 app > /tmp/follow.out 2> /tmp/follow.err"
+    watched.shell.exec_run(["sh", "-c", follow], environment={"PATH": TRAINEE_PATH}, detach=True)
+    wait_for(lambda: watched.trainee("cat /tmp/follow.pid")[1].strip().isdigit(), "the shim started")
+    pid = watched.trainee("cat /tmp/follow.pid")[1].strip()
     time.sleep(1)  # the stream is open
     for n in range(3):
         app_says(watched, f"followed-{n}")
@@ -213,9 +215,8 @@ def test_logs_follow_streams_until_stopped(watched: Watched) -> None:
         return [word for word in watched.trainee("cat /tmp/follow.out")[1].split() if word in followed]
 
     wait_for(lambda: seen() == followed, "the lines followed")
-    # A background job ignores Ctrl-C in sh; SIGTERM is the same cancel.
-    assert watched.trainee(f"kill -TERM {pid.strip()}")[0] == 0
-    wait_for(lambda: watched.trainee(f"kill -0 {pid.strip()}")[0] != 0, "the shim stopped")
+    assert watched.trainee(f"kill -INT {pid}")[0] == 0
+    wait_for(lambda: watched.trainee(f"kill -0 {pid}")[0] != 0, "the shim stopped")
     # A chunk already on its way may still land; after that, nothing more is sent, although the
     # app's log goes on (the probe's requests, and this line).
     time.sleep(2 * STREAM_FLUSH_SECONDS + 1)
