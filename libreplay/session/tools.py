@@ -42,13 +42,21 @@ from libreplay.core.table import table_lines
 from libreplay.core.text import inert
 from libreplay.engine import docker_api
 from libreplay.session.checks import engine_now
-from libreplay.session.hints import HintChannel, RequestGate, ToolCancel, ToolEvent, ToolRequest
+from libreplay.session.hints import (
+    SEEN_IDS_KEPT,
+    HintChannel,
+    RequestGate,
+    ToolCancel,
+    ToolEvent,
+    ToolRequest,
+)
 
 TOOL_BURST = 10  # tool requests answered at once ...
 TOOL_REFILL_SECONDS = 0.5  # ... then one every this many seconds
 TOOL_SLOW_DOWN = f"docker: slow down: one command every {TOOL_REFILL_SECONDS:g} s here. Try again shortly."
 MAX_AT_ONCE = 4  # requests being carried out at one time; past it the trainee is told to wait
 BUSY = "docker: replaybook is still busy with earlier commands; try again in a moment."
+FAILED = "docker: replaybook could not carry this out (its watcher's log says why)"
 MAX_OUTPUT_BYTES = 60_000  # one reply or chunk: an exec's environment variable must hold it
 MAX_NOTE_CHARS = 400
 DEFAULT_LOG_TAIL = 5000  # lines asked of the engine when no --tail is given
@@ -554,6 +562,8 @@ class ToolDesk:
         self.gate = RequestGate(clock, burst=TOOL_BURST, refill_seconds=TOOL_REFILL_SECONDS)
         self.slots = threading.BoundedSemaphore(MAX_AT_ONCE)
         self.streams: OrderedDict[str, LogStream] = OrderedDict()
+        # Ctrl-C can come before the stream it stops has started: remembered, a few at a time.
+        self.cancelled: OrderedDict[str, None] = OrderedDict()
         self.lock = threading.Lock()
 
     def take(self, event: ToolEvent) -> None:
@@ -580,6 +590,10 @@ class ToolDesk:
     def _serve(self, request: ToolRequest) -> None:
         try:
             result = self._result(request)
+        except Exception:
+            # A fault of ours: the trainee hears of it at once, the watcher's log gets the trace.
+            self.answer(request, ToolResult(1, note=FAILED))
+            raise
         finally:
             self.slots.release()
         if result is not None:
@@ -607,6 +621,8 @@ class ToolDesk:
         seen = self.view.resolve(command.targets[0])
         stream = LogStream(self, request, seen, command)
         with self.lock:
+            if request.request_id in self.cancelled:
+                return
             self.streams[request.request_id] = stream
             oldest = list(self.streams)[:-MAX_STREAMS]
         for request_id in oldest:
@@ -616,6 +632,10 @@ class ToolDesk:
     def _end_stream(self, request_id: str, note: str) -> None:
         with self.lock:
             stream = self.streams.pop(request_id, None)
+            if not note:  # the trainee's Ctrl-C
+                self.cancelled[request_id] = None
+                while len(self.cancelled) > SEEN_IDS_KEPT:
+                    self.cancelled.popitem(last=False)
         if stream is not None:
             stream.stop(note)
 
@@ -636,8 +656,8 @@ class _StreamEnd:
 
 class LogStream:
     """``docker logs -f``: one thread reads the engine's log stream, another sends what came in
-    as numbered chunks every STREAM_FLUSH_SECONDS (the first at once, empty or not: the shim
-    knows it was heard). It ends on a cancel, when the service's log ends (it stopped), or at
+    as numbered chunks every STREAM_FLUSH_SECONDS (the first one empty or not: the shim knows
+    it was heard). It ends on a cancel, when the service's log ends (it stopped), or at
     STREAM_MAX_SECONDS or STREAM_MAX_BYTES, whichever comes first; the end reply says how many
     chunks there were."""
 

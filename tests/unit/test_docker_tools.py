@@ -326,3 +326,11 @@ def test_the_desk_answers_refusals_slow_downs_and_help(engine: FakeApi) -> None:
     assert channel.written["r2"] == f"1 0\n{tools.TOOL_SLOW_DOWN}\n"
     assert channel.written["r3"] == f"0 0\n\n{tools.USAGE}"
     assert channel.written["r4"] == "0 0\n\nbbbb33330000\naaaa11110000\n"
+
+
+def test_a_ctrl_c_that_comes_before_its_stream_stops_it_from_starting(engine: FakeApi) -> None:
+    desk = ToolDesk(FakeChannel())
+    desk.take(ToolCancel("r9"))
+    follow = ToolCommand("logs", ("app",), follow=True)
+    desk._open_stream(ToolRequest("c1", "r9", ("logs", "-f", "app")), follow)
+    assert desk.streams == {}
