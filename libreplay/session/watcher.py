@@ -50,6 +50,8 @@ from libreplay.session.hints import (
     HintRequest,
     HintStreamEnded,
     RequestGate,
+    ToolCancel,
+    ToolRequest,
     format_hint,
 )
 from libreplay.session.lifecycle import (
@@ -76,6 +78,7 @@ from libreplay.session.state import (
     now,
     update_session,
 )
+from libreplay.session.tools import ToolDesk
 from libreplay.session.verify import (
     GUARD_INTERVAL_SECONDS,
     RETURN_TIMEOUT_SECONDS,
@@ -207,6 +210,7 @@ class _Watcher:
         self.channel = HintChannel(self.last_state)
         self.hint_gate = RequestGate()
         self.hint_follower: HintFollower | None = None
+        self.tools = ToolDesk(self.channel)  # the trainee's docker tools, on the same channel
         self.events: queue.Queue[WatcherEvent] = queue.Queue()
         self.stop = threading.Event()
         # The hold's phases that live only as long as this watcher (docs: "Fair wins").
@@ -226,6 +230,7 @@ class _Watcher:
             return self._loop()
         finally:
             self.stop.set()
+            self.tools.close()
 
     def _loop(self) -> SessionState:
         next_poll = 0.0
@@ -260,6 +265,8 @@ class _Watcher:
             self._judge(event, state)
         elif isinstance(event, HintRequest):
             self._answer(event)
+        elif isinstance(event, ToolRequest | ToolCancel):
+            self.tools.take(event)  # carried out off this loop
         elif isinstance(event, HintStreamEnded):
             self._follow_hints()  # the shell restarted (or the stream failed): follow it again
         elif isinstance(event, SessionFilesChanged):
@@ -417,7 +424,8 @@ class _Watcher:
         follower stopped: no request is answered twice, and a restart loses none."""
         previous = self.hint_follower
         since = previous.resume_point() if previous is not None else engine_now()
-        self.hint_follower = HintFollower(self.channel, self.hint_gate, self.events, since=since)
+        self.hint_follower = HintFollower(self.channel, self.hint_gate, self.events, since=since,
+                                          tool_gate=self.tools.gate)
         self.hint_follower.start()
 
     def _answer(self, request: HintRequest) -> None:
