@@ -19,6 +19,7 @@ def replaybook_home(
 ) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("replaybook-home")
     monkeypatch.setenv("REPLAYBOOK_HOME", str(home))
+    monkeypatch.setenv("REPLAYBOOK_HOLD_SECONDS", "1")
     HOMES_USED.append(home)
     yield home
 

@@ -3,7 +3,8 @@
 The flow decides; :class:`~libreplay.play.steps.Steps` does (the replay-* commands, tmux, the
 shell); :func:`~libreplay.play.policy.decide` says when the session is over. Ctrl-C, SIGTERM,
 SIGHUP, a tmux detach or leaving the shell before a fix: the session is abandoned and torn
-down all the same (docs/terminal.md).
+down all the same (docs/terminal.md). After a win the workspace stays open, the clock stopped,
+until the trainee leaves the shell (or detaches); then the same teardown and the debrief.
 
 Nothing here prints: what the trainee is told goes through ``on_say`` (a line for the person
 at the terminal) and ``on_news`` (news while the shell owns the terminal, without tmux); the
@@ -101,6 +102,7 @@ class Play:
         self.workspace: Screen | None = None
         self.terminal_gone = False
         self.timeout_announced = False
+        self.win_announced = False  # after it the workspace stays open until the trainee leaves
         self.cleaning_up = threading.Event()  # set once the run tears down: the monitor backs off
         self.monitor_done = threading.Event()  # ends the monitor's watch
         self.ending = False  # stop signals are ignored from here on
@@ -217,11 +219,13 @@ class Play:
         except (NotFound, ReplayError):
             state = None
         while True:
-            action = decide(state, watcher_exited=watcher_exited, timeout_announced=self.timeout_announced)
+            action = decide(state, watcher_exited=watcher_exited, timeout_announced=self.timeout_announced,
+                            win_announced=self.win_announced)
             if isinstance(action, KeepPlaying):
                 return False
             if isinstance(action, Announce):
                 self.timeout_announced = self.timeout_announced or action.timeout
+                self.win_announced = self.win_announced or action.win
                 self._announce(action.message, good=action.good)
                 continue  # decide again, now that it is said
             self.watcher_died = action.watcher_died
