@@ -10,12 +10,11 @@ and every line is made inert again on the way out.
 from __future__ import annotations
 
 import math
-import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from libreplay.core.text import clock, inert
+from libreplay.core.text import clock, inert, wrap
 from libreplay.session import state as st
 from libreplay.session.state import SessionState
 
@@ -238,21 +237,3 @@ def _inert_lines(lines: list[Line]) -> list[Line]:
     pass covers whatever a future section forgets.
     """
     return [Line(inert(line.text, keep_newlines=False), line.style) for line in lines]
-
-
-def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> list[str]:
-    """Wrap each paragraph of ``text`` to ``width``; blank lines are kept, long words broken."""
-    out: list[str] = []
-    for paragraph in text.split("\n"):
-        if not paragraph.strip():
-            out.append("")
-            continue
-        out += textwrap.wrap(
-            paragraph,
-            width=width,
-            initial_indent=first_indent if not out else indent,
-            subsequent_indent=indent,
-            break_long_words=True,
-            break_on_hyphens=False,
-        ) or [""]
-    return out

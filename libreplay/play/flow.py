@@ -26,6 +26,7 @@ from libreplay.core.errors import NotFound, ReplayError
 from libreplay.core.signals import STOP_SIGNALS, handling
 from libreplay.core.text import inert
 from libreplay.core.watch import WatchEvent, follow_directory
+from libreplay.play.debrief import WIDTH as DEBRIEF_WIDTH
 from libreplay.play.debrief import debrief_lines
 from libreplay.play.policy import (
     SESSION_ENDED,
@@ -335,7 +336,8 @@ class Play:
             if self.session_id is not None and not self.session_gone:
                 self.say(f"Session {self.session_id}: its final state could not be read.")
             return []
-        lines = debrief_lines(final, self.scenario, personal_best(final.scenario, final.pack))
+        columns = shutil.get_terminal_size((DEBRIEF_WIDTH, 24)).columns
+        lines = debrief_lines(final, self.scenario, personal_best(final.scenario, final.pack), width=columns)
         if self.options.keep:
             lines += ["", f"The stack is still up (--keep). When done:  replay-down {final.id}"]
         return lines
