@@ -22,6 +22,7 @@ TITLE = "== replaybook =="
 MIN_WIDTH = 12
 MIN_PAGE_LINES = 3  # when the pane is short, the page gives way first, but never below this
 ELLIPSIS = "..."
+WON_AND_STAYING = "the clock has stopped: look around, then exit the shell for the debrief"
 
 
 class Line(NamedTuple):
@@ -60,7 +61,7 @@ def render(
     layout = layout or Layout()
     head = [Line(TITLE[:width], "bold"), Line("")]
     page = _incident(state, width)
-    rest = [Line(""), *_status(state, now, width), *_hints(state, width, layout)]
+    rest = [Line(""), *_status(state, now, width, layout), *_hints(state, width, layout)]
     rest += _services(state, width, layout)
     if height is not None:
         page = _fit_page(page, height - len(head) - len(rest), width)
@@ -92,7 +93,7 @@ def _fit_page(page: list[Line], room: int, width: int) -> list[Line]:
     return [*page[: keep - 1], Line(ELLIPSIS[:width], "dim")]
 
 
-def _status(state: SessionState, now: datetime, width: int) -> list[Line]:
+def _status(state: SessionState, now: datetime, width: int, layout: Layout) -> list[Line]:
     label, style = status_label(state, now)
     warnings = guard_warnings(state)
     if warnings:
@@ -112,6 +113,9 @@ def _status(state: SessionState, now: datetime, width: int) -> list[Line]:
         lines += [Line(text, "yellow") for text in wrap(f"fixed late, at {late}", width)]
     if state.status == st.ERROR and state.error:
         lines += [Line(text, "red") for text in wrap(inert(state.error), width)]
+    if state.status == st.RESOLVED and layout.in_tmux:
+        # replaybook run keeps the workspace open after a win, until the trainee leaves.
+        lines += _lines(WON_AND_STAYING, width, "dim")
     return lines
 
 

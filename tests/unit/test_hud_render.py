@@ -289,3 +289,13 @@ def test_guard_and_hold_text_is_inert_and_fits_the_pane() -> None:
             for line in render(state, FIX_AT + timedelta(seconds=2), width):
                 assert not re.search(r"[\x00-\x1f\x7f-\x9f]", line.text), line
                 assert len(line.text) <= width, line
+
+
+def test_after_a_win_in_the_run_the_trainee_is_told_how_to_leave() -> None:
+    state = session(status=st.RESOLVED, resolved_at=FIX_AT)
+    in_run = texts(render(state, FIX_AT + timedelta(seconds=60), 40, layout=Layout(in_tmux=True)))
+    assert in_run[in_run.index("SLA: met, fixed in 03:00") + 1:][:3] == [
+        "the clock has stopped: look around, then", "exit the shell for the debrief", "HINTS: 0 / 2 used",
+    ]
+    standalone = joined(render(state, FIX_AT + timedelta(seconds=60), 40))
+    assert "exit the shell" not in standalone  # replay-hud on its own closes nothing
