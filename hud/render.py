@@ -139,8 +139,9 @@ def verifying_label(state: SessionState, now: datetime) -> str:
 
 
 def guard_warnings(state: SessionState) -> list[str]:
-    """A warning naming what each guard failing now protects, while a fix may still land."""
-    if not state.meaning.watched:
+    """A warning naming what each guard failing now protects, while the clock runs (the watcher
+    runs the guards only then, so after it what ``guards_failing`` holds is no longer news)."""
+    if not state.meaning.on_the_clock:
         return []
     messages = (inert(message, keep_newlines=False).strip() for message in state.guards_failing)
     return [f"WARNING - {message or 'a guard is failing'}" for message in messages]
@@ -151,8 +152,9 @@ def _hold_news(state: SessionState) -> str:
     if state.status == st.VERIFYING:
         return inert(state.verify_note, keep_newlines=False).strip()
     if state.status == st.ACTIVE and state.relapses > 0:
-        why = inert(state.relapse_note, keep_newlines=False).strip()
-        return f"the fix did not hold: {why}" if why else "the fix did not hold"
+        # The watcher words the note for the trainee ("the fix did not hold: the check failed
+        # again after 4 s"); it is shown as it is.
+        return inert(state.relapse_note, keep_newlines=False).strip() or "the fix did not hold"
     return ""
 
 

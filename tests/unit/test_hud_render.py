@@ -226,16 +226,19 @@ def test_a_hold_of_zero_shows_no_target() -> None:
 
 
 def test_a_relapse_is_explained_and_counted() -> None:
-    state = session(relapses=1, relapse_note="web answered 502 again after its restart")
+    # The note as the watcher words it (libreplay/session/watcher.py).
+    state = session(relapses=1, relapse_note="the fix did not hold: the check failed again after 4 s")
     lines = render(state, FIX_AT, 40)
     out = texts(lines)
     assert out[out.index("STATUS: ACTIVE") + 1:][:3] == [
-        "the fix did not hold: web answered 502",
-        "again after its restart",
+        "the fix did not hold: the check failed",
+        "again after 4 s",
         "SLA: 12:00 remaining",
     ]
     assert style_of(lines, "the fix did not hold") == "yellow"
     assert "relapses: 1" in out
+    without_a_note = texts(render(session(relapses=2), FIX_AT, 40))
+    assert without_a_note[without_a_note.index("STATUS: ACTIVE") + 1] == "the fix did not hold"
     # Verifying again, the old reason is no longer news; the count stays.
     again = texts(render(verifying(relapses=1, relapse_note="old news"), FIX_AT, 40))
     assert "old news" not in "\n".join(again)
@@ -270,11 +273,15 @@ def test_every_failing_guard_is_named_while_verifying_too() -> None:
     ]
 
 
-def test_after_a_win_only_the_counts_remain() -> None:
-    state = session(status=st.RESOLVED, resolved_at=FIX_AT, guards_failing=["stale"],
-                    guards_tripped=["migration-kept"], relapses=1, relapse_note="stale")
+@pytest.mark.parametrize(("status", "word"), [(st.RESOLVED, "RESOLVED"), (st.TIMEOUT, "SLA BREACHED"),
+                                             (st.ABANDONED, "ABANDONED")])
+def test_once_the_clock_stops_only_the_counts_remain(status: str, word: str) -> None:
+    # The watcher leaves guards_failing as it last was: after the clock it is no longer news.
+    state = session(status=status, resolved_at=FIX_AT if status == st.RESOLVED else None,
+                    guards_failing=["stale"], guards_tripped=["migration-kept"], relapses=1,
+                    relapse_note="stale")
     out = texts(render(state, FIX_AT + timedelta(seconds=60), 40))
-    assert "STATUS: RESOLVED" in out
+    assert f"STATUS: {word}" in out
     assert "relapses: 1, guards tripped: 1" in out
     assert "stale" not in "\n".join(out)
 
