@@ -9,13 +9,12 @@ is kept, a hold of 4 s, and a debrief.
 
 from __future__ import annotations
 
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from dockerkit import FIXTURES, leftovers, run, start
+from dockerkit import leftovers, run, start
+from test_hold import T_HOLD, in_app, up, wait_until  # the same trainee's moves as the watcher's tests
 
 from libreplay.play.debrief import debrief_lines
 from libreplay.session.snapshot import load_snapshot
@@ -24,7 +23,6 @@ from replaybook.hud.render import Layout, render
 
 pytestmark = pytest.mark.docker
 
-T_HOLD = FIXTURES / "fair" / "t-hold"
 HUD_WIDTH = 60
 REVIEW = [
     "",
@@ -48,35 +46,6 @@ def hold_of_the_scenario(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def up_and_break(projects: list[str]) -> str:
-    made = run("replay-up", str(T_HOLD))
-    assert made.returncode == 0, made.stderr
-    session = made.stdout.strip()
-    projects.append(f"replaybook-{session}")
-    broke = run("replay-break", session)
-    assert broke.returncode == 0, broke.stderr
-    return session
-
-
-def in_app(session: str, script: str) -> None:
-    """What the trainee types in the app's shell."""
-    done = subprocess.run(
-        ["docker", "compose", "-p", f"replaybook-{session}", "exec", "-T", "app", "sh", "-c", script],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-
-
-def wait_until(session: str, what: Callable[[SessionState], bool], timeout: float = 30) -> SessionState:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = load_session(session)
-        if what(state):
-            return state
-        time.sleep(0.1)
-    raise AssertionError(f"session {session} never got there: {load_session(session)}")
-
-
 def hud(state: SessionState, moment: datetime | None = None) -> list[str]:
     """The HUD as run's right pane draws it."""
     lines = render(state, moment or now(), HUD_WIDTH, layout=Layout(in_tmux=True, hint_key="h"))
@@ -97,7 +66,7 @@ def down(session: str) -> SessionState:
 def test_the_hud_follows_the_hold_and_the_debrief_reviews_the_win(
     projects: list[str], hold_of_the_scenario: None
 ) -> None:
-    session = up_and_break(projects)
+    session = up(T_HOLD, projects)
     watching = start("replay-check", session, "--watch")
     try:
         in_app(session, "echo up > /srv/state")  # a momentary fix
@@ -139,7 +108,7 @@ def test_the_hud_follows_the_hold_and_the_debrief_reviews_the_win(
 
 
 def test_giving_up_shows_the_real_fix(projects: list[str]) -> None:
-    session = up_and_break(projects)
+    session = up(T_HOLD, projects)
     scenario = load_snapshot(session)
     lines = debrief_lines(down(session), scenario, None, width=80)
     assert "Outcome:   ABANDONED" in lines and "Score:     0" in lines
