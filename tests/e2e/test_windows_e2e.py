@@ -60,6 +60,7 @@ def test_windows_are_recorded_and_a_stopped_service_s_window_says_so(trainee: Tr
     trainee.tmux("send-keys", "C-b", "0")
     trainee.type(FIX)
     trainee.wait_for("STATUS: RESOLVED", timeout=60)
+    trainee.type("exit")  # the workspace stays open after a win until the trainee leaves
     assert trainee.exit_status(timeout=120) == 0
     trainee.assert_nothing_left()
     assert ledger_line(session)["transcript"] == str(paths.transcript_path(session))
