@@ -182,8 +182,8 @@ def up(
     out (the command layer asks first: libreplay/packs/trust.py). The session's snapshot of the
     scenario is taken at that commit, first: every later step runs the snapshot, not the pack.
 
-    Blind play (docs/terminal.md): the progress names neither the scenario nor its images, and
-    Compose's own output is not passed on, unless ``reveal`` (an author's view)."""
+    Blind play (docs/terminal.md): the progress names neither the scenario nor its images (the id
+    is blanked out of Compose's own output), unless ``reveal`` (an author's view)."""
     from libreplay.packs import trust
 
     # The commit the snapshot must be taken at. require_trust reads the clone's HEAD again: a
@@ -224,11 +224,21 @@ def up(
         stack.prepare(probe_image)
         on_progress(f"starting {scenario.ref if reveal else 'the scenario'} as session {session_id} "
                     f"(project {state.project})")
-        stack.up(on_progress if reveal else None)
+        stack.up(on_progress if reveal else _without(scenario.id, on_progress))
         _install_get_hint(state, on_progress)
         _prove_baseline(stack)
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
+
+
+def _without(secret: str, on_progress: Progress) -> Progress:
+    """Compose's build and start output with ``secret`` (the scenario id, in the images' names)
+    blanked: a cold build still shows its progress, and names nothing."""
+
+    def say(line: str) -> None:
+        on_progress(line.replace(secret, "scenario"))
+
+    return say
 
 
 def _install_get_hint(state: SessionState, on_progress: Progress) -> None:
