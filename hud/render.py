@@ -151,10 +151,10 @@ def _hold_news(state: SessionState) -> str:
     """What the hold is doing (while verifying), or why the last one failed (back to active)."""
     if state.status == st.VERIFYING:
         return inert(state.verify_note, keep_newlines=False).strip()
-    if state.status == st.ACTIVE and state.relapses > 0:
+    if state.status == st.ACTIVE:
         # The watcher words the note for the trainee ("the fix did not hold: the check failed
-        # again after 4 s"); it is shown as it is.
-        return inert(state.relapse_note, keep_newlines=False).strip() or "the fix did not hold"
+        # again after 4 s"), and clears it when the next hold starts; it is shown as it is.
+        return inert(state.relapse_note, keep_newlines=False).strip()
     return ""
 
 
@@ -174,9 +174,9 @@ def sla_text(state: SessionState, now: datetime) -> str:
         return f"SLA: {minutes} (starts with the break)"
     if state.status == st.RESOLVED:
         return f"SLA: met, fixed in {clock(state.seconds_on_the_clock(state.resolved_at))}"
-    if state.status == st.VERIFYING and state.verifying_since is not None:
+    if state.status == st.VERIFYING and state.fix_landed_at is not None:
         # The time that counts is the hold's start: the clock is as good as stopped, if it holds.
-        return f"SLA: {clock(remaining_seconds(state, state.verifying_since))} left when the fix landed"
+        return f"SLA: {clock(remaining_seconds(state, state.fix_landed_at))} left when the fix landed"
     if state.status == st.TIMEOUT or state.breached(now):
         return f"SLA: BREACHED ({minutes} elapsed)"
     if state.meaning.on_the_clock:

@@ -267,10 +267,14 @@ def _scenario_runs(scenario: Scenario) -> ScenarioRuns:
 
 
 def _host_scripts(scenario: Scenario) -> tuple[HostScript, ...]:
-    """Every script of the scenario that can run here: breaks, the check, the faults' fixes."""
+    """Every script of the scenario that can run here: breaks, the check, the guards, the faults'
+    fixes."""
     uses: dict[str, list[str]] = {}
     if scenario.success_condition == "exit_zero":
         uses.setdefault("check.sh", []).append("check")
+    for guard in scenario.guards:
+        if guard.script is not None:
+            uses.setdefault(guard.script, []).append(f"guard ({guard.name})")
     for fault in scenario.faults:
         if fault.script is not None:
             uses.setdefault(fault.script, []).append(f"break ({fault.name})")

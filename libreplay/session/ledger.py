@@ -45,6 +45,7 @@ def record(state: SessionState) -> dict[str, Any]:
         "ended_at": state.ended_at.isoformat() if state.ended_at else None,
         "outcome": state.outcome,
         "elapsed_seconds": round(state.elapsed_seconds(), 2),
+        "sla_seconds": state.sla_seconds,
         "hints_used": state.hints_used,
         "hints_total": state.hints_total,
         "score": state.score,

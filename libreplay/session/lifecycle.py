@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import queue
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -126,7 +127,7 @@ def hold_seconds_for(scenario: Scenario) -> int:
     override = os.environ.get(HOLD_OVERRIDE_ENV)
     if not override:
         return scenario.hold_seconds
-    if not override.isdigit() or int(override) > MAX_HOLD_SECONDS:
+    if not re.fullmatch(r"[0-9]{1,3}", override) or int(override) > MAX_HOLD_SECONDS:
         raise InvalidInput(f"{HOLD_OVERRIDE_ENV}: must be a whole number of seconds from 0 to "
                            f"{MAX_HOLD_SECONDS}, got {override[:40]!r}")
     return int(override)
@@ -224,19 +225,22 @@ def up(
         stack.prepare(probe_image)
         on_progress(f"starting {scenario.ref if reveal else 'the scenario'} as session {session_id} "
                     f"(project {state.project})")
-        stack.up(on_progress if reveal else _without(scenario.id, on_progress))
+        stack.up(on_progress if reveal else _without((scenario.id, scenario.directory.name), on_progress))
         _install_get_hint(state, on_progress)
         _prove_baseline(stack)
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
 
 
-def _without(secret: str, on_progress: Progress) -> Progress:
-    """Compose's build and start output with ``secret`` (the scenario id, in the images' names)
-    blanked: a cold build still shows its progress, and names nothing."""
+def _without(secrets: tuple[str, ...], on_progress: Progress) -> Progress:
+    """Compose's build and start output with ``secrets`` (the scenario id, in the images' names;
+    its directory's name, in a build context) blanked: a cold build still shows its progress,
+    and names nothing."""
 
     def say(line: str) -> None:
-        on_progress(line.replace(secret, "scenario"))
+        for secret in secrets:
+            line = line.replace(secret, "scenario")
+        on_progress(line)
 
     return say
 
@@ -416,20 +420,20 @@ def closed(state: SessionState, status: str, error: str | None = None) -> Sessio
     moment = now()
     state.status = status
     if status == RESOLVED:
-        state.resolved_at = state.verifying_since or moment  # the fix landed when its hold began
+        state.resolved_at = state.fix_landed_at or moment  # the time that counts: the hold is not charged
     if error is not None:
         state.error = error
     state.ended_at = state.deadline if status == TIMEOUT else moment
     state.outcome = state.meaning.outcome
     state.score = ledger.score(
         fixed=status == RESOLVED,
-        elapsed_seconds=state.elapsed_seconds(),
+        elapsed_seconds=round(state.elapsed_seconds(), 2),  # as the ledger line records it
         sla_seconds=state.sla_seconds,
         hints_used=state.hints_used,
         guards_tripped=len(state.guards_tripped),
         relapses=state.relapses,
     )
-    state.verifying_since = None
+    state.fix_landed_at = state.verifying_since = None
     state.verify_note = ""
     return state
 

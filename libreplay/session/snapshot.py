@@ -63,6 +63,9 @@ def named_files(scenario: Scenario) -> dict[str, tuple[str, bool]]:
     named: dict[str, tuple[str, bool]] = {}
     if scenario.success_condition == "exit_zero":
         named["check.sh"] = ("success_condition", True)
+    for index, guard in enumerate(scenario.guards):
+        if guard.script is not None:
+            named[guard.script] = (f"guards[{index}].script", True)
     for index, fault in enumerate(scenario.faults):
         where = f"faults[{index}]"
         if fault.script is not None:

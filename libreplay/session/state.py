@@ -148,7 +148,7 @@ class SessionState:
     created_at: datetime | None = None
     started_at: datetime | None = None  # the SLA clock's start: the moment the break is proven
     deadline: datetime | None = None
-    resolved_at: datetime | None = None  # when the fix that held landed (the hold's start)
+    resolved_at: datetime | None = None  # when the fix that held landed (its fix_landed_at)
     fixed_late_at: datetime | None = None  # a fix noticed after the deadline (outcome stays timeout)
     ended_at: datetime | None = None
     hints_total: int = 0
@@ -171,10 +171,11 @@ class SessionState:
     # Fair wins (docs/scenario-format.md): the fix must hold, guards must keep passing.
     hold_seconds: int = 0  # how long the check must keep passing (0: the first pass resolves)
     survive_restart: list[str] = field(default_factory=list)  # restarted once during the hold
-    verifying_since: datetime | None = None  # the hold's start, while verifying
+    fix_landed_at: datetime | None = None  # while verifying: when the check first passed (what counts)
+    verifying_since: datetime | None = None  # while verifying: the hold's start (again after a restart)
     verify_note: str = ""  # what the hold is doing besides holding ("restarting web")
     relapses: int = 0  # holds that failed
-    relapse_note: str = ""  # why the last one failed, for the trainee
+    relapse_note: str = ""  # why the last hold failed, for the trainee (until the next one starts)
     guards_failing: list[str] = field(default_factory=list)  # the messages of the guards failing now
     guards_tripped: list[str] = field(default_factory=list)  # every guard that has failed, by name
 

@@ -567,7 +567,8 @@ class ToolDesk:
         self.lock = threading.Lock()
 
     def take(self, event: ToolEvent) -> None:
-        """Called on the watcher's loop: never waits on the engine."""
+        """Called on the watcher's loop: the work goes to a thread; only a refusal (slow down,
+        busy) is answered here, with one exec that is started and not waited for."""
         if isinstance(event, ToolCancel):
             self._end_stream(event.request_id, "")
         elif event.slow_down:

@@ -28,6 +28,11 @@ from libreplay.session.stack import probe_url
 GUARD_INTERVAL_SECONDS = 2.0
 RESTART_GRACE_SECONDS = 10  # what a service gets to stop before it is killed, as `docker restart`
 RETURN_TIMEOUT_SECONDS = 60  # for the check to pass again once the services are back
+# How long past the deadline a session may go on verifying a fix that landed in time: the
+# restart, the return, a guard round that starts after the hold and runs its slowest script.
+VERIFY_SLACK_SECONDS = (
+    RESTART_GRACE_SECONDS + RETURN_TIMEOUT_SECONDS + 2 * GUARD_INTERVAL_SECONDS + CHECK_TIMEOUT_SECONDS
+)
 HOLD_POLL_SECONDS = 0.5
 
 
@@ -53,10 +58,14 @@ def guard_failure(guards: Sequence[Guard]) -> str:
 
 @dataclass(frozen=True)
 class GuardsChecked:
-    """Every guard ran once, from ``at`` (monotonic): these failed."""
+    """Every guard ran once, from ``at`` (monotonic): these failed. A round in which a guard
+    failed while a service was not running is not ``conclusive``: a guard that execs into a
+    stopped or restarting container fails without anything being lost (a trainee's `docker
+    restart`, the hold's own restart), so such a round neither charges nor clears anything."""
 
     at: float
     failing: tuple[Guard, ...]
+    conclusive: bool = True
 
 
 class GuardRunner(threading.Thread):
@@ -74,11 +83,21 @@ class GuardRunner(threading.Thread):
             started = time.monotonic()
             try:
                 failing = tuple(failing_guards(self.check))
+                conclusive = not failing or every_service_running(self.check)
             except ReplayError:
                 failing = None
             if failing is not None and not self.stop.is_set():
-                self.events.put(GuardsChecked(started, failing))
+                self.events.put(GuardsChecked(started, failing if conclusive else (), conclusive))
             self.stop.wait(max(0.0, GUARD_INTERVAL_SECONDS - (time.monotonic() - started)))
+
+
+def every_service_running(check: Check) -> bool:
+    """Whether each of the scenario's services has a running container."""
+    stack = check.stack
+    with docker_api.engine_errors():
+        found = docker_api.labelled("containers", running_only=True, project=stack.project)
+    running = {container.labels.get(docker_api.SERVICE_LABEL) for container in found}
+    return set(stack.scenario.services) <= running
 
 
 def restart_services(check: Check, services: Sequence[str]) -> str | None:

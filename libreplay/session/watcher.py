@@ -18,7 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
@@ -32,7 +32,6 @@ from libreplay.core.errors import (
 from libreplay.core.signals import as_interrupted, signals_raise
 from libreplay.core.watch import follow_directory
 from libreplay.engine import docker_api
-from libreplay.scenario.model import Guard
 from libreplay.session import ledger
 from libreplay.session.checks import (
     Check,
@@ -54,6 +53,7 @@ from libreplay.session.hints import (
     ToolRequest,
     format_hint,
 )
+from libreplay.session.hold import Hold
 from libreplay.session.lifecycle import (
     SCRIPT_CHECK_INTERVAL_SECONDS,
     NothingArrived,
@@ -67,27 +67,16 @@ from libreplay.session.lifecycle import (
 )
 from libreplay.session.stack import Stack
 from libreplay.session.state import (
-    ACTIVE,
     ERROR,
     RESOLVED,
     SESSION_FILE,
     TIMEOUT,
-    VERIFYING,
     SessionState,
     load_session,
     now,
-    update_session,
 )
 from libreplay.session.tools import ToolDesk
-from libreplay.session.verify import (
-    GUARD_INTERVAL_SECONDS,
-    RETURN_TIMEOUT_SECONDS,
-    GuardRunner,
-    GuardsChecked,
-    RestartDone,
-    Restarter,
-    failing_guards,
-)
+from libreplay.session.verify import GuardRunner, GuardsChecked, RestartDone, Restarter
 from libreplay.session.vitals import StackEvent, StackFollower, shell_problem
 
 
@@ -177,16 +166,6 @@ def _end_in_error(last: SessionState, failure: ReplayError) -> None:
         failure.message = f"{failure.message} (session {last.id} ended: recorded as abandoned)"
 
 
-def _holding_from_now(state: SessionState) -> None:
-    if state.status == VERIFYING:
-        state.verifying_since, state.verify_note = now(), ""
-
-
-def _waiting_after_restart(state: SessionState) -> None:
-    if state.status == VERIFYING:
-        state.verify_note = "restarted: waiting for the check to pass again"
-
-
 class _SessionEnded(Exception):
     """The session directory disappeared under the watcher."""
 
@@ -213,10 +192,10 @@ class _Watcher:
         self.tools = ToolDesk(self.channel)  # the trainee's docker tools, on the same channel
         self.events: queue.Queue[WatcherEvent] = queue.Queue()
         self.stop = threading.Event()
-        # The hold's phases that live only as long as this watcher (docs: "Fair wins").
-        self.restarting = False  # the survive_restart services are being restarted
-        self.returning_until: float | None = None  # restarted: the check must pass again by then
-        self.next_resolve_try = 0.0  # a guard failed at the hold's end: try again after a round
+        self.hold = Hold(
+            self.session_id, guarded=bool(stack.scenario.guards), restart=self._restart,
+            resolve=lambda: self._finish(RESOLVED), publish=self._publish,
+        )
 
     def run(self) -> SessionState:
         if self.check.http:
@@ -244,17 +223,16 @@ class _Watcher:
                 return state
             if state.fixed_late_at is not None:
                 return state
-            if state.status == ACTIVE and state.breached(now()):
-                self._finish(TIMEOUT)
+            due = self.hold.due(state, now())
+            if due is not None:
+                self._finish(due)
                 continue
-            if state.status == VERIFYING and self._hold_complete(state):
-                self._resolve()
-                continue
-            wait = self._seconds_to_next(state)
+            wait = self.hold.seconds_to_next(state, now())
             # check.sh has no event stream; nor has the wait for a restarted service to answer.
-            if not self.check.http or self.returning_until is not None:
+            if not self.check.http or self.hold.polling:
                 if time.monotonic() >= next_poll:
-                    self._checked(self.check.once(), state, time.time())
+                    asked = time.time()
+                    self.hold.checked(self.check.once(), asked, state)
                     next_poll = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
                     continue
                 wait = min(wait, max(0.0, next_poll - time.monotonic()))
@@ -300,118 +278,19 @@ class _Watcher:
         except queue.Empty:
             return NothingArrived()
 
-    def _seconds_to_next(self, state: SessionState) -> float:
-        """Until the next thing the loop must do by itself: the deadline, or the hold's end."""
-        if state.status == ACTIVE and state.deadline:
-            return state.remaining_seconds(now())
-        if state.status == VERIFYING:
-            if self.restarting or self.returning_until is not None:
-                return SCRIPT_CHECK_INTERVAL_SECONDS
-            hold_left = state.hold_seconds - state.held_seconds(now())
-            return max(0.0, hold_left, self.next_resolve_try - time.monotonic())
-        return 3600.0
-
-    # -- the hold ------------------------------------------------------------------------------
-
     def _judge(self, event: ProbeEvent | GuardsChecked | RestartDone, state: SessionState) -> None:
-        """What the check, the guards and a restart say of the fix."""
+        """What the check, the guards and a restart say of the fix: the hold's to weigh."""
         if isinstance(event, ProbeEvent):
             started = state.started_at.timestamp() if state.started_at else 0.0
             if event.at >= started:
-                self._checked(event.ok, state, event.at)
+                self.hold.checked(event.ok, event.at, state)
         elif isinstance(event, GuardsChecked):
-            if state.meaning.on_the_clock:
-                self._record_guards(event.failing, state)
+            self.hold.guards_checked(event, state)
         else:
-            self._restarted(event)
+            self.hold.restarted(event, state)
 
-    def _checked(self, ok: bool, state: SessionState, at: float) -> None:
-        """The check answered ``ok`` at ``at`` (unix time)."""
-        if ok:
-            self._passed(state)
-        elif state.status == VERIFYING and not self.restarting:
-            if self.returning_until is not None:
-                if time.monotonic() >= self.returning_until:
-                    services = ", ".join(state.survive_restart)
-                    self._relapse(f"the check did not pass again within {RETURN_TIMEOUT_SECONDS} s of "
-                                  f"restarting {services}: the fix did not survive a restart")
-            elif state.verifying_since is None or at >= state.verifying_since.timestamp():
-                held = state.held_seconds(now())
-                self._relapse(f"the fix did not hold: the check failed again after {held:.0f} s")
-
-    def _passed(self, state: SessionState) -> None:
-        if state.status == ACTIVE:
-            self._start_hold(state)
-        elif state.status == VERIFYING and self.returning_until is not None:
-            self.returning_until = None  # back after the restart: the hold starts over from here
-            self._publish(update_session(self.session_id, _holding_from_now))
-        elif state.status == TIMEOUT:
-            self._publish(update_session(self.session_id, lambda s: setattr(s, "fixed_late_at", now())))
-
-    def _start_hold(self, state: SessionState) -> None:
-        restart = list(state.survive_restart)
-
-        def begin(s: SessionState) -> None:
-            if s.status == ACTIVE:
-                s.status = VERIFYING
-                s.verifying_since = now()
-                s.verify_note = f"restarting {', '.join(restart)}" if restart else ""
-
-        self._publish(update_session(self.session_id, begin))
-        self.next_resolve_try = 0.0
-        if restart:
-            self.restarting = True
-            Restarter(self.check, restart, self.events).start()
-
-    def _restarted(self, event: RestartDone) -> None:
-        self.restarting = False
-        if event.problem is not None:
-            self._relapse(f"the fix did not survive a restart: {event.problem}")
-            return
-        self.returning_until = time.monotonic() + RETURN_TIMEOUT_SECONDS
-        self._publish(update_session(self.session_id, _waiting_after_restart))
-
-    def _hold_complete(self, state: SessionState) -> bool:
-        return (not self.restarting and self.returning_until is None
-                and state.held_seconds(now()) >= state.hold_seconds
-                and time.monotonic() >= self.next_resolve_try)
-
-    def _resolve(self) -> None:
-        """The check held: resolved, unless a guard fails (then the hold goes on)."""
-        failing = failing_guards(self.check)
-        if failing:
-            self._record_guards(tuple(failing), self.last_state)
-            self.next_resolve_try = time.monotonic() + GUARD_INTERVAL_SECONDS
-            return
-        self._record_guards((), self.last_state)  # the warning of a guard that passes again goes
-        self._finish(RESOLVED)
-
-    def _relapse(self, note: str) -> None:
-        self.restarting, self.returning_until = False, None
-
-        def back(s: SessionState) -> None:
-            if s.status == VERIFYING:
-                s.status = ACTIVE
-                s.relapses += 1
-                s.relapse_note = note
-                s.verifying_since, s.verify_note = None, ""
-
-        self._publish(update_session(self.session_id, back))
-
-    def _record_guards(self, failing: tuple[Guard, ...], state: SessionState) -> None:
-        """Show the guards failing now; each one that fails is charged once (guards_tripped)."""
-        messages = [guard.message for guard in failing]
-        names = [guard.name for guard in failing]
-        if messages == state.guards_failing and set(names) <= set(state.guards_tripped):
-            return  # nothing new: no write, no redraw
-
-        def apply(s: SessionState) -> None:
-            if not s.meaning.on_the_clock:
-                return
-            s.guards_failing = messages
-            s.guards_tripped += [name for name in names if name not in s.guards_tripped]
-
-        self._publish(update_session(self.session_id, apply))
+    def _restart(self, services: Sequence[str]) -> None:
+        Restarter(self.check, services, self.events).start()
 
     def _finish(self, status: str) -> None:
         self._publish(finish(self.session_id, status))

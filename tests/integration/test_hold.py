@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from dockerkit import FAILING, FIXTURES, leftovers, run, session_from_stderr, start
 
-from libreplay.session import ledger, watcher
+from libreplay.session import hold, ledger, watcher
 from libreplay.session.state import SessionState, load_session
 
 pytestmark = pytest.mark.docker
@@ -79,12 +79,13 @@ def test_a_relapse_returns_to_active_a_guard_blocks_the_win_and_both_are_charged
         assert relapsed.relapse_note.startswith("the fix did not hold: the check failed again after")
         assert relapsed.verifying_since is None
 
-        # A shortcut: the data deleted with the fix. The guard names it and the hold cannot end.
+        # A shortcut: the data deleted with the fix. The guard names it; no hold while it fails.
         in_app(session, f"rm /srv/data && {SETTING_UP} && {STATE_UP}")
         caught = wait_until(session, lambda s: s.guards_failing == ["the app's data was deleted"])
         assert caught.guards_tripped == ["data-kept"]
-        time.sleep(6)  # longer than the hold: still not resolved while the guard fails
-        assert load_session(session).status == "verifying"
+        time.sleep(6)  # longer than the hold: the clock runs on, the session is not resolved
+        suspended = load_session(session)
+        assert (suspended.status, suspended.relapses, suspended.fix_landed_at) == ("active", 1, None)
 
         # The data restored: the guard passes, the hold ends, the session resolves.
         in_app(session, "echo orders > /srv/data")
@@ -97,6 +98,7 @@ def test_a_relapse_returns_to_active_a_guard_blocks_the_win_and_both_are_charged
     assert (state.relapses, state.guards_tripped, state.guards_failing) == (1, ["data-kept"], [])
     assert state.resolved_at is not None and state.ended_at is not None
     assert (state.ended_at - state.resolved_at).total_seconds() >= 4  # the hold is not charged as time
+    assert state.fix_landed_at is None and state.verifying_since is None
     expected = ledger.score(fixed=True, elapsed_seconds=state.elapsed_seconds(),
                             sla_seconds=state.sla_seconds, hints_used=0, guards_tripped=1, relapses=1)
     assert state.score == expected
@@ -112,7 +114,7 @@ def test_a_fix_in_memory_does_not_survive_the_restart(
     """survive_restart: the app restarts when the hold begins; a fix made only in /srv/state is
     undone by the start, which is a relapse. The watcher runs here, in the main thread (it takes
     the signals), with a shorter wait for the check to come back."""
-    monkeypatch.setattr(watcher, "RETURN_TIMEOUT_SECONDS", 6)
+    monkeypatch.setattr(hold, "RETURN_TIMEOUT_SECONDS", 6)
     session = up(FAILING / "memfix", projects)
     relapsed = threading.Event()
 

@@ -233,3 +233,24 @@ def test_elapsed_time_runs_to_the_fix_else_the_end_else_now() -> None:
     session.resolved_at = start + timedelta(seconds=60)
     assert session.elapsed_seconds() == 60
     assert not session.breached(start + timedelta(seconds=899)) and session.breached(session.deadline)
+
+
+def test_a_ledger_line_holds_what_its_score_is_computed_from(tmp_path: Path) -> None:
+    """The score is recomputed from the ledger line alone: the elapsed time as recorded (to the
+    hundredth), the SLA, the hints, the guards tripped and the relapses."""
+    from datetime import timedelta
+
+    from libreplay.session.lifecycle import closed
+    from libreplay.session.state import RESOLVED, SessionState, now
+
+    start = now() - timedelta(seconds=100)
+    state = SessionState(id="s1", scenario="t", pack="local", scenario_dir="/x", project="replaybook-s1",
+                         started_at=start, deadline=start + timedelta(seconds=300), sla_seconds=300,
+                         hints_used=1, relapses=1, guards_tripped=["kept"],
+                         fix_landed_at=start + timedelta(seconds=12.345678))
+    line = ledger.record(closed(state, RESOLVED))
+    assert line["elapsed_seconds"] == 12.35 and line["sla_seconds"] == 300
+    again = ledger.score(fixed=True, elapsed_seconds=line["elapsed_seconds"], sla_seconds=line["sla_seconds"],
+                         hints_used=line["hints_used"], guards_tripped=len(line["guards_tripped"]),
+                         relapses=line["relapses"])
+    assert line["score"] == again == 400 + round(600 * (1 - 12.35 / 300)) - 50 - 150 - 75

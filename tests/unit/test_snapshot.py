@@ -265,13 +265,16 @@ def test_a_named_file_is_a_real_copy_and_the_rest_keeps_its_links(tmp_path: Path
     pack), but a file meta.json names is copied by content: nothing the session runs points
     back into the pack."""
     directory = tmp_path / "linked"
-    write_scenario(directory, meta={"faults": FAULTS, "break": DELETE}, files=SCRIPTS)
-    (directory / "shared").mkdir()
+    guards = [{"name": "kept", "condition": "exit_zero", "script": "guards/kept.sh", "message": "gone"}]
+    write_scenario(directory, meta={"faults": FAULTS, "break": DELETE, "guards": guards},
+                   files={**SCRIPTS, "shared/kept.sh": "test -s /data\n"})
     (directory / "shared" / "payload.conf").write_text("broken = yes\n")
     (directory / "payload.conf").symlink_to("shared/payload.conf")
     real = directory / "faults" / "break-it.sh"
     real.rename(directory / "shared" / "break-it.sh")
     real.symlink_to("../shared/break-it.sh")
+    (directory / "guards").mkdir()
+    (directory / "guards" / "kept.sh").symlink_to(directory / "shared" / "kept.sh")  # an absolute link
     scenario = load_scenario(directory)
     copies = session_dir("links") / FILES_DIR
     write_snapshot(scenario, copies.parent)
@@ -280,6 +283,8 @@ def test_a_named_file_is_a_real_copy_and_the_rest_keeps_its_links(tmp_path: Path
     assert (copies / "payload.conf").read_text() == "broken = yes\n"
     named = copies / "faults" / "break-it.sh"
     assert not named.is_symlink() and named.read_text() == SCRIPTS["faults/break-it.sh"]
+    guard = copies / "guards" / "kept.sh"
+    assert not guard.is_symlink() and guard.read_text() == "test -s /data\n"
     assert load_snapshot("links") == scenario
 
 

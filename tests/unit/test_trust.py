@@ -179,11 +179,14 @@ def test_the_summary_lists_every_host_script_and_service(tmp_path: Path) -> None
         meta={"id": "910-faults", "break": DELETE, "success_condition": "exit_zero",
               "success_target": DELETE,
               "faults": [{"name": "wrong-owner", "script": "faults/owner.sh", "solve": "fix-owner.sh"},
-                         {"name": "stopped", "break": [{"restart": {"service": "web"}}]}]},
+                         {"name": "stopped", "break": [{"restart": {"service": "web"}}]}],
+              "guards": [{"name": "kept", "condition": "exit_zero", "script": "guards/kept.sh",
+                          "message": "the data went"}]},
         compose={"services": {"web": {"build": {"context": "./web", "dockerfile": "Dockerfile.web"}},
                               "db": {"image": "${DB_IMAGE:-postgres:16}"}}},  # shown as Compose resolves it
         files={"faults/owner.sh": "chown\nnobody\nx", "fix-owner.sh": "chown root\n",
-               "check.sh": "exit 0\n", "web/Dockerfile.web": "FROM debian:bookworm-slim\n"},
+               "check.sh": "exit 0\n", "web/Dockerfile.web": "FROM debian:bookworm-slim\n",
+               "guards/kept.sh": "test -s /data\n"},
     )
     repo.git.add("--all")
     repo.index.commit("a scenario with faults")
@@ -195,6 +198,7 @@ def test_the_summary_lists_every_host_script_and_service(tmp_path: Path) -> None
     scripts = {s.path: (s.uses, s.size_bytes, s.lines) for s in faults.scripts}
     assert scripts == {
         "check.sh": ("check", 7, 1),
+        "guards/kept.sh": ("guard (kept)", 14, 1),
         "faults/owner.sh": ("break (wrong-owner)", 14, 3),  # no newline at the end: still 3 lines
         "fix-owner.sh": ("solve (wrong-owner)", 11, 1),
         "solve.sh": ("solve (stopped)", len(b"#!/usr/bin/env bash\nexit 0\n"), 2),
