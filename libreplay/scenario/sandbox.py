@@ -537,10 +537,12 @@ class _Checker:
 
 
 def hidden_paths(scenario: Scenario) -> set[Path]:
-    """What a container must never see of the pack: the answer, the checks and the faults."""
+    """What a container must never see of the pack: the answer, the checks, the guards and the
+    faults."""
     root = scenario.directory.resolve()
     names = {"meta.json", scenario.compose_file.name, ".git", ".env", "break.sh", "check.sh", "solve.sh"}
     names |= {p.name for p in root.glob("README*")}
+    names |= {guard.script for guard in scenario.guards if guard.script}
     for fault in scenario.faults:
         names |= {n for n in (fault.script, fault.solve) if n}
         names |= {step.src for step in fault.steps if step.src}

@@ -588,6 +588,25 @@ def test_binds_mount_a_copy_without_the_answer(tmp_path: Path) -> None:
     assert sources[2].is_dir() and not (tmp_path / "pack" / "s1" / "missing").exists()
 
 
+def test_a_guard_script_is_never_bound_nor_copied_into_a_bind(tmp_path: Path) -> None:
+    guards = [{"name": "kept", "condition": "exit_zero", "script": "guards/kept.sh", "message": "gone"}]
+    directory = write_scenario(tmp_path / "pack" / "s1", meta={"guards": guards},
+                               compose=web(volumes=[".:/srv/pack"]), files={"guards/kept.sh": "exit 0\n"})
+    session_dir = tmp_path / "session"
+    session_dir.mkdir()
+    parts = SessionParts(project="replaybook-abc", session_dir=session_dir, labels={},
+                         image_name=lambda service: f"replaybook/s1-{service}:test")
+    session_model(load_scenario(directory), parts)
+    model = json.loads((session_dir / "compose.json").read_text())
+    pack_copy = Path(model["services"]["web"]["volumes"][0]["source"])
+    assert (pack_copy / "guards").is_dir() and list((pack_copy / "guards").iterdir()) == []
+    bound = write_scenario(tmp_path / "pack" / "s2", meta={"guards": guards},
+                           compose=web(volumes=["./guards/kept.sh:/tmp/kept.sh"]),
+                           files={"guards/kept.sh": "exit 0\n"})
+    refused = CliRunner().invoke(validate_command.app, [str(bound)])
+    assert refused.exit_code == 3 and "guards/kept.sh is the scenario's own" in refused.stderr
+
+
 def test_a_loop_of_links_in_a_bound_directory_is_copied_as_links(tmp_path: Path) -> None:
     directory = tmp_path / "pack" / "s1" / "data"
     directory.mkdir(parents=True)
