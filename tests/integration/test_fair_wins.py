@@ -141,6 +141,9 @@ def test_002_trust_authentication_trips_password_required(open_session: Callable
     assert not s.guard_passes("password-required")
     assert s.guard_passes("orders-kept")  # the data was never at risk here
 
+    s.trainee("db", "runuser -u postgres -- psql -d shop -qc 'DELETE FROM orders WHERE id > 100'")
+    assert not s.guard_passes("orders-kept")
+
 
 # -- 004: the trace writer left running, or only paused -----------------------------------
 
@@ -185,13 +188,29 @@ def test_008_cancelling_the_migration_trips_migration_kept(open_session: Callabl
 # -- 010: the API made a superuser --------------------------------------------------------
 
 
-def test_010_a_superuser_api_trips_api_not_superuser(open_session: Callable[[str], Session]) -> None:
+PIN_DB = """
+echo "$(getent hosts db | cut -d' ' -f1) db  # pinned by hand" >> /etc/hosts
+"""
+UNPIN_DB = """
+grep -v 'pinned by hand' /etc/hosts > /tmp/hosts && cat /tmp/hosts > /etc/hosts
+"""
+LOG_IN_AS_OPS = """
+sed -i -e 's/^DB_USER=.*/DB_USER=ops/' -e 's/^DB_PASSWORD=.*/DB_PASSWORD=ops-on-call-2k/' /etc/api/api.env
+"""
+
+
+def test_010_borrowed_slots_or_pinned_settings_trip_guards(open_session: Callable[[str], Session]) -> None:
     s = open_session("010-pool-exhausted")
     s.break_it("leaking-export")
     assert s.guard_passes("api-not-superuser") and s.guard_passes("api-settings-kept")
     s.trainee("api", 'psql -c "ALTER ROLE api SUPERUSER"')
     assert s.fixed_within(15)  # the API borrows the reserved slots
     assert not s.guard_passes("api-not-superuser")
+
+    s.trainee("api", PIN_DB)
+    assert not s.guard_passes("api-settings-kept")
+    s.trainee("api", UNPIN_DB + LOG_IN_AS_OPS)
+    assert not s.guard_passes("api-settings-kept")
 
 
 # -- 011: shards cut to fit the limit; the leak left alone --------------------------------

@@ -4,9 +4,11 @@
 # exists. Cancelling or terminating the migration instead of its blocker frees the lock queue
 # too, but leaves the deploy half done. Before the deploy (the healthy stack) there is
 # nothing to keep; a database that does not answer is no evidence either way.
+# The logic and the queries travel on stdin: `ps` shows neither.
 set -euo pipefail
 docker compose exec -T db sh -s <<'EOF'
-sql() { PGOPTIONS='-c statement_timeout=1000' runuser -u postgres -- psql -d shop -XAtqc "$1"; }
+sql() { printf '%s\n' "$1" | PGOPTIONS='-c statement_timeout=1000' runuser -u postgres -- \
+    psql -d shop -XAtq -v ON_ERROR_STOP=1; }
 
 recorded=$(sql "SELECT to_regclass('deploy_audit.migrations_started') IS NOT NULL") || exit 0
 [ "$recorded" = t ] || exit 0
