@@ -10,12 +10,11 @@ and every line is made inert again on the way out.
 from __future__ import annotations
 
 import math
-import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from libreplay.core.text import clock, inert
+from libreplay.core.text import clock, inert, wrap
 from libreplay.session import state as st
 from libreplay.session.state import SessionState
 
@@ -23,6 +22,7 @@ TITLE = "== replaybook =="
 MIN_WIDTH = 12
 MIN_PAGE_LINES = 3  # when the pane is short, the page gives way first, but never below this
 ELLIPSIS = "..."
+WON_AND_STAYING = "the clock has stopped: look around, then exit the shell for the debrief"
 
 
 class Line(NamedTuple):
@@ -61,7 +61,7 @@ def render(
     layout = layout or Layout()
     head = [Line(TITLE[:width], "bold"), Line("")]
     page = _incident(state, width)
-    rest = [Line(""), *_status(state, now, width), *_hints(state, width, layout)]
+    rest = [Line(""), *_status(state, now, width, layout), *_hints(state, width, layout)]
     rest += _services(state, width, layout)
     if height is not None:
         page = _fit_page(page, height - len(head) - len(rest), width)
@@ -93,22 +93,79 @@ def _fit_page(page: list[Line], room: int, width: int) -> list[Line]:
     return [*page[: keep - 1], Line(ELLIPSIS[:width], "dim")]
 
 
-def _status(state: SessionState, now: datetime, width: int) -> list[Line]:
+def _status(state: SessionState, now: datetime, width: int, layout: Layout) -> list[Line]:
     label, style = status_label(state, now)
-    lines = [Line(text, style) for text in wrap(f"STATUS: {label}", width)]
+    warnings = guard_warnings(state)
+    if warnings:
+        # A guard failing says what the trainee destroyed, before anything else; the state stays
+        # visible under it.
+        lines = _lines(f"STATUS: {warnings[0]}", width, "red")
+        for warning in warnings[1:]:
+            lines += _lines(warning, width, "red")
+        lines += _lines(f"({label}: no win while a guard fails)", width, style)
+    else:
+        lines = _lines(f"STATUS: {label}", width, style)
+    lines += _lines(_hold_news(state), width, "yellow")
     lines += [Line(text, style if style == "red" else "") for text in wrap(sla_text(state, now), width)]
+    lines += _lines(costs_text(state), width, "yellow")
     if state.fixed_late_at is not None and state.status == st.TIMEOUT:
         late = clock(state.seconds_on_the_clock(state.fixed_late_at))
         lines += [Line(text, "yellow") for text in wrap(f"fixed late, at {late}", width)]
     if state.status == st.ERROR and state.error:
         lines += [Line(text, "red") for text in wrap(inert(state.error), width)]
+    if state.status == st.RESOLVED and layout.in_tmux:
+        # replaybook run keeps the workspace open after a win, until the trainee leaves.
+        lines += _lines(WON_AND_STAYING, width, "dim")
     return lines
 
 
 def status_label(state: SessionState, now: datetime) -> tuple[str, str]:
-    """The word after STATUS: and its colour; an active session turns red at its deadline."""
+    """The word after STATUS: and its colour; an active session turns red at its deadline.
+
+    A verifying session does not: a fix that landed in time and holds is a win
+    (docs/scenario-format.md, "Fair wins").
+    """
+    if state.status == st.VERIFYING:
+        return verifying_label(state, now), state.meaning.style
     shown = st.meaning_of(st.TIMEOUT) if state.meaning.on_the_clock and state.breached(now) else state.meaning
     return shown.label, shown.style
+
+
+def verifying_label(state: SessionState, now: datetime) -> str:
+    """The status while verifying, "VERIFYING… 4 s of 15 s": how long the fix has held so far
+    (live: the HUD redraws every second) and how long it must."""
+    held = f"{state.meaning.label}… {math.floor(state.held_seconds(now))} s"
+    return f"{held} of {state.hold_seconds} s" if state.hold_seconds > 0 else held
+
+
+def guard_warnings(state: SessionState) -> list[str]:
+    """A warning naming what each guard failing now protects, while the clock runs (the watcher
+    runs the guards only then, so after it what ``guards_failing`` holds is no longer news)."""
+    if not state.meaning.on_the_clock:
+        return []
+    messages = (inert(message, keep_newlines=False).strip() for message in state.guards_failing)
+    return [f"WARNING - {message or 'a guard is failing'}" for message in messages]
+
+
+def _hold_news(state: SessionState) -> str:
+    """What the hold is doing (while verifying), or why the last one failed (back to active)."""
+    if state.status == st.VERIFYING:
+        return inert(state.verify_note, keep_newlines=False).strip()
+    if state.status == st.ACTIVE and state.relapses > 0:
+        # The watcher words the note for the trainee ("the fix did not hold: the check failed
+        # again after 4 s"); it is shown as it is.
+        return inert(state.relapse_note, keep_newlines=False).strip() or "the fix did not hold"
+    return ""
+
+
+def costs_text(state: SessionState) -> str:
+    """What the session has cost besides time and hints (each costs points: docs/scoring.md)."""
+    costs = []
+    if state.relapses:
+        costs.append(f"relapses: {state.relapses}")
+    if state.guards_tripped:
+        costs.append(f"guards tripped: {len(state.guards_tripped)}")
+    return ", ".join(costs)
 
 
 def sla_text(state: SessionState, now: datetime) -> str:
@@ -117,6 +174,9 @@ def sla_text(state: SessionState, now: datetime) -> str:
         return f"SLA: {minutes} (starts with the break)"
     if state.status == st.RESOLVED:
         return f"SLA: met, fixed in {clock(state.seconds_on_the_clock(state.resolved_at))}"
+    if state.status == st.VERIFYING and state.verifying_since is not None:
+        # The time that counts is the hold's start: the clock is as good as stopped, if it holds.
+        return f"SLA: {clock(remaining_seconds(state, state.verifying_since))} left when the fix landed"
     if state.status == st.TIMEOUT or state.breached(now):
         return f"SLA: BREACHED ({minutes} elapsed)"
     if state.meaning.on_the_clock:
@@ -171,6 +231,11 @@ def _services(state: SessionState, width: int, layout: Layout) -> list[Line]:
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def _lines(text: str, width: int, style: str) -> list[Line]:
+    """``text`` wrapped to ``width``, every line in ``style``; nothing for no text."""
+    return [Line(line, style) for line in wrap(text, width)] if text else []
+
+
 def _inert_lines(lines: list[Line]) -> list[Line]:
     """The guarantee: no line leaves render with anything a terminal would act on or hide.
 
@@ -178,21 +243,3 @@ def _inert_lines(lines: list[Line]) -> list[Line]:
     pass covers whatever a future section forgets.
     """
     return [Line(inert(line.text, keep_newlines=False), line.style) for line in lines]
-
-
-def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> list[str]:
-    """Wrap each paragraph of ``text`` to ``width``; blank lines are kept, long words broken."""
-    out: list[str] = []
-    for paragraph in text.split("\n"):
-        if not paragraph.strip():
-            out.append("")
-            continue
-        out += textwrap.wrap(
-            paragraph,
-            width=width,
-            initial_indent=first_indent if not out else indent,
-            subsequent_indent=indent,
-            break_long_words=True,
-            break_on_hyphens=False,
-        ) or [""]
-    return out

@@ -19,6 +19,9 @@ def replaybook_home(
 ) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("replaybook-home")
     monkeypatch.setenv("REPLAYBOOK_HOME", str(home))
+    # Every fix must hold before it counts; a test that is not about the hold waits one second
+    # for it instead of the scenario's own (tests of the hold set their own).
+    monkeypatch.setenv("REPLAYBOOK_HOLD_SECONDS", "1")
     HOMES_USED.append(home)
     yield home
 

@@ -76,6 +76,13 @@ class SessionError(ReplayError):
     exit_code = 1
 
 
+class ToolRefused(ReplayError):
+    """A trainee's docker tool request that replaybook does not carry out (libreplay/session/tools.py):
+    a verb, flag or service outside the allow-list. The message is the one line the trainee sees."""
+
+    exit_code = 1
+
+
 class PackUntrusted(ReplayError):
     """A scenario's pack has not been trusted at the commit checked out: nothing of it ran.
 

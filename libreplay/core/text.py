@@ -3,11 +3,13 @@
 Scenario packs are untrusted: a page, title or hint could carry escape sequences that
 would move the cursor, retitle the window, change colours or worse (OSC 52 writes the
 clipboard). Everything a scenario provides goes through :func:`inert` before it is drawn.
+:func:`wrap` fits such text to a width (the HUD's pane, the debrief's terminal).
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 
 # A whole escape sequence first (so its parameters vanish with it; an unterminated string
@@ -114,3 +116,25 @@ def clock(seconds: int | float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> list[str]:
+    """Wrap each paragraph of ``text`` to ``width``; blank lines are kept, long words broken.
+
+    ``first_indent`` begins the first line, ``indent`` every other (a hanging indent for a
+    numbered hint or a bullet).
+    """
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        if not paragraph.strip():
+            out.append("")
+            continue
+        out += textwrap.wrap(
+            paragraph,
+            width=width,
+            initial_indent=first_indent if not out else indent,
+            subsequent_indent=indent,
+            break_long_words=True,
+            break_on_hyphens=False,
+        ) or [""]
+    return out

@@ -3,7 +3,8 @@
 The flow decides; :class:`~libreplay.play.steps.Steps` does (the replay-* commands, tmux, the
 shell); :func:`~libreplay.play.policy.decide` says when the session is over. Ctrl-C, SIGTERM,
 SIGHUP, a tmux detach or leaving the shell before a fix: the session is abandoned and torn
-down all the same (docs/terminal.md).
+down all the same (docs/terminal.md). After a win the workspace stays open, the clock stopped,
+until the trainee leaves the shell (or detaches); then the same teardown and the debrief.
 
 Nothing here prints: what the trainee is told goes through ``on_say`` (a line for the person
 at the terminal) and ``on_news`` (news while the shell owns the terminal, without tmux); the
@@ -25,6 +26,7 @@ from libreplay.core.errors import NotFound, ReplayError
 from libreplay.core.signals import STOP_SIGNALS, handling
 from libreplay.core.text import inert
 from libreplay.core.watch import WatchEvent, follow_directory
+from libreplay.play.debrief import WIDTH as DEBRIEF_WIDTH
 from libreplay.play.debrief import debrief_lines
 from libreplay.play.policy import (
     SESSION_ENDED,
@@ -101,6 +103,7 @@ class Play:
         self.workspace: Screen | None = None
         self.terminal_gone = False
         self.timeout_announced = False
+        self.win_announced = False  # after it the workspace stays open until the trainee leaves
         self.cleaning_up = threading.Event()  # set once the run tears down: the monitor backs off
         self.monitor_done = threading.Event()  # ends the monitor's watch
         self.ending = False  # stop signals are ignored from here on
@@ -217,11 +220,13 @@ class Play:
         except (NotFound, ReplayError):
             state = None
         while True:
-            action = decide(state, watcher_exited=watcher_exited, timeout_announced=self.timeout_announced)
+            action = decide(state, watcher_exited=watcher_exited, timeout_announced=self.timeout_announced,
+                            win_announced=self.win_announced)
             if isinstance(action, KeepPlaying):
                 return False
             if isinstance(action, Announce):
                 self.timeout_announced = self.timeout_announced or action.timeout
+                self.win_announced = self.win_announced or action.win
                 self._announce(action.message, good=action.good)
                 continue  # decide again, now that it is said
             self.watcher_died = action.watcher_died
@@ -331,7 +336,8 @@ class Play:
             if self.session_id is not None and not self.session_gone:
                 self.say(f"Session {self.session_id}: its final state could not be read.")
             return []
-        lines = debrief_lines(final, self.scenario, personal_best(final.scenario, final.pack))
+        columns = shutil.get_terminal_size((DEBRIEF_WIDTH, 24)).columns
+        lines = debrief_lines(final, self.scenario, personal_best(final.scenario, final.pack), width=columns)
         if self.options.keep:
             lines += ["", f"The stack is still up (--keep). When done:  replay-down {final.id}"]
         return lines

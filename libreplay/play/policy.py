@@ -8,6 +8,10 @@ besides (it also polls the fix watcher, which no file reports on). Each look is 
 - :class:`Announce`: say ``message`` and play on (the run then decides again, having announced);
 - :class:`KeepPlaying`: nothing to say.
 
+A win does not close the workspace: it is announced once (the clock has stopped, the HUD
+says "met, fixed in …") and the trainee stays until they leave the shell, free to look at what
+they fixed; nothing after the win is scored. Verifying (the fix holding) is no end either.
+
 No Docker, no tmux, no clock: tests/unit/test_play_policy.py walks every case.
 """
 
@@ -17,12 +21,13 @@ from dataclasses import dataclass
 
 from libreplay.session.state import RESOLVED, TIMEOUT, SessionState
 
-CLOSE_AFTER_SECONDS = 5.0  # long enough to read the good news in the status line
+CLOSE_AFTER_SECONDS = 5.0  # long enough to read the news in the status line
 ENDED_CLOSE_SECONDS = 2.0
 WATCHER_DIED_CLOSE_SECONDS = 3.0
 
 SESSION_ENDED = "The session has ended."
-RESOLVED_NEWS = f"RESOLVED - service restored. Closing in {CLOSE_AFTER_SECONDS:.0f} s..."
+# At most 58 characters: tmux's status-right (60 columns) shows it with a space either side.
+RESOLVED_NEWS = "RESOLVED - clock stopped. Exit the shell for the debrief."
 FIXED_LATE_NEWS = "Fixed, but after the SLA. Closing shortly..."
 SLA_BREACHED_NEWS = "SLA BREACHED. Keep going to practise, or exit the shell to end."
 WATCHER_DIED_NEWS = "The fix watcher stopped: ending the session."
@@ -45,6 +50,7 @@ class Announce:
     message: str
     good: bool
     timeout: bool = False  # the SLA breach: announced once
+    win: bool = False  # the fix held: announced once, then play goes on until the trainee leaves
 
 
 @dataclass(frozen=True)
@@ -55,15 +61,21 @@ class KeepPlaying:
 Action = Close | Announce | KeepPlaying
 
 
-def decide(state: SessionState | None, *, watcher_exited: bool, timeout_announced: bool) -> Action:
+def decide(
+    state: SessionState | None, *, watcher_exited: bool, timeout_announced: bool, win_announced: bool,
+) -> Action:
     """What to do about ``state`` (None: the session is gone or its file cannot be read).
 
     ``watcher_exited``: the fix watcher (``replay-check --watch``) has exited; the caller polls
     it *before* reading the state, so a watcher that wrote the outcome and then left is seen
-    with that outcome rather than taken for one that died.
+    with that outcome rather than taken for one that died. ``timeout_announced`` and
+    ``win_announced``: the run has already said so (each is said once).
     """
     if state is None:
         return Close(SESSION_ENDED, 0)
+    if state.status == RESOLVED:
+        # The watcher has done its job and left; the trainee leaves when they want to.
+        return KeepPlaying() if win_announced else Announce(RESOLVED_NEWS, good=True, win=True)
     ended = _ended(state)
     if ended is not None:
         return ended
@@ -76,9 +88,7 @@ def decide(state: SessionState | None, *, watcher_exited: bool, timeout_announce
 
 
 def _ended(state: SessionState) -> Close | None:
-    """The session's own state says it is over."""
-    if state.status == RESOLVED:
-        return Close(RESOLVED_NEWS, CLOSE_AFTER_SECONDS)
+    """The session's own state says it is over (a win is not: the trainee stays, see decide)."""
     if state.status == TIMEOUT and state.fixed_late_at is not None:
         return Close(FIXED_LATE_NEWS, CLOSE_AFTER_SECONDS)
     if state.meaning.stopped:

@@ -315,15 +315,15 @@ class _Loader:
         if entries is None or self._reported(("guards",)):
             return ()
         guards: list[Guard] = []
-        seen: set[str] = set()
+        seen: set[Any] = set()
         for index, entry in enumerate(entries):
             guard = self._guard(("guards", index), entry)
-            if guard is None:
-                continue
-            if guard.name in seen:
-                self.problem(f"meta.json: guards[{index}].name", f"duplicate guard name {guard.name!r}")
-            seen.add(guard.name)
-            guards.append(guard)
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if self.issues.at(("guards", index, "name")) is None and name in seen:
+                self.problem(f"meta.json: guards[{index}].name", f"duplicate guard name {name!r}")
+            elif guard is not None:
+                guards.append(guard)
+            seen.add(name)
         return tuple(guards)
 
     def _guard(self, place: Place, entry: Any) -> Guard | None:

@@ -98,10 +98,14 @@ class Check:
         return result.ok
 
     def _http_once(self) -> bool:
+        return self.fetch_ok(self.stack.probe_url())
+
+    def fetch_ok(self, url: str) -> bool:
+        """Whether ``url`` (as seen inside the network) answers 2xx within the time, from the probe."""
         container = self.probe_container()
         command = [
             "curl", "-ks", "-o", "/dev/null", "-m", str(HTTP_TIMEOUT_SECONDS),
-            "-w", "%{http_code}", self.stack.probe_url(),
+            "-w", "%{http_code}", url,
         ]  # fmt: skip
         with engine_errors():
             result = container.exec_run(command)

@@ -1,9 +1,10 @@
 """`replaybook test`: prove scenarios work, fault by fault, on the real engine.
 
-One cycle per scenario and fault: up (the healthy baseline passes its check), break (the
-check then fails), the fault's solve script, the check passes again within a bounded time,
-down. A cycle stops at the first failing step and reports it with its output; the stack is
-always torn down. This is what a pack's own CI runs.
+One cycle per scenario and fault: up (the healthy baseline passes its check and its guards),
+break (the check then fails, the guards still pass), the fault's solve script, the check passes
+again within a bounded time, the fix holds (the ``survive_restart`` services restart, the check
+keeps passing for the hold, every guard passes), down. A cycle stops at the first failing step
+and reports it with its output; the stack is always torn down. This is what a pack's own CI runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from libreplay.packs.catalog import scenario_dirs_named
 from libreplay.scenario.load import load_scenario
 from libreplay.scenario.model import Fault, Scenario
 from libreplay.session import lifecycle as sessions
+from libreplay.session.checks import Check
 from libreplay.session.state import load_session
+from libreplay.session.verify import prove_holds
 
 SOLVE_TIMEOUT_SECONDS = 120
 FIXED_TIMEOUT_SECONDS = 60
@@ -79,6 +82,12 @@ def _cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], None])
                 raise _StepFailed(
                     "fixed", f"the check still fails {FIXED_TIMEOUT_SECONDS} s after {fault.solve}"
                 )
+        with _step(result, "holds"):
+            state = load_session(session_id)
+            problem = prove_holds(Check(sessions.open_stack(state)), hold_seconds=state.hold_seconds,
+                                  restart=state.survive_restart)
+            if problem is not None:
+                raise _StepFailed("holds", f"after {fault.solve}, {problem}")
     except _StepFailed as failure:
         result.ok, result.failed_step, result.detail = False, failure.step, failure.detail
     finally:

@@ -11,6 +11,12 @@ Whatever the trainee does to CHANNEL_MOUNT (symlinks, directories, deleting it),
 container's own filesystem is touched: no host process opens, writes or deletes a path a
 container named. Only strict, short lines count as requests; each id is answered once, and a
 token bucket limits how many hints can be asked for in a row.
+
+The same channel carries the trainee's docker tools (libreplay/session/tools.py): the ``docker``
+shim installed beside get-hint writes ``replaybook-tool-request <id>`` followed by each argument
+as `` x<hex of its bytes>`` (so nothing typed can end the line or forge another), and
+``replaybook-tool-cancel <id>`` when a ``docker logs -f`` is stopped. This module owns the
+lines' grammar and the replies' transport; what a tool request does is tools.py's.
 """
 
 from __future__ import annotations
@@ -36,19 +42,32 @@ BURST = 3  # requests answered at once ...
 REFILL_SECONDS = 2.0  # ... then one every this many seconds
 SLOW_DOWN = f"Slow down: one hint request every {REFILL_SECONDS:g} s. Ask again in a moment."
 REQUEST_PREFIX = "replaybook-hint-request "
-REQUEST = re.compile(re.escape(REQUEST_PREFIX) + r"([A-Za-z0-9_-]{1,64})")
-MAX_REQUEST_LINE_BYTES = 256  # a request with the engine's timestamp in front fits with room
+_ID = r"([A-Za-z0-9_-]{1,64})"
+REQUEST = re.compile(re.escape(REQUEST_PREFIX) + _ID)
+TOOL_PREFIX = "replaybook-tool-request"
+CANCEL_PREFIX = "replaybook-tool-cancel "
+MAX_TOOL_ARGS = 24
+# The id, then each argument as " x" and its bytes in lower-case hex ("x" alone: an empty one).
+TOOL_REQUEST = re.compile(re.escape(TOOL_PREFIX) + " " + _ID + r"((?: x(?:[0-9a-f]{2})*){0,"
+                          + str(MAX_TOOL_ARGS) + "})")
+TOOL_CANCEL = re.compile(re.escape(CANCEL_PREFIX) + _ID)
+CHANNEL_MARKER = b"replaybook-"  # in every request line of either kind
+# The longest line read at all, the engine's timestamp in front included: a hint request needs
+# about 120 bytes, the docker shim keeps its requests under 900. Longer lines are dropped whole.
+MAX_REQUEST_LINE_BYTES = 1024
 SEEN_IDS_KEPT = 1024  # enough to recognise the lines a re-follow reads twice
 MAX_REPLY_CHARS = 8000  # the exec's environment has a size limit; no hint comes near it
 REPLY_ENV = "REPLAYBOOK_REPLY"
 REPLIES = f"{CHANNEL_MOUNT}/replies"
 GET_HINT = f"{CHANNEL_MOUNT}/bin/get-hint"
-# Run in the container by the watcher; "$1" is a request id (already matched by REQUEST).
-# Written aside and renamed, so get-hint never reads half an answer.
+# Run in the container by the watcher; "$1" is a reply's name (a request id already matched by a
+# request's grammar, and for a stream's chunks ".<n>" after it). Written aside and renamed, so
+# get-hint and the docker shim never read half an answer.
 _REPLY_SCRIPT = (
     f"cd {REPLIES} 2>/dev/null || exit 0; umask 022; "
-    f'printf "%s\\n" "${REPLY_ENV}" > ".$1" && mv -f ".$1" "$1"'
+    f'printf "%s" "${REPLY_ENV}" > ".$1" && mv -f ".$1" "$1"'
 )
+_REPLY_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\.[0-9]{1,6})?")
 
 
 def format_hint(revealed: tuple[int, int, str] | None) -> str:
@@ -69,6 +88,23 @@ def parse_request(line: str) -> str | None:
     return match.group(1) if match else None
 
 
+def parse_tool_request(line: str) -> tuple[str, tuple[str, ...]] | None:
+    """(request id, arguments) of a line that is exactly a tool request; None for any other.
+
+    Arguments are decoded as UTF-8 (a byte that is not becomes U+FFFD: it names nothing)."""
+    match = TOOL_REQUEST.fullmatch(line)
+    if match is None:
+        return None
+    encoded = match.group(2).split(" ")[1:]
+    return match.group(1), tuple(bytes.fromhex(arg[1:]).decode(errors="replace") for arg in encoded)
+
+
+def parse_tool_cancel(line: str) -> str | None:
+    """The request id of a line that is exactly a cancel (Ctrl-C on ``docker logs -f``)."""
+    match = TOOL_CANCEL.fullmatch(line)
+    return match.group(1) if match else None
+
+
 @dataclass(frozen=True)
 class HintRequest:
     """One admitted request: answer it in ``container_id`` (``slow_down``: over the limit)."""
@@ -83,7 +119,25 @@ class HintStreamEnded:
     """The shell's log stream ended (a restart, the engine): follow it again."""
 
 
-HintFollowerEvent = HintRequest | HintStreamEnded
+@dataclass(frozen=True)
+class ToolRequest:
+    """One admitted docker tool request from ``container_id`` (``slow_down``: over the limit)."""
+
+    container_id: str
+    request_id: str
+    argv: tuple[str, ...]
+    slow_down: bool = False
+
+
+@dataclass(frozen=True)
+class ToolCancel:
+    """The trainee stopped the stream of ``request_id`` (Ctrl-C on ``docker logs -f``)."""
+
+    request_id: str
+
+
+ToolEvent = ToolRequest | ToolCancel
+HintFollowerEvent = HintRequest | HintStreamEnded | ToolEvent
 
 
 class RequestGate:
@@ -94,9 +148,14 @@ class RequestGate:
     to slow down and the rest are dropped unanswered, so a flood costs a few replies.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, burst: int = BURST,
+        refill_seconds: float = REFILL_SECONDS,
+    ) -> None:
         self.clock = clock
-        self.tokens = float(BURST)
+        self.burst = burst
+        self.refill_seconds = refill_seconds
+        self.tokens = float(burst)
         self.refilled_at = clock()
         self.slowed_down_at: float | None = None
         self.answered: OrderedDict[str, None] = OrderedDict()
@@ -106,12 +165,12 @@ class RequestGate:
         if request_id in self.answered:
             return None
         moment = self.clock()
-        self.tokens = min(BURST, self.tokens + (moment - self.refilled_at) / REFILL_SECONDS)
+        self.tokens = min(self.burst, self.tokens + (moment - self.refilled_at) / self.refill_seconds)
         self.refilled_at = moment
         if self.tokens >= 1:
             self.tokens -= 1
             verdict = True
-        elif self.slowed_down_at is None or moment - self.slowed_down_at >= REFILL_SECONDS:
+        elif self.slowed_down_at is None or moment - self.slowed_down_at >= self.refill_seconds:
             self.slowed_down_at = moment
             verdict = False
         else:
@@ -165,18 +224,24 @@ class HintChannel:
         return bool(container.exec_run(["sh", "-c", f"test -x {GET_HINT}"]).exit_code == 0)
 
     def reply(self, request: HintRequest, text: str) -> bool:
-        """Write the answer into the container without waiting for it: a trainee may make their
-        own exec hang, the watcher must not hang with it. False when it could not be started
-        (the container stopped or went away meanwhile: get-hint gives up by itself)."""
+        """Write the answer into the container (see :meth:`write`)."""
+        return self.write(request.container_id, request.request_id, reply_body(text) + "\n")
+
+    def write(self, container_id: str, name: str, text: str) -> bool:
+        """Write ``text`` (already inert and bounded) as ``replies/<name>`` in the container without
+        waiting for it: a trainee may make their own exec hang, the watcher must not hang with
+        it. False when it could not be started (the container stopped or went away meanwhile:
+        get-hint and the docker shim give up by themselves)."""
         import docker.errors
 
+        if not _REPLY_NAME.fullmatch(name):
+            raise ValueError(f"not a reply name: {name!r}")  # a bug of ours, never the trainee's input
         api = docker_api.client().api
         try:
             with docker_api.engine_errors():
                 created = api.exec_create(
-                    request.container_id,
-                    ["sh", "-c", _REPLY_SCRIPT, "replaybook-reply", request.request_id],
-                    environment={REPLY_ENV: reply_body(text)}, stdout=False, stderr=False,
+                    container_id, ["sh", "-c", _REPLY_SCRIPT, "replaybook-reply", name],
+                    environment={REPLY_ENV: text}, stdout=False, stderr=False,
                 )  # fmt: skip
                 api.exec_start(created["Id"], detach=True)
         except (EnvironmentProblem, docker.errors.APIError):
@@ -185,7 +250,8 @@ class HintChannel:
 
 
 class HintFollower(LogFollower[HintFollowerEvent]):
-    """Follows the shell container's log stream for requests, admitted by a :class:`RequestGate`.
+    """Follows the shell container's log stream for requests, admitted by a :class:`RequestGate`
+    (hint requests) and ``tool_gate`` (docker tool requests; without one, they are not read).
 
     Each time it starts following (the watcher starting, the shell restarted or recreated) it
     installs get-hint again first, so what a trainee deleted comes back after a restart.
@@ -193,15 +259,16 @@ class HintFollower(LogFollower[HintFollowerEvent]):
 
     end = HintStreamEnded()
     max_line = MAX_REQUEST_LINE_BYTES
-    marker = REQUEST_PREFIX.encode()
+    marker = CHANNEL_MARKER
 
     def __init__(
         self, channel: HintChannel, gate: RequestGate, events: EventSink[HintFollowerEvent], *,
-        since: float | None,
+        since: float | None, tool_gate: RequestGate | None = None,
     ) -> None:
         super().__init__("hint-follower", events, since=since)
         self.channel = channel
         self.gate = gate
+        self.tool_gate = tool_gate
         self.following = ""
 
     def container_id(self) -> str:
@@ -209,27 +276,45 @@ class HintFollower(LogFollower[HintFollowerEvent]):
         self.channel.install(self.following)  # a read-only shell: get-hint is missing, C-b h is not
         return self.following
 
-    def parse(self, line: str) -> HintRequest | None:
+    def parse(self, line: str) -> HintFollowerEvent | None:
         request_id = parse_request(line)
         if request_id is None:
-            return None
+            return self._parse_tool(line) if self.tool_gate is not None else None
         verdict = self.gate.admit(request_id)
         if verdict is None:
             return None
         return HintRequest(self.following, request_id, slow_down=not verdict)
 
+    def _parse_tool(self, line: str) -> ToolEvent | None:
+        assert self.tool_gate is not None
+        cancelled = parse_tool_cancel(line)
+        if cancelled is not None:
+            return ToolCancel(cancelled)  # ends a stream of ours, if there is one: no gate needed
+        request = parse_tool_request(line)
+        if request is None:
+            return None
+        verdict = self.tool_gate.admit(request[0])
+        if verdict is None:
+            return None
+        return ToolRequest(self.following, *request, slow_down=not verdict)
+
+
+CHANNEL_COMMANDS = ("get-hint", "docker")  # assets installed in bin/
+
 
 def _channel_archive() -> bytes:
-    """CHANNEL_MOUNT with bin/get-hint (0755) and replies/ (1777: a shell may run as any user)."""
+    """CHANNEL_MOUNT with bin/get-hint and bin/docker (0755) and replies/ (1777: a shell may run
+    as any user)."""
     root = CHANNEL_MOUNT.strip("/")
-    script = paths.asset_path("get-hint").read_bytes()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, mode in ((root, 0o755), (f"{root}/bin", 0o755), (f"{root}/replies", 0o1777)):
             tar.addfile(_entry(name, tarfile.DIRTYPE, mode))
-        entry = _entry(f"{root}/bin/get-hint", tarfile.REGTYPE, 0o755)
-        entry.size = len(script)
-        tar.addfile(entry, io.BytesIO(script))
+        for command in CHANNEL_COMMANDS:
+            script = paths.asset_path(command).read_bytes()
+            entry = _entry(f"{root}/bin/{command}", tarfile.REGTYPE, 0o755)
+            entry.size = len(script)
+            tar.addfile(entry, io.BytesIO(script))
     return buffer.getvalue()
 
 

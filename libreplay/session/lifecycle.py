@@ -71,6 +71,7 @@ from libreplay.session.state import (
     save_new_session,
     update_session,
 )
+from libreplay.session.verify import failing_guards, guard_failure
 
 Progress = Callable[[str], None]
 
@@ -238,6 +239,7 @@ def _prove_baseline(stack: Stack) -> None:
     with _probe_events(check) as events:
         # A passing probe answer is confirmed by a check of its own: the baseline must hold.
         if _wait_for(check, events, fixed=True, since=None, timeout=BASELINE_TIMEOUT_SECONDS, confirm=True):
+            _require_guards(check, "the healthy stack")
             return
     target = stack.probe_url() if check.http else "check.sh"
     raise ScenarioFailure(
@@ -271,8 +273,28 @@ def break_session(
                     f"{stack.scenario.ref}: fault {fault.name!r} did not break anything: the check still "
                     f"passes {BREAK_PROOF_TIMEOUT_SECONDS} s after it was injected"
                 )
+        # A guard failing now would charge the trainee for the break itself.
+        _require_guards(check, f"the stack broken by fault {fault.name!r}")
         return update_session(session_id, _start_clock)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+GUARDS_SETTLE_SECONDS = 20  # a guard may need a moment after a start or a break (a service warming up)
+
+
+def _require_guards(check: Check, what: str) -> None:
+    """Every guard passes within GUARDS_SETTLE_SECONDS, or the scenario is broken (its author's
+    to fix: a guard must pass while the scenario is healthy and while it is broken)."""
+    if not check.stack.scenario.guards:
+        return
+    deadline = time.monotonic() + GUARDS_SETTLE_SECONDS
+    while failing := failing_guards(check):
+        if time.monotonic() >= deadline:
+            raise ScenarioFailure(
+                f"{check.stack.scenario.ref}: on {what}, {guard_failure(failing)}",
+                hint="a guard passes before the fix and fails only when a shortcut destroys what it protects",
+            )
+        time.sleep(SCRIPT_CHECK_INTERVAL_SECONDS)
 
 
 def choose_fault(scenario: Scenario, name: str | None) -> Fault:

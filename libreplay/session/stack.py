@@ -190,9 +190,11 @@ def _engine_still_answers() -> None:
     ensure_engine()
 
 
-def probe_url(scenario: Scenario) -> str:
-    """``localhost`` is the shell service; a published host port maps to its service and port."""
-    target = scenario.success_target or ""
+def probe_url(scenario: Scenario, target: str | None = None) -> str:
+    """A URL of the scenario (the success target unless ``target`` is given) as the probe inside
+    the network fetches it: ``localhost`` is the shell service; a published host port maps to its
+    service and port."""
+    target = target or scenario.success_target or ""
     parts = urlsplit(target)
     if parts.hostname not in ("localhost", "127.0.0.1"):
         return target

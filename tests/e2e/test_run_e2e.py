@@ -1,7 +1,8 @@
 """`replaybook run 001-nginx-502` end to end, in a real terminal, against real containers.
 
-Each test plays one way a session can end: fixed with a hint, SLA breached, abandoned by
-Ctrl-C (SIGINT to run) and by leaving the shell. Each asserts the ledger line and that the
+Each test plays one way a session can end: fixed with a hint (then left by the trainee: the
+workspace stays open after a win), SLA breached, abandoned by Ctrl-C (SIGINT to run) and by
+leaving the shell. Each asserts the ledger line and that the
 session's Compose project left nothing behind (containers, networks, volumes, tmux server).
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 
 import pytest
 from trainee import BIN, SCENARIO, Trainee
 
 from libreplay.core import paths
+from libreplay.play.policy import CLOSE_AFTER_SECONDS, RESOLVED_NEWS
 from libreplay.session.ledger import read_ledger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(1500)]
@@ -55,7 +58,12 @@ def test_fix_with_one_hint_resolves_debriefs_and_tears_down(trainee: Trainee) ->
 
     trainee.type(FIX)
     trainee.wait_for("STATUS: RESOLVED", timeout=60)  # the HUD …
-    trainee.wait_for("RESOLVED - service restored", timeout=10)  # … and tmux's status line
+    trainee.wait_for(RESOLVED_NEWS, timeout=10)  # … and tmux's status line
+    # The workspace stays open after the win, the clock stopped, until the trainee leaves.
+    time.sleep(CLOSE_AFTER_SECONDS + 2)
+    assert "RUN-EXIT=" not in trainee.screen()
+    assert "SLA: met, fixed in " in trainee.screen()
+    trainee.type("exit")
     assert trainee.exit_status(timeout=120) == 0
     screen = trainee.screen()
     assert "== debrief ==" in screen

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from dockerkit import remove_project
+from watchkit import Watched, watched_session
 
 
 @pytest.fixture
@@ -15,3 +16,10 @@ def projects() -> Iterator[list[str]]:
     yield made
     for project in made:
         remove_project(project)
+
+
+@pytest.fixture
+def watched() -> Iterator[Watched]:
+    """A broken t-name session with its watcher running (tests/watchkit.py)."""
+    with watched_session() as session:
+        yield session

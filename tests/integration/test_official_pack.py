@@ -1,7 +1,8 @@
 """The official pack, every scenario and every fault variant, proven by `replaybook test`.
 
 This is the same command a pack's own CI runs: for each fault, up (the healthy baseline
-passes), break (the check fails), the scripted fix, the check passes, down.
+passes, and its guards), break (the check fails, the guards pass), the scripted fix, the check
+passes and holds for the scenario's own hold (not the suite's one-second override), down.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from libreplay.packs.catalog import official_pack, scan_pack
 pytestmark = pytest.mark.docker
 
 
-def test_every_official_scenario_and_fault_passes_replaybook_test() -> None:
+def test_every_official_scenario_and_fault_passes_replaybook_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REPLAYBOOK_HOLD_SECONDS")
     scan = scan_pack(official_pack())
     assert scan.invalid == []
     expected = sum(len(s.faults) for s in scan.scenarios)

@@ -111,22 +111,25 @@ def test_engine_times(text: str, expected: float | None) -> None:
     assert (found if expected is None else pytest.approx(found, abs=1e-6)) == expected
 
 
-def test_the_archive_holds_get_hint_and_a_replies_directory_any_user_may_write() -> None:
+def test_the_archive_holds_the_commands_and_a_replies_directory_any_user_may_write() -> None:
     with tarfile.open(fileobj=io.BytesIO(channel._channel_archive())) as archive:
         modes = {member.name: (member.type, member.mode) for member in archive.getmembers()}
-        member = archive.extractfile("run/replaybook/bin/get-hint")
-        assert member is not None and member.read() == paths.asset_path("get-hint").read_bytes()
+        for command in ("get-hint", "docker"):
+            member = archive.extractfile(f"run/replaybook/bin/{command}")
+            assert member is not None and member.read() == paths.asset_path(command).read_bytes()
     assert modes == {
         "run/replaybook": (tarfile.DIRTYPE, 0o755),
         "run/replaybook/bin": (tarfile.DIRTYPE, 0o755),
         "run/replaybook/replies": (tarfile.DIRTYPE, 0o1777),
         "run/replaybook/bin/get-hint": (tarfile.REGTYPE, 0o755),
+        "run/replaybook/bin/docker": (tarfile.REGTYPE, 0o755),
     }
 
 
-def test_get_hint_parses_as_posix_sh() -> None:
+@pytest.mark.parametrize("command", ["get-hint", "docker"])
+def test_the_channel_commands_parse_as_posix_sh(command: str) -> None:
     checked = subprocess.run(
-        ["sh", "-n", str(paths.asset_path("get-hint"))], check=False, capture_output=True, text=True
+        ["sh", "-n", str(paths.asset_path(command))], check=False, capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stderr
 

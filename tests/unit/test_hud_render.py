@@ -184,3 +184,125 @@ def test_before_the_break_hints_are_announced_not_counted(status: str) -> None:
     text = joined(render(session(status=status, hints_total=0, deadline=None), T0, 40))
     assert "HINTS: once the incident starts" in text
     assert "no hints" not in text and "get-hint" not in text
+
+
+# -- fair wins: the hold, guards, relapses -----------------------------------------------------
+
+FIX_AT = T0 + timedelta(seconds=180)
+
+
+def verifying(**changes: object) -> SessionState:
+    return session(**{"status": st.VERIFYING, "hold_seconds": 15, "verifying_since": FIX_AT, **changes})
+
+
+def test_verifying_counts_the_hold_live_and_the_sla_as_it_stood_at_the_fix() -> None:
+    lines = render(verifying(), FIX_AT + timedelta(seconds=4.6), 40)
+    assert "STATUS: VERIFYING… 4 s of 15 s" in texts(lines)
+    assert style_of(lines, "STATUS:") == "yellow"
+    assert "SLA: 12:00 left when the fix landed" in texts(lines)
+    later = render(verifying(), FIX_AT + timedelta(seconds=11), 40)
+    assert "STATUS: VERIFYING… 11 s of 15 s" in texts(later)
+    assert "SLA: 12:00 left when the fix landed" in texts(later)  # the clock no longer runs
+
+
+def test_verifying_past_the_deadline_is_not_shown_as_breached() -> None:
+    # A fix that landed in time and holds is a win, whatever the clock says meanwhile.
+    state = verifying(verifying_since=T0 + timedelta(seconds=895))
+    lines = render(state, T0 + timedelta(seconds=905), 40)
+    assert "STATUS: VERIFYING… 10 s of 15 s" in texts(lines)
+    assert "SLA: 00:05 left when the fix landed" in texts(lines)
+    assert "BREACHED" not in joined(lines)
+
+
+def test_verifying_shows_what_the_hold_is_doing() -> None:
+    lines = render(verifying(verify_note="restarting web"), FIX_AT + timedelta(seconds=2), 40)
+    status = texts(lines).index("STATUS: VERIFYING… 2 s of 15 s")
+    assert lines[status + 1] == Line("restarting web", "yellow")
+
+
+def test_a_hold_of_zero_shows_no_target() -> None:
+    lines = render(verifying(hold_seconds=0), FIX_AT + timedelta(seconds=1), 40)
+    assert "STATUS: VERIFYING… 1 s" in texts(lines)
+
+
+def test_a_relapse_is_explained_and_counted() -> None:
+    # The note as the watcher words it (libreplay/session/watcher.py).
+    state = session(relapses=1, relapse_note="the fix did not hold: the check failed again after 4 s")
+    lines = render(state, FIX_AT, 40)
+    out = texts(lines)
+    assert out[out.index("STATUS: ACTIVE") + 1:][:3] == [
+        "the fix did not hold: the check failed",
+        "again after 4 s",
+        "SLA: 12:00 remaining",
+    ]
+    assert style_of(lines, "the fix did not hold") == "yellow"
+    assert "relapses: 1" in out
+    without_a_note = texts(render(session(relapses=2), FIX_AT, 40))
+    assert without_a_note[without_a_note.index("STATUS: ACTIVE") + 1] == "the fix did not hold"
+    # Verifying again, the old reason is no longer news; the count stays.
+    again = texts(render(verifying(relapses=1, relapse_note="old news"), FIX_AT, 40))
+    assert "old news" not in "\n".join(again)
+    assert "relapses: 1" in again
+
+
+def test_a_failing_guard_is_the_status_and_the_state_stays_visible() -> None:
+    state = session(guards_failing=["the migration was rolled back"], guards_tripped=["migration-kept"])
+    lines = render(state, FIX_AT, 40)
+    out = texts(lines)
+    start = out.index("STATUS: WARNING - the migration was")
+    assert out[start:start + 5] == [
+        "STATUS: WARNING - the migration was",
+        "rolled back",
+        "(ACTIVE: no win while a guard fails)",
+        "SLA: 12:00 remaining",
+        "guards tripped: 1",
+    ]
+    assert [line.style for line in lines[start:start + 3]] == ["red", "red", "bold"]
+    assert "STATUS: ACTIVE" not in out
+
+
+def test_every_failing_guard_is_named_while_verifying_too() -> None:
+    state = verifying(guards_failing=["the orders table was emptied", "auth is off"],
+                      guards_tripped=["orders-kept", "auth-required"], relapses=2)
+    out = texts(render(state, FIX_AT + timedelta(seconds=3), 60))
+    assert out[out.index("STATUS: WARNING - the orders table was emptied") + 1:][:4] == [
+        "WARNING - auth is off",
+        "(VERIFYING… 3 s of 15 s: no win while a guard fails)",
+        "SLA: 12:00 left when the fix landed",
+        "relapses: 2, guards tripped: 2",
+    ]
+
+
+@pytest.mark.parametrize(("status", "word"), [(st.RESOLVED, "RESOLVED"), (st.TIMEOUT, "SLA BREACHED"),
+                                             (st.ABANDONED, "ABANDONED")])
+def test_once_the_clock_stops_only_the_counts_remain(status: str, word: str) -> None:
+    # The watcher leaves guards_failing as it last was: after the clock it is no longer news.
+    state = session(status=status, resolved_at=FIX_AT if status == st.RESOLVED else None,
+                    guards_failing=["stale"], guards_tripped=["migration-kept"], relapses=1,
+                    relapse_note="stale")
+    out = texts(render(state, FIX_AT + timedelta(seconds=60), 40))
+    assert f"STATUS: {word}" in out
+    assert "relapses: 1, guards tripped: 1" in out
+    assert "stale" not in "\n".join(out)
+
+
+def test_guard_and_hold_text_is_inert_and_fits_the_pane() -> None:
+    evil = "\x1b]0;owned\x07\x1b[2J\x9b31m\x07\x00\x7f" + "a-very-long-word" * 4
+    for state in (
+        verifying(verify_note="n" + evil, guards_failing=["g" + evil], relapses=1),
+        session(relapses=3, relapse_note="r" + evil, guards_failing=["g" + evil, ""]),
+    ):
+        for width in (12, 25, 40):
+            for line in render(state, FIX_AT + timedelta(seconds=2), width):
+                assert not re.search(r"[\x00-\x1f\x7f-\x9f]", line.text), line
+                assert len(line.text) <= width, line
+
+
+def test_after_a_win_in_the_run_the_trainee_is_told_how_to_leave() -> None:
+    state = session(status=st.RESOLVED, resolved_at=FIX_AT)
+    in_run = texts(render(state, FIX_AT + timedelta(seconds=60), 40, layout=Layout(in_tmux=True)))
+    assert in_run[in_run.index("SLA: met, fixed in 03:00") + 1:][:3] == [
+        "the clock has stopped: look around, then", "exit the shell for the debrief", "HINTS: 0 / 2 used",
+    ]
+    standalone = joined(render(state, FIX_AT + timedelta(seconds=60), 40))
+    assert "exit the shell" not in standalone  # replay-hud on its own closes nothing

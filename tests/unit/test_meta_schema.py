@@ -18,10 +18,13 @@ from scenario_kit import BASE_META, DELETE, write_scenario
 from libreplay.core.errors import ScenarioInvalid
 from libreplay.scenario import load, schema
 from libreplay.scenario.model import (
+    DEFAULT_HOLD_SECONDS,
     DEFAULT_SLA_MINUTES,
     DEFAULT_SOLVE_SCRIPT,
+    MAX_HOLD_SECONDS,
     MAX_SLA_MINUTES,
     BreakStep,
+    Debrief,
 )
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -206,3 +209,81 @@ def test_every_key_of_the_schema_reaches_the_scenario(tmp_path: Path) -> None:
     assert (script.name, script.script, script.hints) == ("script", "break-b.sh", None)
     assert script.solve == "solve.sh"
     assert scenario.warnings == ()
+
+
+FAIR_META: dict[str, Any] = {
+    "hold_seconds": 30,
+    "survive_restart": ["app", "web"],
+    "guards": [
+        {"name": "data-kept", "condition": "exit_zero", "script": "guards/data.sh",
+         "message": "the data went"},
+        {"name": "app-answers", "condition": "http_200", "target": "http://app:3000/ready",
+         "message": "the app no longer answers"},
+    ],
+    "debrief": {"fix": "Point the upstream back at 3000.", "why": "The app listens there.",
+                "follow_ups": ["Template the port", "Alert on 502s"]},
+}
+
+
+def test_the_fair_win_keys_reach_the_scenario(tmp_path: Path) -> None:
+    meta = {**FAIR_META, "break": DELETE, "faults": [
+        {"name": "own", "script": "break-a.sh", "debrief": {"fix": "The fault's own fix."}},
+        {"name": "shared", "script": "break-b.sh"},
+    ]}
+    files = {"guards/data.sh": "#!/bin/bash\n", "break-a.sh": "#!/bin/bash\n", "break-b.sh": "#!/bin/bash\n"}
+    scenario = load.load_scenario(write_scenario(tmp_path / "fair", meta=meta, files=files))
+    assert (scenario.hold_seconds, scenario.survive_restart) == (30, ("app", "web"))
+    data, page = scenario.guards
+    assert (data.name, data.condition, data.script, data.target, data.http) == (
+        "data-kept", "exit_zero", "guards/data.sh", None, False)
+    assert (page.name, page.target, page.message, page.http) == (
+        "app-answers", "http://app:3000/ready", "the app no longer answers", True)
+    assert scenario.probes_http
+    own, shared = scenario.faults
+    assert scenario.debrief_for(own) == Debrief(fix="The fault's own fix.")
+    assert scenario.debrief_for(shared) == Debrief(
+        fix="Point the upstream back at 3000.", why="The app listens there.",
+        follow_ups=("Template the port", "Alert on 502s"))
+    assert scenario.warnings == ()
+
+
+def test_without_the_fair_win_keys_the_defaults_hold(tmp_path: Path) -> None:
+    scenario = load.load_scenario(write_scenario(tmp_path / "plain"))
+    assert (scenario.hold_seconds, scenario.survive_restart) == (DEFAULT_HOLD_SECONDS, ())
+    assert scenario.guards == ()
+    assert scenario.debrief_for(scenario.faults[0]) is None
+    properties = _schema()["properties"]
+    assert properties["hold_seconds"]["default"] == DEFAULT_HOLD_SECONDS
+    assert properties["hold_seconds"]["maximum"] == MAX_HOLD_SECONDS
+
+
+def test_wrong_fair_win_keys_are_each_named(tmp_path: Path) -> None:
+    directory = write_scenario(tmp_path / "bad", meta={
+        "hold_seconds": 601,
+        "survive_restart": ["app", "db", "app"],
+        "guards": [
+            {"name": "g1", "condition": "exit_zero", "message": "m"},
+            {"name": "g2", "condition": "http_200", "target": "http://db/", "message": "m"},
+            {"name": "g3", "condition": "exit_zero", "script": "guards/missing.sh", "message": "m"},
+            {"name": "Bad Name", "condition": "tcp", "message": " "},
+            {"name": "g5", "condition": "http_200", "target": "ftp://app/", "message": "m", "note": 1},
+            {"name": "g1", "condition": "http_200", "target": "http://app:3000/", "message": "m"},
+        ],
+        "debrief": {"fix": "", "follow_ups": ["ok", 3], "extra": True},
+    })
+    with pytest.raises(ScenarioInvalid) as caught:
+        load.load_scenario(directory)
+    assert caught.value.problems == [
+        "meta.json: hold_seconds: must be an integer from 0 to 600, got 601",
+        'meta.json: survive_restart: must be a list of service names, each once, got ["app", "db", "app"]',
+        "meta.json: guards[0].script: missing (an exit_zero guard runs a script)",
+        f'meta.json: guards[1].target (host): "db" {NOT_A_SERVICE}',
+        "meta.json: guards[2].script: needs guards/missing.sh, which does not exist",
+        "meta.json: guards[3].name: must be a short lowercase name, got 'Bad Name'",
+        'meta.json: guards[3].condition: must be "http_200" or "exit_zero", got \'tcp\'',
+        "meta.json: guards[3].message: must be a non-empty string, got ' '",
+        "meta.json: guards[4].target: must be an http(s) URL, got 'ftp://app/'",
+        "meta.json: guards[5].name: duplicate guard name 'g1'",
+        "meta.json: debrief.fix: must be a non-empty string, got ''",
+        "meta.json: debrief.follow_ups[1]: must be a non-empty string, got 3",
+    ]

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from libreplay.core import paths
-from libreplay.play.flow import Play, PlayOptions, workspace_spec
-from libreplay.play.policy import RESOLVED_NEWS, SLA_BREACHED_NEWS, WATCHER_DIED_NEWS
+from libreplay.play.flow import MONITOR_TICK_SECONDS, Play, PlayOptions, workspace_spec
+from libreplay.play.policy import CLOSE_AFTER_SECONDS, RESOLVED_NEWS, SLA_BREACHED_NEWS, WATCHER_DIED_NEWS
 from libreplay.play.steps import WATCHER_GRACE_SECONDS, StepFailed, Stop
 from libreplay.play.workspace import BAD_NEWS_STYLE, GOOD_NEWS_STYLE, ExtraWindow, WorkspaceSpec
 from libreplay.session.state import (
@@ -30,6 +30,7 @@ from libreplay.session.state import (
     READY,
     RESOLVED,
     TIMEOUT,
+    VERIFYING,
     SessionState,
     load_session,
     save_new_session,
@@ -157,13 +158,18 @@ def run(steps: FakeSteps, **options: object) -> tuple[Play, list[str], list[str]
 # -- how a session ends ------------------------------------------------------------------------
 
 
-def test_a_fix_is_announced_in_green_and_the_workspace_closes() -> None:
-    def fix(steps: FakeSteps) -> None:
+def test_a_win_is_announced_in_green_and_the_workspace_stays_until_the_trainee_leaves() -> None:
+    def fix_look_around_then_leave(steps: FakeSteps) -> None:
+        set_status(VERIFYING)  # the fix holding is no end
         set_status(RESOLVED)
-        # The monitor would close the workspace 5 s after the news; the trainee detaches first.
         assert wait_until(lambda: steps.screen is not None and bool(steps.screen.announced))
+        steps.watcher_code = 0  # its job done, the watcher leaves: no reason to close
+        # Longer than any close delay, over several of the monitor's ticks: the workspace stays
+        # open and the win is told once.
+        assert not steps.screen_closed().wait(CLOSE_AFTER_SECONDS + MONITOR_TICK_SECONDS)
+        # The trainee leaves the shell: tmux's attach returns.
 
-    steps = FakeSteps(fix)
+    steps = FakeSteps(fix_look_around_then_leave)
     runner, _, _ = run(steps)
     result = runner.run()
     assert steps.screen is not None
@@ -174,6 +180,20 @@ def test_a_fix_is_announced_in_green_and_the_workspace_closes() -> None:
     assert WATCHER_GRACE_SECONDS in steps.watcher_waits  # it may be writing the ledger line
     steps_taken = [c.split()[0] for c in steps.calls]
     assert steps_taken == ["up", "break", "watch", "attach", "stop-foreground", "down"]
+
+
+def test_without_tmux_the_win_is_news_once_and_leaving_the_shell_debriefs() -> None:
+    def fix_then_leave(steps: FakeSteps) -> None:
+        set_status(RESOLVED)
+        steps.watcher_code = 0
+        assert not steps.shell_closed.wait(2 * MONITOR_TICK_SECONDS + 0.5)
+
+    steps = FakeSteps(fix_then_leave)
+    runner, _, news = run(steps, split=False)
+    result = runner.run()
+    assert news == [RESOLVED_NEWS]
+    assert result.final is not None and result.final.status == RESOLVED and result.exit_code == 0
+    assert result.debrief[0] == "== debrief =="
 
 
 def test_a_dead_watcher_ends_the_session_and_its_log_is_named() -> None:

@@ -1,0 +1,152 @@
+"""Fair wins on the engine's side: the guards, and the restart a fix must survive.
+
+A guard (docs/scenario-format.md, "Fair wins") is a named check that passes while the scenario
+is broken and fails when a shortcut destroys what the real fix keeps. :func:`failing_guards`
+runs every guard once; :class:`GuardRunner` does so every :data:`GUARD_INTERVAL_SECONDS` for
+the watcher, whose one queue takes its :class:`GuardsChecked`. :class:`Restarter` restarts the
+``survive_restart`` services off the watcher's thread and says when it is done.
+
+:func:`prove_holds` is the same rules for ``replaybook test``, polled: after the reference fix,
+the services restart, the check passes again and keeps passing for the hold, and every guard
+passes at its end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from libreplay.core.errors import ReplayError
+from libreplay.core.proc import ProcessTimeout
+from libreplay.engine import docker_api
+from libreplay.scenario.model import Guard
+from libreplay.session.checks import CHECK_TIMEOUT_SECONDS, Check, EventSink
+from libreplay.session.stack import probe_url
+
+GUARD_INTERVAL_SECONDS = 2.0
+RESTART_GRACE_SECONDS = 10  # what a service gets to stop before it is killed, as `docker restart`
+RETURN_TIMEOUT_SECONDS = 60  # for the check to pass again once the services are back
+HOLD_POLL_SECONDS = 0.5
+
+
+def guard_passes(check: Check, guard: Guard) -> bool:
+    """One run of ``guard``: its page fetched by the probe, or its script on the host."""
+    if guard.http:
+        return check.fetch_ok(probe_url(check.stack.scenario, guard.target))
+    try:
+        return check.stack.run_script(guard.script or "", timeout=CHECK_TIMEOUT_SECONDS).ok
+    except ProcessTimeout:
+        return False  # a guard that hangs does not pass
+
+
+def failing_guards(check: Check) -> list[Guard]:
+    """The scenario's guards that fail right now, in their order."""
+    return [guard for guard in check.stack.scenario.guards if not guard_passes(check, guard)]
+
+
+def guard_failure(guards: Sequence[Guard]) -> str:
+    """How failing guards are reported to an author (``replaybook test``, a refused break)."""
+    return "; ".join(f"guard {guard.name!r} fails ({guard.message})" for guard in guards)
+
+
+@dataclass(frozen=True)
+class GuardsChecked:
+    """Every guard ran once, from ``at`` (monotonic): these failed."""
+
+    at: float
+    failing: tuple[Guard, ...]
+
+
+class GuardRunner(threading.Thread):
+    """Runs the guards every GUARD_INTERVAL_SECONDS until ``stop`` is set. A round that fails on
+    the engine is skipped: the watcher's own followers report an engine that went away."""
+
+    def __init__(self, check: Check, events: EventSink[GuardsChecked], stop: threading.Event) -> None:
+        super().__init__(name="guards", daemon=True)
+        self.check = check
+        self.events = events
+        self.stop = stop
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                failing = tuple(failing_guards(self.check))
+            except ReplayError:
+                failing = None
+            if failing is not None and not self.stop.is_set():
+                self.events.put(GuardsChecked(started, failing))
+            self.stop.wait(max(0.0, GUARD_INTERVAL_SECONDS - (time.monotonic() - started)))
+
+
+def restart_services(check: Check, services: Sequence[str]) -> str | None:
+    """Restart each service's container (a stopped one starts); None, or what went wrong."""
+    stack = check.stack
+    for service in services:
+        try:
+            with docker_api.engine_errors():
+                found = docker_api.labelled("containers", project=stack.project, service=service)
+                if not found:
+                    return f"service {service} has no container"
+                for container in found:
+                    container.restart(timeout=RESTART_GRACE_SECONDS)
+        except ReplayError as failure:
+            return f"service {service} could not be restarted: {failure.message}"
+        except Exception as failure:  # noqa: BLE001 - the SDK's own errors (a container removed meanwhile)
+            return f"service {service} could not be restarted: {failure}"
+    return None
+
+
+@dataclass(frozen=True)
+class RestartDone:
+    """The ``survive_restart`` services were restarted (``problem``: they could not be)."""
+
+    problem: str | None
+
+
+class Restarter(threading.Thread):
+    """Restarts the services off the watcher's thread, which goes on answering hints meanwhile."""
+
+    def __init__(self, check: Check, services: Sequence[str], events: EventSink[RestartDone]) -> None:
+        super().__init__(name="survive-restart", daemon=True)
+        self.check = check
+        self.services = tuple(services)
+        self.events = events
+
+    def run(self) -> None:
+        self.events.put(RestartDone(restart_services(self.check, self.services)))
+
+
+def prove_holds(
+    check: Check, *, hold_seconds: float, restart: Sequence[str],
+    clock: Callable[[], float] = time.monotonic,
+) -> str | None:
+    """After a fix: the services restart, the check passes again within RETURN_TIMEOUT_SECONDS,
+    keeps passing for ``hold_seconds``, and every guard then passes. None, or why not."""
+    if restart:
+        problem = restart_services(check, restart)
+        if problem is not None:
+            return problem
+        if not _passes_within(check, RETURN_TIMEOUT_SECONDS, clock):
+            return (f"the check did not pass again within {RETURN_TIMEOUT_SECONDS} s of restarting "
+                    f"{', '.join(restart)}: the fix did not survive a restart")
+    held_from = clock()
+    while True:
+        if not check.once():
+            return f"the check failed again {clock() - held_from:.0f} s into the {hold_seconds:g} s hold"
+        if clock() - held_from >= hold_seconds:
+            break
+        time.sleep(HOLD_POLL_SECONDS)
+    failing = failing_guards(check)
+    return guard_failure(failing) if failing else None
+
+
+def _passes_within(check: Check, timeout: float, clock: Callable[[], float]) -> bool:
+    deadline = clock() + timeout
+    while clock() < deadline:
+        if check.once():
+            return True
+        time.sleep(HOLD_POLL_SECONDS)
+    return False
