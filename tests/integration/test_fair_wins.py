@@ -1,30 +1,37 @@
 """Fair wins in the official pack: the shortcuts found by playing it (issue 10) do not win.
 
-Each test brings a real session up, breaks it with the fault named, plays the shortcut as a
-trainee would (a shell script sent into a container with `docker compose exec`), and shows
-what stops it: the scenario's hold (the check relapses), or a guard that fails while the check
-passes. Guards are run the way the engine runs them: the scenario's script, with bash on the
-host, from the session's copy, in the session's environment.
+Each test brings a real session up, breaks it with the fault named, starts its watcher
+(`replay-check --watch`, with a short SLA), plays the shortcut as a trainee would (a shell
+script sent into a container with `docker compose exec`), and shows what stops it: the
+scenario's hold (the check relapses and the clock runs out), or a guard that trips while the
+check passes, so the session never resolves. Guards are also run directly, the way the engine
+runs them: the scenario's script, with bash on the host, in the session's copy and environment.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import pytest
-from dockerkit import ROOT, run
+from dockerkit import ROOT, run, start
+from watchkit import wait_until_held_by
 
+from libreplay.core.errors import NotFound
 from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle
 from libreplay.session.stack import Stack
-from libreplay.session.state import load_session
+from libreplay.session.state import RESOLVED, TIMEOUT, VERIFYING, SessionState, load_session
 
 pytestmark = pytest.mark.docker
 
 OFFICIAL = ROOT / "packs" / "official"
 TRAINEE_SECONDS = 60
+SLA_SECONDS = 40  # from the break: room for the shortcut and a relapse, short for CI
+SHORT_HOLD_SECONDS = 5  # where a guard, not the hold, is what the test is about
 
 
 class Session:
@@ -77,6 +84,30 @@ class Session:
             time.sleep(0.5)
         return False
 
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """The session's watcher runs in the block, as under `replaybook run`."""
+        watcher = start("replay-check", self.id, "--watch")
+        try:
+            wait_until_held_by(self.id, watcher)
+            yield
+        finally:
+            if watcher.poll() is None:
+                watcher.send_signal(signal.SIGTERM)  # a watched session goes down with it
+                watcher.communicate(timeout=120)
+
+    def state_once(self, done: Callable[[SessionState], bool], within: float) -> SessionState:
+        """The session's state as soon as ``done`` says so, or as it is after ``within`` s."""
+        deadline = time.monotonic() + within
+        state = load_session(self.id)
+        while not done(state) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            state = load_session(self.id)
+        return state
+
+    def state_after(self, seconds: float) -> SessionState:
+        return self.state_once(lambda _state: False, seconds)
+
     def relapses_within(self, seconds: float) -> bool:
         """Whether the check fails at some point within ``seconds`` (a hold would end there)."""
         deadline = time.monotonic() + seconds
@@ -88,7 +119,8 @@ class Session:
 
 
 @pytest.fixture
-def open_session(projects: list[str]) -> Iterator[Callable[[str], Session]]:
+def open_session(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Session]]:
+    monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", str(SLA_SECONDS))
     opened: list[Session] = []
 
     def open_one(scenario_id: str) -> Session:
@@ -98,7 +130,32 @@ def open_session(projects: list[str]) -> Iterator[Callable[[str], Session]]:
 
     yield open_one
     for made in opened:
-        lifecycle.down(made.id, record=False)
+        with suppress(NotFound):  # a watcher that was stopped took its session down
+            lifecycle.down(made.id, record=False)
+
+
+@pytest.fixture
+def short_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLAYBOOK_HOLD_SECONDS", str(SHORT_HOLD_SECONDS))
+
+
+@pytest.fixture
+def scenario_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scenario's own hold, not the one second the suite gives every other test."""
+    monkeypatch.delenv("REPLAYBOOK_HOLD_SECONDS", raising=False)
+
+
+def tripped(guard: str) -> Callable[[SessionState], bool]:
+    return lambda state: guard in state.guards_tripped
+
+
+def held_back_by(s: Session, guard: str) -> SessionState:
+    """The guard tripped, and the session still does not resolve once the hold is over."""
+    state = s.state_once(tripped(guard), within=SHORT_HOLD_SECONDS + 20)
+    assert guard in state.guards_tripped, state
+    state = s.state_after(SHORT_HOLD_SECONDS + 6)
+    assert state.status != RESOLVED, state
+    return state
 
 
 # -- 001: a stub location in nginx ---------------------------------------------------------
@@ -110,18 +167,23 @@ nginx -t && nginx -s reload
 """
 
 
-def test_001_a_stub_location_in_nginx_trips_app_answers(open_session: Callable[[str], Session]) -> None:
+def test_001_a_stub_location_in_nginx_trips_app_answers(
+    open_session: Callable[[str], Session], short_hold: None
+) -> None:
     s = open_session("001-nginx-502")
     s.break_it()
     assert s.guard_passes("app-answers")  # broken: /checkout answers 502, nothing is faked
-    s.trainee("web", NGINX_STUB)
-    assert s.fixed_within(10)  # a status check alone is fooled
-    assert not s.guard_passes("app-answers")
+    with s.watching():
+        s.trainee("web", NGINX_STUB)
+        assert s.fixed_within(10)  # a status check alone is fooled
+        state = held_back_by(s, "app-answers")
+        assert state.status == VERIFYING and state.guards_failing  # passing, and held back
 
-    s.trainee("web", "sed -i '/location = \\/checkout/d' /etc/nginx/conf.d/checkout.conf")
-    s.solve()
-    assert s.fixed_within(10)
-    assert s.guard_passes("app-answers")  # the real fix keeps it
+        s.trainee("web", "sed -i '/location = \\/checkout/d' /etc/nginx/conf.d/checkout.conf")
+        s.solve()
+        state = s.state_once(lambda state: state.terminal, within=30)
+        assert state.status == RESOLVED  # the real fix keeps the guard
+        assert state.guards_tripped == ["app-answers"]  # charged all the same
 
 
 # -- 002: trust instead of a password ------------------------------------------------------
@@ -132,17 +194,20 @@ chown -R postgres:postgres /var/lib/postgresql/15/main
 """
 
 
-def test_002_trust_authentication_trips_password_required(open_session: Callable[[str], Session]) -> None:
+def test_002_trust_authentication_trips_password_required(
+    open_session: Callable[[str], Session], short_hold: None
+) -> None:
     s = open_session("002-postgres-wont-start")
     s.break_it("wrong-owner")
     assert s.guard_passes("password-required") and s.guard_passes("orders-kept")  # postgres is down
-    s.trainee("db", CHOWN_AND_TRUST)
-    assert s.fixed_within(20)
-    assert not s.guard_passes("password-required")
-    assert s.guard_passes("orders-kept")  # the data was never at risk here
+    with s.watching():
+        s.trainee("db", CHOWN_AND_TRUST)
+        assert s.fixed_within(20)
+        held_back_by(s, "password-required")
+        assert s.guard_passes("orders-kept")  # the data was never at risk here
 
-    s.trainee("db", "runuser -u postgres -- psql -d shop -qc 'DELETE FROM orders WHERE id > 100'")
-    assert not s.guard_passes("orders-kept")
+        s.trainee("db", "runuser -u postgres -- psql -d shop -qc 'DELETE FROM orders WHERE id > 100'")
+        assert not s.guard_passes("orders-kept")
 
 
 # -- 004: the trace writer left running, or only paused -----------------------------------
@@ -151,13 +216,17 @@ TRACE = "/var/lib/app/cache/.debug/requests.trace"
 HEALTHY_NOW = "curl -fsS -m 2 -o /dev/null http://localhost:8080/health"
 
 
-def test_004_a_clean_up_that_leaves_the_writer_relapses_within_the_hold(
-    open_session: Callable[[str], Session],
+def test_004_a_clean_up_that_leaves_the_writer_relapses_and_times_out(
+    open_session: Callable[[str], Session], scenario_hold: None
 ) -> None:
     s = open_session("004-disk-full")
+    assert s.scenario.hold_seconds >= 20  # the volume refills in about 4 s
     s.break_it()
-    s.trainee("app", f": > {TRACE}\n{HEALTHY_NOW}")  # passes the moment after the truncation
-    assert s.relapses_within(s.scenario.hold_seconds)  # the writer fills the volume again
+    with s.watching():
+        s.trainee("app", f": > {TRACE}\n{HEALTHY_NOW}")  # passes the moment after the truncation
+        state = s.state_once(lambda state: state.terminal, within=SLA_SECONDS + 10)
+    assert state.status == TIMEOUT, state
+    assert state.relapses >= 1  # the hold began, and the writer ended it
 
     s.trainee("app", f"kill -STOP $(lsof -t {TRACE})\nsleep 0.5\n: > {TRACE}\n{HEALTHY_NOW}")
     assert not s.relapses_within(5)  # a paused writer fills nothing: the check alone is fooled
@@ -176,17 +245,19 @@ psql -Atc "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application
 """
 
 
-def test_008_cancelling_the_migration_trips_migration_kept(open_session: Callable[[str], Session]) -> None:
+def test_008_cancelling_the_migration_trips_migration_kept(
+    open_session: Callable[[str], Session], short_hold: None
+) -> None:
     s = open_session("008-migration-lock")
     s.break_it()
     assert s.guard_passes("migration-kept")  # the migration waits for its lock
-    s.trainee("app", CANCEL_MIGRATION)
-    assert s.fixed_within(15)  # writes flow again...
-    assert not s.guard_passes("migration-kept")  # ...with the deploy half done
+    with s.watching():
+        s.trainee("app", CANCEL_MIGRATION)
+        assert s.fixed_within(15)  # writes flow again...
+        held_back_by(s, "migration-kept")  # ...with the deploy half done
 
 
-# -- 010: the API made a superuser --------------------------------------------------------
-
+# -- 010: the API made a superuser, its settings pinned ------------------------------------
 
 PIN_DB = """
 echo "$(getent hosts db | cut -d' ' -f1) db  # pinned by hand" >> /etc/hosts
@@ -199,18 +270,21 @@ sed -i -e 's/^DB_USER=.*/DB_USER=ops/' -e 's/^DB_PASSWORD=.*/DB_PASSWORD=ops-on-
 """
 
 
-def test_010_borrowed_slots_or_pinned_settings_trip_guards(open_session: Callable[[str], Session]) -> None:
+def test_010_borrowed_slots_or_pinned_settings_trip_guards(
+    open_session: Callable[[str], Session], short_hold: None
+) -> None:
     s = open_session("010-pool-exhausted")
     s.break_it("leaking-export")
     assert s.guard_passes("api-not-superuser") and s.guard_passes("api-settings-kept")
-    s.trainee("api", 'psql -c "ALTER ROLE api SUPERUSER"')
-    assert s.fixed_within(15)  # the API borrows the reserved slots
-    assert not s.guard_passes("api-not-superuser")
+    with s.watching():
+        s.trainee("api", 'psql -c "ALTER ROLE api SUPERUSER"')
+        assert s.fixed_within(15)  # the API borrows the reserved slots
+        held_back_by(s, "api-not-superuser")
 
-    s.trainee("api", PIN_DB)
-    assert not s.guard_passes("api-settings-kept")
-    s.trainee("api", UNPIN_DB + LOG_IN_AS_OPS)
-    assert not s.guard_passes("api-settings-kept")
+        s.trainee("api", PIN_DB)
+        assert not s.guard_passes("api-settings-kept")
+        s.trainee("api", UNPIN_DB + LOG_IN_AS_OPS)
+        assert not s.guard_passes("api-settings-kept")
 
 
 # -- 011: shards cut to fit the limit; the leak left alone --------------------------------
@@ -221,19 +295,25 @@ kill "$(cat /run/uploads.pid)"
 """
 
 
-def test_011_cutting_the_shard_count_trips_shards_kept(open_session: Callable[[str], Session]) -> None:
+def test_011_cutting_the_shard_count_trips_shards_kept(
+    open_session: Callable[[str], Session], short_hold: None
+) -> None:
     s = open_session("011-too-many-open-files")
     s.break_it("low-ulimit")
     assert s.guard_passes("shards-kept")  # 96 shards under a limit of 128
-    s.trainee("uploads", CUT_SHARDS)
-    assert s.fixed_within(30)  # 8 shards fit under 128 descriptors
-    assert not s.guard_passes("shards-kept")
+    with s.watching():
+        s.trainee("uploads", CUT_SHARDS)
+        assert s.fixed_within(30)  # 8 shards fit under 128 descriptors
+        held_back_by(s, "shards-kept")
 
 
 def test_011_the_leaky_audit_does_not_go_away_by_itself(open_session: Callable[[str], Session]) -> None:
     s = open_session("011-too-many-open-files")
     s.break_it("leaky-audit")
-    assert not s.fixed_within(45)  # nobody does anything: the audit keeps its handles
+    with s.watching():  # nobody does anything
+        state = s.state_once(lambda state: state.terminal, within=SLA_SECONDS + 10)
+    assert state.status == TIMEOUT, state
+    assert state.relapses == 0 and state.verifying_since is None  # the check never passed
     log = s.trainee("uploads", "tail -n 5 /var/log/uploads.log")
     assert "checksum audit: pass failed, retrying" in log  # alive, and still at the limit
     assert s.guard_passes("stored-files-kept") and s.guard_passes("shards-kept")
