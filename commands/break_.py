@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from libreplay.session import lifecycle as sessions
-from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
+from replaybook.commands.common import (
+    RevealOption,
+    SessionArgument,
+    emit,
+    handles_errors,
+    make_app,
+    say,
+    session_from,
+)
 
 app = make_app("Inject the fault, prove the check fails, and start the SLA clock.")
 
@@ -19,12 +27,15 @@ def break_(
     fault: Annotated[
         str | None, typer.Option(help="The fault variant to inject (default: drawn at random).")
     ] = None,
+    reveal: RevealOption = False,
 ) -> None:
     """Break a ready session (SESSION from stdin when omitted); print its id. Exit 6 if the
-    fault does not make the check fail; the stack is then torn down."""
+    fault does not make the check fail; the stack is then torn down. Blind by default: the
+    fault drawn (and, for a mistyped --fault, the valid names) is named only with --reveal."""
     session_id = session_from(session)
-    state = sessions.break_session(session_id, fault_name=fault, on_progress=say)
-    say(f"session {state.id} is broken (fault {state.fault}); the SLA clock is running")
+    state = sessions.break_session(session_id, fault_name=fault, on_progress=say, reveal=reveal)
+    drawn = f" (fault {state.fault})" if reveal else ""
+    say(f"session {state.id} is broken{drawn}; the SLA clock is running")
     emit(state.id)
 
 

@@ -31,6 +31,11 @@ from libreplay.core.text import inert
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+# Blind play (docs/terminal.md): what a trainee sees names neither the scenario nor the fault.
+RevealOption = Annotated[
+    bool,
+    typer.Option("--reveal", help="Author's view: name the scenario and the fault, show Compose's output."),
+]
 SessionArgument = Annotated[
     str | None,
     typer.Argument(help="Session id. Read from stdin when omitted, so commands compose in a pipe."),

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from replaybook.commands.common import handles_errors, make_app
+from replaybook.commands.common import emit, handles_errors, make_app, table_lines
 
-app = make_app("Play back the recorded shell of a session (an asciicast v2 file).")
+app = make_app("Play back a recorded window of a session (an asciicast v2 file).")
 
 
 @app.command()
@@ -19,11 +19,25 @@ def replay(
     idle_limit: Annotated[
         float | None, typer.Option("--idle-limit", help="Cap pauses at this many seconds.")
     ] = 2.0,
+    window: Annotated[
+        str, typer.Option("--window", "-w", help="The window: shell (the trainee's, default) or a service's.")
+    ] = "shell",
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the session's recorded windows instead.")
+    ] = False,
 ) -> None:
-    """Play SESSION's transcript; Ctrl-C stops, space pauses (asciinema play)."""
-    from libreplay.play.transcripts import play_back, transcript_for
+    """Play SESSION's transcript (one window of it); Ctrl-C stops, space pauses (asciinema play).
+    --list prints a table of the recorded windows and their files."""
+    from libreplay.play.transcripts import play_back, recorded_windows, transcript_for
 
-    code = play_back(transcript_for(session), speed=speed, idle_limit=idle_limit)
+    if list_:
+        windows = recorded_windows(session)
+        if not windows:
+            transcript_for(session)  # the error that says there is no recording
+        for line in table_lines(["WINDOW", "FILE"], [(name, str(path)) for name, path in windows.items()]):
+            emit(line)
+        return
+    code = play_back(transcript_for(session, window), speed=speed, idle_limit=idle_limit)
     if code:
         raise typer.Exit(code)
 

@@ -57,7 +57,8 @@ def run(  # noqa: PLR0917 - one parameter per option
         if not confirm("Play without tmux now (--no-split)?"):
             raise EnvironmentProblem("tmux is not installed")
         no_split = True
-    options = PlayOptions(chosen.name, sla=sla, fault=fault, keep=keep, split=not no_split)
+    options = PlayOptions(chosen.name, sla=sla, fault=fault, keep=keep, split=not no_split,
+                          title=chosen.scenario.title)
     result = Play(options, CommandSteps(), on_say=say, on_news=_news).run()
     if result.terminal_gone:
         _silence()  # the terminal is closed: writing to it would only fail
@@ -77,7 +78,7 @@ def _choose(scenario: str | None, random_: bool, tag: str | None) -> Choice:
     if not random_:
         raise typer.BadParameter("name a SCENARIO (replay-list shows them) or use --random")
     chosen = choice.drawn(tag)
-    say(f"Drawn at random: {chosen.name} - {chosen.scenario.title}")
+    say(f"Drawn at random: {chosen.scenario.title}")  # blind play: never the id (docs/terminal.md)
     return chosen
 
 

@@ -26,26 +26,14 @@ def shell(
         typer.Option("--record", help="Record the shell with timing to this asciicast v2 file."),
     ] = None,
 ) -> None:
-    """Enter SERVICE's container with docker exec; waits (Enter to retry) while it is not running."""
+    """Enter SERVICE's container with docker exec; while it is not running, says so and waits."""
     from libreplay.play import shell as trainee_shell
 
     state, service = trainee_shell.target(session, service)
     if not sys.stdin.isatty():
         raise EnvironmentProblem("replay-shell needs a terminal (stdin is not a tty)")
-    code = trainee_shell.visit(state, service, record=record, say=say, retry=_ask_to_retry)
+    code = trainee_shell.visit(state, service, record=record, say=say)
     raise typer.Exit(code)
-
-
-def _ask_to_retry(service: str) -> bool:
-    """Enter: try again; no terminal to ask, or end of input: give up."""
-    if not sys.stdin.isatty():
-        return False
-    say(f"Press Enter to try again (docker logs shows why it stops); Ctrl-C to give up.  [{service}]")
-    try:
-        input()
-    except EOFError:
-        return False
-    return True
 
 
 main = app

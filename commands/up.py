@@ -8,7 +8,7 @@ import typer
 
 from libreplay.packs import catalog as packs
 from libreplay.session import lifecycle as sessions
-from replaybook.commands.common import JsonOption, emit_session, handles_errors, make_app, say
+from replaybook.commands.common import JsonOption, RevealOption, emit_session, handles_errors, make_app, say
 from replaybook.commands.trust import YesOption, admit
 
 app = make_app("Bring a scenario's stack up as a new session and prove its healthy baseline.")
@@ -21,15 +21,17 @@ def up(
     sla: Annotated[int | None, typer.Option(help="SLA in minutes (default: the scenario's).")] = None,
     yes: YesOption = False,
     json_: JsonOption = False,
+    reveal: RevealOption = False,
 ) -> None:
     """Create a session: build and start the stack (`docker compose up --build --wait` under the
     project `replaybook-<session>`), prove the success check passes, print the session id.
     Ctrl-C or SIGTERM at any moment tears everything down. Exit 6 if the healthy stack fails
     its own check. A pack not yet trusted at its commit is shown and asked about first
-    (--yes trusts it; without a terminal, exit 7 and nothing is built)."""
+    (--yes trusts it; without a terminal, exit 7 and nothing is built). Blind by default: the
+    talk on stderr does not name the scenario, and Compose's build output shows with --reveal."""
     found = packs.resolve_scenario(scenario)
     admit(found, yes=yes)  # before the build: the compose build already runs the pack's Dockerfiles
-    state = sessions.up(found, sla_minutes=sla, on_progress=say)
+    state = sessions.up(found, sla_minutes=sla, on_progress=say, reveal=reveal)
     say(f"session {state.id} is up and healthy: next, replay-break {state.id}")
     emit_session(state, json_)
 

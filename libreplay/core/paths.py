@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import platformdirs
+
+from libreplay.core.errors import InvalidInput
 
 APP = "replaybook"
 
@@ -60,6 +63,17 @@ def asset_path(name: str) -> Path:
     return Path(__file__).parent.parent / "assets" / name
 
 
-def transcript_path(session_id: str) -> Path:
-    """The trainee's recorded shell (asciicast v2); kept after the session's state is removed."""
-    return data_dir() / "transcripts" / f"{session_id}.cast"
+# A window's name goes into a file name: a service name as Compose allows it, nothing else.
+WINDOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def transcript_path(session_id: str, window: str | None = None) -> Path:
+    """The trainee's recorded shell (asciicast v2), or with ``window`` (a service) the recording
+    of that service's own window beside it; kept after the session's state is removed.
+
+    InvalidInput for a window name that is not a plain service name."""
+    if window is None:
+        return data_dir() / "transcripts" / f"{session_id}.cast"
+    if not WINDOW_NAME.fullmatch(window):
+        raise InvalidInput(f"--window: {window!r} is not a service name")
+    return data_dir() / "transcripts" / f"{session_id}.{window}.cast"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from libreplay.core import paths
-from libreplay.core.errors import NotFound, ReplayError
+from libreplay.core.errors import InvalidInput, NotFound, ReplayError
 from libreplay.core.signals import STOP_SIGNALS, handling
 from libreplay.core.text import inert
 from libreplay.core.watch import WatchEvent, follow_directory
@@ -62,6 +62,7 @@ class PlayOptions:
     fault: str | None = None  # None: drawn at random by replay-break
     keep: bool = False  # leave the stack up afterwards
     split: bool = True  # tmux; False: the shell in this terminal
+    title: str = ""  # what the talk calls it: blind play names no scenario id (docs/terminal.md)
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,8 @@ class Play:
 
     def _play(self) -> None:
         self.step = "replay-up"
-        self.say(f"Starting {self.options.scenario} (the first run builds its images; "
-                 "this can take a few minutes)...")
+        shown = f'"{self.options.title}"' if self.options.title else "the scenario"
+        self.say(f"Starting {shown} (the first run builds its images; this can take a few minutes)...")
         self.session_id = self.steps.up(self.options.scenario, sla=self.options.sla)
         self.scenario = self._snapshot()
         cast = self._record_transcript()
@@ -351,13 +352,13 @@ class Play:
 def workspace_spec(
     state: SessionState, executable: Callable[[str], str], *, columns: int, rows: int
 ) -> WorkspaceSpec:
-    """The trainee's workspace for ``state``: the recorded shell beside the HUD, a window per
-    other service, ``C-b h`` for a hint (docs/terminal.md)."""
+    """The trainee's workspace for ``state``: the recorded shell beside the HUD, a recorded
+    window per other service, ``C-b h`` for a hint (docs/terminal.md)."""
     sid = state.id
     cast = paths.transcript_path(sid)
     windows = tuple(
         ExtraWindow(inert(service, keep_newlines=False),  # tmux shows it in the status line
-                    (executable("replay-shell"), sid, service))
+                    (executable("replay-shell"), sid, service, *_recorded(sid, service)))
         for service in state.services if service != state.shell_service
     )
     return WorkspaceSpec(
@@ -372,3 +373,12 @@ def workspace_spec(
         rows=max(10, rows - 1),  # the status line takes one
         environment={"REPLAYBOOK_NO_ORPHAN_NOTICE": "1"},
     )
+
+
+def _recorded(session_id: str, service: str) -> tuple[str, ...]:
+    """replay-shell's arguments that record a service's window beside the trainee's shell
+    (none for a name no file may carry; Compose allows no such service name anyway)."""
+    try:
+        return ("--record", str(paths.transcript_path(session_id, service)))
+    except InvalidInput:
+        return ()

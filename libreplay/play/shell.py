@@ -1,9 +1,9 @@
 """The trainee's shell in a service container: the ``docker exec`` that opens it, recorded or
 not, and reopened when the container dies under it.
 
-:func:`visit` runs the shell until the trainee leaves it. Talk goes through ``say``; whether to
-try again once the container stopped is the caller's question (``retry``), since only the
-caller has the person at the terminal.
+:func:`visit` runs the shell until the trainee leaves it. Talk goes through ``say``. While the
+service is not running the window says so, and why, and waits for it: a window never waits
+silently (docs/terminal.md).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from libreplay.session.state import CHANNEL_MOUNT, SessionState, load_session
 # login shell: a login shell runs /etc/profile, which on Debian-based images sets PATH from
 # scratch for root and so would drop the hint directory put in front of it.
 SHELL_COMMAND = "command -v bash >/dev/null && exec bash -i || exec sh -i"
+WAIT_POLL_SECONDS = 1.0  # how often a window waiting for its service looks again
 
 
 def shell_argv(container: ServiceContainer, *, docker_bin: str = "docker") -> list[str]:
@@ -53,20 +55,21 @@ def visit(
     *,
     record: Path | None,
     say: Callable[[str], None],
-    retry: Callable[[str], bool],
 ) -> int:
     """Enter ``service``'s container and return the shell's exit status once the trainee leaves.
 
-    While the container is not running, and when it stops under the shell (a crash, a restart),
-    ``retry(service)`` is asked whether to wait for it again; False ends with SessionError.
-    ``record``: an asciicast v2 file, appended to on each reconnection.
+    While the container is not running, and when it stops under the shell (a crash, a stop),
+    it says what state the service is in and waits until it runs again; SessionError once the
+    session has ended meanwhile.
+    ``record``: an asciicast v2 file, appended to on each reconnection and when it exists
+    already (a window reopened after the trainee left its shell keeps what went before).
     """
     docker = shutil.which("docker")
     if docker is None:
         raise EnvironmentProblem("the docker command is not installed", hint="replaybook doctor says how")
-    recorded = False
+    recorded = record is not None and record.is_file() and record.stat().st_size > 0
     while True:
-        container = _wait_until_running(state, service, say, retry)
+        container = _wait_until_running(state, service, say)
         code = _run_shell(container, docker, record, append=recorded)
         recorded = record is not None
         # The shell also ends when the container dies under it: offer to reconnect rather than
@@ -74,26 +77,44 @@ def visit(
         if _still_running(state, service):
             return code
         say(f"The {service} container stopped while you were in it.")
-        _offer_retry(state.id, service, retry)
 
 
-def _wait_until_running(
-    state: SessionState, service: str, say: Callable[[str], None], retry: Callable[[str], bool]
-) -> ServiceContainer:
+def _wait_until_running(state: SessionState, service: str, say: Callable[[str], None]) -> ServiceContainer:
+    """The service's container once it runs. Until then: one line saying why this window
+    waits (again whenever that changes), and a look once a second; the trainee starts a
+    stopped service from the main shell, or its restart policy brings it back."""
+    said = ""
     while True:
         container = find_container(state, service)
         if container.running:
+            if said:
+                say(f"Service {service} is running again: opening its shell.")
             return container
-        exited = f", exit code {container.exit_code}" if container.exit_code else ""
-        say(f"Service {service} is not running ({container.status}{exited}): it may be crash-looping.")
-        _offer_retry(state.id, service, retry)
+        line = not_running_line(state, container)
+        if line != said:
+            say(line)
+            said = line
+        if not session_dir(state.id).is_dir():
+            raise SessionError(f"session {state.id} has ended")
+        time.sleep(WAIT_POLL_SECONDS)
 
 
-def _offer_retry(session: str, service: str, retry: Callable[[str], bool]) -> None:
-    if not session_dir(session).is_dir():
-        raise SessionError(f"session {session} has ended")
-    if not retry(service):
-        raise SessionError(f"service {service} of session {session} is not running")
+def not_running_line(state: SessionState, container: ServiceContainer) -> str:
+    """What a window waiting for ``container``'s service says about it."""
+    service = container.service
+    code = container.exit_code
+    if container.status == "exited":
+        how = "is stopped" + (f" (exited with code {code})" if code is not None else "")
+    elif container.status == "restarting":
+        last = f", last exit code {code}" if code is not None else ""
+        how = f"keeps restarting (crash-looping?{last}; `docker logs {service}` shows why)"
+    else:
+        how = f"is not running ({container.status})"
+    if service == state.shell_service:
+        then = "this shell opens again once it runs"
+    else:
+        then = f"start it with `docker start {service}` in the main shell; this window opens once it runs"
+    return f"Service {service} {how}: {then}."
 
 
 def _still_running(state: SessionState, service: str) -> bool:

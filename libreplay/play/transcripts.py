@@ -10,8 +10,10 @@ Playback keeps everything that draws — text, colours, cursor movement — and 
 A sequence may be split across two events of the recording, so the filter keeps its state
 from one event to the next.
 
-:func:`transcript_for` finds a recording (a session's, or a file named), :func:`play_back`
-plays it through that filter with asciinema.
+:func:`transcript_for` finds a recording (a window of a session's, or a file named),
+:func:`recorded_windows` lists a session's, :func:`play_back` plays one through that filter
+with asciinema. Every window of the workspace is recorded (docs/terminal.md): the trainee's
+shell (window 0, ``shell``) and each other service's window, named by its service.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from enum import Enum, auto
 from pathlib import Path
 
 from libreplay.core.errors import InvalidInput, NotFound
-from libreplay.core.paths import transcript_path
+from libreplay.core.paths import WINDOW_NAME, transcript_path
 from libreplay.core.proc import interactive
 
 ESC = "\x1b"
@@ -158,22 +160,54 @@ def filtered_copy(source: Path, dest: Path) -> None:
 # -- finding and playing a recording ----------------------------------------------------------
 
 
-def transcript_for(name: str) -> Path:
-    """A .cast path as given, else the transcript of the session with that id."""
+MAIN_WINDOW = "shell"  # window 0, the trainee's shell, as tmux names it
+
+
+def transcript_for(name: str, window: str = MAIN_WINDOW) -> Path:
+    """A .cast path as given, else the recording of one window of the session with that id:
+    the trainee's shell, or the window of the service called ``window``."""
     given = Path(name).expanduser()
     if name.endswith(".cast") or given.is_file():
+        if window != MAIN_WINDOW:
+            raise InvalidInput("--window: only with a session id (a .cast file is one recording)")
         if not given.is_file():
             raise NotFound(f"{given}: no such transcript file")
         check_asciicast(given)
         return given
-    cast = transcript_path(name)
+    cast = _window_path(name, window)
     if not cast.is_file():
+        if window != MAIN_WINDOW and transcript_path(name).is_file():
+            raise NotFound(f"session {name!r} has no recorded window {window!r}",
+                           hint=f"`replaybook replay {name} --list` names its windows")
         raise NotFound(
             f"no transcript for session {name!r} (looked for {cast})",
             hint="only sessions started with `replaybook run` are recorded",
         )
     check_asciicast(cast)
     return cast
+
+
+def _window_path(session_id: str, window: str) -> Path:
+    return transcript_path(session_id) if window == MAIN_WINDOW else transcript_path(session_id, window)
+
+
+def recorded_windows(session_id: str) -> dict[str, Path]:
+    """Every recorded window of a session, by name: ``shell`` first, then the services' windows
+    in name order. Empty when the session was not recorded."""
+    found: dict[str, Path] = {}
+    main = transcript_path(session_id)
+    if main.is_file():
+        found[MAIN_WINDOW] = main
+    prefix = f"{session_id}."
+    directory = main.parent
+    names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    for file_name in names:
+        if file_name == main.name or not (file_name.startswith(prefix) and file_name.endswith(".cast")):
+            continue
+        window = file_name.removeprefix(prefix).removesuffix(".cast")
+        if window != MAIN_WINDOW and WINDOW_NAME.fullmatch(window):
+            found[window] = directory / file_name
+    return found
 
 
 def check_asciicast(path: Path) -> None:

@@ -50,7 +50,7 @@ class _StepFailed(Exception):
 def cycles_of(scenario: Scenario, fault_name: str | None = None) -> list[Fault]:
     if fault_name is None:
         return list(scenario.faults)
-    return [sessions.choose_fault(scenario, fault_name)]
+    return [sessions.choose_fault(scenario, fault_name, reveal=True)]
 
 
 def run_cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], None]) -> CycleResult:
@@ -67,9 +67,9 @@ def _cycle(scenario: Scenario, fault: Fault, on_progress: Callable[[str], None])
         if not scenario.has_solve(fault):
             raise _StepFailed("solve", f"{fault.solve} is missing: `replaybook test` needs the scripted fix")
         with _step(result, "up"):
-            session_id = sessions.up(scenario, on_progress=on_progress).id
+            session_id = sessions.up(scenario, on_progress=on_progress, reveal=True).id
         with _step(result, "break"):
-            sessions.break_session(session_id, fault_name=fault.name)
+            sessions.break_session(session_id, fault_name=fault.name, reveal=True)
         with _step(result, "solve"):
             since = time.time()
             solved = sessions.open_stack(load_session(session_id)).run_script(

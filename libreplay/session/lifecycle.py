@@ -18,6 +18,7 @@ import os
 import queue
 import random
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -171,12 +172,18 @@ def holding(session_id: str, *, alone: bool = False) -> Iterator[None]:
 # -- replay-up -------------------------------------------------------------------------------
 
 
-def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progress = _quiet) -> SessionState:
+def up(
+    scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progress = _quiet,
+    reveal: bool = False,
+) -> SessionState:
     """Create a session, bring its stack up and prove the healthy baseline passes its check.
 
     Raises PackUntrusted, before anything is made, for a pack not trusted at the commit checked
     out (the command layer asks first: libreplay/packs/trust.py). The session's snapshot of the
-    scenario is taken at that commit, first: every later step runs the snapshot, not the pack."""
+    scenario is taken at that commit, first: every later step runs the snapshot, not the pack.
+
+    Blind play (docs/terminal.md): the progress names neither the scenario nor its images (the id
+    is blanked out of Compose's own output), unless ``reveal`` (an author's view)."""
     from libreplay.packs import trust
 
     # The commit the snapshot must be taken at. require_trust reads the clone's HEAD again: a
@@ -215,12 +222,23 @@ def up(scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progr
         write_snapshot(scenario, state.directory, admitted_commit=admitted)
         probe_image = ensure_probe_image(on_progress) if scenario.probes_http else ""
         stack.prepare(probe_image)
-        on_progress(f"starting {scenario.ref} as session {session_id} (project {state.project})")
-        stack.up(on_progress)
+        on_progress(f"starting {scenario.ref if reveal else 'the scenario'} as session {session_id} "
+                    f"(project {state.project})")
+        stack.up(on_progress if reveal else _without(scenario.id, on_progress))
         _install_get_hint(state, on_progress)
         _prove_baseline(stack)
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
+
+
+def _without(secret: str, on_progress: Progress) -> Progress:
+    """Compose's build and start output with ``secret`` (the scenario id, in the images' names)
+    blanked: a cold build still shows its progress, and names nothing."""
+
+    def say(line: str) -> None:
+        on_progress(line.replace(secret, "scenario"))
+
+    return say
 
 
 def _install_get_hint(state: SessionState, on_progress: Progress) -> None:
@@ -252,29 +270,33 @@ def _prove_baseline(stack: Stack) -> None:
 
 
 def break_session(
-    session_id: str, *, fault_name: str | None = None, on_progress: Progress = _quiet
+    session_id: str, *, fault_name: str | None = None, on_progress: Progress = _quiet, reveal: bool = False
 ) -> SessionState:
-    """Inject the fault, prove the check now fails, then start the SLA clock."""
+    """Inject the fault, prove the check now fails, then start the SLA clock.
+
+    Blind play (docs/terminal.md): neither the progress nor an error names the fault drawn
+    (or the valid names, for a mistyped ``fault_name``) unless ``reveal``; the state keeps it."""
     stack = open_stack(load_session(session_id))
     # Checked and set under the session lock: two concurrent breaks cannot both inject.
     update_session(session_id, _check_ready)
     # From here any failure, a mistyped --fault included, tears the stack down: in a pipe
     # nobody else would.
     with _torn_down_on_failure(stack), holding(session_id):
-        fault = choose_fault(stack.scenario, fault_name)
+        fault = choose_fault(stack.scenario, fault_name, reveal=reveal)
         update_session(session_id, lambda s: _mark_breaking(s, fault, stack.scenario))
-        on_progress(f"injecting fault {fault.name!r}")
+        named = f"fault {fault.name!r}" if reveal else "the fault"
+        on_progress(f"injecting {named}")
         check = Check(stack)
         injected_at = time.time()
         with _probe_events(check) as events:
             inject(stack, fault)
             if not _proven_broken(check, events, injected_at):
                 raise ScenarioFailure(
-                    f"{stack.scenario.ref}: fault {fault.name!r} did not break anything: the check still "
+                    f"{stack.scenario.ref}: {named} did not break anything: the check still "
                     f"passes {BREAK_PROOF_TIMEOUT_SECONDS} s after it was injected"
                 )
         # A guard failing now would charge the trainee for the break itself.
-        _require_guards(check, f"the stack broken by fault {fault.name!r}")
+        _require_guards(check, f"the stack broken by {named}")
         return update_session(session_id, _start_clock)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -297,12 +319,17 @@ def _require_guards(check: Check, what: str) -> None:
         time.sleep(SCRIPT_CHECK_INTERVAL_SECONDS)
 
 
-def choose_fault(scenario: Scenario, name: str | None) -> Fault:
+def choose_fault(scenario: Scenario, name: str | None, *, reveal: bool = False) -> Fault:
+    """The fault called ``name``, or one drawn at random. A name it does not have is refused
+    naming the valid ones only when ``reveal``: a trainee's guess must not list the answers."""
     if name is None:
         return random.choice(scenario.faults)
     try:
         return scenario.fault(name)
     except KeyError:
+        if not reveal:
+            raise InvalidInput(f"--fault: the scenario has no fault {name!r}",
+                               hint="an author sees the valid names with --reveal") from None
         names = ", ".join(f.name for f in scenario.faults)
         raise InvalidInput(f"--fault: {scenario.ref} has no fault {name!r} (faults: {names})") from None
 
@@ -334,19 +361,34 @@ def inject(stack: Stack, fault: Fault) -> None:
                 f"{stack.scenario.ref}: {fault.script} {result.how_it_ended}:\n{result.tail()}"
             )
         return
-    for index, step in enumerate(fault.steps):
-        if step.action == "cp":
-            args = ["cp", str(stack.scenario_file(step.src or "")), f"{step.service}:{step.dest}"]
-        elif step.action == "exec":
-            args = ["exec", "-T", step.service, *step.cmd]
-        else:
-            args = ["restart", step.service]
-        result = stack.compose(*args, timeout=STEP_TIMEOUT_SECONDS)
-        if not result.ok:
-            raise ScenarioFailure(
-                f"{stack.scenario.ref}: break[{index}].{step.action} failed "
-                f"({result.how_it_ended}):\n{result.tail()}"
-            )
+    with tempfile.TemporaryDirectory(prefix=".break-", dir=stack.session_dir) as scratch:
+        for index, step in enumerate(fault.steps):
+            if step.action == "cp":
+                source = _written_now(stack.scenario_file(step.src or ""), Path(scratch) / str(index))
+                args = ["cp", str(source), f"{step.service}:{step.dest}"]
+            elif step.action == "exec":
+                args = ["exec", "-T", step.service, *step.cmd]
+            else:
+                args = ["restart", step.service]
+            result = stack.compose(*args, timeout=STEP_TIMEOUT_SECONDS)
+            if not result.ok:
+                raise ScenarioFailure(
+                    f"{stack.scenario.ref}: break[{index}].{step.action} failed "
+                    f"({result.how_it_ended}):\n{result.tail()}"
+                )
+
+
+def _written_now(source: Path, scratch: Path) -> Path:
+    """A copy of a fault file (same name and mode) whose times are now: `docker cp` keeps a
+    file's mtime, and a config changed at the break must not show the pack's date in `ls -l`,
+    as a real edit would not (blind play, docs/writing-scenarios.md)."""
+    scratch.mkdir()
+    fresh = scratch / source.name
+    try:
+        shutil.copy(source, fresh)  # content and mode; the times are the copy's own
+    except OSError as exc:
+        raise ScenarioFailure(f"{source}: the fault file could not be read ({exc})") from exc
+    return fresh
 
 
 def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> bool:

@@ -200,7 +200,7 @@ def test_a_docker_context_is_followed_by_compose_and_the_sdk_alike(
 
 
 def test_engine_stopped_during_the_build(engine: SecondEngine, tmp_path: Path) -> None:
-    process = start("replay-up", str(variant(tmp_path, "slowbuild", build_step="RUN sleep 60")))
+    process = start("replay-up", "--reveal", str(variant(tmp_path, "slowbuild", build_step="RUN sleep 60")))
     seen = wait_for_line(process, r"RUN sleep 60", timeout=120)
     session = session_from_stderr(seen)
     assert session is not None
@@ -214,7 +214,7 @@ def test_engine_stopped_during_the_build(engine: SecondEngine, tmp_path: Path) -
 
 
 def test_engine_killed_after_the_build(engine: SecondEngine, tmp_path: Path) -> None:
-    process = start("replay-up", str(variant(tmp_path, "slowstart", before_up="sleep 30")))
+    process = start("replay-up", "--reveal", str(variant(tmp_path, "slowstart", before_up="sleep 30")))
     seen = wait_for_line(process, r"as session", timeout=60)
     session = session_from_stderr(seen)
     assert session is not None
@@ -233,7 +233,7 @@ def test_engine_killed_after_the_build(engine: SecondEngine, tmp_path: Path) -> 
 def test_engine_killed_during_the_break(engine: SecondEngine, tmp_path: Path) -> None:
     session = up(variant(tmp_path, "slowbreak", before_break="echo breaking >&2; sleep 3"))
     process = start("replay-break", session)
-    wait_for_line(process, r"injecting fault", timeout=60)
+    wait_for_line(process, r"injecting the fault", timeout=60)
     engine.stop(signal.SIGKILL)
     status, err = ended(process, timeout=60)
     assert status == 5, err
@@ -372,7 +372,7 @@ def fill(directory: Path) -> Path:
 
 
 def test_full_disk_during_up(engine: SecondEngine, small_home: Path, tmp_path: Path) -> None:
-    process = start("replay-up", str(variant(tmp_path, "slowbuild", build_step="RUN sleep 3")))
+    process = start("replay-up", "--reveal", str(variant(tmp_path, "slowbuild", build_step="RUN sleep 3")))
     seen = wait_for_line(process, r"RUN sleep 3", timeout=120)
     session = session_from_stderr(seen)
     assert session is not None
@@ -417,7 +417,7 @@ def alive(processes: list[psutil.Process]) -> list[str]:
 def test_sigkill_of_replay_up_during_the_build_leaves_no_child_running(
     engine: SecondEngine, tmp_path: Path
 ) -> None:
-    process = start("replay-up", str(variant(tmp_path, "slowbuild", build_step="RUN sleep 60")))
+    process = start("replay-up", "--reveal", str(variant(tmp_path, "slowbuild", build_step="RUN sleep 60")))
     seen = wait_for_line(process, r"RUN sleep 60", timeout=120)
     session = session_from_stderr(seen)
     assert session is not None

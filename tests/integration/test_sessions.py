@@ -208,6 +208,16 @@ def test_a_mistyped_fault_is_reported_and_cleaned(projects: list[str]) -> None:
     session = up(T_HTTP, projects)
     result = run("replay-break", session, "--fault", "nope")
     assert result.returncode == 3
+    # Blind play: a guess is refused without listing the right answers.
+    assert "has no fault 'nope'" in result.stderr
+    assert "script" not in result.stderr and "steps" not in result.stderr
+    assert_clean(session)
+
+
+def test_a_mistyped_fault_names_the_valid_ones_to_an_author(projects: list[str]) -> None:
+    session = up(T_HTTP, projects)
+    result = run("replay-break", session, "--fault", "nope", "--reveal")
+    assert result.returncode == 3
     assert "has no fault 'nope' (faults: script, steps)" in result.stderr
     assert_clean(session)
 
@@ -260,7 +270,7 @@ def _remember_session(projects: list[str]):  # type: ignore[no-untyped-def]
 def test_stop_signal_during_up_leaves_nothing(
     projects: list[str], sig: signal.Signals, fixture: str, moment: str
 ) -> None:
-    process = start("replay-up", str(FAILING / fixture))
+    process = start("replay-up", "--reveal", str(FAILING / fixture))
     seen = wait_for_line(process, r"as session", timeout=120)
     session = session_from_stderr(seen)
     assert session is not None
@@ -278,7 +288,7 @@ def test_stop_signal_during_up_leaves_nothing(
 def test_stop_signal_during_break_leaves_nothing(projects: list[str], sig: signal.Signals) -> None:
     session = up(str(FAILING / "slowbreak"), projects)
     process = start("replay-break", session)
-    wait_for_line(process, r"injecting fault", timeout=60)
+    wait_for_line(process, r"injecting the fault", timeout=60)
     time.sleep(1)
     process.send_signal(sig)
     _, err = process.communicate(timeout=120)
@@ -287,7 +297,7 @@ def test_stop_signal_during_break_leaves_nothing(projects: list[str], sig: signa
 
 
 def test_sigkill_leaves_an_orphan_that_down_all_removes(projects: list[str]) -> None:
-    process = start("replay-up", str(FAILING / "slowstart"))
+    process = start("replay-up", "--reveal", str(FAILING / "slowstart"))
     seen = wait_for_line(process, r"as session", timeout=120)
     session = session_from_stderr(seen)
     assert session is not None

@@ -39,7 +39,7 @@ from libreplay.session.state import (
 
 SESSION = "flow0001"
 WAIT = 15.0  # seconds a test waits for the monitor at most
-STARTING = "Starting 001-nginx-502 (the first run builds its images; this can take a few minutes)..."
+STARTING = "Starting the scenario (the first run builds its images; this can take a few minutes)..."
 
 
 @dataclass
@@ -331,7 +331,10 @@ def test_the_workspace_is_described_as_argv() -> None:
     cast = str(paths.transcript_path(SESSION))
     assert spec.shell == ("/bin/replay-shell", SESSION, "--record", cast)
     assert spec.hud == ("/bin/replay-hud", SESSION, "--tmux", "--hint-key", "h")
-    assert spec.windows == (ExtraWindow("app", ("/bin/replay-shell", SESSION, "app")),
+    # Every window is recorded beside the shell's transcript; a name no file may carry is not.
+    app_cast = str(paths.transcript_path(SESSION, "app"))
+    assert app_cast == cast.removesuffix(".cast") + ".app.cast"
+    assert spec.windows == (ExtraWindow("app", ("/bin/replay-shell", SESSION, "app", "--record", app_cast)),
                             ExtraWindow("db", ("/bin/replay-shell", SESSION, "d\x1b[31mb")))
     assert spec.key_bindings == {"h": ("/bin/replay-hint", SESSION)}
     assert spec.socket == f"replaybook-{SESSION}"
