@@ -19,6 +19,14 @@ wait_for() {  # wait_for SQL-CONDITION DESCRIPTION
 docker compose exec -d reports sh -c 'python3 -u /opt/shop/nightly_report.py >>/var/log/nightly-report.log 2>&1'
 wait_for "application_name = 'nightly-report' AND state = 'idle in transaction'" "the nightly report"
 
+# The deploy tool records the migration it starts, as deploy tools do; owned by the
+# database's superuser, like the tool's own bookkeeping.
+docker compose exec -T db runuser -u postgres -- psql -d shop -XAtq -v ON_ERROR_STOP=1 -c "
+    CREATE SCHEMA IF NOT EXISTS deploy_audit;
+    CREATE TABLE IF NOT EXISTS deploy_audit.migrations_started (
+        migration text PRIMARY KEY, release text NOT NULL, started_at timestamptz NOT NULL DEFAULT now());
+    INSERT INTO deploy_audit.migrations_started (migration, release)
+    VALUES ('0042_orders_gift_note', '4.2.0') ON CONFLICT DO NOTHING"
 docker compose exec -d -e PGAPPNAME=migrate app sh -c '
     echo "$(date -u +%FT%TZ) deploy 4.2.0: running migration 0042_orders_gift_note" >>/var/log/deploy.log
     psql -v ON_ERROR_STOP=1 -c "ALTER TABLE orders ADD COLUMN gift_note text" >>/var/log/deploy.log 2>&1

@@ -33,25 +33,32 @@ class SegmentStore:
 
 
 class ChecksumAudit:
-    """Re-verifies stored files in the background."""
+    """Re-verifies stored files in the background, forever: a failed pass is retried."""
 
     def __init__(self) -> None:
         self.verified: list = []
 
     def run(self) -> None:
         while True:
-            for path in sorted((ROOT / "files").iterdir()):
-                try:
-                    handle = open(path, "rb")
-                    hashlib.sha256(handle.read(4096)).hexdigest()
-                    self.verified.append(handle)
-                except OSError as exc:
-                    log(f"checksum audit: {path}: {exc}")
-                    time.sleep(1)
+            try:
+                self.verify_all()
+            except OSError as exc:  # listing the store needs a descriptor too
+                log(f"checksum audit: pass failed, retrying: {exc}")
             time.sleep(1)
+
+    def verify_all(self) -> None:
+        for path in sorted((ROOT / "files").iterdir()):
+            try:
+                handle = open(path, "rb")
+                hashlib.sha256(handle.read(4096)).hexdigest()
+                self.verified.append(handle)
+            except OSError as exc:
+                log(f"checksum audit: {path}: {exc}")
+                time.sleep(1)
 
 
 STORE: SegmentStore
+AUDIT = ChecksumAudit()  # the service's own: what it verified lives as long as the process
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -109,7 +116,7 @@ if __name__ == "__main__":
     STORE = SegmentStore(SHARDS)
     if os.environ.get("CHECKSUM_AUDIT") == "on":
         log("checksum audit enabled")
-        threading.Thread(target=ChecksumAudit().run, daemon=True).start()
+        threading.Thread(target=AUDIT.run, daemon=True).start()
     Path("/run/uploads.pid").write_text(f"{os.getpid()}\n")
     log(f"listening on :80 with {SHARDS} shards")
     Server(("0.0.0.0", 80), Handler).serve_forever()
