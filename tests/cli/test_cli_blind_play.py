@@ -63,6 +63,7 @@ def test_a_mistyped_fault_lists_the_valid_names_only_to_an_author() -> None:
 # `sh -c '<script>'` (or bash -c, or a quoted script after exec) puts the script, its comments
 # and its thresholds in the argv that the trainee's `ps` shows; `sh -s <<'EOF'` sends it on stdin.
 SCRIPT_AS_ARGUMENT = re.compile(r"\b(?:ba)?sh\s+-\w*c\b")
+QUOTED_HEREDOC = re.compile(r"<<-?\s*'\w+'")  # quoted: the host's shell expands nothing in it
 
 
 def _check_and_guard_scripts() -> list[Path]:
@@ -82,7 +83,7 @@ def test_official_checks_send_their_container_side_over_stdin(script: Path) -> N
     assert SCRIPT_AS_ARGUMENT.search(text) is None, f"{script}: a script passed as an argument"
     for line in text.splitlines():
         if "compose exec" in line and "sh -s" in line:
-            assert "<<'EOF'" in line, f"{script}: `sh -s` without a quoted heredoc: {line}"
+            assert QUOTED_HEREDOC.search(line), f"{script}: `sh -s` without a quoted heredoc: {line}"
 
 
 # -- a window waiting for its service ------------------------------------------------------------
