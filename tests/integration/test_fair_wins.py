@@ -4,7 +4,7 @@ Each test brings a real session up, breaks it with the fault named, starts its w
 (`replay-check --watch`, with a short SLA), plays the shortcut as a trainee would (a shell
 script sent into a container with `docker compose exec`), and shows what stops it: the
 scenario's hold (the check relapses and the clock runs out), or a guard that trips while the
-check passes, so the session never resolves. Guards are also run directly, the way the engine
+check passes, so no hold runs and the session never resolves. Guards are also run directly, the way the engine
 runs them: the scenario's script, with bash on the host, in the session's copy and environment.
 """
 
@@ -24,7 +24,7 @@ from libreplay.core.errors import NotFound
 from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle
 from libreplay.session.stack import Stack
-from libreplay.session.state import RESOLVED, TIMEOUT, VERIFYING, SessionState, load_session
+from libreplay.session.state import ACTIVE, RESOLVED, TIMEOUT, SessionState, load_session
 
 pytestmark = pytest.mark.docker
 
@@ -177,7 +177,8 @@ def test_001_a_stub_location_in_nginx_trips_app_answers(
         s.trainee("web", NGINX_STUB)
         assert s.fixed_within(10)  # a status check alone is fooled
         state = held_back_by(s, "app-answers")
-        assert state.status == VERIFYING and state.guards_failing  # passing, and held back
+        # The check passes, yet no hold runs while the guard fails: the clock goes on.
+        assert state.status == ACTIVE and state.guards_failing and state.fix_landed_at is None
 
         s.trainee("web", "sed -i '/location = \\/checkout/d' /etc/nginx/conf.d/checkout.conf")
         s.solve()
