@@ -28,28 +28,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from libreplay.scenario.model import Guard
 from libreplay.session.state import ACTIVE, RESOLVED, TIMEOUT, VERIFYING, SessionState, now, update_session
 from libreplay.session.verify import RETURN_TIMEOUT_SECONDS, VERIFY_SLACK_SECONDS, GuardsChecked, RestartDone
 
 
-class Restarting(Protocol):
-    """Starts the restart of ``services``; a RestartDone follows on the watcher's queue."""
-
-    def __call__(self, services: Sequence[str]) -> None: ...
-
-
 class Hold:
     """The fair-win rules for one watched session; see the module's docstring."""
 
     def __init__(
-        self, session_id: str, *, guarded: bool, restart: Restarting, resolve: Callable[[], None],
+        self, session_id: str, *, guarded: bool, restart: Callable[[Sequence[str]], None],
+        resolve: Callable[[], None],
         publish: Callable[[SessionState], None], clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``restart`` starts the survive_restart services' restart, ``resolve`` records the win
-        (lifecycle.finish), ``publish`` hears of every state this writes."""
+        """``restart`` starts the survive_restart services' restart (a RestartDone follows on
+        the watcher's queue), ``resolve`` records the win (lifecycle.finish), ``publish`` hears
+        of every state this writes."""
         self.session_id = session_id
         self.resolve = resolve
         self.guarded = guarded  # the scenario has guards

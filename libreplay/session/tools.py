@@ -298,7 +298,15 @@ class ServiceView:
     def resolve(self, name: str) -> Seen:
         """The container ``name`` means: a service's name, or a unique prefix (4 hex digits at
         least) of one of the session's containers' ids. Anything else: ToolRefused."""
+        return self.resolve_all([name])[0]
+
+    def resolve_all(self, names: Sequence[str]) -> list[Seen]:
+        """:meth:`resolve` for each of ``names``, from one listing of the containers: a typo in
+        any of them refuses the whole command before anything is done."""
         found = self.containers()
+        return [self._one_of(found, name) for name in names]
+
+    def _one_of(self, found: Sequence[Seen], name: str) -> Seen:
         for seen in found:
             if seen.service == name:
                 return seen
@@ -379,7 +387,7 @@ def _lifecycle(command: ToolCommand, view: ServiceView, shell_service: str) -> T
     """start, stop, restart: every service named is resolved first, so a typo stops nothing."""
     import docker.errors
 
-    chosen = [view.resolve(name) for name in command.targets]
+    chosen = view.resolve_all(command.targets)
     if command.verb == "stop" and any(seen.service == shell_service for seen in chosen):
         raise ToolRefused(
             f"docker stop: {shell_service} is this shell's own service: stopping it would end the "
@@ -414,7 +422,7 @@ _NETWORK_FIELDS = ("IPAddress", "IPPrefixLen", "Gateway", "MacAddress", "GlobalI
 
 
 def _inspect(command: ToolCommand, view: ServiceView, _shell: str) -> ToolResult:
-    chosen = [view.resolve(name) for name in command.targets]
+    chosen = view.resolve_all(command.targets)
     api = docker_api.client().api
     with docker_api.engine_errors():
         described = [_shown_attrs(api.inspect_container(seen.id), seen, view.project) for seen in chosen]
@@ -471,7 +479,7 @@ _STATS_HEADER = ("SERVICE", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "B
 
 def _stats(command: ToolCommand, view: ServiceView, _shell: str) -> ToolResult:
     if command.targets:
-        chosen = [_running(view.resolve(name), "stats") for name in command.targets]
+        chosen = [_running(seen, "stats") for seen in view.resolve_all(command.targets)]
     else:
         chosen = [seen for seen in view.containers() if seen.state == "running"]
     api = docker_api.client().api
