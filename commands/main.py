@@ -33,6 +33,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("replay", "replay"),
     ("sessions", "sessions"),
     ("trust", "trust"),
+    ("new-pack", "new_pack"),
+    ("new", "new"),
 )
 
 

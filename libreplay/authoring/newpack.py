@@ -1,0 +1,155 @@
+"""``replaybook new-pack DIR``: a new scenario pack, a git repository with its first commit.
+
+The pack is written into a temporary directory beside DIR, committed there and renamed into
+place, so a failure at any step leaves nothing behind: not DIR, not a half-written file, not
+the parents this call made. DIR may not exist yet (its missing parents are made, as
+``git init`` and ``mkdir -p`` do) or may be an empty directory; anything else is refused.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from libreplay.authoring import template_files
+from libreplay.core.errors import EnvironmentProblem, InvalidInput, ReplayError
+
+# (file under templates/pack/, its path in the pack): dot-files are stored without their dot.
+PACK_FILES: tuple[tuple[str, str], ...] = (
+    ("Makefile", "Makefile"),
+    ("README.md", "README.md"),
+    ("gitignore", ".gitignore"),
+    ("github-workflow.yml", ".github/workflows/replaybook.yml"),
+    ("gitlab-ci.yml", ".gitlab-ci.yml"),
+)
+# Used for the first commit only when no git identity is configured; the user's git
+# configuration is never written.
+FALLBACK_AUTHOR = ("replaybook new-pack", "new-pack@replaybook.invalid")
+FIRST_COMMIT_MESSAGE = "New replaybook pack: Makefile, README, CI for GitHub and GitLab"
+BRANCH = "main"
+
+
+@dataclass(frozen=True)
+class NewPack:
+    directory: Path
+    commit: str
+    files: tuple[str, ...]
+    fallback_author: bool  # no git identity was configured: the first commit is FALLBACK_AUTHOR's
+
+
+def create_pack(directory: Path) -> NewPack:
+    """Make ``directory`` a pack; raise InvalidInput (exit 3) for a DIR that cannot be one."""
+    target = Path(os.path.abspath(directory.expanduser()))
+    _refuse_unusable(target)
+    made_parents = _make_parents(target.parent)
+    staging: Path | None = None
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+        staging.chmod(_directory_mode())  # mkdtemp's 0700 is for the staging, not the pack
+        for template_name, pack_path in PACK_FILES:
+            template_files.write_file(
+                template_files.template_root() / "pack" / template_name,
+                staging / pack_path,
+                {"pack": target.name},
+            )
+        commit, fallback = _first_commit(staging)
+        staging.rename(target)  # replaces an empty DIR in one step
+        staging = None
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            _remove_parents(made_parents)
+    return NewPack(target, commit, tuple(path for _, path in PACK_FILES), fallback)
+
+
+def _directory_mode() -> int:
+    """What mkdir would give a new directory under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
+def _refuse_unusable(target: Path) -> None:
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise InvalidInput(
+            f"{target} is a file: new-pack makes a directory",
+            hint="name a directory that does not exist yet, or an empty one",
+        )
+    if target.is_dir() and any(target.iterdir()):
+        count = sum(1 for _ in target.iterdir())
+        raise InvalidInput(
+            f"{target} is not empty ({count} entries): new-pack starts a pack in a new or empty directory",
+            hint="name a new directory; to add a scenario to an existing pack: replaybook new ID --pack DIR",
+        )
+    blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise InvalidInput(f"{blocking} is a file: {target} cannot be made below it")
+
+
+def _make_parents(parent: Path) -> list[Path]:
+    """Make the missing parents of the pack, returning the ones made (deepest last)."""
+    missing = [p for p in (parent, *parent.parents) if not p.exists()]
+    made: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            made.append(path)
+    except OSError as exc:
+        _remove_parents(made)
+        raise _write_error(parent, exc) from exc
+    return made
+
+
+def _remove_parents(made: list[Path]) -> None:
+    for path in reversed(made):
+        try:
+            path.rmdir()
+        except OSError:
+            return  # someone else put something there meanwhile: theirs now
+
+
+def _first_commit(work_tree: Path) -> tuple[str, bool]:
+    """git init on ``main`` and commit every file; the hexsha and whether the fallback author was used."""
+    try:
+        import git
+    except ImportError as exc:  # GitPython refuses to import without a git executable
+        raise EnvironmentProblem("git is not installed", hint="replaybook doctor --fix") from exc
+    try:
+        repo = git.Repo.init(work_tree, initial_branch=BRANCH)
+        try:
+            repo.index.add([path for _, path in PACK_FILES])
+            fallback = not _has_identity(repo)
+            actor = git.Actor(*FALLBACK_AUTHOR) if fallback else None
+            commit = repo.index.commit(FIRST_COMMIT_MESSAGE, author=actor, committer=actor)
+            return commit.hexsha, fallback
+        finally:
+            repo.close()
+    except git.GitCommandError as exc:
+        raise EnvironmentProblem(f"git could not make the pack's first commit: {_git_message(exc)}") from exc
+
+
+def _has_identity(repo: Any) -> bool:
+    """What ``git commit`` itself would need: a name and an email, from the environment or config."""
+    reader = repo.config_reader()
+    name = os.environ.get("GIT_AUTHOR_NAME") or reader.get_value("user", "name", "")
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or reader.get_value("user", "email", "")
+    return bool(str(name).strip() and str(email).strip())
+
+
+def _git_message(exc: Exception) -> str:
+    lines = [line.strip() for line in str(getattr(exc, "stderr", "") or exc).splitlines()]
+    return next((line for line in reversed(lines) if line), str(exc))
+
+
+def _write_error(target: Path, exc: OSError) -> ReplayError:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EnvironmentProblem(f"{target}: the disk is full: {reason}")
+    return InvalidInput(f"{target}: cannot write the pack there: {reason}", hint="choose another DIR")
