@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from libreplay.authoring import scaffold
@@ -105,9 +104,11 @@ def stdin_is_terminal() -> bool:
 
 
 def _require_flags(answers: Answers) -> Answers:
+    """Without a terminal nothing can be asked: a missing required answer is a usage error (2)."""
     if answers.missing():
-        flag = answers.missing()[0]
-        raise click.UsageError(f"{flag} is required when stdin is not a terminal")
+        say(f"Error: {answers.missing()[0]} is required when stdin is not a terminal")
+        say(f"Hint: pass {' and '.join(answers.missing())}, or run replaybook new in a terminal to be asked")
+        raise typer.Exit(2)
     return answers
 
 
@@ -136,8 +137,11 @@ def _ask(question: str, default: str | None = None) -> str:
 
 
 def _ask_int(question: str, default: int) -> int:
-    answer: int = typer.prompt(question, default=default, type=click.IntRange(1, 5), err=True)
-    return answer
+    while True:
+        answer = _ask(question, str(default))
+        if answer in {"1", "2", "3", "4", "5"}:
+            return int(answer)
+        say(f"{answer!r} is not a difficulty: a whole number from 1 to 5")
 
 
 def _ask_list(what: str) -> tuple[str, ...]:
@@ -160,8 +164,8 @@ def _ask_date() -> str | None:
 def _ask_template() -> str:
     for name, what in scaffold.TEMPLATES.items():
         say(f"  {name:<13} {what}")
-    answer: str = typer.prompt("Stack template", default=scaffold.DEFAULT_TEMPLATE,
-                               type=click.Choice(list(scaffold.TEMPLATES)), err=True)
+    while (answer := _ask("Stack template", scaffold.DEFAULT_TEMPLATE)) not in scaffold.TEMPLATES:
+        say(f"{answer!r} is not a template: one of {', '.join(scaffold.TEMPLATES)}")
     return answer
 
 

@@ -129,13 +129,13 @@ def create_scenario(
     check_id(scenario_id)
     pack = pack_directory(pack)
     refuse_existing(pack, scenario_id)
-    if answers.missing():
-        raise InvalidInput(f"{', '.join(answers.missing())} required: a scenario needs a title and a page")
+    cleaned, notes = clean(answers)
+    if cleaned.missing():
+        raise InvalidInput(f"{', '.join(cleaned.missing())} required: a scenario needs a title and a page")
     template = answers.template or DEFAULT_TEMPLATE
     if template not in TEMPLATES:
         raise InvalidInput(f"{template!r} is not a template: one of {', '.join(TEMPLATES)}")
     source = template_files.template_root() / "scenario" / template
-    cleaned, notes = clean(answers)
     staging_root = Path(tempfile.mkdtemp(prefix=f".new-{scenario_id}-", dir=pack))
     try:
         staging = staging_root / scenario_id

@@ -5,6 +5,7 @@
 
 import json
 import os
+import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT = int(os.environ.get("PORT", "8000"))
@@ -12,12 +13,14 @@ SPOOL = os.environ.get("SPOOL", "/var/spool/orders")
 
 
 def store_probe():
-    path = os.path.join(SPOOL, f".probe-{os.getpid()}")
-    with open(path, "w") as probe:
-        probe.write("ok\n")
-        probe.flush()
-        os.fsync(probe.fileno())
-    os.remove(path)
+    # A file of its own per request: requests are served by concurrent threads.
+    handle, path = tempfile.mkstemp(prefix=".probe-", dir=SPOOL)
+    try:
+        os.write(handle, b"ok\n")
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+        os.remove(path)
 
 
 class Orders(BaseHTTPRequestHandler):
