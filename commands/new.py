@@ -19,7 +19,7 @@ from libreplay.authoring.scaffold import Answers
 from libreplay.core.text import inert
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
-app = make_app("Write a new scenario from a stack template: it validates and passes `replaybook test` at once.")
+app = make_app("Write a new scenario from a stack template; it passes `replaybook test` as it is.")
 
 TEMPLATE_HELP = "The stack: " + "; ".join(f"{name}: {what}" for name, what in scaffold.TEMPLATES.items())
 
@@ -43,16 +43,20 @@ def _date(value: str | None) -> str | None:
 @handles_errors
 def new(
     scenario_id: Annotated[str, typer.Argument(metavar="ID", help="The scenario's id and directory name.")],
-    pack: Annotated[Path, typer.Option("--pack", help="The pack's directory (default: here).")] = Path("."),
+    *,
+    pack: Annotated[Path, typer.Option("--pack", help="The pack's directory (default: here).")] = Path(),
     title: Annotated[str | None, typer.Option(help="A short title (required).")] = None,
     page: Annotated[
-        str | None, typer.Option(help="The page the trainee is woken with: symptoms, never the cause (required).")
+        str | None,
+        typer.Option(help="The page the trainee is woken with: symptoms, never the cause (required)."),
     ] = None,
     difficulty: Annotated[
         int | None, typer.Option(min=1, max=5, help=f"1 to 5 (default {scaffold.DEFAULT_DIFFICULTY}).")
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).")] = None,
-    hint: Annotated[list[str] | None, typer.Option("--hint", help="A hint, nudge first (repeatable).")] = None,
+    hint: Annotated[
+        list[str] | None, typer.Option("--hint", help="A hint, nudge first (repeatable).")
+    ] = None,
     objective: Annotated[
         list[str] | None, typer.Option("--objective", help="A learning objective (repeatable).")
     ] = None,
@@ -65,7 +69,9 @@ def new(
     ] = None,
     from_postmortem: Annotated[
         Path | None,
-        typer.Option("--from-postmortem", metavar="FILE", help="Draft the texts from a post-mortem in Markdown."),
+        typer.Option(
+            "--from-postmortem", metavar="FILE", help="Draft the texts from a post-mortem in Markdown."
+        ),
     ] = None,
     json_: JsonOption = False,
 ) -> None:

@@ -44,7 +44,9 @@ class NewPack:
 
 def create_pack(directory: Path) -> NewPack:
     """Make ``directory`` a pack; raise InvalidInput (exit 3) for a DIR that cannot be one."""
-    target = Path(os.path.abspath(directory.expanduser()))
+    target = directory.expanduser().absolute()
+    if ".." in target.parts:
+        target = target.resolve()
     _refuse_unusable(target)
     made_parents = _make_parents(target.parent)
     staging: Path | None = None
@@ -58,7 +60,7 @@ def create_pack(directory: Path) -> NewPack:
                 {"pack": target.name},
             )
         commit, fallback = _first_commit(staging)
-        staging.rename(target)  # replaces an empty DIR in one step
+        _move_into_place(staging, target)
         staging = None
     except OSError as exc:
         raise _write_error(target, exc) from exc
@@ -67,6 +69,27 @@ def create_pack(directory: Path) -> NewPack:
             shutil.rmtree(staging, ignore_errors=True)
             _remove_parents(made_parents)
     return NewPack(target, commit, tuple(path for _, path in PACK_FILES), fallback)
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """A new DIR is the staging directory renamed; an existing empty DIR is kept (it may be the
+    author's working directory) and receives the staged entries, all of them or none."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    moved: list[Path] = []
+    try:
+        for entry in sorted(staging.iterdir()):
+            entry.rename(target / entry.name)
+            moved.append(target / entry.name)
+    except OSError:
+        for path in moved:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        raise
+    staging.rmdir()
 
 
 def _directory_mode() -> int:

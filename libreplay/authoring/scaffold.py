@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from libreplay.authoring import template_files
 from libreplay.core.errors import InvalidInput, NotFound, ScenarioInvalid
-from libreplay.packs.catalog import is_scenario_dir, scenario_dirs
-from libreplay.scenario.load import load_scenario
+from libreplay.packs.catalog import scenario_dirs
+from libreplay.scenario.load import is_scenario_dir, load_scenario
 
 if TYPE_CHECKING:
     from libreplay.authoring.postmortem import Draft
@@ -36,7 +36,9 @@ DEFAULT_TEMPLATE = "blank"
 DEFAULT_DIFFICULTY = 2
 # meta.schema.json's id pattern: the whole text must match.
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
-ID_RULE = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit (e.g. 012-checkout-502)"
+ID_RULE = (
+    "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit (e.g. 012-checkout-502)"
+)
 TITLE_LIMIT = 80
 SOURCE_PLACEHOLDER = "(Author: the post-mortem or page this scenario is drawn from)"
 # The answers that have no sensible default, as the flags that give them.

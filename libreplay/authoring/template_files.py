@@ -9,7 +9,6 @@ JSON are stored exactly as they are written.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator, Mapping
 from importlib.resources import files
@@ -60,4 +59,4 @@ def write_file(source: Path, target: Path, values: Mapping[str, str]) -> None:
     else:
         shutil.copyfile(source, target)
     executable = target.suffix == ".sh" or target.name == "supervise"
-    os.chmod(target, EXECUTABLE_MODE if executable else PLAIN_MODE)
+    target.chmod(EXECUTABLE_MODE if executable else PLAIN_MODE)

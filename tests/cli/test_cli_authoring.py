@@ -21,7 +21,7 @@ SAMPLE = ROOT / "docs" / "examples" / "postmortem-checkout-502.md"
 FLAGS = ["--title", "Checkout answers 503", "--page", "checkout fails for everyone since 10:02"]
 
 
-def run(app: Any, *args: str, input: str | None = None) -> Result:  # noqa: A002 - CliRunner's name
+def run(app: Any, *args: str, input: str | None = None) -> Result:
     result = CliRunner().invoke(app, list(args), input=input)
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -67,7 +67,8 @@ def test_new_with_flags_only_writes_a_scenario_load_scenario_accepts(pack: Path,
     result = run(new.app, "001-first", "--pack", str(pack), *FLAGS, "--template", template, "--json")
     assert result.exit_code == 0, result.output
     made = json.loads(result.stdout)
-    assert made == {"id": "001-first", "directory": str(pack / "001-first"), "template": template, "warnings": []}
+    assert made == {"id": "001-first", "directory": str(pack / "001-first"), "template": template,
+                    "warnings": []}
     assert load_scenario(pack / "001-first").title == "Checkout answers 503"
     assert "make dev ID=001-first" in result.stderr and "make test-one ID=001-first" in result.stderr
 
@@ -82,7 +83,8 @@ def test_new_defaults_to_the_current_directory_and_the_blank_template(
     assert result.stdout.strip() == str(pack / "002-x")
     meta = json.loads((pack / "002-x" / "meta.json").read_text())
     assert meta["shell"] == "app" and meta["success_target"] == "http://app:8000/health"  # blank's
-    assert (meta["tags"], meta["hints"], meta["learning_objectives"]) == (["db", "auth"], ["one", "two"], ["learn"])
+    assert meta["tags"] == ["db", "auth"] and meta["hints"] == ["one", "two"]
+    assert meta["learning_objectives"] == ["learn"]
     assert meta["source"] == {"incident_date": "2024-03-01", "reference": "PM-7"} and meta["difficulty"] == 3
 
 
@@ -102,7 +104,8 @@ def test_the_questions_are_asked_in_a_terminal(pack: Path, monkeypatch: pytest.M
     result = run(new.app, "003-sessions", "--pack", str(pack), input=answers)
     assert result.exit_code == 0, result.output
     meta = json.loads((pack / "003-sessions" / "meta.json").read_text())
-    assert (meta["title"], meta["page"], meta["difficulty"]) == ("Sessions vanish", "users are logged out at random", 2)
+    assert (meta["title"], meta["page"]) == ("Sessions vanish", "users are logged out at random")
+    assert meta["difficulty"] == 2
     assert meta["tags"] == ["redis", "sessions"]
     assert meta["hints"] == ["Ask Redis why keys go", "Look at maxmemory"]
     assert meta["learning_objectives"] == ["Read INFO memory"]
@@ -111,13 +114,16 @@ def test_the_questions_are_asked_in_a_terminal(pack: Path, monkeypatch: pytest.M
     assert "'not a date' is not a date" in result.stderr and "Stack template [blank]" in result.stderr
 
 
-def test_a_terminal_is_asked_only_what_the_flags_left_open(pack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_terminal_is_asked_only_what_the_flags_left_open(
+    pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(new, "stdin_is_terminal", lambda: True)
     result = run(new.app, "004-x", "--pack", str(pack), "--title", "T", "--difficulty", "5", "--tag", "x",
                  "--hint", "h", "--objective", "o", "--date", "2024-01-01", "--reference", "r",
                  "--template", "blank", input="the page\n")
     assert result.exit_code == 0, result.output
-    assert "Page (" in result.stderr and "Title" not in result.stderr and "Stack template" not in result.stderr
+    assert "Page (" in result.stderr
+    assert "Title" not in result.stderr and "Stack template" not in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["--title", "--page"])
@@ -164,7 +170,7 @@ def test_a_directory_that_is_not_a_pack_is_refused(tmp_path: Path, pack: Path) -
     (tmp_path / "plain").mkdir()
     (tmp_path / "file").write_text("x")
     cases = [
-        (tmp_path / "plain", 3, "is not a pack: a pack is the root of a git repository or a directory of scenarios"),
+        (tmp_path / "plain", 3, "is not a pack: a pack is the root of a git repository or a directory of"),
         (tmp_path / "file", 3, "is a file, not a pack directory"),
         (pack / "001-first", 3, "is a scenario (it has meta.json), not a pack"),
         (tmp_path / "missing", 4, "no such pack directory"),

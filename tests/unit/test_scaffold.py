@@ -43,7 +43,8 @@ def test_new_pack_writes_its_files_and_makes_the_first_commit(tmp_path: Path) ->
     assert {p for p in listing(made.directory) if not p.startswith(".git/") and p != ".git"} >= files
     repo = git.Repo(made.directory)
     assert repo.head.commit.hexsha == made.commit
-    assert sorted(item.path for item in repo.head.commit.tree.traverse() if item.type == "blob") == sorted(files)
+    committed = [item.path for item in repo.head.commit.tree.traverse() if item.type == "blob"]
+    assert sorted(committed) == sorted(files)
     assert repo.active_branch.name == "main" and not repo.is_dirty(untracked_files=True)
     assert "{{" not in (made.directory / "README.md").read_text()
     assert "# pack\n" in (made.directory / "README.md").read_text()
@@ -83,7 +84,9 @@ def test_an_empty_directory_becomes_the_pack(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("occupant", ["file", "non-empty"])
-def test_new_pack_refuses_a_file_or_a_non_empty_directory_and_writes_nothing(tmp_path: Path, occupant: str) -> None:
+def test_new_pack_refuses_a_file_or_a_non_empty_directory_and_writes_nothing(
+    tmp_path: Path, occupant: str
+) -> None:
     target = tmp_path / "pack"
     if occupant == "file":
         target.write_text("notes\n")
@@ -129,8 +132,8 @@ def test_the_ci_files_parse_and_run_replaybook_test_all_on_every_push(pack: Path
 
 
 def _make(pack: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", "-C", str(pack), "--no-print-directory", "REPLAYBOOK=echo replaybook", *args],
-                          capture_output=True, text=True, check=False, timeout=30)
+    argv = ["make", "-C", str(pack), "--no-print-directory", "REPLAYBOOK=echo replaybook", *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
 
 
 def test_the_makefile_drives_replaybook_and_asks_for_an_id_where_one_is_needed(pack: Path) -> None:
@@ -144,7 +147,8 @@ def test_the_makefile_drives_replaybook_and_asks_for_an_id_where_one_is_needed(p
         ("play", "ID=001-first"): "replaybook run ./001-first",
         ("dev", "ID=001-first"): "replaybook dev ./001-first",
         ("new", "ID=002-next", "TEMPLATE=app-redis"): "replaybook new 002-next --pack . --template app-redis",
-        ("new", "ID=002-next", "POSTMORTEM=pm.md"): "replaybook new 002-next --pack . --from-postmortem pm.md",
+        ("new", "ID=002-next", "POSTMORTEM=pm.md"):
+            "replaybook new 002-next --pack . --from-postmortem pm.md",
     }
     for args, command in expected.items():
         result = _make(pack, *args)
@@ -181,7 +185,8 @@ def test_each_template_gives_a_scenario_load_scenario_accepts(pack: Path, templa
     meta = json.loads((made.directory / "meta.json").read_text())
     assert meta["difficulty"] == scaffold.DEFAULT_DIFFICULTY and meta["hold_seconds"] == 10
     assert meta["hints"] and meta["learning_objectives"] and meta["guards"]
-    assert set(meta["debrief"]) == {"fix", "why", "follow_ups"} and meta["debrief"]["fix"].startswith("(Author:")
+    assert set(meta["debrief"]) == {"fix", "why", "follow_ups"}
+    assert meta["debrief"]["fix"].startswith("(Author:")
     assert (made.directory / "supervise").read_bytes() == (OFFICIAL / "001-nginx-502/supervise").read_bytes()
     for script in [*made.directory.rglob("*.sh"), made.directory / "supervise"]:
         assert os.access(script, os.X_OK), script
@@ -232,7 +237,8 @@ def test_answers_fill_meta_json_and_placeholders_stay_where_none_was_given(pack:
     meta = json.loads((made.directory / "meta.json").read_text())
     assert list(meta)[:11] == ["id", "title", "page", "difficulty", "sla_minutes", "hold_seconds", "shell",
                                "hints", "tags", "learning_objectives", "source"]
-    assert meta["difficulty"] == 4 and meta["tags"] == ["redis", "memory"] and meta["hints"] == ["nudge", "answer"]
+    assert meta["difficulty"] == 4 and meta["tags"] == ["redis", "memory"]
+    assert meta["hints"] == ["nudge", "answer"]
     assert meta["learning_objectives"] == ["read INFO"]
     assert meta["source"] == {"incident_date": "2024-05-02", "reference": "PM-118"}
     assert meta["debrief"]["fix"] == "raised maxmemory" and meta["debrief"]["why"].startswith("(Author:")
