@@ -93,7 +93,7 @@ def new(
         draft = read_postmortem(from_postmortem)
         answers, warnings = scaffold.with_draft(answers, draft), draft.warnings
         for warning in warnings:
-            say(f"{from_postmortem}: warning: {warning}")
+            say(f"Warning: {warning}")
     answers = _ask_missing(answers) if stdin_is_terminal() else _require_flags(answers)
     made = scaffold.create_scenario(pack_dir, scenario_id, answers, warnings=warnings)
     if json_:
