@@ -49,10 +49,10 @@ def test_a_new_pack_of_every_template_passes_its_own_make_validate_test(
 
     # The suite's REPLAYBOOK_HOLD_SECONDS=1 reaches replaybook through make's environment.
     assert os.environ["REPLAYBOOK_HOLD_SECONDS"] == "1"
-    result = subprocess.run(
-        ["make", "-C", str(pack), "--no-print-directory", "validate", "test", f"REPLAYBOOK={exe('replaybook')}"],
-        capture_output=True, text=True, check=False, timeout=1800, env=os.environ.copy(),
-    )
+    make = ["make", "-C", str(pack), "--no-print-directory", "validate", "test",
+            f"REPLAYBOOK={exe('replaybook')}"]
+    result = subprocess.run(make, capture_output=True, text=True, check=False, timeout=1800,
+                            env=os.environ.copy())
     assert result.returncode == 0, result.stdout + result.stderr[-5000:]
     validated = [line for line in result.stdout.splitlines() if line.startswith("ok  ")]
     passed = [line for line in result.stdout.splitlines() if line.startswith("PASS ")]
