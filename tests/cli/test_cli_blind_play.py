@@ -28,6 +28,8 @@ from replaybook.commands import replay
 from replaybook.commands import run as run_command
 
 OFFICIAL = Path(__file__).resolve().parents[2] / "packs" / "official"
+# The stacks `replaybook new` writes from follow the same rules (libreplay/authoring/templates/).
+TEMPLATES = Path(__file__).resolve().parents[2] / "libreplay" / "authoring" / "templates" / "scenario"
 SESSION = "b11d0001"
 CAST_HEADER = json.dumps({"version": 2, "width": 80, "height": 24}) + "\n"
 
@@ -74,10 +76,12 @@ def _check_and_guard_scripts() -> list[Path]:
             if guard.get("script"):
                 found.add(meta.parent / guard["script"])
     assert len(found) >= 5  # 002, 006, 007, 009, 011 check with a script
-    return sorted(found)
+    templates = {*TEMPLATES.glob("*/check.sh"), *TEMPLATES.glob("*/guards/*.sh")}
+    assert len(templates) >= 4  # a guard in each stack
+    return sorted(found | templates)
 
 
-@pytest.mark.parametrize("script", _check_and_guard_scripts(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("script", _check_and_guard_scripts(), ids=lambda p: "/".join(p.parts[-3:]))
 def test_official_checks_send_their_container_side_over_stdin(script: Path) -> None:
     text = script.read_text()
     assert SCRIPT_AS_ARGUMENT.search(text) is None, f"{script}: a script passed as an argument"
