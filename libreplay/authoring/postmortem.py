@@ -109,27 +109,30 @@ _HEADING_WORD = re.compile(r"tl;dr|[^\W_]+(?:-[^\W_]+)*")
 
 def _heading_words(text: str) -> list[str]:
     """A heading's words, lower-case, without numbering ("3) Timeline") or punctuation."""
-    text = _NUMBERING.sub("", text.lower() + " ", count=1)
+    text = _NUMBERING.sub("", text.lower().replace("(s)", "s") + " ", count=1)
+    text = re.sub(r"\([^)]*\)", " ", text)  # "Timeline (all times UTC)"
     words: list[str] = []
     for word in _HEADING_WORD.findall(text):
-        words += [word] if word in ("tl;dr", "follow-ups") else word.split("-")
+        words += [word] if word == "tl;dr" else word.split("-")
     return words
 
 
 def section_keys(heading: str) -> tuple[str, ...]:
-    """The sections a heading names: what is left once filler words are dropped must be made
-    entirely of synonyms ("Root cause analysis", "Lessons learned and action items")."""
-    words = [word for word in _heading_words(heading) if word not in FILLER_WORDS]
+    """The sections a heading names: its words must be synonyms ("Root cause analysis",
+    "Lessons learned and action items") or filler words ("Incident summary")."""
+    words = _heading_words(heading)
     keys: list[str] = []
     at = 0
     while at < len(words):
         match = _longest_synonym(words, at)
-        if match is None:
+        if match is not None:
+            key, length = match
+            keys += [key] if key not in keys else []
+            at += length
+        elif words[at] in FILLER_WORDS:
+            at += 1
+        else:
             return ()
-        key, length = match
-        if key not in keys:
-            keys.append(key)
-        at += length
     return tuple(keys)
 
 
@@ -137,7 +140,7 @@ def _longest_synonym(words: Sequence[str], at: int) -> tuple[str, int] | None:
     best: tuple[str, int] | None = None
     for kind in SECTIONS:
         for synonym in kind.synonyms:
-            parts = synonym.replace("follow-ups", "follow ups").split()
+            parts = synonym.replace("-", " ").split()
             if words[at:at + len(parts)] == parts and (best is None or len(parts) > best[1]):
                 best = (kind.key, len(parts))
     return best
@@ -434,15 +437,15 @@ def _find_date(text: str) -> tuple[str | None, str | None]:
     return None, impossible
 
 
+_LEADING_TIME = re.compile(
+    r"^\W{0,3}(?:\d{4}[-/]\d{1,2}[-/]\d{1,2}[T ]?)?(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+    r"(?:\s*(?:UTC|utc|GMT|Z|[A-Z]{1,4}T)\b)?[\s:|,.*)\]\u2013\u2014-]*"
+)
+
+
 def _strip_time(text: str) -> str:
     """A timeline entry without its leading date and time ("14:02 UTC —")."""
-    return re.sub(
-        r"^\W{0,3}(?:\d{4}[-/]\d{1,2}[-/]\d{1,2}[T ]?)?(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
-        r"(?:\s*(?:utc|gmt|z|[a-z]{2,4}t)\b)?\W*",
-        "",
-        text,
-        flags=re.IGNORECASE,
-    ).strip()
+    return _LEADING_TIME.sub("", text).strip()
 
 
 # --- words: what names the root cause ----------------------------------------------------------
@@ -720,7 +723,7 @@ class _Drafter:
 
     def _incident_date(self) -> str | None:
         """From a date line ("Date: 14 March 2023") first, else the timeline's first dated entry."""
-        lines = [_plain(_LIST_MARK.sub("", line.text)) for line in self.document.lines
+        lines = [_plain(_LIST_MARK.sub("", line.text)).lstrip("| ") for line in self.document.lines
                  if not line.code]
         candidates = [match.group(1) for line in lines if (match := _DATE_LINE.match(line))]
         candidates += self.items["timeline"]

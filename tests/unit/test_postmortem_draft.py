@@ -1,0 +1,465 @@
+"""read_postmortem: a Markdown post-mortem becomes a scenario draft (docs/postmortems.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from libreplay.authoring.postmortem import SECTIONS, Draft, read_postmortem
+from libreplay.core.errors import InvalidInput
+
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "postmortem-checkout-502.md"
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+FULL = """\
+# Post-mortem: Login failures
+
+Date: 2024-05-02
+
+## Summary
+
+Users could not log in for 20 minutes. The session store ran out of memory and evicted keys.
+
+## Impact
+
+About 3,000 users could not log in.
+
+## Timeline
+
+- 10:00 Alert fired: login error rate above 10%.
+- 10:05 On-call checks the login service logs.
+- 10:20 Resolved.
+
+## Root cause
+
+The session store ran out of memory and evicted keys.
+
+## Resolution
+
+We raised the memory limit of the session store.
+
+## Lessons learned
+
+- Watch memory of the session store.
+
+## Action items
+
+- Alert on evictions.
+"""
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "postmortem.md") -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def draft_of(tmp_path: Path, text: str) -> Draft:
+    return read_postmortem(write(tmp_path, text))
+
+
+def strings(draft: Draft) -> list[str]:
+    """Every string of a draft."""
+    out: list[str] = []
+    for value in vars(draft).values():
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, tuple):
+            out += value
+    return out
+
+
+# --- the sample ---------------------------------------------------------------------------------
+
+
+def test_sample_gives_every_field() -> None:
+    draft = read_postmortem(SAMPLE)
+    assert draft.title == "Checkout failing with 502 Bad Gateway"
+    assert draft.reference == "Post-mortem: Checkout failing with 502 Bad Gateway"
+    assert draft.incident_date == "2023-03-14"
+    assert draft.warnings == ()
+    assert draft.page is not None and len(draft.page) <= 300
+    assert "502" in draft.page and "checkout" in draft.page.lower()
+    assert draft.page.startswith("PagerDuty pages the on-call SRE")  # the first alert, no time
+    assert draft.fix is not None and draft.fix.startswith("We set the upstream")
+    assert draft.why is not None and "3001" in draft.why and "rendered file for each host" in draft.why
+    assert draft.objectives[2] == "`nginx -t` proves that a file is valid, not that it is right"
+    assert len(draft.objectives) == 4 and len(draft.follow_ups) == 4
+    assert draft.follow_ups[0].startswith("Show the rendered per-host diff")
+    assert not any(item.startswith("[") for item in draft.follow_ups)  # checkboxes gone
+    assert draft.tags[:4] == ("nginx", "config-management", "reverse-proxy", "502")
+
+
+def test_sample_page_never_names_the_root_cause() -> None:
+    page = read_postmortem(SAMPLE).page
+    assert page is not None
+    for word in ("upstream", "3001", "3000", "config management", "ansible", "template",
+                 "variable", "inventory", "port", "nginx", "reload"):
+        assert not re.search(rf"\b{word}\b", page, re.IGNORECASE), word
+
+
+def test_sample_hints_are_graded_and_end_with_the_answer() -> None:
+    draft = read_postmortem(SAMPLE)
+    assert 2 <= len(draft.hints) <= 4
+    assert draft.hints[0].startswith("Priya checks the nginx error log")  # where to look
+    assert draft.hints[-2] == (
+        "The nginx upstream for checkout is rendered by config management from a template."
+    )
+    assert draft.hints[-1].startswith("We set the upstream in `/etc/nginx/conf.d/checkout.conf`")
+    assert "app:3000" in draft.hints[-1]  # the answer
+
+
+def test_the_draft_is_deterministic(tmp_path: Path) -> None:
+    first = read_postmortem(SAMPLE)
+    assert read_postmortem(SAMPLE) == first
+    copy = write(tmp_path, SAMPLE.read_text(encoding="utf-8"))
+    again = read_postmortem(copy)
+    assert (again.title, again.page, again.hints, again.tags) == (
+        first.title, first.page, first.hints, first.tags
+    )
+
+
+def test_every_string_is_plain_and_bounded() -> None:
+    draft = read_postmortem(SAMPLE)
+    for text in strings(draft):
+        assert text == text.strip() and text
+        assert "  " not in text and "\n" not in text and not CONTROL.search(text)
+        assert "**" not in text and "<!--" not in text
+    assert all(re.fullmatch(r"[a-z0-9-]+", tag) for tag in draft.tags)
+    assert len(draft.tags) <= 6
+
+
+# --- headings -----------------------------------------------------------------------------------
+
+
+def test_headings_in_other_cases_numbered_and_setext(tmp_path: Path) -> None:
+    text = (
+        "Login failures\n==============\n\nDate: 2024-05-02\n\n"
+        "1. SUMMARY:\n-----------\n\nUsers could not log in.\n\n"
+        "## 2) impact\n\nAbout 3,000 users could not log in.\n\n"
+        "### 3. Timeline (all times UTC) ###\n\n- 10:00 Alert fired: login errors.\n\n"
+        "## IV. Root Cause(s)\n\nThe session store ran out of memory.\n\n"
+        "## A) Resolution.\n\nWe raised the memory limit.\n\n"
+        "## Lessons Learned!\n\n- Watch memory.\n\n"
+        "## 7 - Action Items\n\n- Alert on evictions.\n"
+    )
+    draft = draft_of(tmp_path, text)
+    # "1. SUMMARY" over a line of dashes is a list item in Markdown, not a heading
+    assert [w for w in draft.warnings if "'Summary'" not in w] == []
+    assert draft.title == "Login failures"
+    assert draft.why == "The session store ran out of memory."
+    assert draft.fix == "We raised the memory limit."
+    assert draft.objectives == ("Watch memory",) and draft.follow_ups == ("Alert on evictions",)
+
+
+def test_setext_headings(tmp_path: Path) -> None:
+    text = (
+        "Login failures\n===\n\nSummary\n-------\n\nUsers could not log in.\n\n"
+        "Root cause\n----------\n\nThe cert expired.\n"
+    )
+    draft = draft_of(tmp_path, text)
+    assert draft.title == "Login failures"
+    assert draft.why == "The cert expired."
+    assert draft.page == "Users could not log in."
+
+
+@pytest.mark.parametrize(
+    ("key", "synonym"),
+    [(kind.key, synonym) for kind in SECTIONS for synonym in kind.synonyms],
+)
+def test_every_synonym_names_its_section(tmp_path: Path, key: str, synonym: str) -> None:
+    name = next(kind.name for kind in SECTIONS if kind.key == key)
+    draft = draft_of(tmp_path, f"# Outage\n\n## {synonym.title()}\n\nSomething at 10:00 on 2024-01-02.\n")
+    missing = [w for w in draft.warnings if "section (headings accepted" in w]
+    assert not any(f"'{name}'" in w for w in missing), missing
+    assert len(missing) == len(SECTIONS) - 1
+
+
+@pytest.mark.parametrize(
+    ("heading", "field"),
+    [
+        ("Incident summary", "page"),
+        ("Executive Summary", "page"),
+        ("TL;DR", "page"),
+        ("Root cause analysis", "why"),
+        ("Root cause and contributing factors", "why"),
+        ("How it was fixed", "fix"),
+        ("Follow-ups", "follow_ups"),
+        ("What went well / what went badly?", "objectives"),
+    ],
+)
+def test_words_around_a_section_name(tmp_path: Path, heading: str, field: str) -> None:
+    draft = draft_of(tmp_path, f"# Outage\n\n## {heading}\n\nUsers saw errors.\n")
+    value = getattr(draft, field)
+    assert value in ("Users saw errors.", ("Users saw errors",)), (heading, value)
+
+
+def test_an_unknown_heading_ends_a_section(tmp_path: Path) -> None:
+    text = "# Outage\n\n## Root cause\n\nThe disk filled up.\n\n## Appendix: graphs\n\nA chart.\n"
+    assert draft_of(tmp_path, text).why == "The disk filled up."
+
+
+def test_code_blocks_are_not_headings_nor_prose(tmp_path: Path) -> None:
+    text = "# Outage\n\n## Root cause\n\nThe disk filled up.\n\n```\n# not a heading\nrm -rf /\n```\n"
+    draft = draft_of(tmp_path, text)
+    assert draft.why == "The disk filled up."
+
+
+# --- missing sections ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", SECTIONS, ids=[kind.key for kind in SECTIONS])
+def test_each_missing_section_warns_and_still_drafts(tmp_path: Path, kind: object) -> None:
+    heading = {
+        "summary": "## Summary", "impact": "## Impact", "timeline": "## Timeline",
+        "root_cause": "## Root cause", "resolution": "## Resolution",
+        "lessons": "## Lessons learned", "action_items": "## Action items",
+    }[kind.key]  # type: ignore[attr-defined]
+    assert heading in FULL
+    start = FULL.index(heading)
+    end = FULL.find("\n## ", start + 1)
+    draft = draft_of(tmp_path, FULL[:start] + (FULL[end + 1:] if end != -1 else ""))
+    name = kind.name  # type: ignore[attr-defined]
+    assert any(
+        w.startswith(f"postmortem.md: no '{name}' section (headings accepted: ") for w in draft.warnings
+    ), draft.warnings
+    assert draft.title == "Login failures" and draft.incident_date == "2024-05-02"
+
+
+def test_missing_warning_names_the_accepted_headings(tmp_path: Path) -> None:
+    draft = draft_of(tmp_path, "# Outage\n\n## Summary\n\nUsers could not log in.\n")
+    assert (
+        "postmortem.md: no 'Root cause' section (headings accepted: Root cause, Root causes, "
+        "Cause, Causes, Contributing factors, What went wrong, Analysis)"
+    ) in draft.warnings
+    assert draft.page == "Users could not log in." and draft.why is None and draft.hints == ()
+
+
+def test_lessons_and_action_items_stand_in_for_each_other(tmp_path: Path) -> None:
+    only_actions = draft_of(tmp_path, "# Outage\n\n## Action items\n\n- Alert on evictions.\n")
+    assert only_actions.objectives == only_actions.follow_ups == ("Alert on evictions",)
+    only_lessons = draft_of(tmp_path, "# Outage\n\n## Lessons\n\n- Watch memory.\n")
+    assert only_lessons.objectives == only_lessons.follow_ups == ("Watch memory",)
+
+
+def test_no_title(tmp_path: Path) -> None:
+    draft = draft_of(tmp_path, "## Summary\n\nUsers could not log in.\n")
+    assert draft.title is None and draft.reference == "postmortem.md"
+    assert any("no first-level heading" in w for w in draft.warnings)
+
+
+# --- the page never names the root cause --------------------------------------------------------
+
+
+def test_the_cert_expired_never_lands_in_the_page(tmp_path: Path) -> None:
+    text = (
+        "# API down\n\n## Summary\n\nClients could not reach the API. The cert expired at 09:00.\n\n"
+        "## Root cause\n\nThe cert expired: its renewal job had been failing silently.\n\n"
+        "## Resolution\n\nWe issued a new certificate.\n"
+    )
+    draft = draft_of(tmp_path, text)
+    assert draft.page == "Clients could not reach the API."
+
+
+def test_an_impact_that_explains_is_left_out(tmp_path: Path) -> None:
+    text = (
+        "# API down\n\n## Impact\n\nCheckout failed for everyone because the cert expired. "
+        "Orders dropped by 80%.\n\n## Root cause\n\nThe cert expired.\n"
+    )
+    page = draft_of(tmp_path, text).page
+    assert page == "Orders dropped by 80%."
+
+
+def test_symptom_words_of_the_impact_stay(tmp_path: Path) -> None:
+    text = (
+        "# Outage\n\n## Summary\n\nThe checkout page failed. Redis was full.\n\n"
+        "## Impact\n\nCheckout returned 500 for 10 minutes.\n\n"
+        "## Root cause\n\nRedis ran out of memory, so checkout could not store carts.\n"
+    )
+    page = draft_of(tmp_path, text).page
+    assert page == "Checkout returned 500 for 10 minutes. The checkout page failed."
+    assert "redis" not in page.lower()
+
+
+def test_the_first_alert_that_does_not_name_the_cause(tmp_path: Path) -> None:
+    text = (
+        "# Outage\n\n## Timeline\n\n| Time | Event |\n|---|---|\n"
+        "| 09:58 | DNS record for api deleted by a cleanup script; no alert fired |\n"
+        "| 10:02 | Pingdom alert: api.example.com unreachable |\n"
+        "| 10:10 | On-call checks the dns zone |\n\n"
+        "## Root cause\n\nA cleanup script deleted the DNS record of the api.\n"
+    )
+    draft = draft_of(tmp_path, text)
+    assert draft.page == "Pingdom alert: api.example.com unreachable."
+    assert draft.hints[0] == "On-call checks the dns zone."
+
+
+def test_no_page_without_symptoms(tmp_path: Path) -> None:
+    text = "# Outage\n\n## Summary\n\nThe disk filled up.\n\n## Root cause\n\nThe disk filled up.\n"
+    draft = draft_of(tmp_path, text)
+    assert draft.page is None
+    assert any("no page drafted" in w for w in draft.warnings)
+
+
+def test_a_long_page_is_cut_to_whole_sentences(tmp_path: Path) -> None:
+    sentences = " ".join(f"Shoppers in region {n} saw failures at checkout." for n in range(20))
+    page = draft_of(tmp_path, f"# Outage\n\n## Summary\n\n{sentences}\n").page
+    assert page is not None and 250 < len(page) <= 300 and page.endswith("checkout.")
+
+
+# --- hints --------------------------------------------------------------------------------------
+
+
+def test_hints_without_a_timeline_nudge_to_the_area(tmp_path: Path) -> None:
+    text = (
+        "# Outage\n\n## Root cause\n\nPostgres ran out of connections. The pool was too small.\n\n"
+        "## Resolution\n\nWe raised max_connections to 200. Then we restarted.\n"
+    )
+    hints = draft_of(tmp_path, text).hints
+    assert hints == (
+        "Start with postgres.",
+        "Postgres ran out of connections.",
+        "We raised max_connections to 200.",
+    )
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Date: 2023-03-14",
+        "**Incident date:** 2023/03/14",
+        "- Date: 14 March 2023",
+        "Date: Tuesday, 14th Mar 2023",
+        "Incident date: March 14, 2023",
+        "Date: 2023-03-14T14:02:00Z",
+        "| Date | 2023-03-14 |",
+    ],
+)
+def test_date_lines(tmp_path: Path, line: str) -> None:
+    draft = draft_of(tmp_path, f"# Outage\n\n{line}\n\n## Summary\n\nUsers saw errors on 2020-01-01.\n")
+    assert draft.incident_date == "2023-03-14"
+
+
+def test_date_from_the_timeline(tmp_path: Path) -> None:
+    text = "# Outage\n\n## Timeline\n\n- 2023-07-01 10:00 Alert fired.\n- 2023-07-02 09:00 Done.\n"
+    assert draft_of(tmp_path, text).incident_date == "2023-07-01"
+
+
+def test_an_impossible_date_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    text = "# Outage\n\nDate: 2023-02-30\n\n## Timeline\n\n- 2023-03-01 10:00 Alert fired.\n"
+    draft = draft_of(tmp_path, text)
+    assert draft.incident_date == "2023-03-01"
+    assert "postmortem.md: impossible date '2023-02-30' ignored" in draft.warnings
+    alone = draft_of(tmp_path, "# Outage\n\nDate: 31 April 2023\n")
+    assert alone.incident_date is None
+    assert "postmortem.md: impossible date '31 April 2023' ignored" in alone.warnings
+
+
+# --- plain text ---------------------------------------------------------------------------------
+
+
+def test_inline_markup_is_stripped(tmp_path: Path) -> None:
+    text = (
+        "# Post-mortem: *The* **[checkout](https://wiki/x) outage**\n\n## Root cause\n\n"
+        "> The `max_conns` value in [the config][cfg] was **_too low_** ~~after~~ since "
+        "<b>the</b> change &amp; the snake_case_name stayed. <!-- internal note -->\n"
+        "> See <https://wiki.example/pm>. ![graph](g.png)\n\n"
+        "[cfg]: https://example/config\n"
+    )
+    draft = draft_of(tmp_path, text)
+    assert draft.title == "The checkout outage"
+    assert draft.why == (
+        "The `max_conns` value in the config was too low after since the change & the "
+        "snake_case_name stayed. See https://wiki.example/pm. graph."
+    )
+
+
+def test_html_comments_across_lines_are_dropped(tmp_path: Path) -> None:
+    text = "# Outage\n\n## Summary\n\nUsers saw errors.\n<!--\n## Root cause\nsecret\n-->\n"
+    draft = draft_of(tmp_path, text)
+    assert draft.page == "Users saw errors." and draft.why is None
+
+
+def test_control_characters_never_survive(tmp_path: Path) -> None:
+    evil = "\x1b[31mred\x1b[0m \x1b]0;title\x07bell\x07 del\x7f c1\x85 bs\x08 \u202eabc"
+    text = (
+        f"# Outage {evil}\n\nDate: 2023-01-02\n\n## Summary\n\nUsers saw {evil}.\n\n"
+        f"## Timeline\n\n- 10:00 alert {evil}\n- 10:01 checks {evil}\n\n"
+        f"## Root cause\n\nBroken {evil}.\n\n## Resolution\n\nFixed {evil}.\n\n"
+        f"## Lessons\n\n- {evil}\n\n## Action items\n\n- {evil}\n"
+    )
+    draft = draft_of(tmp_path, text)
+    assert draft.title is not None and "red" in draft.title
+    for value in strings(draft):
+        assert not CONTROL.search(value), repr(value)
+        assert "\u202e" not in value and "\x1b" not in value
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "empty"),
+        (b"  \n\t\n   \n", "white space"),
+        (b"# Title\x00\x01\x02binary", "NUL bytes"),
+        (b"# Caf\xe9 outage\n\n## Summary\n", "not UTF-8"),
+        (b"Just some notes about the outage.\nNo headings here.\n", "no Markdown heading"),
+        (b"#" * ((1 << 20) + 1), "larger than 1024 KiB"),
+    ],
+    ids=["empty", "whitespace", "binary", "not-utf8", "no-heading", "too-large"],
+)
+def test_bad_files_are_invalid_input_naming_the_file(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    path = write(tmp_path, content, "incident.md")
+    with pytest.raises(InvalidInput) as caught:
+        read_postmortem(path)
+    assert caught.value.message.startswith(f"{path}: ")
+    assert says in caught.value.message
+    assert caught.value.exit_code == 3
+
+
+def test_a_missing_file_or_a_directory_is_invalid_input(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"nope\.md: no such file"):
+        read_postmortem(tmp_path / "nope.md")
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        read_postmortem(tmp_path)
+
+
+def test_an_unreadable_file_is_invalid_input(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL)
+    path.chmod(0)
+    try:
+        if path.stat().st_uid == 0 or _readable(path):
+            pytest.skip("running as root: permissions do not stop reading")
+        with pytest.raises(InvalidInput, match="cannot be read"):
+            read_postmortem(path)
+    finally:
+        path.chmod(0o644)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        path.read_bytes()
+    except PermissionError:
+        return False
+    return True
+
+
+def test_a_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "crlf").mkdir()
+    (tmp_path / "lf").mkdir()
+    crlf = write(tmp_path / "crlf", ("\ufeff" + FULL).replace("\n", "\r\n").encode("utf-8"))
+    lf = write(tmp_path / "lf", FULL)
+    assert read_postmortem(crlf) == read_postmortem(lf)
+    assert read_postmortem(lf).title == "Login failures"
