@@ -215,50 +215,87 @@ def _without_comments(text: str) -> str:
     return _COMMENT.sub(lambda match: "\n" * match.group().count("\n"), text)
 
 
+_FRONT_MATTER = re.compile(r"\A---\n(?:.*\n)*?(?:---|\.\.\.)\n")
+_THEMATIC_BREAK = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+
+
 def _parse(text: str) -> _Document:
     text = _without_comments(inert(text.replace("\r\n", "\n").replace("\r", "\n")))
-    document = _Document()
-    open_keys: tuple[str, ...] = ()
-    open_level = 0
-    paragraph = 0  # lines of the paragraph being read, which a setext underline makes a heading
-    fence: str | None = None
+    parser = _Parser()
+    front_matter = _FRONT_MATTER.match(text + "\n")
+    if front_matter:  # YAML front matter: its lines ("date: 2023-03-14") are read, never headings
+        parser.document.lines += [_Line(line) for line in front_matter.group().split("\n")]
+        text = text[front_matter.end():]
     for raw in text.split("\n"):
+        parser.feed(raw)
+    return parser.document
+
+
+class _Parser:
+    """Reads a document line by line: headings open sections, other lines go to the open ones."""
+
+    def __init__(self) -> None:
+        self.document = _Document()
+        self.open_keys: tuple[str, ...] = ()
+        self.open_level = 0
+        self.paragraph = 0  # lines of the paragraph read so far: a setext underline heads them
+        self.fence: str | None = None
+
+    def feed(self, raw: str) -> None:
         fence_match = _FENCE.match(raw)
-        if fence is not None or fence_match:
-            if fence is None and fence_match:
-                fence = fence_match.group(1)[0] * 3
-            elif fence is not None and raw.strip().startswith(fence):
-                fence = None
-            _add(document, open_keys, _Line(raw, code=True))
-            paragraph = 0
-            continue
-        heading = _atx_heading(raw)
-        if heading is None and paragraph and _SETEXT.match(raw):
-            lines = document.lines[-paragraph:]
-            first = lines[0].text
-            if not (_LIST_MARK.match(first) or _QUOTE.match(first) or "|" in first):
-                heading = (1 if raw.strip()[0] == "=" else 2, " ".join(line.text for line in lines))
-                _drop_last(document, open_keys, paragraph)
-        if heading is None:
-            _add(document, open_keys, _Line(raw))
-            paragraph = paragraph + 1 if raw.strip() else 0
-            continue
-        paragraph = 0
-        level, heading_text = heading
-        document.headings += 1
-        keys = section_keys(_plain(heading_text))
-        if keys:
-            open_keys, open_level = keys, level
-        elif open_keys and level > open_level:
-            if _TIME.search(heading_text) or _find_date(heading_text)[0]:
-                _add(document, open_keys, _Line(""))
-                _add(document, open_keys, _Line(heading_text))  # "### 14:02 alert fires"
-                _add(document, open_keys, _Line(""))
+        if self.fence is not None or fence_match:
+            if self.fence is None and fence_match:
+                self.fence = fence_match.group(1)[:3]
+            elif self.fence is not None and raw.strip().startswith(self.fence):
+                self.fence = None
+            self._add(_Line(raw, code=True))
+            self.paragraph = 0
+            return
+        heading = _atx_heading(raw) or self._setext_heading(raw)
+        if heading is not None:
+            self.paragraph = 0
+            self._heading(*heading)
+        elif _THEMATIC_BREAK.match(raw):  # (dashes under a paragraph were a setext heading)
+            self._add(_Line(""))  # a rule separates, like a blank line
+            self.paragraph = 0
         else:
-            open_keys = ()
-        if level == 1 and not keys and document.title is None:
-            document.title = heading_text
-    return document
+            self._add(_Line(raw))
+            self.paragraph = self.paragraph + 1 if raw.strip() else 0
+
+    def _setext_heading(self, raw: str) -> tuple[int, str] | None:
+        """The paragraph just read, when ``raw`` underlines it (=== or ---); as in CommonMark a
+        list item, quote or table row followed by dashes is not a heading."""
+        if not self.paragraph or not _SETEXT.match(raw):
+            return None
+        lines = self.document.lines[-self.paragraph:]
+        first = lines[0].text
+        if _LIST_MARK.match(first) or _QUOTE.match(first) or "|" in first:
+            return None
+        del self.document.lines[-self.paragraph:]
+        for key in self.open_keys:
+            del self.document.sections[key][-self.paragraph:]
+        return (1 if raw.strip()[0] == "=" else 2), " ".join(line.text.strip() for line in lines)
+
+    def _heading(self, level: int, text: str) -> None:
+        """A known section opens; an unknown heading closes the open section unless it is below
+        it (a timeline's "### 14:02 alert fires" stays in it as an entry)."""
+        self.document.headings += 1
+        keys = section_keys(_plain(text))
+        if keys:
+            self.open_keys, self.open_level = keys, level
+        elif self.open_keys and level > self.open_level:
+            if _TIME.search(text) or _find_date(text)[0]:
+                for line in ("", text, ""):
+                    self._add(_Line(line))
+        else:
+            self.open_keys = ()
+        if level == 1 and not keys and self.document.title is None:
+            self.document.title = text
+
+    def _add(self, line: _Line) -> None:
+        self.document.lines.append(line)
+        for key in self.open_keys:
+            self.document.sections.setdefault(key, []).append(line)
 
 
 def _atx_heading(raw: str) -> tuple[int, str] | None:
@@ -266,19 +303,6 @@ def _atx_heading(raw: str) -> tuple[int, str] | None:
     if match is None:
         return None
     return len(match.group(1)), (match.group(2) or "").strip()
-
-
-def _add(document: _Document, keys: Iterable[str], line: _Line) -> None:
-    document.lines.append(line)
-    for key in keys:
-        document.sections.setdefault(key, []).append(line)
-
-
-def _drop_last(document: _Document, keys: Iterable[str], count: int) -> None:
-    """Take back the paragraph lines a setext underline turned into a heading."""
-    del document.lines[-count:]
-    for key in keys:
-        del document.sections[key][-count:]
 
 
 # --- plain text --------------------------------------------------------------------------------
@@ -651,8 +675,11 @@ class _Drafter:
         title = heading
         while _TITLE_PREFIX.match(title):
             title = _TITLE_PREFIX.sub("", title, count=1).strip()
-        if not title:
+        if not heading:
             self.warn("no first-level heading ('# Title') to draft the title from")
+            return None
+        if not title:
+            self.warn(f"the first-level heading '{heading}' is no title: write one")
             return None
         return _fit(title, TITLE_MAX)
 
