@@ -661,8 +661,7 @@ class _Drafter:
             page=page,
             hints=hints,
             objectives=_short_items(lessons or actions, MAX_OBJECTIVES, first_sentence=True),
-            tags=_tags("\n".join(_plain(line.text) for line in self.document.lines if not line.code)
-                       + "\n" + heading),
+            tags=self._tags(heading),
             incident_date=date,
             reference=_fit(heading, TITLE_MAX) if heading else self.file_name,
             fix=_prose(resolution),
@@ -670,6 +669,14 @@ class _Drafter:
             follow_ups=_short_items(actions or lessons, MAX_FOLLOW_UPS, first_sentence=False),
             warnings=tuple(self.warnings),
         )
+
+    def _tags(self, heading: str) -> tuple[str, ...]:
+        """From what the incident was (title, summary, impact, root cause, resolution), not from
+        every tool the timeline mentions; from the whole text when those say nothing."""
+        keys = ("summary", "impact", "root_cause", "resolution")
+        text = "\n".join([heading, *(item for key in keys for item in self.items[key])])
+        whole = "\n".join(_plain(line.text) for line in self.document.lines if not line.code)
+        return _tags(text) or _tags(whole)
 
     def _title(self, heading: str) -> str | None:
         title = heading

@@ -92,7 +92,8 @@ def test_sample_gives_every_field() -> None:
     assert len(draft.objectives) == 4 and len(draft.follow_ups) == 4
     assert draft.follow_ups[0].startswith("Show the rendered per-host diff")
     assert not any(item.startswith("[") for item in draft.follow_ups)  # checkboxes gone
-    assert draft.tags[:4] == ("nginx", "config-management", "reverse-proxy", "502")
+    # "backup" is in the timeline only: tags say what the incident was about
+    assert draft.tags == ("nginx", "502", "reverse-proxy", "config-management", "http")
 
 
 def test_sample_page_never_names_the_root_cause() -> None:
@@ -335,6 +336,16 @@ def test_a_long_page_is_cut_to_whole_sentences(tmp_path: Path) -> None:
     sentences = " ".join(f"Shoppers in region {n} saw failures at checkout." for n in range(20))
     page = draft_of(tmp_path, f"# Outage\n\n## Summary\n\n{sentences}\n").page
     assert page is not None and 250 < len(page) <= 300 and page.endswith("checkout.")
+
+
+def test_tags_come_from_a_vocabulary(tmp_path: Path) -> None:
+    text = (
+        "# Outage\n\n## Summary\n\nSidekiq jobs piled up; the Redis OOM killer struck twice. "
+        "Redis, redis, REDIS.\n\n## Timeline\n\n- 10:00 Kafka lag alert.\n"
+    )
+    assert draft_of(tmp_path, text).tags == ("redis", "sidekiq", "oom")
+    only_timeline = "# Outage\n\n## Timeline\n\n- 10:00 Postgres replica lag alert.\n"
+    assert draft_of(tmp_path, only_timeline).tags == ("postgres", "replication")
 
 
 # --- hints --------------------------------------------------------------------------------------
