@@ -531,10 +531,19 @@ class _CauseFilter:
         for sentence in impact_sentences:
             if not CAUSAL.search(sentence):
                 symptoms |= _distinctive(sentence)
-        return cls(frozenset(_distinctive(cause_text) - symptoms))
+        cause = _distinctive(cause_text)
+        return cls(frozenset(word for word in cause if not _related(word, symptoms)))
 
     def allows(self, sentence: str) -> bool:
-        return not CAUSAL.search(sentence) and not (_distinctive(sentence) & self.cause_words)
+        if CAUSAL.search(sentence):
+            return False
+        return not any(_related(word, self.cause_words) for word in _distinctive(sentence))
+
+
+def _related(word: str, words: Iterable[str]) -> bool:
+    """Whether ``word`` is one of ``words`` or begins one or is begun by one: "cert" names the
+    same thing as "certificate"."""
+    return any(word.startswith(other) or other.startswith(word) for other in words)
 
 
 # --- tags --------------------------------------------------------------------------------------
@@ -605,6 +614,7 @@ _ALERT = re.compile(
     r"notic(?:e|ed|es)|5xx|50[0-4]|error rate|errors?|fired|fires|triggered|complain\w*|on-?call)\b",
     re.IGNORECASE,
 )
+_DENIED_ALERT = re.compile(r"\b(?:no|not|never|without)\s+(?:\w+\s+)?" + _ALERT.pattern, re.IGNORECASE)
 _INVESTIGATION = re.compile(
     r"\b(?:check(?:s|ed|ing)?|look(?:s|ed|ing)?|inspect\w*|investigat\w*|examin\w*|review\w*|"
     r"grep\w*|tail\w*|reads?|curl\w*|dig|ssh|quer(?:y|ies|ied)|diff|compar\w*|confirm\w*|"
@@ -696,18 +706,11 @@ class _Drafter:
         impact = _sentences(self.items["impact"])
         cause = " ".join(self.items["root_cause"] + self.items["resolution"])
         allowed = _CauseFilter.of(cause, impact).allows
-        candidates: list[str] = []
-        alert = next(
-            (
-                _strip_time(item)
-                for item in self.items["timeline"]
-                if _TIME.search(item) and _ALERT.search(item) and allowed(item)
-            ),
-            None,
+        alert = self._first_alert()
+        alert_sentences = (
+            _sentences([_strip_time(self.items["timeline"][alert])]) if alert is not None else []
         )
-        if alert:
-            candidates.append(alert)
-        candidates += impact + _sentences(self.items["summary"])
+        candidates = alert_sentences + impact + _sentences(self.items["summary"])
         page = ""
         for sentence in candidates:
             if not allowed(sentence) or sentence in page:
@@ -724,16 +727,21 @@ class _Drafter:
             return None
         return page
 
+    def _first_alert(self) -> int | None:
+        """Where the timeline's first alert is: an entry with a time and a word such as alert,
+        paged, reported or 5xx that is not denied ("no alert fired")."""
+        for at, item in enumerate(self.items["timeline"]):
+            if _TIME.search(item) and _ALERT.search(_DENIED_ALERT.sub("", item)):
+                return at
+        return None
+
     def _hints(self) -> tuple[str, ...]:
         """Graded: where to look (the first investigation step of the timeline, else the area of
         the root cause), a narrower step, what is wrong, and last the answer."""
         timeline = [_strip_time(item) for item in self.items["timeline"]]
-        alert_at = next(
-            (at for at, item in enumerate(self.items["timeline"])
-             if _TIME.search(item) and _ALERT.search(item)),
-            0,
-        )
-        steps = [item for item in timeline[alert_at + 1:] if item and _INVESTIGATION.search(item)]
+        alert = self._first_alert()
+        after_alert = 0 if alert is None else alert + 1
+        steps = [item for item in timeline[after_alert:] if item and _INVESTIGATION.search(item)]
         root_cause = _sentences(self.items["root_cause"])
         answer = _sentences(self.items["resolution"])[:1]
         graded: list[str] = []

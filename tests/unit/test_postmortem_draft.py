@@ -135,6 +135,22 @@ def test_every_string_is_plain_and_bounded() -> None:
     assert len(draft.tags) <= 6
 
 
+def test_a_short_post_mortem(tmp_path: Path) -> None:
+    draft = draft_of(tmp_path, FULL)
+    assert draft.page == (
+        "Alert fired: login error rate above 10%. About 3,000 users could not log in. "
+        "Users could not log in for 20 minutes."
+    )
+    assert draft.hints == (
+        "On-call checks the login service logs.",
+        "The session store ran out of memory and evicted keys.",
+        "We raised the memory limit of the session store.",
+    )
+    assert draft.objectives == ("Watch memory of the session store",)
+    assert draft.follow_ups == ("Alert on evictions",)
+    assert draft.warnings == ()
+
+
 # --- headings -----------------------------------------------------------------------------------
 
 
@@ -292,6 +308,14 @@ def test_the_cert_expired_never_lands_in_the_page(tmp_path: Path) -> None:
     assert draft.page == "Clients could not reach the API."
 
 
+def test_a_shortened_word_still_names_the_cause(tmp_path: Path) -> None:
+    text = (
+        "# API down\n\n## Summary\n\nThe cert lapsed. Clients saw handshake failures.\n\n"
+        "## Root cause\n\nThe TLS certificate expired.\n"
+    )
+    assert draft_of(tmp_path, text).page == "Clients saw handshake failures."
+
+
 def test_an_impact_that_explains_is_left_out(tmp_path: Path) -> None:
     text = (
         "# API down\n\n## Impact\n\nCheckout failed for everyone because the cert expired. "
@@ -323,6 +347,19 @@ def test_the_first_alert_that_does_not_name_the_cause(tmp_path: Path) -> None:
     draft = draft_of(tmp_path, text)
     assert draft.page == "Pingdom alert: api.example.com unreachable."
     assert draft.hints[0] == "On-call checks the dns zone."
+
+
+def test_a_denied_alert_is_no_alert(tmp_path: Path) -> None:
+    text = (
+        "# Outage\n\n## Timeline\n\n- 09:00 Nightly job finished, no alert fired.\n"
+        "- 09:05 Pager: login errors above 5%.\n- 09:07 On-call looks at the job's logs.\n"
+    )
+    draft = draft_of(tmp_path, text)
+    assert draft.page == "Pager: login errors above 5%."
+    assert draft.hints == ("On-call looks at the job's logs.",)
+    assert "postmortem.md: only 1 hint(s) drafted, a scenario usually has 2-4: write more" in (
+        draft.warnings
+    )
 
 
 def test_no_page_without_symptoms(tmp_path: Path) -> None:
