@@ -756,8 +756,6 @@ class _Drafter:
         for fitted in (_fit(_as_sentence(hint), HINT_MAX) for hint in graded):
             if fitted not in hints:
                 hints.append(fitted)
-        if len(hints) > MAX_HINTS:  # keep the nudge and the answer, drop from the middle
-            hints = hints[: MAX_HINTS - 1] + hints[-1:]
         if len(hints) < MIN_HINTS:
             self.warn(f"only {len(hints)} hint(s) drafted, a scenario usually has "
                       f"{MIN_HINTS}-{MAX_HINTS}: write more")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -10,7 +12,8 @@ import pytest
 from libreplay.authoring.postmortem import SECTIONS, Draft, read_postmortem
 from libreplay.core.errors import InvalidInput
 
-SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "postmortem-checkout-502.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SAMPLE = DOCS / "examples" / "postmortem-checkout-502.md"
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 FULL = """\
@@ -113,6 +116,14 @@ def test_sample_hints_are_graded_and_end_with_the_answer() -> None:
     )
     assert draft.hints[-1].startswith("We set the upstream in `/etc/nginx/conf.d/checkout.conf`")
     assert "app:3000" in draft.hints[-1]  # the answer
+
+
+def test_the_documented_example_is_the_sample_s_draft() -> None:
+    text = (DOCS / "postmortems.md").read_text(encoding="utf-8")
+    example = json.loads(text.split("## Example", 1)[1].split("```json\n", 1)[1].split("```")[0])
+    draft = json.loads(json.dumps(dataclasses.asdict(read_postmortem(SAMPLE))))  # tuples as lists
+    assert example == {key: draft[key] for key in example}
+    assert len(example) >= 7
 
 
 def test_the_draft_is_deterministic(tmp_path: Path) -> None:
