@@ -26,6 +26,10 @@ HINT_MAX = 300
 ITEM_MAX = 240  # one objective or follow-up
 PROSE_MAX = 1200  # the debrief's fix and why
 TITLE_MAX = 120
+# What is read of a long document: the start of each section and of each heading (a draft needs
+# no more, and it bounds the work a 1 MiB file can cause).
+SECTION_MAX = 20_000
+HEADING_MAX = 1_000
 MAX_HINTS = 4
 MIN_HINTS = 2
 MAX_TAGS = 6
@@ -215,7 +219,7 @@ def _without_comments(text: str) -> str:
     return _COMMENT.sub(lambda match: "\n" * match.group().count("\n"), text)
 
 
-_FRONT_MATTER = re.compile(r"\A---\n(?:.*\n)*?(?:---|\.\.\.)\n")
+_FRONT_MATTER = re.compile(r"\A---\n(?=[A-Za-z_][\w -]*:)(?:.*\n)*?(?:---|\.\.\.)\n")
 _THEMATIC_BREAK = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 
 
@@ -280,6 +284,7 @@ class _Parser:
         """A known section opens; an unknown heading closes the open section unless it is below
         it (a timeline's "### 14:02 alert fires" stays in it as an entry)."""
         self.document.headings += 1
+        text = text[:HEADING_MAX]
         keys = section_keys(_plain(text))
         if keys:
             self.open_keys, self.open_level = keys, level
@@ -307,15 +312,26 @@ def _atx_heading(raw: str) -> tuple[int, str] | None:
 
 # --- plain text --------------------------------------------------------------------------------
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+|mailto:[^>\s]+)>")
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])|(?<![\w])_(?=\S)(.+?)(?<=\S)_(?!\w)")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+# Bounded spans (at most SPAN characters inside a link, code span or emphasis) keep every
+# pattern linear: an unclosed `**` or `[` in a 1 MiB file must not be searched for to the end
+# from each of its occurrences.
+SPAN = 500
+_IMAGE = re.compile(rf"!\[([^\]\n]{{0,{SPAN}}})\]\([^)\n]{{0,{SPAN}}}\)")
+_LINK = re.compile(rf"\[([^\]\n]{{1,{SPAN}}})\]\([^)\n]{{0,{SPAN}}}\)")
+_REF_LINK = re.compile(rf"\[([^\]\n]{{1,{SPAN}}})\]\[[^\]\n]{{0,{SPAN}}}\]")
+_AUTOLINK = re.compile(rf"<((?:https?|ftp)://[^>\s]{{1,{SPAN}}}|mailto:[^>\s]{{1,{SPAN}}})>")
+_HTML_TAG = re.compile(
+    r"</?(?:a|b|i|u|s|em|strong|code|kbd|sup|sub|span|div|p|br|hr|img|del|ins|mark|small|"
+    rf"details|summary|font|center|tt|pre|blockquote)\b[^<>\n]{{0,{SPAN}}}>",
+    re.IGNORECASE,
+)
+_CODE_SPAN = re.compile(rf"(`+)(.{{1,{SPAN}}}?)\1")
+_STRONG = re.compile(rf"(\*\*|__)(?=\S)(.{{1,{SPAN}}}?)(?<=\S)\1")
+_EMPHASIS = re.compile(
+    rf"(?<![\w*])\*(?=\S)(.{{1,{SPAN}}}?)(?<=\S)\*(?![\w*])"
+    rf"|(?<![\w])_(?=\S)(.{{1,{SPAN}}}?)(?<=\S)_(?!\w)"
+)
+_STRIKE = re.compile(rf"~~(?=\S)(.{{1,{SPAN}}}?)(?<=\S)~~")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 _SPACE = re.compile(r"\s+")
 
@@ -338,12 +354,25 @@ def _plain(markdown: str) -> str:
 
 
 def _plain_prose(text: str) -> str:
-    text = _TAG.sub(" ", text)
+    text = _HTML_TAG.sub(" ", text)
     for _ in range(3):  # nested emphasis: ***x***, **_x_**
         text = _STRONG.sub(r"\2", text)
         text = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), text)
         text = _STRIKE.sub(r"\1", text)
     return html.unescape(_ESCAPED.sub(r"\1", text))
+
+
+def _section_start(lines: Sequence[_Line]) -> tuple[list[_Line], bool]:
+    """The first SECTION_MAX characters of a section's lines, and whether that is not all."""
+    kept: list[_Line] = []
+    total = 0
+    for line in lines:
+        if total + len(line.text) > SECTION_MAX:
+            kept.append(_Line(line.text[: SECTION_MAX - total], line.code))
+            return kept, True
+        kept.append(line)
+        total += len(line.text) + 1
+    return kept, False
 
 
 def _items(lines: Sequence[_Line]) -> list[str]:
@@ -364,7 +393,7 @@ def _items(lines: Sequence[_Line]) -> list[str]:
             flush()
             last_was_row = False
             continue
-        if _TABLE_RULE.match(raw) and "-" in raw:
+        if _TABLE_RULE.match(raw):
             if last_was_row and items:
                 items.pop()  # the header row ("Time | Event") is not an item
             last_was_row = False
@@ -380,7 +409,7 @@ def _items(lines: Sequence[_Line]) -> list[str]:
         if marker:
             flush()
             raw = raw[marker.end():]
-        elif _TIME_FIRST.match(_plain(raw)):
+        elif _TIME_FIRST.match(_plain(raw[:40])):
             flush()
         current.append(raw.strip())
     flush()
@@ -388,7 +417,7 @@ def _items(lines: Sequence[_Line]) -> list[str]:
 
 
 _LINK_DEFINITION = re.compile(r"^\s*\[[^\]]+\]:\s*\S+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(`A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(`A-Z0-9])")
 
 
 def _sentences(items: Iterable[str]) -> list[str]:
@@ -396,7 +425,7 @@ def _sentences(items: Iterable[str]) -> list[str]:
 
 
 def _as_sentence(text: str) -> str:
-    return text if text[-1] in ".!?" else text + "."
+    return text if text[-1] in ".!?…" else text + "."
 
 
 def _fit(text: str, limit: int) -> str:
@@ -431,6 +460,7 @@ _DATE_PATTERNS = (
 )
 _TIME = re.compile(r"(?<![\d:])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\d:])")
 _TIME_FIRST = re.compile(r"^\W{0,3}(?:\d{4}[-/]\d{1,2}[-/]\d{1,2}[T ]?)?(?:[01]?\d|2[0-3]):[0-5]\d")
+_DATE_LINE_START = re.compile(r"^\W{0,8}(?:incident date|date|when|occurred)", re.IGNORECASE)
 _DATE_LINE = re.compile(
     r"^(?:incident date|date of (?:the )?incident|date|when|occurred(?: on)?)\s*(?:\([^)]*\))?"
     r"\s*[:|—\u2013-]\s*(.+)$",
@@ -517,13 +547,28 @@ def _distinctive(text: str) -> set[str]:
     return keys
 
 
+class _CauseWords:
+    """The distinctive words of the root cause and the resolution, asked whether a word is one of
+    them, begins one or is begun by one ("cert" names the same thing as "certificate"). Every
+    word's prefixes are indexed, so that a long cause section costs no more per question."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = frozenset(words)
+        self.prefixes = frozenset(word[:end] for word in self.words for end in range(3, len(word)))
+
+    def related(self, word: str) -> bool:
+        if word in self.words or word in self.prefixes:
+            return True
+        return any(word[:end] in self.words for end in range(3, len(word)))
+
+
 @dataclass(frozen=True)
 class _CauseFilter:
     """Tells whether a sentence may be in the page: it must share no distinctive word with the
     root cause or the resolution (words of the impact are symptoms, so they do not count), and
     must not explain (because, due to, caused …)."""
 
-    cause_words: frozenset[str]
+    cause: _CauseWords
 
     @classmethod
     def of(cls, cause_text: str, impact_sentences: Sequence[str]) -> _CauseFilter:
@@ -531,19 +576,14 @@ class _CauseFilter:
         for sentence in impact_sentences:
             if not CAUSAL.search(sentence):
                 symptoms |= _distinctive(sentence)
+        related_to_symptom = _CauseWords(symptoms).related
         cause = _distinctive(cause_text)
-        return cls(frozenset(word for word in cause if not _related(word, symptoms)))
+        return cls(_CauseWords(word for word in cause if not related_to_symptom(word)))
 
     def allows(self, sentence: str) -> bool:
         if CAUSAL.search(sentence):
             return False
-        return not any(_related(word, self.cause_words) for word in _distinctive(sentence))
-
-
-def _related(word: str, words: Iterable[str]) -> bool:
-    """Whether ``word`` is one of ``words`` or begins one or is begun by one: "cert" names the
-    same thing as "certificate"."""
-    return any(word.startswith(other) or other.startswith(word) for other in words)
+        return not any(self.cause.related(word) for word in _distinctive(sentence))
 
 
 # --- tags --------------------------------------------------------------------------------------
@@ -645,8 +685,13 @@ class _Drafter:
         self.document = document
         self.file_name = file_name
         self.warnings: list[str] = []
-        self.items = {kind.key: _items(document.sections.get(kind.key, [])) for kind in SECTIONS}
+        self.items: dict[str, list[str]] = {}
         for kind in SECTIONS:
+            lines, cut = _section_start(document.sections.get(kind.key, []))
+            self.items[kind.key] = _items(lines)
+            if cut:
+                self.warn(f"the '{kind.name}' section is longer than {SECTION_MAX} characters: "
+                          "only its start was read")
             if not self.items[kind.key]:
                 self._missing(kind)
 
@@ -682,11 +727,11 @@ class _Drafter:
 
     def _tags(self, heading: str) -> tuple[str, ...]:
         """From what the incident was (title, summary, impact, root cause, resolution), not from
-        every tool the timeline mentions; from the whole text when those say nothing."""
+        every tool the timeline mentions; from the other sections when those say nothing."""
         keys = ("summary", "impact", "root_cause", "resolution")
         text = "\n".join([heading, *(item for key in keys for item in self.items[key])])
-        whole = "\n".join(_plain(line.text) for line in self.document.lines if not line.code)
-        return _tags(text) or _tags(whole)
+        others = "\n".join(item for key in self.items if key not in keys for item in self.items[key])
+        return _tags(text) or _tags(others)
 
     def _title(self, heading: str) -> str | None:
         title = heading
@@ -763,8 +808,11 @@ class _Drafter:
 
     def _incident_date(self) -> str | None:
         """From a date line ("Date: 14 March 2023") first, else the timeline's first dated entry."""
-        lines = [_plain(_LIST_MARK.sub("", line.text)).lstrip("| ") for line in self.document.lines
-                 if not line.code]
+        lines = [
+            _plain(_LIST_MARK.sub("", line.text[:HEADING_MAX])).lstrip("| ")
+            for line in self.document.lines
+            if not line.code and _DATE_LINE_START.match(line.text)
+        ]
         candidates = [match.group(1) for line in lines if (match := _DATE_LINE.match(line))]
         candidates += self.items["timeline"]
         for text in candidates:

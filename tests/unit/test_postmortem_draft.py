@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -511,6 +512,20 @@ def test_bad_files_are_invalid_input_naming_the_file(
     assert caught.value.message.startswith(f"{path}: ")
     assert says in caught.value.message
     assert caught.value.exit_code == 3
+
+
+def test_a_large_hostile_file_is_read_quickly_and_in_part(tmp_path: Path) -> None:
+    # unclosed emphasis and links everywhere: each pattern must stay linear
+    body = "**x [a]( _b ~~c `d " * 45_000
+    text = f"# {body[:5000]}\n\nDate: 2023-03-14\n\n## Summary\n\nUsers saw errors. {body}\n"
+    path = write(tmp_path, text[: (1 << 20) - 1])
+    started = time.monotonic()
+    draft = read_postmortem(path)
+    assert time.monotonic() - started < 10
+    cut = "postmortem.md: the 'Summary' section is longer than 20000 characters: only its start was read"
+    assert cut in draft.warnings
+    assert draft.incident_date == "2023-03-14"
+    assert draft.page is not None and draft.page.startswith("Users saw errors.") and len(draft.page) <= 300
 
 
 def test_a_missing_file_or_a_directory_is_invalid_input(tmp_path: Path) -> None:
