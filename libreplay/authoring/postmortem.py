@@ -121,7 +121,7 @@ def _heading_words(text: str) -> list[str]:
     return words
 
 
-def section_keys(heading: str) -> tuple[str, ...]:
+def _section_keys(heading: str) -> tuple[str, ...]:
     """The sections a heading names: its words must be synonyms ("Root cause analysis",
     "Lessons learned and action items") or filler words ("Incident summary")."""
     words = _heading_words(heading)
@@ -285,7 +285,7 @@ class _Parser:
         it (a timeline's "### 14:02 alert fires" stays in it as an entry)."""
         self.document.headings += 1
         text = text[:HEADING_MAX]
-        keys = section_keys(_plain(text))
+        keys = _section_keys(_plain(text))
         if keys:
             self.open_keys, self.open_level = keys, level
         elif self.open_keys and level > self.open_level:
@@ -675,7 +675,8 @@ def read_postmortem(path: Path) -> Draft:
     document = _parse(_read_text(path))
     if not document.headings:
         raise InvalidInput(f"{path}: no Markdown heading found; {_EXPECTED}")
-    return _Drafter(document, path.name).draft()
+    # the name goes into the draft (warnings, reference): no control character from it either
+    return _Drafter(document, _SPACE.sub(" ", inert(path.name, keep_newlines=False))).draft()
 
 
 class _Drafter:

@@ -488,6 +488,15 @@ def test_control_characters_never_survive(tmp_path: Path) -> None:
         assert "\u202e" not in value and "\x1b" not in value
 
 
+def test_a_file_name_with_control_characters_stays_out_of_the_draft(tmp_path: Path) -> None:
+    path = write(tmp_path, "## Summary\n\nUsers saw errors.\n", "pm\x1b[2J\nx\x07.md")
+    draft = read_postmortem(path)
+    assert draft.reference == "pm x?.md"
+    assert all(w.startswith("pm x?.md: ") for w in draft.warnings)
+    for value in strings(draft):
+        assert not CONTROL.search(value), repr(value)
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 
