@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from libreplay.core.errors import EnvironmentProblem, Interrupted
-from libreplay.core.signals import STOP_SIGNALS, handling
+from libreplay.core.signals import STOP_SIGNALS, Handler, handling
 from replaybook.commands.common import handles_errors, make_app, say
 from replaybook.commands.run import _silence  # the terminal is closed: writing to it would only fail
 from replaybook.commands.trust import YesOption, admit
@@ -46,6 +46,9 @@ def dev(
     console: Annotated[
         str | None, typer.Option("--console", hidden=True, help="Draw the dev console of this session.")
     ] = None,
+    shell: Annotated[
+        str | None, typer.Option("--shell", hidden=True, help="The shell pane of this session.")
+    ] = None,
 ) -> None:
     """Bring SCENARIO up and break it; beside a shell in the stack, a console shows the check
     (passing or failing, since when) and validates the directory at every change. Keys: b breaks
@@ -54,6 +57,8 @@ def dev(
     if console is not None:
         _draw_console(console, fault)
         return
+    if shell is not None:
+        raise typer.Exit(_shell(shell))
     if scenario is None:
         raise typer.BadParameter("name a SCENARIO: its directory, id or pack/id")
     from libreplay.authoring.dev import DevLoop
@@ -74,6 +79,17 @@ def dev(
         _silence()
     if result.signum:
         raise Interrupted(result.signum)
+
+
+# -- the workspace's panes ---------------------------------------------------------------------
+
+
+def _shell(session_id: str) -> int:
+    from libreplay.authoring.dev import shell_through_rebuilds
+
+    if not sys.stdin.isatty():
+        raise EnvironmentProblem("the dev shell needs a terminal (stdin is not a tty)")
+    return shell_through_rebuilds(session_id, say)
 
 
 # -- the console pane --------------------------------------------------------------------------
@@ -97,7 +113,7 @@ def _draw_console(session_id: str, fault: str | None) -> None:
 
     stdin = sys.stdin.fileno() if sys.stdin.isatty() else None
     saved = termios.tcgetattr(stdin) if stdin is not None else None
-    handlers = {**dict.fromkeys(STOP_SIGNALS, leave), signal.SIGWINCH: resize}
+    handlers: dict[int, Handler] = {**dict.fromkeys(STOP_SIGNALS, leave), signal.SIGWINCH: resize}
     with handling(handlers):
         if stdin is not None:
             tty.setraw(stdin)  # Ctrl-C arrives as a key: the console decides what it means

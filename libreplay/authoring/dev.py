@@ -46,6 +46,7 @@ from libreplay.authoring.dev_console import (
     dispatch,
     next_fault,
 )
+from libreplay.core import paths
 from libreplay.core.errors import Interrupted, NotFound, ReplayError, ScenarioFailure, ScenarioInvalid
 from libreplay.core.proc import run
 from libreplay.core.signals import STOP_SIGNALS, as_interrupted, handling, signals_raise
@@ -81,6 +82,8 @@ SOLVE_TIMEOUT_SECONDS = 120
 OUTPUT_LINES = 8  # the tail of an action's output the console shows
 CONSOLE_PANE = f"{SESSION_NAME}:0.1"  # window 0's right pane
 PREFIX_KEYS = "brsf"  # C-b + key in the shell sends the key to the console
+REBUILDING_MARK = ".rebuilding"  # in the session directory while the console rebuilds (a dot-file:
+# no watcher of the session directory reacts to it)
 
 
 def _ignore(_text: str) -> None:
@@ -172,7 +175,7 @@ def dev_workspace_spec(
     console = (executable("replay-dev"), "--console", sid, *(("--fault", fault) if fault else ()))
     return WorkspaceSpec(
         socket=socket,
-        shell=(executable("replay-shell"), sid),  # leaving it ends the loop
+        shell=(executable("replay-dev"), "--shell", sid),  # leaving it ends the loop
         hud=console,
         windows=windows,
         key_bindings={key: server_argv(socket, "send-keys", "-t", CONSOLE_PANE, key) for key in PREFIX_KEYS},
@@ -182,6 +185,27 @@ def dev_workspace_spec(
         rows=max(10, rows - 1),  # the status line takes one
         environment={"REPLAYBOOK_NO_ORPHAN_NOTICE": "1"},
     )
+
+
+def shell_through_rebuilds(session_id: str, say: Callable[[str], None]) -> int:
+    """The author's shell in the stack's shell service (:func:`libreplay.play.shell.visit`),
+    opened again when a rebuild removed its container; its exit status once the author leaves."""
+    from libreplay.play import shell
+
+    while True:
+        try:
+            state, service = shell.target(session_id, None)
+            return shell.visit(state, service, record=None, say=say)
+        except NotFound:
+            if not _rebuilding(session_id):
+                raise
+        say("The stack is being rebuilt: the shell opens again once it runs.")
+        while _rebuilding(session_id):
+            time.sleep(1)
+
+
+def _rebuilding(session_id: str) -> bool:
+    return (paths.session_dir(session_id) / REBUILDING_MARK).exists()
 
 
 # -- the console, in the right pane ------------------------------------------------------------
@@ -383,6 +407,7 @@ class DevConsole:
             started = self.news.started if self.news is not None else now()
             self.news = ActionNews(name, started, now(), ok, summary, output)
             self.busy = None
+            self.notice = ""  # the action's progress: its outcome says the rest
         self.on_change()
 
     def _break(self) -> tuple[bool, str, tuple[str, ...]]:
@@ -413,6 +438,8 @@ class DevConsole:
     def _rebuild(self) -> tuple[bool, str, tuple[str, ...]]:
         scenario = self._current()
         self.check_paused.set()
+        mark = self.session_dir / REBUILDING_MARK
+        mark.touch()
         try:
             self._progress("stopping the stack")
             with self.stack_lock:
@@ -426,16 +453,18 @@ class DevConsole:
             self.stack.up(self._progress)
             HintChannel(load_session(self.session_id)).install()
             update_session(self.session_id, lambda s: _rebuilt(s, READY, scenario))
+            started = now()
         finally:
+            mark.unlink(missing_ok=True)
             self.check_paused.clear()
             self.revalidate()  # the rebuild-needed list starts again from here
-        if not self._wait_for(passing=True, since=None, timeout=BASELINE_TIMEOUT_SECONDS):
+        if not self._wait_for(passing=True, since=started, timeout=BASELINE_TIMEOUT_SECONDS):
             raise ScenarioFailure("rebuilt, but the healthy stack fails its check: not broken again")
         self._progress("rebuilt; the baseline passes: breaking")
         return self._break()
 
     def _progress(self, line: str) -> None:
-        self._set(notice=line)
+        self._set(notice=line.strip())
 
     def _wait_for(self, *, passing: bool, since: datetime | None,
                   timeout: float = PROOF_TIMEOUT_SECONDS) -> bool:
