@@ -65,6 +65,8 @@ def follow_directory(
             directory, watch_filter=relevant, stop_event=stop, debounce=DEBOUNCE_MS, step=STEP_MS,
             recursive=recursive, raise_interrupt=False, yield_on_timeout=True, rust_timeout=timeout_ms,
         ):  # fmt: skip
+            if not directory.is_dir():
+                break  # removed: the watch does not always end by itself when its directory goes
             if changes or not armed:
                 armed = True
                 notify(WatchEvent.CHANGED)
