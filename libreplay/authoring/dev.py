@@ -195,10 +195,15 @@ def shell_through_rebuilds(session_id: str, say: Callable[[str], None]) -> int:
     while True:
         try:
             state, service = shell.target(session_id, None)
-            return shell.visit(state, service, record=None, say=say)
+            code = shell.visit(state, service, record=None, say=say)
         except NotFound:
             if not _rebuilding(session_id):
                 raise
+        else:
+            # A shell killed by the rebuild's down may end while its container still runs
+            # (status 137): only a shell that ends outside a rebuild is the author leaving.
+            if not _rebuilding(session_id):
+                return code
         say("The stack is being rebuilt: the shell opens again once it runs.")
         while _rebuilding(session_id):
             time.sleep(1)
