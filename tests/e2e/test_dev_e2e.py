@@ -12,6 +12,7 @@ networks, volumes, its tmux server, its directory) and that no ledger line was w
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -65,6 +66,11 @@ class Author(Trainee):
 
     def assert_nothing_recorded(self) -> None:
         assert [line for line in read_ledger() if line.get("session") == self.session_id] == []
+
+
+def prompts(screen: str) -> list[str]:
+    """The containers the shell pane has prompted in (bash shows the container id as hostname)."""
+    return re.findall(r"root@([0-9a-f]{12})", screen)
 
 
 @pytest.fixture
@@ -138,6 +144,7 @@ def test_a_dockerfile_edit_asks_for_a_rebuild_which_restarts_the_stack_and_break
     screen = author.console()
     assert "REBUILD NEEDED (r): changed\n  Dockerfile\n" in screen  # a script needs no rebuild
 
+    shells_before = set(prompts(author.screen()))
     author.tmux("send-keys", "C-b", "r")
     author.wait_in_console("REBUILD: running", timeout=10)
     author.wait_in_console("REBUILD: done", "CHECK: FAILING", absent="REBUILD NEEDED", timeout=300)
@@ -150,8 +157,13 @@ def test_a_dockerfile_edit_asks_for_a_rebuild_which_restarts_the_stack_and_break
                             capture_output=True, text=True, check=True, timeout=30).stdout
     assert inside.split() == ["rebuilt", "broken"]
 
-    author.wait_for("The stack is being rebuilt: the shell opens again once it runs.", timeout=10)
-    author.type('echo "state=$(cat /srv/state)"')  # the shell pane came back, in the new container
+    # The shell pane comes back by itself, in the new container (its hostname is the container's).
+    author.wait_for("opens again once it runs.", timeout=10)
+    deadline = time.monotonic() + 60
+    while set(prompts(author.screen())) <= shells_before:
+        assert time.monotonic() < deadline, author.screen()
+        time.sleep(0.2)
+    author.type('echo "state=$(cat /srv/state)"')
     author.wait_for("state=broken", timeout=30)
     author.type("exit")  # leaving the shell ends the loop
     assert author.exit_status(timeout=180) == 0
