@@ -11,6 +11,7 @@ networks, volumes, its tmux server, its directory) and that no ledger line was w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -20,8 +21,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
-from dockerkit import FIXTURES
+from dockerkit import FIXTURES, run
 from trainee import BIN, COLUMNS, ROWS, Trainee
 
 from libreplay.play.workspace import SESSION_NAME, socket_name
@@ -63,6 +65,16 @@ class Author(Trainee):
             time.sleep(POLL_SECONDS)
         wanted = f"{texts} (without {absent!r})"
         raise AssertionError(f"{wanted} not in the console within {timeout:.0f} s:\n{screen}")
+
+    def dev_process(self) -> psutil.Process:
+        """The `replaybook dev` process inside the outer pane."""
+        pane_pid = int(self.tmux("list-panes", "-F", "#{pane_pid}").stdout.split()[0])
+        for child in psutil.Process(pane_pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                cmdline = child.cmdline()
+                if any(part.endswith("replaybook") for part in cmdline) and "dev" in cmdline:
+                    return child
+        raise AssertionError("the replaybook dev process is not running")
 
     def assert_nothing_recorded(self) -> None:
         assert [line for line in read_ledger() if line.get("session") == self.session_id] == []
@@ -167,5 +179,23 @@ def test_a_dockerfile_edit_asks_for_a_rebuild_which_restarts_the_stack_and_break
     author.wait_for("state=broken", timeout=30)
     author.type("exit")  # leaving the shell ends the loop
     assert author.exit_status(timeout=180) == 0
+    author.assert_nothing_left()
+    author.assert_nothing_recorded()
+
+
+def test_a_killed_loop_leaves_an_orphan_that_down_all_removes_without_a_ledger_line(
+    author: Author, scenario: Path
+) -> None:
+    start_broken(author, scenario)
+    author.dev_process().kill()  # SIGKILL: no clean-up of its own
+    sessions = run("replay-sessions")
+    assert author.session_id in sessions.stdout
+    assert "orphan" in (sessions.stdout + sessions.stderr)
+    down = run("replay-down", "--all")
+    assert down.returncode == 0, down.stderr
+    deadline = time.monotonic() + 30
+    while author.inner_tmux_alive():  # the console sees its session gone and closes the workspace
+        assert time.monotonic() < deadline, "the workspace outlived its session"
+        time.sleep(0.2)
     author.assert_nothing_left()
     author.assert_nothing_recorded()
