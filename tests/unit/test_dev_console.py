@@ -286,3 +286,13 @@ def test_dev_without_a_scenario_is_a_usage_error() -> None:
     result = CliRunner().invoke(dispatcher.build(), ["dev"])
     assert result.exit_code == 2
     assert "SCENARIO" in result.output
+
+
+def test_a_mistyped_fault_is_refused_naming_the_valid_ones_before_anything_is_built(tmp_path: Path) -> None:
+    from libreplay.authoring.dev import DevLoop
+    from libreplay.core.errors import InvalidInput
+
+    scenario = load_scenario(write_scenario(tmp_path / "s"))
+    with pytest.raises(InvalidInput, match=r"--fault: .* has no fault 'nope' \(faults: default\)"):
+        DevLoop(scenario, fault="nope")
+    assert not paths.sessions_dir().exists()
