@@ -33,6 +33,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("replay", "replay"),
     ("sessions", "sessions"),
     ("trust", "trust"),
+    ("dev", "dev"),
 )
 
 
