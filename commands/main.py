@@ -35,6 +35,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("trust", "trust"),
     ("new-pack", "new_pack"),
     ("new", "new"),
+    ("dev", "dev"),
 )
 
 

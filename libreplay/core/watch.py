@@ -1,5 +1,5 @@
-"""The one watch loop: a session directory followed with watchfiles, for the watcher, the HUD
-and the run.
+"""The one watch loop: a directory followed with watchfiles, for the watcher, the HUD and the
+run (a session directory) and for ``replaybook dev`` (the author's scenario directory).
 
 :func:`follow_directory` calls ``notify`` with what happened, from the thread it runs in:
 
@@ -9,9 +9,11 @@ and the run.
   no file tells them, such as a child process);
 - ``GONE`` once, when the directory is removed (the session was torn down).
 
-It returns when ``stop`` is set or the directory is gone. Only the directory itself is watched,
-never below it: ``mounts/`` is the trainee's to fill and must not wake anyone. Dot-files (the
-atomic writer's temporary files and the locks) never count as changes.
+It returns when ``stop`` is set or the directory is gone. By default only the directory itself
+is watched, never below it: a session's ``mounts/`` is the trainee's to fill and must not wake
+anyone. ``recursive`` follows the whole tree (a scenario's ``faults/``, its build context);
+then anything under a dot-directory (``.git``) is ignored too. Dot-files (the atomic writer's
+temporary files and the locks, an editor's swap files) never count as changes.
 """
 
 from __future__ import annotations
@@ -40,16 +42,20 @@ def follow_directory(
     *,
     names: Container[str] | None = None,
     tick_seconds: float | None = None,
+    recursive: bool = False,
 ) -> None:
     """Follow ``directory`` until ``stop`` is set or it disappears (see the module's text).
 
     ``names`` limits the files that count (e.g. only ``session.toml``); by default every file
-    whose name does not start with a dot.
+    whose name does not start with a dot. ``recursive``: changes anywhere below count too,
+    except under a directory whose name starts with a dot.
     """
     from watchfiles import Change, watch
 
     def relevant(_change: Change, path: str) -> bool:
         name = Path(path).name
+        if recursive and _under_dot_directory(directory, Path(path)):
+            return False
         return name in names if names is not None else not name.startswith(".")
 
     timeout_ms = int(tick_seconds * 1000) if tick_seconds is not None else ARMED_AFTER_MS
@@ -57,8 +63,10 @@ def follow_directory(
     try:
         for changes in watch(
             directory, watch_filter=relevant, stop_event=stop, debounce=DEBOUNCE_MS, step=STEP_MS,
-            recursive=False, raise_interrupt=False, yield_on_timeout=True, rust_timeout=timeout_ms,
+            recursive=recursive, raise_interrupt=False, yield_on_timeout=True, rust_timeout=timeout_ms,
         ):  # fmt: skip
+            if not directory.is_dir():
+                break  # removed: the watch does not always end by itself when its directory goes
             if changes or not armed:
                 armed = True
                 notify(WatchEvent.CHANGED)
@@ -68,3 +76,11 @@ def follow_directory(
         pass  # the directory vanished under the watch
     if not stop.is_set():
         notify(WatchEvent.GONE)  # the watch only ends on its own when the directory went away
+
+
+def _under_dot_directory(directory: Path, path: Path) -> bool:
+    """Whether ``path`` lies below a dot-directory of ``directory`` (``.git/objects/…``)."""
+    for root in (directory, directory.resolve()):  # watchfiles may report either spelling
+        if path.is_relative_to(root):
+            return any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
+    return False

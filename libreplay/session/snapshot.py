@@ -90,13 +90,48 @@ def write_snapshot(scenario: Scenario, session_dir: Path, *, admitted_commit: st
     """
     copies = files_dir(session_dir)
     with disk_errors(copies):
-        _copy_tree(scenario.directory, copies)
-        for name, (_field, required) in named_files(scenario).items():
-            source = scenario.directory / name
-            if required or (source.is_file() and is_inside(scenario.directory, source)):
-                _copy_into(source, copies / name, copies)
+        _copy_scenario(scenario, copies)
     if admitted_commit is not None:
         _require_admitted_commit(scenario, admitted_commit)
+    _write_scenario_json(scenario, session_dir)
+
+
+def refresh_snapshot(scenario: Scenario, session_dir: Path) -> None:
+    """Take the snapshot again, from ``scenario`` as just loaded from its directory: what
+    ``replaybook dev`` does before it breaks or solves again, so the author's edited scripts and
+    fault files are what the running session uses (the compose model is left as it is: a
+    changed build or compose file needs the stack rebuilt).
+
+    The new copy is made beside the old one (a dot-directory, which no watcher of the session
+    directory reacts to) and swapped in by two renames, so a failed copy leaves the old one
+    whole; ``scenario.json`` is rewritten last, as at up."""
+    copies = files_dir(session_dir)
+    fresh = session_dir / f".{FILES_DIR}-fresh"
+    stale = session_dir / f".{FILES_DIR}-stale"
+    for leftover in (fresh, stale):
+        shutil.rmtree(leftover, ignore_errors=True)  # of a refresh cut short
+    try:
+        with disk_errors(fresh):
+            _copy_scenario(scenario, fresh)
+        if copies.exists():
+            copies.rename(stale)
+        fresh.rename(copies)
+    finally:
+        for leftover in (fresh, stale):
+            shutil.rmtree(leftover, ignore_errors=True)
+    _write_scenario_json(scenario, session_dir)
+
+
+def _copy_scenario(scenario: Scenario, copies: Path) -> None:
+    """The scenario directory into ``copies``, every file it names a real file (see the module)."""
+    _copy_tree(scenario.directory, copies)
+    for name, (_field, required) in named_files(scenario).items():
+        source = scenario.directory / name
+        if required or (source.is_file() and is_inside(scenario.directory, source)):
+            _copy_into(source, copies / name, copies)
+
+
+def _write_scenario_json(scenario: Scenario, session_dir: Path) -> None:
     text = json.dumps({"format": FORMAT, "scenario": _encoded(scenario)}, indent=1, ensure_ascii=True)
     write_atomic(snapshot_file(session_dir), text.encode(), create_parents=False, mode=0o600)
 
