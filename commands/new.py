@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from libreplay.authoring import scaffold
+from libreplay.authoring.postmortem import read_postmortem
 from libreplay.authoring.scaffold import Answers
 from libreplay.core.text import inert
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
@@ -88,14 +89,14 @@ def new(
     )
     warnings: tuple[str, ...] = ()
     if from_postmortem is not None:
-        from libreplay.authoring.postmortem import read_postmortem
-
         draft = read_postmortem(from_postmortem)
         answers, warnings = scaffold.with_draft(answers, draft), draft.warnings
         for warning in warnings:
             say(f"Warning: {warning}")
     answers = _ask_missing(answers) if stdin_is_terminal() else _require_flags(answers)
     made = scaffold.create_scenario(pack_dir, scenario_id, answers, warnings=warnings)
+    for note in made.warnings[len(warnings):]:  # what cleaning the texts changed
+        say(f"Warning: {note}")
     if json_:
         emit_json({"id": made.id, "directory": str(made.directory), "template": made.template,
                    "warnings": list(made.warnings)})
