@@ -5,6 +5,13 @@ left behind)."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +231,52 @@ def test_the_dispatcher_has_both_commands(tmp_path: Path) -> None:
     result = run(app, "new", "001-x", "--pack", str(tmp_path / "p"), *FLAGS)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p" / "001-x" / "meta.json").is_file()
+
+
+# -- in a real terminal ----------------------------------------------------------------------------
+
+
+def _tmux(socket: str, *args: str) -> str:
+    return subprocess.run(["tmux", "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True,
+                          timeout=30, check=False).stdout
+
+
+def _wait_for(socket: str, text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screen = _tmux(socket, "capture-pane", "-p", "-S", "-200")
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} did not appear; the screen:\n{screen}")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_make_new_asks_its_questions_in_a_real_terminal(pack: Path) -> None:
+    """`make new ID=…` in a terminal: make hands its terminal to replaybook new, which asks."""
+    socket = f"rbnew-{uuid.uuid4().hex[:8]}"
+    replaybook = Path(sys.executable).parent / "replaybook"
+    line = shlex.join(["make", "-C", str(pack), "--no-print-directory", "new", "ID=008-disk",
+                       "TEMPLATE=blank", f"REPLAYBOOK={replaybook}"]) + "; echo NEW-EXIT=$?; sleep 600"
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+    subprocess.run(["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "150", "-y", "50",
+                    line], check=True, timeout=30, env=env)
+    try:
+        for prompt, answer in [("Title", "Disk full on orders"), ("Page (", "orders fail to save"),
+                               ("Difficulty", "4"), ("Tags", "disk"), ("Hint 1", "df -h"), ("Hint 2", ""),
+                               ("Learning objective 1", ""), ("Incident date", "2023-11-30"),
+                               ("Post-mortem reference", "")]:
+            _wait_for(socket, prompt)
+            _tmux(socket, "send-keys", "-l", answer)
+            _tmux(socket, "send-keys", "Enter")
+            time.sleep(0.2)  # the next prompt's text may already be on screen from a similar line
+        screen = _wait_for(socket, "NEW-EXIT=")
+        assert "NEW-EXIT=0" in screen, screen
+    finally:
+        _tmux(socket, "kill-server")
+    meta = json.loads((pack / "008-disk" / "meta.json").read_text())
+    assert (meta["title"], meta["page"]) == ("Disk full on orders", "orders fail to save")
+    assert meta["difficulty"] == 4
+    assert meta["tags"] == ["disk"] and meta["hints"] == ["df -h"]
+    assert meta["source"]["incident_date"] == "2023-11-30"
+    assert "(Placeholder objective" in meta["learning_objectives"][0]  # none given: the template's
