@@ -76,7 +76,9 @@ def new(
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Write ID in the pack: prints its directory (--json: id, directory, template, warnings).
+    """A new scenario ID from a stack template, passing `replaybook test` as it is.
+
+    Prints its directory (--json: id, directory, template, warnings).
     Exit 2 for a missing --title/--page without a terminal, 3 for an invalid ID, an existing
     scenario, a directory that is not a pack or a post-mortem that cannot be read, 4 for a
     missing pack directory. Nothing is written unless the whole scenario is."""

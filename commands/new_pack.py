@@ -21,8 +21,10 @@ def new_pack(
     ],
     json_: JsonOption = False,
 ) -> None:
-    """Write DIR's Makefile, README.md, .gitignore and CI files and make the first commit.
-    Prints DIR. A DIR that is a file or not empty is refused (exit 3) and nothing is written."""
+    """Start a scenario pack in DIR: a git repository with a Makefile, a README and CI.
+
+    Writes Makefile, README.md, .gitignore, GitHub and GitLab CI files, makes the first commit
+    and prints DIR. A DIR that is a file or not empty is refused (exit 3) and nothing is written."""
     made = newpack.create_pack(directory)
     if made.fallback_author:
         name, email = newpack.FALLBACK_AUTHOR
