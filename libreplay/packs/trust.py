@@ -306,8 +306,8 @@ def _measure(path: Path) -> tuple[int, int]:
 def _services(scenario: Scenario) -> tuple[ServiceRun, ...]:
     specs = _resolved_services(scenario)
     return tuple(
-        ServiceRun(shown(name), _what_runs(specs.get(name), scenario.directory), _ports(name, specs.get(name)))
-        for name in scenario.services
+        ServiceRun(shown(name), _what_runs(spec, scenario.directory), _ports(name, spec))
+        for name, spec in ((name, specs.get(name)) for name in scenario.services)
     )
 
 
