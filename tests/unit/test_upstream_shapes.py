@@ -295,3 +295,28 @@ def test_the_trust_summary_lists_published_ports(tmp_path: Path, monkeypatch: py
     text = "\n".join(summary.lines())
     assert "app       built from . (Dockerfile), publishes 127.0.0.1:18080 -> 3000" in text
     assert summary.to_dict()["scenarios"][0]["services"][0]["ports"] == ["127.0.0.1:18080 -> 3000"]
+
+
+def test_a_session_of_this_home_is_named_as_the_holder_by_its_model(tmp_path: Path) -> None:
+    """Found by the session's own compose.json before the engine is asked: a session still
+    starting holds its ports as soon as its model is written."""
+    from libreplay.core.errors import EnvironmentProblem
+    from libreplay.session.ports import require_free
+    from libreplay.session.state import SessionState, save_new_session
+
+    holder = SessionState(id="3f2a1b2c", scenario="up-health", pack="local", scenario_dir="",
+                          project="replaybook-3f2a1b2c", title="Checkout is down")
+    save_new_session(holder)
+    model, _ = session(tmp_path, compose_with(["18999:80"]))
+    (paths.session_dir(holder.id) / "compose.json").write_text(json.dumps(model))
+    scenario = load_scenario(UPSTREAM / "up-health")
+    port = HostPort("app", 18999, 3000)
+    with pytest.raises(EnvironmentProblem) as blind:
+        require_free(scenario, [port])
+    assert blind.value.message == ("port 127.0.0.1:18999 is held by session 3f2a1b2c ('Checkout is down'); "
+                                   "end it with replay-down 3f2a1b2c")
+    assert blind.value.exit_code == 5
+    with pytest.raises(EnvironmentProblem, match=r"session 3f2a1b2c \(up-health\); end it"):
+        require_free(scenario, [port], reveal=True)
+    require_free(scenario, [port], excluding=holder.id, sessions_only=True)  # its own ports: no holder
+    require_free(scenario, [HostPort("app", 18999, 3000, "udp")], sessions_only=True)  # another protocol
