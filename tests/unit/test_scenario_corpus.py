@@ -165,7 +165,7 @@ CORPUS = [
          meta={"break": DELETE, "faults": [{"name": "a\n", "script": "solve.sh"}]}),
     Case("faults-empty", "meta.json: break: no fault injection",  # [] and null are absent
          meta={"break": None, "faults": []}),
-    Case("faults-not-a-list", "meta.json: faults: must be a non-empty list of faults, got 'a'",
+    Case("faults-not-a-list", "meta.json: faults: must be a list of faults (null or [] for none), got 'a'",
          meta={"break": DELETE, "faults": "a"}),
     Case("fault-step-unknown-service",
          'meta.json: faults[0].break[0].restart.service: "db" is not a service of docker-compose.yml',
