@@ -188,6 +188,7 @@ class ServiceRun:
 
     name: str
     runs: str  # "image debian:bookworm-slim", "built from ./web"
+    ports: tuple[str, ...] = ()  # what it publishes on this machine: "127.0.0.1:18080 -> 3000/tcp"
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ class TrustSummary:
                 {"ref": s.ref, "path": s.directory,
                  "scripts": [{"path": h.path, "uses": h.uses, "bytes": h.size_bytes, "lines": h.lines}
                              for h in s.scripts],
-                 "services": [{"name": v.name, "runs": v.runs} for v in s.services]}
+                 "services": [{"name": v.name, "runs": v.runs, "ports": list(v.ports)} for v in s.services]}
                 for s in self.scenarios
             ],
         }
@@ -305,8 +306,16 @@ def _measure(path: Path) -> tuple[int, int]:
 def _services(scenario: Scenario) -> tuple[ServiceRun, ...]:
     specs = _resolved_services(scenario)
     return tuple(
-        ServiceRun(shown(name), _what_runs(specs.get(name), scenario.directory)) for name in scenario.services
+        ServiceRun(shown(name), _what_runs(spec, scenario.directory), _ports(name, spec))
+        for name, spec in ((name, specs.get(name)) for name in scenario.services)
     )
+
+
+def _ports(name: str, spec: Any) -> tuple[str, ...]:
+    """The ports a service publishes on this machine, as a session binds them (loopback only)."""
+    from libreplay.scenario.sandbox import service_ports
+
+    return tuple(f"{port.address} -> {port.target}" for port in service_ports(name, spec))
 
 
 def _resolved_services(scenario: Scenario) -> dict[str, Any]:
@@ -350,12 +359,16 @@ def _text(value: Any) -> str:
 KIND_WIDTH = len("service")  # "script" lines up with it even in a scenario without services
 
 
+def _publishing(service: ServiceRun) -> str:
+    return f", publishes {', '.join(service.ports)}" if service.ports else ""
+
+
 def _scenario_lines(scenario: ScenarioRuns) -> list[str]:
     lines = [f"  {scenario.ref}  ({scenario.directory})"]
     if not scenario.scripts:  # outside the table: its width is not the names'
         lines.append("    script   (none: the break is steps inside containers)")
     rows = [("script", script.path, f"{script.lines} lines, {script.size_bytes} bytes: {script.uses}")
             for script in scenario.scripts]
-    rows += [("service", service.name, service.runs) for service in scenario.services]
+    rows += [("service", service.name, service.runs + _publishing(service)) for service in scenario.services]
     lines += [f"    {line}" for line in table_lines(rows, min_widths=(KIND_WIDTH,))]
     return lines

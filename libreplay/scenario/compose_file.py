@@ -25,6 +25,7 @@ PLAIN_KEY_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "merge")
 )
 MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_PORT_RANGE = 64  # ports of one "8080-8143:80-143" entry read here; the sandbox bounds the total
 
 
 @dataclass
@@ -124,31 +125,44 @@ def _escapes(directory: Path, path: str) -> bool:
 
 
 def published_ports(document: dict[str, Any]) -> tuple[PublishedPort, ...]:
-    """Host ports the compose file publishes, so that ``localhost:HOSTPORT`` URLs can be mapped."""
+    """TCP host ports the compose file publishes, as written, so that ``localhost:HOSTPORT`` URLs
+    can be mapped without running Compose (the sandbox checks that Compose resolves the same)."""
     found = []
     services = document.get("services")
     for service, spec in (services if isinstance(services, dict) else {}).items():
         if not isinstance(spec, dict):
             continue
         for entry in _as_list(spec.get("ports")):
-            mapping = _port_mapping(entry)
-            if mapping:
-                found.append(PublishedPort(str(service), *mapping))
+            found += [PublishedPort(str(service), *mapping) for mapping in _port_mappings(entry)]
     return tuple(found)
 
 
-def _port_mapping(entry: Any) -> tuple[int, int] | None:
+def _port_mappings(entry: Any) -> list[tuple[int, int]]:
+    """(host port, container port) pairs of one TCP entry: ``"8080:80"``, ``"127.0.0.1:8080:80"``,
+    ``"8080-8081:80-81"`` (a pair per port, as Compose expands it) or the long syntax."""
     if isinstance(entry, dict):
-        host, container = entry.get("published"), entry.get("target")
+        if str(entry.get("protocol", "tcp")) != "tcp":
+            return []
+        host, container = str(entry.get("published")), str(entry.get("target"))
     else:
-        parts = str(entry).split("/")[0].split(":")
-        if len(parts) < 2:
-            return None
+        text, _, protocol = str(entry).partition("/")
+        parts = text.split(":")
+        if protocol not in ("", "tcp") or len(parts) < 2:
+            return []  # UDP, or no host port: no URL can name it
         host, container = parts[-2], parts[-1]
-    try:
-        return int(str(host)), int(str(container))
-    except ValueError:
-        return None  # ranges and empty host ports cannot be addressed by a fixed URL
+    hosts, containers = _port_range(host), _port_range(container)
+    if len(hosts) != len(containers):
+        return []
+    return list(zip(hosts, containers, strict=True))
+
+
+def _port_range(text: str) -> list[int]:
+    """``"8080"`` or ``"8080-8082"`` as port numbers; none for anything else (a variable)."""
+    first, _, last = text.partition("-")
+    numbers = [part for part in (first, last or first) if part.isascii() and part.isdigit() and len(part) < 6]
+    if len(numbers) != 2 or not 0 <= int(numbers[1]) - int(numbers[0]) < MAX_PORT_RANGE:
+        return []
+    return list(range(int(numbers[0]), int(numbers[1]) + 1))
 
 
 class _TooLarge(Exception):

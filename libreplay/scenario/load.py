@@ -54,6 +54,13 @@ MAX_FILE_BYTES = 1 << 20
 UNREADABLE = object()  # a file that did not parse (None is a valid document: `null`, an empty file)
 
 
+def given(value: Any) -> bool:
+    """Whether an optional list is given: ``null`` and ``[]`` are the same as leaving it out
+    (other tools write ``"break": null, "faults": []`` for a scenario broken by break.sh).
+    Any other value is given, and checked: a wrong one is still reported."""
+    return value is not None and value != []
+
+
 def find_compose_file(directory: Path) -> Path | None:
     for name in COMPOSE_NAMES:
         candidate = directory / name
@@ -372,8 +379,8 @@ class _Loader:
     def _faults(self) -> tuple[Fault, ...]:
         meta = self.meta
         has_script = (self.dir / "break.sh").is_file()
-        has_steps = "break" in meta
-        has_faults = "faults" in meta
+        has_steps = given(meta.get("break"))
+        has_faults = given(meta.get("faults"))
         if not (has_script or has_steps or has_faults):
             self.problem("meta.json: break", "no fault injection: add break.sh, 'break' steps or 'faults'")
             return ()
@@ -412,18 +419,19 @@ class _Loader:
     def _fault(self, place: Place, entry: dict[str, Any]) -> Fault:
         where = f"meta.json: {schema.place_name(place)}"
         self._reported(place, "oneOf")
-        steps = self._steps((*place, "break")) if "break" in entry else ()
+        steps = self._steps((*place, "break")) if given(entry.get("break")) else ()
         script = entry.get("script")
         if script is not None and not self._reported((*place, "script")):
             self._script_exists(f"{where}.script", script)
         hints = self._strings((*place, "hints")) if "hints" in entry else None
-        solve = entry.get("solve", DEFAULT_SOLVE_SCRIPT)
+        named_solve = entry.get("solve")
+        solve = DEFAULT_SOLVE_SCRIPT if named_solve is None else named_solve
         if not self._reported((*place, "solve")):
             if not is_inside(self.dir, self.dir / solve):
                 self.problem(f"{where}.solve",
                              f"must name a script inside the scenario, got {show_value(solve)}")
                 solve = DEFAULT_SOLVE_SCRIPT
-            elif "solve" in entry:
+            elif named_solve is not None:
                 self._script_exists(f"{where}.solve", solve)
         debrief = self._debrief((*place, "debrief"))
         return Fault(entry["name"], steps=steps, script=script, hints=hints, solve=solve, debrief=debrief)

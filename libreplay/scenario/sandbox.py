@@ -142,6 +142,17 @@ FILE_OBJECT_KEYS = frozenset({"name", "file", "content"})  # top-level secrets a
 REMOTE_CONTEXT = re.compile(r"(?:https?://|git://|git@|ssh://)")
 IMAGE_CONTEXT = ("docker-image://", "service:")
 WARNING_LINE = re.compile(r'level=warning msg="((?:[^"\\]|\\.)*)"')
+# Published ports: bound on the host's loopback only, whatever the file says, and only ports a
+# user's own program could bind there (below 1024 a container would stand in for a system service
+# a host tool trusts at 127.0.0.1: ssh, DNS, mail). Compose writes `mode: ingress` itself; on one
+# engine neither mode changes anything, and the session's model leaves it out.
+LOOPBACK = "127.0.0.1"
+PORT_KEYS = frozenset({"target", "published", "protocol", "host_ip", "mode"})
+PORT_PROTOCOLS = ("tcp", "udp")
+PORT_MODES = ("ingress", "host")
+LOWEST_PUBLISHED_PORT = 1024
+MAX_PUBLISHED_PORTS = 64  # per scenario: a range of thousands would be thousands of bindings
+HIGHEST_PORT = 65535
 
 
 @dataclass
@@ -150,6 +161,28 @@ class Mount:
 
     source: Path  # resolved, inside the scenario directory
     copy: Path
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """A port a scenario publishes on the host (always on LOOPBACK): ``published`` on the host
+    reaches ``target`` of ``service``'s container."""
+
+    service: str
+    published: int
+    target: int
+    protocol: str = "tcp"
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:8080``, with ``/udp`` for a UDP port."""
+        suffix = "" if self.protocol == "tcp" else f"/{self.protocol}"
+        return f"{LOOPBACK}:{self.published}{suffix}"
+
+    def entry(self) -> dict[str, Any]:
+        """The port as the session's model publishes it."""
+        return {"target": self.target, "published": str(self.published), "protocol": self.protocol,
+                "host_ip": LOOPBACK}
 
 
 @dataclass
@@ -164,6 +197,36 @@ class ResolvedModel:
     def services(self) -> dict[str, Any]:
         services: dict[str, Any] = self.model["services"]
         return services
+
+    @property
+    def host_ports(self) -> tuple[HostPort, ...]:
+        """What the model publishes on the host (read after :func:`check` accepted it)."""
+        return model_ports(self.model)
+
+
+def model_ports(model: Any) -> tuple[HostPort, ...]:
+    """What a compose model (resolved, or a session's own) publishes on the host."""
+    services = as_dict(as_dict(model).get("services"))
+    return tuple(port for name, spec in services.items() for port in service_ports(name, spec))
+
+
+def service_ports(service: str, spec: Any) -> list[HostPort]:
+    """The ports a resolved service publishes with a host port; entries :func:`check` refuses
+    (no host port, a range) are left out."""
+    found = []
+    for entry in as_list(as_dict(spec).get("ports")):
+        port = as_dict(entry)
+        published, target = _port_number(port.get("published")), _port_number(port.get("target"))
+        if published is not None and target is not None:
+            found.append(HostPort(service, published, target, str(port.get("protocol", "tcp"))))
+    return found
+
+
+def _port_number(value: Any) -> int | None:
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(HIGHEST_PORT))):
+        return None
+    return int(text) if 0 < int(text) <= HIGHEST_PORT else None
 
 
 # -- running Compose ---------------------------------------------------------------------------
@@ -236,6 +299,7 @@ class _Checker:
         self.file = scenario.compose_file.name
         self.problems: list[str] = []
         self.hidden = hidden_paths(scenario)
+        self.ports_seen: set[tuple[int, str]] = set()  # (host port, protocol) of every service
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{self.file}: {where}: {message}")
@@ -332,7 +396,7 @@ class _Checker:
             "extra_hosts": self._extra_hosts,
             "secrets": self._file_refs,
             "configs": self._file_refs,
-            "ports": lambda _w, _v: None,  # dropped for the session: checks run inside the network
+            "ports": self._ports,
             "container_name": lambda _w, _v: None,  # dropped for the session (a static warning says so)
         }
         for key, value in spec.items():
@@ -375,6 +439,66 @@ class _Checker:
                 )
         self._labels(f"{where}.labels", build.get("labels"))
         self._extra_hosts(f"{where}.extra_hosts", build.get("extra_hosts"))
+
+    def _ports(self, where: str, value: Any) -> None:
+        """Each published port: a fixed host port from LOWEST_PUBLISHED_PORT, TCP or UDP, once in
+        the scenario, and one a URL can name as the file writes it; bound on LOOPBACK only."""
+        service = where.split(".")[1]
+        written = {(port.host_port, port.container_port)
+                   for port in self.scenario.published_ports if port.service == service}
+        entries = as_list(value)
+        if len(self.ports_seen) + len(entries) > MAX_PUBLISHED_PORTS:
+            self.problem(where, f"a scenario publishes at most {MAX_PUBLISHED_PORTS} ports, got more")
+            return
+        for index, entry in enumerate(entries):
+            spot = f"{where}[{index}]"
+            port = as_dict(entry)
+            self._refuse_unknown(spot, port, PORT_KEYS)
+            if port.get("protocol", "tcp") not in PORT_PROTOCOLS:
+                self.problem(f"{spot}.protocol", f"must be tcp or udp, got {show_value(port['protocol'])}")
+            if port.get("mode", "ingress") not in PORT_MODES:
+                self.problem(f"{spot}.mode", f"must be ingress or host, got {show_value(port['mode'])}")
+            host_ip = port.get("host_ip")
+            if host_ip not in (None, LOOPBACK):
+                self.resolved.warnings.append(
+                    f"{self.file}: {spot}.host_ip: published on {LOOPBACK} only, not {show_value(host_ip)}"
+                )
+            published = self._published(spot, port)
+            if published is None:
+                continue
+            key = (published, str(port.get("protocol", "tcp")))
+            if key in self.ports_seen:
+                self.problem(f"{spot}.published", f"{published}/{key[1]} is published twice in this scenario")
+            self.ports_seen.add(key)
+            if key[1] == "tcp" and (published, _port_number(port.get("target"))) not in written:
+                self.problem(
+                    f"{spot}.published",
+                    f"{published} is not written as a number in {self.file} (a variable?): write "
+                    f'"{published}:{port.get("target")}", so a localhost URL can be read without Compose',
+                )
+
+    def _published(self, spot: str, port: dict[str, Any]) -> int | None:
+        """The host port of one entry, or None after saying why it cannot be published."""
+        value = port.get("published")
+        if value is None or value == "":
+            self.problem(
+                spot,
+                f"container port {show_value(port.get('target'))} has no host port: publish a fixed one "
+                f'("18080:{port.get("target")}"), or list it under expose: if only the network needs it',
+            )
+            return None
+        published = _port_number(value)
+        if published is None:
+            self.problem(f"{spot}.published", f"must be one port number, got {show_value(value)}")
+        elif published < LOWEST_PUBLISHED_PORT:
+            self.problem(
+                f"{spot}.published",
+                f"{published} is below {LOWEST_PUBLISHED_PORT}: on the host it would stand in for a "
+                f"system service; publish a port from {LOWEST_PUBLISHED_PORT} up "
+                f'("{published + 8000}:{port.get("target")}")',
+            )
+            return None
+        return published
 
     def _service_volumes(self, where: str, value: Any) -> None:
         volumes = set(as_dict(self.model.get("volumes")))

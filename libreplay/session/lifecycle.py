@@ -51,6 +51,7 @@ from libreplay.session.hints import (
     HintChannel,
 )
 from libreplay.session.owners import process_alive, start_time
+from libreplay.session.ports import require_free
 from libreplay.session.snapshot import load_snapshot, write_snapshot
 from libreplay.session.stack import STEP_TIMEOUT_SECONDS, Stack
 from libreplay.session.state import (
@@ -218,11 +219,15 @@ def up(
         survive_restart=list(scenario.survive_restart),
     )
     stack = Stack(scenario, session_id, state.project, state.directory)
+    # Checked before anything of the session exists: a refused model, or a host port another
+    # session or program holds, leaves nothing behind (the holder is named).
+    resolved = stack.resolve()
+    require_free(scenario, resolved.host_ports, reveal=reveal)
     with _torn_down_on_failure(stack):
         save_new_session(state)
         write_snapshot(scenario, state.directory, admitted_commit=admitted)
         probe_image = ensure_probe_image(on_progress) if scenario.probes_http else ""
-        stack.prepare(probe_image)
+        stack.prepare(probe_image, resolved)
         on_progress(f"starting {scenario.ref if reveal else 'the scenario'} as session {session_id} "
                     f"(project {state.project})")
         stack.up(on_progress if reveal else _without((scenario.id, scenario.directory.name), on_progress))

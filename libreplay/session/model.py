@@ -22,8 +22,10 @@ from libreplay.scenario.sandbox import (
     check,
     hidden_paths,
     labels_dict,
+    service_ports,
     without_nulls,
 )
+from libreplay.session.snapshot import files_dir
 
 MODEL_FILE = "compose.json"
 MOUNTS_DIR = "mounts"
@@ -40,13 +42,17 @@ class SessionParts:
     probe: dict[str, Any] | None = None  # the probe service, when the check is http_200
 
 
-def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
-    """Resolve, check, and rewrite the model for one session; copy what it binds; write it.
+def session_model(
+    scenario: Scenario, parts: SessionParts, resolved: ResolvedModel | None = None
+) -> ResolvedModel:
+    """Rewrite the model for one session (resolved and checked here unless ``resolved``, from
+    :func:`libreplay.scenario.sandbox.check` for this project, is given); copy what it binds;
+    write it.
 
     Returns the model as written to ``<session dir>/compose.json``, which every later
     Compose call of the session uses.
     """
-    resolved = check(scenario, parts.project)
+    resolved = resolved or check(scenario, parts.project)
     model = resolved.model
     for key in [k for k in model if k.startswith("x-")]:
         del model[key]
@@ -80,8 +86,25 @@ def session_model(scenario: Scenario, parts: SessionParts) -> ResolvedModel:
         if networks:
             probe["networks"] = dict.fromkeys(sorted(networks))
         resolved.services[PROBE_SERVICE] = probe
-    (parts.session_dir / MODEL_FILE).write_text(json.dumps(model, indent=1), encoding="utf-8")
+    text = json.dumps(model, indent=1)
+    (parts.session_dir / MODEL_FILE).write_text(text, encoding="utf-8")
+    _replace_scripts_compose_file(scenario, parts.session_dir, text)
     return resolved
+
+
+def _replace_scripts_compose_file(scenario: Scenario, session_dir: Path, text: str) -> None:
+    """The compose file in the scripts' copy of the scenario becomes the session's model too.
+
+    Scripts written for other tools name the file themselves (``docker compose -f
+    "$SCENARIO_DIR/docker-compose.yml" exec …``), overriding COMPOSE_FILE: with the pack's own
+    text, a verb that creates containers (``up``) would recreate a service unchecked, with the
+    pack's ports on every address. With the model, ``-f`` and COMPOSE_FILE are the same session."""
+    copies = files_dir(session_dir)
+    if not copies.is_dir():  # no snapshot (a model prepared alone, by a test)
+        return
+    copy = copies / scenario.compose_file.name
+    copy.unlink(missing_ok=True)  # the copy may be a link: never write through it
+    copy.write_text(text, encoding="utf-8")
 
 
 PROBE_SERVICE = "replaybook-probe"
@@ -93,9 +116,14 @@ def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resol
         # Never the pack's own name: `image:` beside `build:` would re-tag any image on the engine.
         spec["image"] = parts.image_name(name)
         spec["build"]["args"] = without_nulls(spec["build"].get("args"))
-    # No host port is bound: checks run inside the network, and two sessions of one scenario
-    # must not fight over the same host port. A fixed container name would collide too.
-    spec.pop("ports", None)
+    # Published ports are bound on the host's loopback only, whatever the file said (the sandbox
+    # checked each; two sessions holding one port are refused before up: session/ports.py). A
+    # fixed container name would collide when two sessions run.
+    ports = [port.entry() for port in service_ports(name, spec)]
+    if ports:
+        spec["ports"] = ports
+    else:
+        spec.pop("ports", None)
     spec.pop("container_name", None)
     # A variable without a value would be taken from the environment `docker compose up` runs in.
     spec["environment"] = without_nulls(spec.get("environment"))

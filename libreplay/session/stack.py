@@ -15,6 +15,7 @@ taken at up: the pack's checkout is never run from.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable
@@ -29,7 +30,9 @@ from libreplay.core.proc import Completed, run
 from libreplay.engine.compose import compose_argv
 from libreplay.engine.docker_api import HOME_LABEL, SESSION_LABEL
 from libreplay.scenario.model import Scenario
+from libreplay.scenario.sandbox import HostPort, ResolvedModel, check, model_ports
 from libreplay.session.model import MODEL_FILE, SessionParts, session_model
+from libreplay.session.ports import require_free
 from libreplay.session.snapshot import files_dir
 
 PROBE_IMAGE_REPO = "replaybook/probe"
@@ -37,6 +40,7 @@ UP_TIMEOUT_SECONDS = 1200  # a cold build of a scenario's images on 2 cores
 DOWN_TIMEOUT_SECONDS = 120
 STEP_TIMEOUT_SECONDS = 60
 SCRIPT_TIMEOUT_SECONDS = 120
+PORT_TAKEN = re.compile(r"port is already allocated|address already in use", re.IGNORECASE)
 
 
 def home_id(state_dir: Path | None = None) -> str:
@@ -121,6 +125,10 @@ class Stack:
         )  # fmt: skip
         if not started.ok:
             _engine_still_answers()
+            if PORT_TAKEN.search(started.stderr):
+                # Another session took a port between replay-up's check and this start: name it.
+                # (Not "another program": this session's own first services hold ports by now.)
+                require_free(self.scenario, self.host_ports(), excluding=self.session_id, sessions_only=True)
             # The services' own last words, before the teardown takes them away.
             logs = self.compose("logs", "--no-color", "--tail", "10", timeout=STEP_TIMEOUT_SECONDS)
             raise ScenarioFailure(
@@ -129,6 +137,10 @@ class Stack:
                 f"{logs.tail(30)}",
                 hint="a service exited or never became healthy",
             )
+
+    def host_ports(self) -> tuple[HostPort, ...]:
+        """What the session's model publishes on the host's loopback."""
+        return model_ports(json.loads(self.model_file.read_text(encoding="utf-8")))
 
     def down(self) -> Completed:
         return self.compose(
@@ -147,13 +159,20 @@ class Stack:
 
     # -- the session's model ----------------------------------------------------------------
 
-    def prepare(self, probe_image: str) -> None:
-        """Resolve, check and write the session's model (raises ScenarioInvalid when refused)."""
+    def resolve(self) -> ResolvedModel:
+        """Compose's model of the scenario for this session's project, checked against the
+        allow-list (raises ScenarioInvalid when refused). Writes nothing: asked before the
+        session exists, so what it publishes can be checked first (session/ports.py)."""
+        return check(self.scenario, self.project)
+
+    def prepare(self, probe_image: str, resolved: ResolvedModel | None = None) -> None:
+        """Write the session's model from ``resolved`` (resolved and checked now when not given;
+        raises ScenarioInvalid when refused)."""
         labels = {SESSION_LABEL: self.session_id, HOME_LABEL: home_id()}
         # The probe also fetches the http_200 guards' targets, from inside the network.
         probe = self._probe_service(probe_image, labels) if self.scenario.probes_http else None
         parts = SessionParts(self.project, self.session_dir, labels, self.image_name, probe)
-        session_model(self.scenario, parts)
+        session_model(self.scenario, parts, resolved)
 
     @property
     def scenario_digest(self) -> str:

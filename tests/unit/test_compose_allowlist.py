@@ -554,7 +554,10 @@ def test_the_session_model_owns_images_names_environment_and_ports(tmp_path: Pat
     assert web_service["image"] == "replaybook/s1-web:test"  # never the pack's name: no re-tagging
     assert web_service["build"]["args"] == {"SET": "1"}
     assert web_service["environment"] == {"SET": "1"}
-    assert "ports" not in web_service and "container_name" not in web_service
+    assert "container_name" not in web_service
+    # "8080:80" is published on the host's loopback only (tests/unit/test_upstream_shapes.py)
+    loopback = {"target": 80, "published": "8080", "protocol": "tcp", "host_ip": "127.0.0.1"}
+    assert web_service["ports"] == [loopback]
     assert web_service["labels"]["org.replaybook.session"] == "abc"
     assert model["networks"]["default"]["name"] == "replaybook-abc_default"
     assert model["networks"]["default"]["labels"] == {"org.replaybook.session": "abc"}

@@ -117,8 +117,8 @@ def test_session_model_labels_images_probe_and_no_host_ports(tmp_path: Path) -> 
 
 
 def test_probe_url_maps_localhost_to_the_shell_or_the_publishing_service() -> None:
-    published = load_scenario(FIXTURES / "t-http")
-    assert probe_url(published) == "http://web:80/"
+    published = load_scenario(FIXTURES.parent / "upstream" / "up-health-http")
+    assert probe_url(published) == "http://app:3000/health"
     named = load_scenario(FIXTURES / "t-name")
     assert probe_url(named) == "http://app:3000/ok"
 

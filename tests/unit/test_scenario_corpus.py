@@ -124,7 +124,7 @@ CORPUS = [
     Case("break-unknown-service",
          f'meta.json: break[1].exec.service: "nginx" {NOT_A_SERVICE}',
          meta={"break": [exec_step("web"), exec_step("nginx")]}),
-    Case("break-empty", "meta.json: break: must be a non-empty list of steps", meta={"break": []}),
+    Case("break-empty", "meta.json: break: no fault injection", meta={"break": []}),  # [] is absent
     Case("break-unknown-action", "meta.json: break[0]: unknown step 'rm'", meta={"break": [{"rm": {}}]}),
     Case("break-two-actions", "meta.json: break[0]: must be one of",
          meta={"break": [{**exec_step("web"), **cp_step("broken/default.conf")}]}),
@@ -163,8 +163,10 @@ CORPUS = [
          meta={"break": DELETE, "faults": [{"name": "Bad Name", "script": "solve.sh"}]}),
     Case("fault-name-trailing-newline", "meta.json: faults[0].name: must be a short lowercase name",
          meta={"break": DELETE, "faults": [{"name": "a\n", "script": "solve.sh"}]}),
-    Case("faults-empty", "meta.json: faults: must be a non-empty list of faults",
-         meta={"break": DELETE, "faults": []}),
+    Case("faults-empty", "meta.json: break: no fault injection",  # [] and null are absent
+         meta={"break": None, "faults": []}),
+    Case("faults-not-a-list", "meta.json: faults: must be a list of faults (null or [] for none), got 'a'",
+         meta={"break": DELETE, "faults": "a"}),
     Case("fault-step-unknown-service",
          'meta.json: faults[0].break[0].restart.service: "db" is not a service of docker-compose.yml',
          meta={"break": DELETE, "faults": [{"name": "a", "break": [{"restart": {"service": "db"}}]}]}),
