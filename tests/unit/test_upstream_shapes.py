@@ -103,8 +103,10 @@ def test_steps_beside_empty_faults_are_used_and_faults_beside_null_break(tmp_pat
          "meta.json: faults[0]: needs exactly one of 'break' (steps) or 'script'"),
         ({"faults": [{"name": "a", "script": "solve.sh"}]},  # BASE_META's steps beside real faults
          "meta.json: break: give either 'break' or 'faults', not both"),
-        ({"break": None, "faults": "a"}, "meta.json: faults: must be a list of faults (null or [] for none), got 'a'"),
-        ({"break": None, "faults": {}}, "meta.json: faults: must be a list of faults (null or [] for none), got {}"),
+        ({"break": None, "faults": "a"},
+         "meta.json: faults: must be a list of faults (null or [] for none), got 'a'"),
+        ({"break": None, "faults": {}},
+         "meta.json: faults: must be a list of faults (null or [] for none), got {}"),
         ({"break": {}}, "meta.json: break: must be a list of steps (null or [] for none), got {}"),
         ({"break": [{"rm": {}}], "faults": []}, "meta.json: break[0]: unknown step 'rm'"),
         ({"break": None, "faults": [{"name": "a", "script": "solve.sh", "solve": ""}]},
