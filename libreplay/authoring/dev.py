@@ -61,6 +61,7 @@ from libreplay.scenario.model import Fault, Scenario
 from libreplay.session import lifecycle
 from libreplay.session.checks import Check, ensure_probe_image
 from libreplay.session.hints import HintChannel
+from libreplay.session.model import restore_scripts_compose_file
 from libreplay.session.owners import process_alive
 from libreplay.session.snapshot import files_dir, refresh_snapshot
 from libreplay.session.stack import Stack
@@ -374,6 +375,9 @@ class DevConsole:
         """The session's copy taken again from the directory, and the fault to use in it."""
         with self.stack_lock:
             refresh_snapshot(scenario, self.session_dir)
+            # The fresh copy holds the pack's compose file again: scripts naming it with -f must
+            # still reach the session's checked model, never the pack's unchecked text.
+            restore_scripts_compose_file(scenario, self.session_dir)
             self.stack = replace(self.stack, scenario=scenario)
         with self.lock:
             self.scenario = scenario

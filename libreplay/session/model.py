@@ -92,6 +92,14 @@ def session_model(
     return resolved
 
 
+def restore_scripts_compose_file(scenario: Scenario, session_dir: Path) -> None:
+    """Make the scripts' copy of the compose file the session's model again, after the copy of
+    the scenario was taken afresh (``replaybook dev`` before it breaks or solves again)."""
+    model = session_dir / MODEL_FILE
+    if model.is_file():
+        _replace_scripts_compose_file(scenario, session_dir, model.read_text(encoding="utf-8"))
+
+
 def _replace_scripts_compose_file(scenario: Scenario, session_dir: Path, text: str) -> None:
     """The compose file in the scripts' copy of the scenario becomes the session's model too.
 

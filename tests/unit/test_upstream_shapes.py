@@ -25,9 +25,9 @@ from libreplay.packs import trust
 from libreplay.scenario import schema
 from libreplay.scenario.load import load_scenario
 from libreplay.scenario.sandbox import HostPort, check, validate
-from libreplay.session.model import SessionParts, session_model
+from libreplay.session.model import SessionParts, restore_scripts_compose_file, session_model
 from libreplay.session.ports import _bound_by_a_program
-from libreplay.session.snapshot import files_dir
+from libreplay.session.snapshot import files_dir, refresh_snapshot
 from libreplay.session.stack import probe_url
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
@@ -249,6 +249,18 @@ def test_the_scripts_compose_file_is_the_sessions_model(tmp_path: Path) -> None:
     assert copied.read_text() == (session_dir / "compose.json").read_text()
     assert json.loads(copied.read_text())["services"]["web"]["ports"][0]["host_ip"] == "127.0.0.1"
     assert model["name"] == "replaybook-abc"
+
+
+def test_a_retaken_copy_of_the_scenario_still_gives_scripts_the_sessions_model(tmp_path: Path) -> None:
+    """replaybook dev takes the copy afresh before it breaks again: the pack's compose file comes
+    back with it, and must become the session's model again before any script runs."""
+    _, session_dir = session(tmp_path, compose_with(["0.0.0.0:18080:80"]), snapshot=True)
+    scenario = load_scenario(tmp_path / "pack" / "s1")
+    refresh_snapshot(scenario, session_dir)
+    copied = files_dir(session_dir) / "docker-compose.yml"
+    assert "0.0.0.0" in copied.read_text()  # the pack's text, as the fresh copy took it
+    restore_scripts_compose_file(scenario, session_dir)
+    assert copied.read_text() == (session_dir / "compose.json").read_text()
 
 
 # -- http_200 on a published port ---------------------------------------------------------------
