@@ -139,6 +139,14 @@ def ensure_engine() -> None:
         api.get(f"{api.base_url}/_ping", timeout=PING_TIMEOUT_SECONDS).raise_for_status()
 
 
+def engine_major_version() -> int | None:
+    """The engine's major version (``20`` for 20.10.24), or None when it does not say."""
+    with engine_errors():
+        version = str(client().version().get("Version", ""))
+    major = version.split(".", 1)[0]
+    return int(major) if major.isdigit() else None
+
+
 def engine_answers() -> bool:
     try:
         ensure_engine()

@@ -142,15 +142,16 @@ FILE_OBJECT_KEYS = frozenset({"name", "file", "content"})  # top-level secrets a
 REMOTE_CONTEXT = re.compile(r"(?:https?://|git://|git@|ssh://)")
 IMAGE_CONTEXT = ("docker-image://", "service:")
 WARNING_LINE = re.compile(r'level=warning msg="((?:[^"\\]|\\.)*)"')
-# Published ports: bound on the host's loopback only, whatever the file says, and only ports a
-# user's own program could bind there (below 1024 a container would stand in for a system service
-# a host tool trusts at 127.0.0.1: ssh, DNS, mail). Compose writes `mode: ingress` itself; on one
-# engine neither mode changes anything, and the session's model leaves it out.
+# Published ports: bound on the host's loopback only, whatever the file says, and only from an
+# allow-list of ranges where no service a host tool trusts at 127.0.0.1 listens by convention
+# (outside them a container could stand in for ssh, DNS, the Docker API, Postgres, Redis, Vault…
+# whenever the real one is not running). Compose writes `mode: ingress` itself; on one engine
+# neither mode changes anything, and the session's model leaves it out.
 LOOPBACK = "127.0.0.1"
 PORT_KEYS = frozenset({"target", "published", "protocol", "host_ip", "mode"})
 PORT_PROTOCOLS = ("tcp", "udp")
 PORT_MODES = ("ingress", "host")
-LOWEST_PUBLISHED_PORT = 1024
+PUBLISHED_PORT_RANGES = ((8080, 8099), (18000, 19999))
 MAX_PUBLISHED_PORTS = 64  # per scenario: a range of thousands would be thousands of bindings
 HIGHEST_PORT = 65535
 
@@ -220,6 +221,14 @@ def service_ports(service: str, spec: Any) -> list[HostPort]:
         if published is not None and target is not None:
             found.append(HostPort(service, published, target, str(port.get("protocol", "tcp"))))
     return found
+
+
+PUBLISHABLE = " or ".join(f"{low}-{high}" for low, high in PUBLISHED_PORT_RANGES)
+
+
+def publishable(port: int) -> bool:
+    """Whether a scenario may publish ``port`` on the host's loopback (PUBLISHED_PORT_RANGES)."""
+    return any(low <= port <= high for low, high in PUBLISHED_PORT_RANGES)
 
 
 def _port_number(value: Any) -> int | None:
@@ -396,7 +405,7 @@ class _Checker:
             "extra_hosts": self._extra_hosts,
             "secrets": self._file_refs,
             "configs": self._file_refs,
-            "ports": self._ports,
+            "ports": lambda w, v: self._ports(w, name, v),
             "container_name": lambda _w, _v: None,  # dropped for the session (a static warning says so)
         }
         for key, value in spec.items():
@@ -440,10 +449,9 @@ class _Checker:
         self._labels(f"{where}.labels", build.get("labels"))
         self._extra_hosts(f"{where}.extra_hosts", build.get("extra_hosts"))
 
-    def _ports(self, where: str, value: Any) -> None:
-        """Each published port: a fixed host port from LOWEST_PUBLISHED_PORT, TCP or UDP, once in
+    def _ports(self, where: str, service: str, value: Any) -> None:
+        """Each published port: a fixed host port in PUBLISHED_PORT_RANGES, TCP or UDP, once in
         the scenario, and one a URL can name as the file writes it; bound on LOOPBACK only."""
-        service = where.split(".")[1]
         written = {(port.host_port, port.container_port)
                    for port in self.scenario.published_ports if port.service == service}
         entries = as_list(value)
@@ -490,12 +498,12 @@ class _Checker:
         published = _port_number(value)
         if published is None:
             self.problem(f"{spot}.published", f"must be one port number, got {show_value(value)}")
-        elif published < LOWEST_PUBLISHED_PORT:
+        elif not publishable(published):
             self.problem(
                 f"{spot}.published",
-                f"{published} is below {LOWEST_PUBLISHED_PORT}: on the host it would stand in for a "
-                f"system service; publish a port from {LOWEST_PUBLISHED_PORT} up "
-                f'("{published + 8000}:{port.get("target")}")',
+                f"{published} is outside the ports a scenario may publish ({PUBLISHABLE}): elsewhere "
+                f"a container could stand in for a service the host trusts on 127.0.0.1; publish e.g. "
+                f'"18080:{port.get("target")}"',
             )
             return None
         return published

@@ -223,6 +223,8 @@ def up(
     # session or program holds, leaves nothing behind (the holder is named).
     resolved = stack.resolve()
     require_free(scenario, resolved.host_ports, reveal=reveal)
+    if resolved.host_ports:
+        _warn_of_neighbours(on_progress)
     with _torn_down_on_failure(stack):
         save_new_session(state)
         write_snapshot(scenario, state.directory, admitted_commit=admitted)
@@ -235,6 +237,21 @@ def up(
         _prove_baseline(stack)
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
+
+
+# Docker Engine 28.0 drops packets that hosts of the same network segment route to a port
+# published on 127.0.0.1 (moby/moby#45610); an older engine lets them through.
+LOOPBACK_SAFE_ENGINE = 28
+
+
+def _warn_of_neighbours(on_progress: Progress) -> None:
+    major = docker_api.engine_major_version()
+    if major is not None and major < LOOPBACK_SAFE_ENGINE:
+        on_progress(
+            f"warning: this scenario publishes ports on 127.0.0.1, and Docker Engine {major}.x lets "
+            f"hosts on this machine's network segment reach them too (fixed in Docker Engine "
+            f"{LOOPBACK_SAFE_ENGINE}.0): upgrade Docker where neighbours are not trusted"
+        )
 
 
 def _without(secrets: tuple[str, ...], on_progress: Progress) -> Progress:

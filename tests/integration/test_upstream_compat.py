@@ -162,3 +162,19 @@ def test_the_scenario_publishing_nothing_runs_two_sessions_side_by_side(
         assert run("replay-down", session).returncode == 0
         assert_clean(session)
     assert containers_of_this_home() == []
+
+
+def test_up_warns_that_an_engine_before_28_lets_neighbours_reach_loopback_ports(
+    projects: list[str],
+) -> None:
+    """moby/moby#45610: before Docker Engine 28.0, hosts of the same network segment can route to
+    a port published on 127.0.0.1; replay-up says so for a scenario that publishes ports."""
+    result = run("replay-up", str(EXIT_ZERO))
+    assert result.returncode == 0, result.stderr
+    session = result.stdout.strip()
+    projects.append(f"replaybook-{session}")
+    major = int(str(docker.from_env().version()["Version"]).split(".")[0])
+    warned = "lets hosts on this machine's network segment reach them" in result.stderr
+    assert warned == (major < 28), result.stderr
+    assert run("replay-down", session).returncode == 0
+    assert_clean(session)

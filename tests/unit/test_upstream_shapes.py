@@ -163,9 +163,10 @@ def resolved(tmp_path: Path, compose: dict[str, Any]) -> tuple[list[str], list[H
         (["18090-18091:4000-4001"], [HostPort("web", 18090, 4000), HostPort("web", 18091, 4001)]),
         ([{"target": 3000, "published": 18080, "protocol": "tcp", "mode": "host"}],
          [HostPort("web", 18080, 3000)]),
-        (["1024:80"], [HostPort("web", 1024, 80)]),
+        (["8080:80"], [HostPort("web", 8080, 80)]),
+        (["19999:80"], [HostPort("web", 19999, 80)]),
     ],
-    ids=["short", "loopback-given", "udp", "range", "long-syntax", "lowest-allowed"],
+    ids=["short", "loopback-given", "udp", "range", "long-syntax", "upstream-8080", "highest-allowed"],
 )
 def test_published_ports_the_allow_list_accepts(tmp_path: Path, ports: Any, expected: list[HostPort]) -> None:
     assert resolved(tmp_path, compose_with(ports)) == ([], expected, [])
@@ -175,7 +176,10 @@ def test_published_ports_the_allow_list_accepts(tmp_path: Path, ports: Any, expe
     ("ports", "expected"),
     [
         (["3000"], f"{WEB}.ports[0]: container port 3000 has no host port: publish a fixed one"),
-        (["80:3000"], f"{WEB}.ports[0].published: 80 is below 1024"),
+        (["80:3000"], f"{WEB}.ports[0].published: 80 is outside the ports a scenario may publish"),
+        (["2375:2375"], f"{WEB}.ports[0].published: 2375 is outside the ports a scenario may publish"),
+        (["5432:5432"], f"{WEB}.ports[0].published: 5432 is outside the ports a scenario may publish"),
+        (["8100:80"], f"{WEB}.ports[0].published: 8100 is outside the ports a scenario may publish"),
         (["18080:3000/sctp"], f"{WEB}.ports[0].protocol: must be tcp or udp, got 'sctp'"),
         ([{"target": 3000, "published": 18080, "name": "web"}],
          f"{WEB}.ports[0].name: not allowed in a scenario"),
@@ -184,7 +188,8 @@ def test_published_ports_the_allow_list_accepts(tmp_path: Path, ports: Any, expe
         (["${PORT:-18080}:3000"], f"{WEB}.ports[0].published: 18080 is not written as a number"),
         ([f"{port}:{port}" for port in range(20000, 20065)], f"{WEB}.ports: a scenario publishes at most 64"),
     ],
-    ids=["no-host-port", "privileged", "sctp", "name", "app-protocol", "interpolated", "too-many"],
+    ids=["no-host-port", "privileged", "docker-api", "postgres", "past-8099", "sctp", "name",
+         "app-protocol", "interpolated", "too-many"],
 )
 def test_published_ports_the_allow_list_refuses(tmp_path: Path, ports: Any, expected: str) -> None:
     found, _, _ = resolved(tmp_path, compose_with(ports))
