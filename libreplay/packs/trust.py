@@ -313,9 +313,12 @@ def _services(scenario: Scenario) -> tuple[ServiceRun, ...]:
 
 def _ports(name: str, spec: Any) -> tuple[str, ...]:
     """The ports a service publishes on this machine, as a session binds them (loopback only)."""
-    from libreplay.scenario.sandbox import service_ports
+    from libreplay.scenario.sandbox import publishable, service_ports
 
-    return tuple(f"{port.address} -> {port.target}" for port in service_ports(name, spec))
+    return tuple(
+        f"{port.address} -> {port.target}" + ("" if publishable(port.published) else " (refused: never bound)")
+        for port in service_ports(name, spec)
+    )
 
 
 def _resolved_services(scenario: Scenario) -> dict[str, Any]:

@@ -316,6 +316,14 @@ def test_the_trust_summary_lists_published_ports(tmp_path: Path, monkeypatch: py
     assert summary.to_dict()["scenarios"][0]["services"][0]["ports"] == ["127.0.0.1:18080 -> 3000"]
 
 
+def test_the_trust_summary_marks_a_port_the_sandbox_refuses() -> None:
+    """Whoever reads the summary sees what would be bound, never a refused port as if it were."""
+    spec = {"ports": [{"target": 22, "published": "22"}, {"target": 80, "published": "18080"}]}
+    assert trust._ports("web", spec) == (
+        "127.0.0.1:22 -> 22 (refused: never bound)", "127.0.0.1:18080 -> 80",
+    )
+
+
 def test_a_session_of_this_home_is_named_as_the_holder_by_its_model(tmp_path: Path) -> None:
     """Found by the session's own compose.json before the engine is asked: a session still
     starting holds its ports as soon as its model is written."""
