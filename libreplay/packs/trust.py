@@ -315,8 +315,9 @@ def _ports(name: str, spec: Any) -> tuple[str, ...]:
     """The ports a service publishes on this machine, as a session binds them (loopback only)."""
     from libreplay.scenario.sandbox import publishable, service_ports
 
+    refused = " (refused: never bound)"
     return tuple(
-        f"{port.address} -> {port.target}" + ("" if publishable(port.published) else " (refused: never bound)")
+        f"{port.address} -> {port.target}" + ("" if publishable(port.published) else refused)
         for port in service_ports(name, spec)
     )
 
