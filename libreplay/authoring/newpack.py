@@ -9,7 +9,9 @@ the parents this call made. DIR may not exist yet (its missing parents are made,
 from __future__ import annotations
 
 import errno
+import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -57,7 +59,7 @@ def create_pack(directory: Path) -> NewPack:
             template_files.write_file(
                 template_files.template_root() / "pack" / template_name,
                 staging / pack_path,
-                {"pack": target.name},
+                {"pack": target.name, "pip_spec": installed_pip_spec()},
             )
         commit, fallback = _first_commit(staging)
         _move_into_place(staging, target)
@@ -69,6 +71,40 @@ def create_pack(directory: Path) -> NewPack:
             shutil.rmtree(staging, ignore_errors=True)
             _remove_parents(made_parents)
     return NewPack(target, commit, tuple(path for _, path in PACK_FILES), fallback)
+
+
+# What a pip requirement written into a CI file may contain: nothing that could end its quotes.
+PIP_SPEC_CHARACTERS = re.compile(r"^[A-Za-z0-9._:/@+=#~%-]+$")
+
+
+def installed_pip_spec() -> str:
+    """The pip requirement another machine can install this replaybook from, or "" when there
+    is none: a release from an index is ``replaybook==<version>``, an install from a git URL is
+    that URL at its commit, a wheel's URL is itself; a local checkout or file is no use to CI."""
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution("replaybook")
+    except metadata.PackageNotFoundError:
+        return ""
+    origin = distribution.read_text("direct_url.json")
+    spec = f"replaybook=={distribution.version}" if origin is None else _spec_from_direct_url(origin)
+    return spec if PIP_SPEC_CHARACTERS.match(spec) else ""
+
+
+def _spec_from_direct_url(text: str) -> str:
+    """PEP 610's record of where pip installed from, as a requirement (or "" for a local one)."""
+    try:
+        origin = json.loads(text)
+        url = str(origin["url"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+    if url.startswith("file:"):
+        return ""
+    vcs = origin.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return f"git+{url}@{vcs['commit_id']}"
+    return url if "archive_info" in origin else ""
 
 
 def _move_into_place(staging: Path, target: Path) -> None:

@@ -3,8 +3,8 @@
 ``templates/pack/`` holds a pack's files, ``templates/scenario/<stack>/`` one scenario per
 stack. Setuptools' package-data globs skip dot-files, so files whose real name starts with a
 dot are stored without it and renamed when written (``PACK_FILES``). A ``{{name}}`` in a
-README is replaced by its value; nothing else is templated, so shell scripts, Makefiles and
-JSON are stored exactly as they are written.
+README or a CI file is replaced by its value; nothing else is templated, so shell scripts,
+Makefiles and JSON are stored exactly as they are written.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from libreplay.core import paths
 from libreplay.core.errors import NotFound
 
 # Files whose placeholders are filled in; every other file is copied byte for byte.
-RENDERED = frozenset({"README.md"})
+RENDERED = frozenset({"README.md", "github-workflow.yml", "gitlab-ci.yml"})
 # The official pack's copies of the supervisor loop are kept identical within each generation;
 # new scenarios take the documented one (with -e ENV_FILE) from this scenario, not a copy of ours.
 SUPERVISE_FROM = "001-nginx-502"

