@@ -8,7 +8,6 @@ the parents this call made. DIR may not exist yet (its missing parents are made,
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -53,19 +52,18 @@ def create_pack(directory: Path) -> NewPack:
     made_parents = _make_parents(target.parent)
     staging: Path | None = None
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
-        staging.chmod(_directory_mode())  # mkdtemp's 0700 is for the staging, not the pack
-        for template_name, pack_path in PACK_FILES:
-            template_files.write_file(
-                template_files.template_root() / "pack" / template_name,
-                staging / pack_path,
-                {"pack": target.name, "pip_spec": installed_pip_spec()},
-            )
-        commit, fallback = _first_commit(staging)
-        _move_into_place(staging, target)
-        staging = None
-    except OSError as exc:
-        raise _write_error(target, exc) from exc
+        with template_files.writing(target, "the pack"):
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+            staging.chmod(_directory_mode())  # mkdtemp's 0700 is for the staging, not the pack
+            for template_name, pack_path in PACK_FILES:
+                template_files.write_file(
+                    template_files.template_root() / "pack" / template_name,
+                    staging / pack_path,
+                    {"pack": target.name, "pip_spec": installed_pip_spec()},
+                )
+            commit, fallback = _first_commit(staging)
+            _move_into_place(staging, target)
+            staging = None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -157,12 +155,13 @@ def _make_parents(parent: Path) -> list[Path]:
     missing = [p for p in (parent, *parent.parents) if not p.exists()]
     made: list[Path] = []
     try:
-        for path in reversed(missing):
-            path.mkdir()
-            made.append(path)
-    except OSError as exc:
+        with template_files.writing(parent, "the pack"):
+            for path in reversed(missing):
+                path.mkdir()
+                made.append(path)
+    except ReplayError:
         _remove_parents(made)
-        raise _write_error(parent, exc) from exc
+        raise
     return made
 
 
@@ -205,10 +204,3 @@ def _has_identity(repo: Any) -> bool:
 def _git_message(exc: Exception) -> str:
     lines = [line.strip() for line in str(getattr(exc, "stderr", "") or exc).splitlines()]
     return next((line for line in reversed(lines) if line), str(exc))
-
-
-def _write_error(target: Path, exc: OSError) -> ReplayError:
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return EnvironmentProblem(f"{target}: the disk is full: {reason}")
-    return InvalidInput(f"{target}: cannot write the pack there: {reason}", hint="choose another DIR")

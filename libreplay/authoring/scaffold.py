@@ -138,17 +138,18 @@ def create_scenario(
     if template not in TEMPLATES:
         raise InvalidInput(f"{template!r} is not a template: one of {', '.join(TEMPLATES)}")
     source = template_files.template_root() / "scenario" / template
-    staging_root = Path(tempfile.mkdtemp(prefix=f".new-{scenario_id}-", dir=pack))
-    try:
-        staging = staging_root / scenario_id
-        _write_scenario(staging, source, scenario_id, cleaned)
+    with template_files.writing(pack / scenario_id, "the scenario"):
+        staging_root = Path(tempfile.mkdtemp(prefix=f".new-{scenario_id}-", dir=pack))
         try:
-            load_scenario(staging)
-        except ScenarioInvalid as exc:  # named as it would have been: the author never sees staging
-            raise ScenarioInvalid(str(pack / scenario_id), exc.problems) from None
-        staging.rename(pack / scenario_id)
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+            staging = staging_root / scenario_id
+            _write_scenario(staging, source, scenario_id, cleaned)
+            try:
+                load_scenario(staging)
+            except ScenarioInvalid as exc:  # named as it would have been: the author never sees staging
+                raise ScenarioInvalid(str(pack / scenario_id), exc.problems) from None
+            staging.rename(pack / scenario_id)
+        finally:
+            shutil.rmtree(staging_root, ignore_errors=True)
     return NewScenario(
         scenario_id, pack / scenario_id, template, (*warnings, *notes), _next_steps(pack, scenario_id)
     )

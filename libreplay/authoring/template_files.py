@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
 from libreplay.core import paths
-from libreplay.core.errors import NotFound
+from libreplay.core.errors import InvalidInput, NotFound
+from libreplay.core.store import disk_errors
 
 # Files whose placeholders are filled in; every other file is copied byte for byte.
 RENDERED = frozenset({"README.md", "github-workflow.yml", "gitlab-ci.yml"})
@@ -60,3 +62,18 @@ def write_file(source: Path, target: Path, values: Mapping[str, str]) -> None:
         shutil.copyfile(source, target)
     executable = target.suffix == ".sh" or target.name == "supervise"
     target.chmod(EXECUTABLE_MODE if executable else PLAIN_MODE)
+
+
+@contextmanager
+def writing(target: Path, what: str) -> Iterator[None]:
+    """What goes wrong while writing ``target`` as a typed error naming it: a full disk is the
+    machine's problem (exit 5, from disk_errors), anything else (no permission, a read-only file
+    system) asks for another place (exit 3)."""
+    try:
+        with disk_errors(target):
+            yield
+    except OSError as exc:
+        raise InvalidInput(
+            f"{target}: cannot write {what} there: {exc.strerror or exc}",
+            hint="choose a directory you can write to",
+        ) from None

@@ -363,3 +363,26 @@ def test_a_draft_fills_what_was_not_given_and_given_answers_win() -> None:
     assert merged.page == "Draft page" and merged.objectives == ("o1",) and merged.tags == ("t",)
     assert (merged.incident_date, merged.reference) == ("2024-01-02", "pm.md")
     assert (merged.fix, merged.why, merged.follow_ups) == ("f", "w", ("u",))
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (PermissionError(13, "Permission denied"), InvalidInput),
+        (OSError(28, "No space left on device"), EnvironmentProblem),
+    ],
+    ids=["no-permission", "disk-full"],
+)
+def test_a_pack_that_cannot_be_written_to_gives_a_typed_error_and_leaves_nothing(
+    pack: Path, monkeypatch: pytest.MonkeyPatch, failure: OSError, expected: type[Exception]
+) -> None:
+    before = listing(pack)
+
+    def refuse(*_args: object, **_kwargs: object) -> str:
+        raise failure
+
+    monkeypatch.setattr(template_files.shutil, "copyfile", refuse)  # every template file is copied
+    with pytest.raises(expected) as raised:
+        scaffold.create_scenario(pack, "012-unwritable", ANSWERS)
+    assert str(pack) in str(raised.value) and "012-unwritable" in str(raised.value)
+    assert listing(pack) == before
