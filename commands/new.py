@@ -8,6 +8,7 @@ usage error (exit 2) naming the flag, and the others take their defaults.
 from __future__ import annotations
 
 import datetime
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ import typer
 from libreplay.authoring import scaffold
 from libreplay.authoring.postmortem import read_postmortem
 from libreplay.authoring.scaffold import Answers
+from libreplay.core.errors import Interrupted
 from libreplay.core.text import inert
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
@@ -139,8 +141,11 @@ def _ask_missing(answers: Answers) -> Answers:
 
 def _ask(question: str, default: str | None = None) -> str:
     while True:
-        answer: str = typer.prompt(inert(question, keep_newlines=False), default=default,
-                                   show_default=bool(default), err=True)
+        try:
+            answer: str = typer.prompt(inert(question, keep_newlines=False), default=default,
+                                       show_default=bool(default), err=True)
+        except typer.Abort:  # Ctrl-C or Ctrl-D at a question: nothing was written, exit as interrupted
+            raise Interrupted(signal.SIGINT) from None
         if answer.strip() or default is not None:
             return answer.strip()
 

@@ -121,6 +121,18 @@ def test_the_questions_are_asked_in_a_terminal(pack: Path, monkeypatch: pytest.M
     assert "'not a date' is not a date" in result.stderr and "Stack template [blank]" in result.stderr
 
 
+def test_end_of_input_at_a_question_is_an_interrupt_and_writes_nothing(
+    pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-D (or Ctrl-C) at a prompt: click's Abort becomes exit 130, as an interrupt everywhere."""
+    monkeypatch.setattr(new, "stdin_is_terminal", lambda: True)
+    before = listing(pack)
+    result = run(new.app, "005-x", "--pack", str(pack), input="Only a title\n")  # then end of input
+    assert result.exit_code == 130, result.output
+    assert "Aborted" not in result.output
+    assert listing(pack) == before
+
+
 def test_a_terminal_is_asked_only_what_the_flags_left_open(
     pack: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
