@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
 import stat
 from collections.abc import Iterable, Sequence
@@ -160,19 +161,7 @@ _EXPECTED = (
 
 def _read_text(path: Path) -> str:
     """The file's text, or InvalidInput naming the file and saying what is expected."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidInput(f"{path}: not a regular file; {_EXPECTED}")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot be read ({exc.strerror})") from None
+    data = _read_bounded(path)
     if len(data) > MAX_BYTES:
         raise InvalidInput(f"{path}: larger than {MAX_BYTES // 1024} KiB; {_EXPECTED}")
     if not data:
@@ -189,6 +178,25 @@ def _read_text(path: Path) -> str:
     if not text.strip():
         raise InvalidInput(f"{path}: the file holds only white space; {_EXPECTED}")
     return text
+
+
+def _read_bounded(path: Path) -> bytes:
+    """At most MAX_BYTES + 1 bytes of a regular file. Opened without blocking and checked on the
+    open descriptor, so a FIFO or device put in the file's place after a look never blocks us."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise InvalidInput(f"{path}: not a regular file; {_EXPECTED}")
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            return handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise InvalidInput(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 @dataclass(frozen=True)
