@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -559,3 +560,11 @@ def test_a_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
     lf = write(tmp_path / "lf", FULL)
     assert read_postmortem(crlf) == read_postmortem(lf)
     assert read_postmortem(lf).title == "Login failures"
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Opened without blocking and checked on the descriptor: no writer ever comes, no wait."""
+    fifo = tmp_path / "postmortem.md"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        read_postmortem(fifo)
