@@ -17,6 +17,7 @@ from pathlib import Path
 
 from libreplay.core import paths
 from libreplay.core.errors import InvalidInput, NotFound
+from libreplay.core.signals import signals_raise
 from libreplay.core.store import disk_errors
 
 # Files whose placeholders are filled in; every other file is copied byte for byte.
@@ -68,9 +69,10 @@ def write_file(source: Path, target: Path, values: Mapping[str, str]) -> None:
 def writing(target: Path, what: str) -> Iterator[None]:
     """What goes wrong while writing ``target`` as a typed error naming it: a full disk is the
     machine's problem (exit 5, from disk_errors), anything else (no permission, a read-only file
-    system) asks for another place (exit 3)."""
+    system) asks for another place (exit 3). SIGTERM or SIGHUP meanwhile raise Interrupted, so
+    the staging directory is removed as after any failure."""
     try:
-        with disk_errors(target):
+        with signals_raise(), disk_errors(target):  # a stop signal still runs the callers' clean-up
             yield
     except OSError as exc:
         raise InvalidInput(

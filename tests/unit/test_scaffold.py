@@ -386,3 +386,26 @@ def test_a_pack_that_cannot_be_written_to_gives_a_typed_error_and_leaves_nothing
         scaffold.create_scenario(pack, "012-unwritable", ANSWERS)
     assert str(pack) in str(raised.value) and "012-unwritable" in str(raised.value)
     assert listing(pack) == before
+
+
+def test_a_stop_signal_while_writing_leaves_no_staging_behind(
+    pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM half-way through: Interrupted (exit 143), and the hidden staging is removed."""
+    import signal
+
+    from libreplay.core.errors import Interrupted
+
+    before = listing(pack)
+    copy = template_files.shutil.copyfile
+
+    def copy_then_stop(source: Path, target: Path) -> Path:
+        copied = copy(source, target)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return Path(copied)
+
+    monkeypatch.setattr(template_files.shutil, "copyfile", copy_then_stop)
+    with pytest.raises(Interrupted) as raised:
+        scaffold.create_scenario(pack, "013-stopped", ANSWERS)
+    assert raised.value.exit_code == 128 + signal.SIGTERM
+    assert listing(pack) == before
