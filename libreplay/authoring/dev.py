@@ -62,7 +62,7 @@ from libreplay.session import lifecycle
 from libreplay.session.checks import Check, ensure_probe_image
 from libreplay.session.hints import HintChannel
 from libreplay.session.model import restore_scripts_compose_file
-from libreplay.session.owners import process_alive, start_time
+from libreplay.session.owners import process_alive
 from libreplay.session.snapshot import refresh_snapshot
 from libreplay.session.stack import Stack
 from libreplay.session.state import (
@@ -172,9 +172,10 @@ class DevLoop:
 
 def _session_owned_by_this_process() -> str | None:
     """The session this loop's up made (its owner is this process), if one is left."""
-    me, started = os.getpid(), start_time(os.getpid())
+    me = os.getpid()
     for state in list_sessions():
-        if state.owner_pid == me and state.owner_started == started:
+        # The start time tells this process from an earlier one that had its pid.
+        if state.owner_pid == me and process_alive(me, state.owner_started):
             return state.id
     return None
 

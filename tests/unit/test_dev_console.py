@@ -50,7 +50,13 @@ from libreplay.session.model import MODEL_FILE, MOUNTS_DIR
 from libreplay.session.owners import start_time
 from libreplay.session.snapshot import FILES_DIR, load_snapshot, refresh_snapshot, write_snapshot
 from libreplay.session.stack import Stack
-from libreplay.session.state import SessionState, new_session_id, project_name, save_new_session
+from libreplay.session.state import (
+    SessionState,
+    list_sessions,
+    new_session_id,
+    project_name,
+    save_new_session,
+)
 from replaybook.commands import main as dispatcher
 
 T0 = datetime(2026, 12, 7, 8, 0, 0, tzinfo=UTC)
@@ -368,14 +374,16 @@ def test_a_stop_right_after_up_still_tears_the_session_down(
         downed.append(session_id)
         return SessionState(id=session_id, scenario="", pack="", scenario_dir="", project="")
 
-    # Another process's session is never taken for this loop's.
-    save_new_session(SessionState(id=new_session_id(), scenario="other", pack="local", scenario_dir="/x",
-                                  project="replaybook-other", owner_pid=1, owner_started=0.0))
+    # A session of an earlier process that had this pid is never taken for this loop's.
+    other = new_session_id()
+    save_new_session(SessionState(id=other, scenario="other", pack="local", scenario_dir="/x",
+                                  project=project_name(other), owner_pid=os.getpid(), owner_started=0.0))
     monkeypatch.setattr(lifecycle, "up", up_then_ctrl_c)
     monkeypatch.setattr(lifecycle, "down", down)
     result = dev.DevLoop(scenario).run()
     assert downed == made and result.session_id == made[0]
     assert result.signum == signal.SIGINT
+    assert {state.id for state in list_sessions()} == {other, made[0]}  # down was stubbed
 
 
 # -- the workspace and the snapshot ---------------------------------------------------------------
