@@ -15,6 +15,7 @@ itself is plain ASCII: whatever non-ASCII survives is written as a ``\\uXXXX`` e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -60,6 +61,16 @@ def say(message: str) -> None:
 def emit(text: str) -> None:
     """Data for the next command in a pipe."""
     print(inert(text), flush=True)
+
+
+def silence() -> None:
+    """Point stdout and stderr at /dev/null: the terminal is closed (SIGHUP), and writing to it
+    would only fail, or stop the process on a blocked write."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def confirm(question: str, *, default: bool = False) -> bool:

@@ -7,28 +7,19 @@ console when tmux starts it in the workspace's right pane (``--console SESSION``
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
 import shutil
-import signal
 import sys
-import termios
-import time
-import tty
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from libreplay.core.errors import EnvironmentProblem, Interrupted
-from libreplay.core.signals import STOP_SIGNALS, Handler, handling
-from replaybook.commands.common import handles_errors, make_app, say
-from replaybook.commands.run import _silence  # the terminal is closed: writing to it would only fail
+from replaybook.commands.common import handles_errors, make_app, say, silence
 from replaybook.commands.trust import YesOption, admit
 
 if TYPE_CHECKING:
     from libreplay.authoring.dev import DevConsole
-    from replaybook.hud.app import Wake
+    from replaybook.hud.screen import FullScreen
 
 app = make_app("The author's loop: a scenario up and broken, its check live, edits validated at once.")
 
@@ -76,7 +67,7 @@ def dev(
     admit(found, yes=yes)  # your own directory is never asked about
     result = DevLoop(found, fault=fault, on_say=say).run()
     if result.terminal_gone:
-        _silence()
+        silence()  # the terminal is closed: writing to it would only fail
     if result.signum:
         raise Interrupted(result.signum)
 
@@ -99,75 +90,38 @@ def _draw_console(session_id: str, fault: str | None) -> None:
     """Draw the console full-screen until it ends (q, Ctrl-C, the workspace or the session
     going away); keys typed in the pane are the console's, read raw."""
     from libreplay.authoring.dev import DevConsole
-    from replaybook.hud.app import ENTER_SCREEN, LEAVE_SCREEN, RESET, Wake
+    from replaybook.hud.screen import FullScreen
 
-    wake = Wake.create()
-    console = DevConsole(session_id, fault=fault, on_change=wake.ring)
-
-    def leave(_signum: int) -> None:
-        console.stop.set()
-        wake.ring()
-
-    def resize(_signum: int) -> None:
-        wake.ring()
-
-    stdin = sys.stdin.fileno() if sys.stdin.isatty() else None
-    saved = termios.tcgetattr(stdin) if stdin is not None else None
-    handlers: dict[int, Handler] = {**dict.fromkeys(STOP_SIGNALS, leave), signal.SIGWINCH: resize}
-    with handling(handlers):
-        if stdin is not None:
-            tty.setraw(stdin)  # Ctrl-C arrives as a key: the console decides what it means
-        _write(ENTER_SCREEN)
-        try:
+    screen = FullScreen()
+    console = DevConsole(session_id, fault=fault, on_change=screen.ring)
+    try:
+        with screen.shown():
             console.start()
-            while not console.over:
-                _paint(console)
-                _wait_for_keys(console, wake, stdin)
-        finally:
-            _write(RESET + LEAVE_SCREEN)
-            if stdin is not None and saved is not None:
-                with contextlib.suppress(termios.error):
-                    termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-            wake.close()
-    if not console.over:  # a signal to the console alone: the workspace goes with it
+            while not (console.over or screen.stop.is_set()):
+                _paint(console, screen)
+                _press(console, screen.wait())
+    finally:
+        screen.close()
+    if not console.over:  # a stop signal to the console alone: the workspace goes with it
         console.end()
 
 
-def _paint(console: DevConsole) -> None:
+def _paint(console: DevConsole, screen: FullScreen) -> None:
     from libreplay.authoring.dev_console import render
     from libreplay.session.state import now
-    from replaybook.hud.app import paint
     from replaybook.hud.render import Line
 
     size = shutil.get_terminal_size(fallback=(40, 24))
     lines = render(console.view(), now(), size.columns, size.lines)
-    _write(paint([Line(line.text, line.style) for line in lines], size.columns))
+    screen.draw([Line(line.text, line.style) for line in lines], size.columns)
 
 
-def _wait_for_keys(console: DevConsole, wake: Wake, stdin: int | None) -> None:
-    """Until the next whole second, a change (the wake pipe) or a key."""
-    watched = [wake.read_fd, *([stdin] if stdin is not None else [])]
-    try:
-        ready, _, _ = select.select(watched, [], [], 1.0 - (time.time() % 1.0) + 0.005)
-    except InterruptedError:
+def _press(console: DevConsole, keys: str | None) -> None:
+    if keys is None:
+        console.end()  # the pane's terminal is gone
         return
-    if wake.read_fd in ready:
-        wake.drain()
-    if stdin is not None and stdin in ready:
-        try:
-            keys = os.read(stdin, 64).decode(errors="replace")
-        except OSError:
-            keys = ""
-        if not keys:
-            console.end()  # the pane's terminal is gone
-        for key in keys:
-            console.press(key)
-
-
-def _write(text: str) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    for key in keys:
+        console.press(key)
 
 
 main = app

@@ -7,8 +7,6 @@ asks about tmux and the pack's trust, and shows the debrief.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import sys
 from typing import Annotated
@@ -19,7 +17,7 @@ from libreplay.core.errors import EnvironmentProblem, Interrupted
 from libreplay.core.text import inert
 from libreplay.play import choice
 from libreplay.play.choice import Choice
-from replaybook.commands.common import confirm, emit, handles_errors, make_app, say
+from replaybook.commands.common import confirm, emit, handles_errors, make_app, say, silence
 from replaybook.commands.trust import YesOption, admit
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
@@ -61,7 +59,7 @@ def run(  # noqa: PLR0917 - one parameter per option
                           title=chosen.scenario.title)
     result = Play(options, CommandSteps(), on_say=say, on_news=_news).run()
     if result.terminal_gone:
-        _silence()  # the terminal is closed: writing to it would only fail
+        silence()  # the terminal is closed: writing to it would only fail
     for line in result.debrief:
         emit(line)
     if result.signum:
@@ -86,14 +84,6 @@ def _news(text: str) -> None:
     """News while the shell (in raw mode) owns this terminal: a line of its own, \\r\\n ended."""
     sys.stderr.write(f"\r\n*** {inert(text, keep_newlines=False)} ***\r\n")
     sys.stderr.flush()
-
-
-def _silence() -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(devnull, stream.fileno())
-    os.close(devnull)
 
 
 main = app

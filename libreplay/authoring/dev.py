@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from libreplay.authoring.dev_build import build_inputs, changed_inputs
+from libreplay.authoring.dev_build import build_inputs, changed_inputs, save_inputs, saved_inputs
 from libreplay.authoring.dev_console import (
     BREAK,
     INTERRUPT,
@@ -63,7 +63,7 @@ from libreplay.session.checks import Check, ensure_probe_image
 from libreplay.session.hints import HintChannel
 from libreplay.session.model import restore_scripts_compose_file
 from libreplay.session.owners import process_alive
-from libreplay.session.snapshot import files_dir, refresh_snapshot
+from libreplay.session.snapshot import refresh_snapshot
 from libreplay.session.stack import Stack
 from libreplay.session.state import (
     ACTIVE,
@@ -71,6 +71,7 @@ from libreplay.session.state import (
     READY,
     STARTING,
     SessionState,
+    list_sessions,
     load_session,
     now,
     update_session,
@@ -135,8 +136,11 @@ class DevLoop:
 
     def _up_and_attach(self, steps: CommandSteps) -> None:
         self.on_say(f"Starting {self.scenario.ref} (a first run builds its images; this can take minutes)...")
+        # Taken before the build: an edit made while it runs shows as needing a rebuild.
+        built = build_inputs(self.scenario.directory)
         state = lifecycle.up(self.scenario, on_progress=self.on_say, reveal=True)
         self.session_id = state.id
+        save_inputs(state.directory, built)
         columns, rows = shutil.get_terminal_size((120, 40))
         steps.open_workspace(dev_workspace_spec(state, steps.executable, fault=self.fault,
                                                 columns=columns, rows=rows))
@@ -147,7 +151,11 @@ class DevLoop:
             steps.workspace.kill()
         steps.stop_foreground()
         if self.session_id is None:
-            return  # up failed or was stopped: it tore its own stack down
+            # A stop between up returning and its session being noted here; else up failed or
+            # was stopped and tore its own stack down (then no session of ours is left).
+            self.session_id = _session_owned_by_this_process()
+        if self.session_id is None:
+            return
         say = _ignore if quiet else self.on_say
         try:
             lifecycle.down(self.session_id, record=False)
@@ -160,6 +168,16 @@ class DevLoop:
                 say(problem.hint)
             return
         say(f"Session {self.session_id} torn down; nothing was recorded.")
+
+
+def _session_owned_by_this_process() -> str | None:
+    """The session this loop's up made (its owner is this process), if one is left."""
+    me = os.getpid()
+    for state in list_sessions():
+        # The start time tells this process from an earlier one that had its pid.
+        if state.owner_pid == me and process_alive(me, state.owner_started):
+            return state.id
+    return None
 
 
 def dev_workspace_spec(
@@ -241,8 +259,10 @@ class DevConsole:
         self.stack = lifecycle.open_stack(state)  # NotFound, InvalidInput for a damaged snapshot
         self.scenario = self.stack.scenario
         self.fault = fault or state.fault or self.scenario.faults[0].name
-        # What the stack was built from: the session's copy, taken when it was made.
-        self.built_inputs = build_inputs(files_dir(self.session_dir))
+        # What the stack was built from: the scenario directory as the loop found it just before
+        # the build (kept in the session directory). Never the session's copy of it, whose compose
+        # file is the session's model. A session made before that was kept: the directory now.
+        self.built_inputs = saved_inputs(self.session_dir) or build_inputs(self.source)
         self.on_change = on_change
         self.stop = threading.Event()
         self.check_paused = threading.Event()  # while the stack is rebuilt
@@ -449,6 +469,7 @@ class DevConsole:
         self.check_paused.set()
         mark = self.session_dir / REBUILDING_MARK
         mark.touch()
+        built = build_inputs(self.source)  # before the copy and the build: a later edit shows
         try:
             self._progress("stopping the stack")
             with self.stack_lock:
@@ -458,7 +479,8 @@ class DevConsole:
             update_session(self.session_id, lambda s: _rebuilt(s, STARTING, scenario))
             probe = ensure_probe_image(self._progress) if scenario.probes_http else ""
             self.stack.prepare(probe)  # ScenarioInvalid when Compose's model is refused
-            self.built_inputs = build_inputs(files_dir(self.session_dir))
+            self.built_inputs = built
+            save_inputs(self.session_dir, built)
             self.stack.up(self._progress)
             HintChannel(load_session(self.session_id)).install()
             update_session(self.session_id, lambda s: _rebuilt(s, READY, scenario))

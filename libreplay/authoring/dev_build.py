@@ -8,17 +8,25 @@ are read again by every break, solve and check, so they never need a rebuild.
 
 :func:`build_inputs` fingerprints those files (path -> content digest); the dev loop takes one
 when it builds the stack and another after each edit, and :func:`changed_inputs` names the
-files that differ. Reading the files is cheap: a scenario directory is small.
+files that differ. Reading the files is cheap: a scenario directory is small, and no file is
+read past :data:`MAX_READ_BYTES` nor opened unless it is a regular file inside the directory (a
+``dockerfile: /dev/zero`` would otherwise make every validation read forever).
+
+The fingerprint of what a stack was built from is taken of the scenario directory itself, just
+before the build, and kept in the session directory (:func:`save_inputs`): the session's own
+copy of the scenario is no measure of it, since its compose file is the session's model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
 import os
 import shlex
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +37,10 @@ from libreplay.scenario.model import is_inside
 MISSING = "missing"
 MAX_FILES = 2000  # a COPY of a whole tree is followed this far: a scenario is small
 DEFAULT_DOCKERFILE = "Dockerfile"
+NOT_A_FILE = "not a regular file"
+MAX_READ_BYTES = 64 * 1024 * 1024  # a file is fingerprinted this far (and by its size)
+CHUNK_BYTES = 1024 * 1024
+BUILT_INPUTS_FILE = ".built-inputs.json"  # in the session directory (a dot-file: no watcher reacts)
 
 
 def build_inputs(directory: Path) -> dict[str, str]:
@@ -47,6 +59,34 @@ def build_inputs(directory: Path) -> dict[str, str]:
 def changed_inputs(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """The paths whose content differs between two fingerprints (added and removed ones too)."""
     return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+
+
+def save_inputs(session_dir: Path, inputs: dict[str, str]) -> None:
+    """Keep the fingerprint of what the session's stack was built from (written aside and
+    renamed: a reader never sees half of it). One that cannot be written is no failure: the
+    console then measures against the directory as it finds it."""
+    target = session_dir / BUILT_INPUTS_FILE
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(json.dumps(inputs, indent=1, sort_keys=True), encoding="utf-8")
+        partial.replace(target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+
+
+def saved_inputs(session_dir: Path) -> dict[str, str] | None:
+    """The fingerprint :func:`save_inputs` kept; None when there is none or it is damaged."""
+    text = _read_bounded(session_dir / BUILT_INPUTS_FILE)
+    if text is None:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        return None
+    return {str(key): value for key, value in found.items()}
 
 
 def copied_sources(dockerfile: str) -> list[str]:
@@ -70,11 +110,10 @@ def copied_sources(dockerfile: str) -> list[str]:
 
 
 def _compose_document(compose: Path, directory: Path) -> dict[str, Any]:
-    try:
-        text = compose.read_text(errors="replace")
-    except OSError:
+    data = _read_bounded(compose)
+    if data is None:
         return {}
-    return read_compose_text(text, compose.name, directory).document or {}
+    return read_compose_text(data.decode(errors="replace"), compose.name, directory).document or {}
 
 
 def _services(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -94,12 +133,13 @@ def _service_inputs(service: dict[str, Any], directory: Path) -> set[Path]:
     if not is_inside(directory, context):
         return found
     dockerfile = context / str(build.get("dockerfile") or DEFAULT_DOCKERFILE)
-    found.add(dockerfile)
-    try:
-        text = dockerfile.read_text(errors="replace")
-    except OSError:
+    if not is_inside(directory, dockerfile):  # an absolute or escaping path: not the scenario's
         return found
-    for source in copied_sources(text):
+    found.add(dockerfile.resolve())
+    data = _read_bounded(dockerfile)
+    if data is None:
+        return found
+    for source in copied_sources(data.decode(errors="replace")):
         found |= {path for path in _matches(context, source) if is_inside(directory, path)}
     return found
 
@@ -141,10 +181,58 @@ def _files_under(path: Path) -> Iterator[Path]:
 
 
 def _digest(path: Path) -> str:
+    """The content's digest; a link is known by its target's name (a build copies the link), and
+    anything else that is not a regular file (a device, a FIFO, a directory) is never opened."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        found = path.lstat()
+    except (OSError, ValueError):
         return MISSING
+    if stat.S_ISLNK(found.st_mode):
+        try:
+            return "link " + hashlib.sha256(os.fsencode(path.readlink())).hexdigest()
+        except OSError:
+            return MISSING
+    if not stat.S_ISREG(found.st_mode):
+        return NOT_A_FILE
+    digest = hashlib.sha256(str(found.st_size).encode() + b"\0")
+    return digest.hexdigest() if _stream(path, digest.update) else MISSING
+
+
+def _read_bounded(path: Path) -> bytes | None:
+    """A regular file's first :data:`MAX_READ_BYTES` (links followed, as for any file the build
+    reads); None for a missing file or anything else."""
+    chunks: list[bytes] = []
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+    except (OSError, ValueError):
+        return None
+    return b"".join(chunks) if _stream(path, chunks.append) else None
+
+
+def _stream(path: Path, take: Callable[[bytes], object]) -> bool:
+    """Hand ``path``'s first :data:`MAX_READ_BYTES` to ``take``; False when it cannot be read.
+    Opened without blocking and checked again once open: what was a regular file at the check
+    may have been swapped for a FIFO or a device since."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        left = MAX_READ_BYTES
+        while left > 0:
+            chunk = os.read(fd, min(CHUNK_BYTES, left))
+            if not chunk:
+                break
+            take(chunk)
+            left -= len(chunk)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _relative(path: Path, directory: Path) -> str:

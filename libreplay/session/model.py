@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ def session_model(
     for key in [k for k in model if k.startswith("x-")]:
         del model[key]
     copies = parts.session_dir / MOUNTS_DIR
+    _clear_copies(copies)  # a second prepare of the session (replaybook dev's rebuild) starts afresh
     if resolved.mounts:
         # A container's root can leave setuid files and device nodes in a bound copy: no other
         # user of this machine may reach them, whatever the umask made of the state directory.
@@ -151,6 +153,26 @@ def _bounded_logging(logging: Any) -> dict[str, Any]:
     if driver == "json-file":  # the pack's other options stay; the size bound is replaybook's
         options = {**options, **DEFAULT_LOG_OPTIONS}
     return {"driver": driver, "options": options}
+
+
+def _clear_copies(copies: Path) -> None:
+    """Remove the bind copies an earlier prepare of the session left (its stack is down).
+
+    A container may have planted links in them: the directory is renamed aside first (a rename
+    never follows a link) and removed without following any (rmtree's fd-based walk). What a
+    container's root made that this user may not remove stays aside, out of the new copies' way,
+    for the session's teardown."""
+    if not copies.exists() and not copies.is_symlink():
+        return
+    aside = copies.with_name(f".{copies.name}-old-{uuid.uuid4().hex[:8]}")
+    try:
+        copies.rename(aside)
+    except OSError as exc:
+        raise ScenarioFailure(f"{copies}: the earlier bind copies could not be moved aside ({exc})") from exc
+    if aside.is_symlink():
+        aside.unlink()
+    else:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _copy_mount(mount: Mount, hidden: set[Path]) -> None:

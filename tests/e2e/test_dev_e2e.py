@@ -104,7 +104,10 @@ def start_broken(author: Author, scenario: Path) -> None:
     author.start_dev(scenario)
     author.wait_for_session(timeout=600)
     author.wait_in_console("CHECK: FAILING", "BREAK: done", timeout=600)  # a cold build included
-    author.wait_in_console("SOURCE: valid", timeout=10)
+    # Nothing edited yet: nothing needs a rebuild (the session's copy holds its model, not the
+    # pack's compose file, and is no measure of what the stack was built from).
+    screen, _ = author.wait_in_console("SOURCE: valid", timeout=10)
+    assert "REBUILD NEEDED" not in screen, screen
     author.wait_for(PROMPT, timeout=60)
 
 
@@ -146,6 +149,11 @@ def test_an_edit_shows_at_once_solve_heals_break_breaks_and_ctrl_c_leaves_nothin
 def test_a_dockerfile_edit_asks_for_a_rebuild_which_restarts_the_stack_and_breaks_it_again(
     author: Author, scenario: Path
 ) -> None:
+    # A bind mount: the rebuild copies it for the session again, over the first up's copy.
+    (scenario / "site").mkdir()
+    (scenario / "site" / "index.html").write_text("bound\n")
+    compose = scenario / "docker-compose.yml"
+    compose.write_text(compose.read_text() + '    volumes: ["./site:/srv/site"]\n')
     start_broken(author, scenario)
     with (scenario / "Dockerfile").open("a") as dockerfile:
         dockerfile.write("RUN echo rebuilt > /etc/replaybook-rebuilt\n")
@@ -165,9 +173,10 @@ def test_a_dockerfile_edit_asks_for_a_rebuild_which_restarts_the_stack_and_break
     box = subprocess.run(["docker", "ps", "-q", "--filter", labels[0], "--filter", labels[1]],
                          capture_output=True, text=True, check=True, timeout=30).stdout.split()
     assert len(box) == 1
-    inside = subprocess.run(["docker", "exec", box[0], "cat", "/etc/replaybook-rebuilt", "/srv/state"],
+    inside = subprocess.run(["docker", "exec", box[0], "cat", "/etc/replaybook-rebuilt", "/srv/state",
+                             "/srv/site/index.html"],
                             capture_output=True, text=True, check=True, timeout=30).stdout
-    assert inside.split() == ["rebuilt", "broken"]
+    assert inside.split() == ["rebuilt", "broken", "bound"]
 
     # The shell pane comes back by itself, in the new container (its hostname is the container's).
     author.wait_for("opens again once it runs.", timeout=10)

@@ -5,6 +5,8 @@ tests/e2e/test_dev_e2e.py, against real containers in real tmux."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +16,16 @@ import pytest
 from scenario_kit import write_scenario
 from typer.testing import CliRunner
 
+from libreplay.authoring import dev_build
 from libreplay.authoring.dev import PREFIX_KEYS, dev_workspace_spec
-from libreplay.authoring.dev_build import build_inputs, changed_inputs, copied_sources
+from libreplay.authoring.dev_build import (
+    NOT_A_FILE,
+    build_inputs,
+    changed_inputs,
+    copied_sources,
+    save_inputs,
+    saved_inputs,
+)
 from libreplay.authoring.dev_console import (
     BREAK,
     INTERRUPT,
@@ -36,8 +46,17 @@ from libreplay.authoring.dev_console import (
 )
 from libreplay.core import paths
 from libreplay.scenario.load import load_scenario
+from libreplay.session.model import MODEL_FILE, MOUNTS_DIR
+from libreplay.session.owners import start_time
 from libreplay.session.snapshot import FILES_DIR, load_snapshot, refresh_snapshot, write_snapshot
-from libreplay.session.state import SessionState
+from libreplay.session.stack import Stack
+from libreplay.session.state import (
+    SessionState,
+    list_sessions,
+    new_session_id,
+    project_name,
+    save_new_session,
+)
 from replaybook.commands import main as dispatcher
 
 T0 = datetime(2026, 12, 7, 8, 0, 0, tzinfo=UTC)
@@ -233,6 +252,138 @@ def test_a_new_or_removed_build_input_counts_as_a_change(tmp_path: Path) -> None
     (directory / "serve.py").unlink()
     (directory / "app/conf/extra.env").write_text("X=1\n")
     assert changed_inputs(before, build_inputs(directory)) == ["app/conf/extra.env", "serve.py"]
+
+
+def test_a_dockerfile_outside_the_scenario_is_never_read(tmp_path: Path) -> None:
+    compose = {"services": {"web": {"build": {"context": ".", "dockerfile": "/dev/zero"},
+                                    "command": ["sleep", "infinity"]}}}
+    directory = write_scenario(tmp_path / "s", compose=compose)
+    assert set(build_inputs(directory)) == {"docker-compose.yml"}  # /dev/zero would read forever
+
+
+def test_what_is_not_a_regular_file_is_never_opened(tmp_path: Path) -> None:
+    directory = scenario_with_a_build(tmp_path / "s")
+    os.mkfifo(directory / "site" / "pipe")  # opened, a FIFO would block every validation
+    (directory / "site" / "zero").symlink_to("/dev/zero")
+    inputs = build_inputs(directory)
+    assert inputs["site/pipe"] == NOT_A_FILE
+    assert "site/zero" not in inputs  # it leads out of the scenario
+
+
+def test_a_file_is_read_only_as_far_as_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = scenario_with_a_build(tmp_path / "s")
+    monkeypatch.setattr(dev_build, "MAX_READ_BYTES", 2000)  # the compose file and Dockerfile fit
+    (directory / "serve.py").write_text("#" * 2000 + "first\n")
+    before = build_inputs(directory)
+    (directory / "serve.py").write_text("#" * 2000 + "other\n")  # past the bound, the same size
+    assert changed_inputs(before, build_inputs(directory)) == []
+    (directory / "serve.py").write_text("#" * 2000 + "longer\n")  # a new size is still seen
+    assert changed_inputs(before, build_inputs(directory)) == ["serve.py"]
+
+
+def made_session(source: Path) -> tuple[SessionState, Stack]:
+    """A session of ``source`` as replay-up leaves it, without the engine: its snapshot taken and
+    its model written (which replaces the scripts' copy of the compose file)."""
+    scenario = load_scenario(source)
+    session_id = new_session_id()
+    state = SessionState(id=session_id, scenario=scenario.id, pack=scenario.pack,
+                         scenario_dir=str(source), project=project_name(session_id),
+                         shell_service=scenario.shell, services=list(scenario.services))
+    save_new_session(state)
+    write_snapshot(scenario, state.directory)
+    stack = Stack(scenario, session_id, state.project, state.directory)
+    stack.prepare("replaybook/probe:test")
+    return state, stack
+
+
+def test_a_session_whose_copy_holds_the_model_needs_no_rebuild(tmp_path: Path) -> None:
+    from libreplay.authoring.dev import DevConsole
+
+    source = scenario_with_a_build(tmp_path / "s")
+    built = build_inputs(source)
+    state, _ = made_session(source)
+    save_inputs(state.directory, built)
+    copy = state.directory / FILES_DIR / "docker-compose.yml"
+    assert copy.read_text() == (state.directory / MODEL_FILE).read_text()  # the model, not the pack's
+
+    console = DevConsole(state.id)
+    console.revalidate()
+    assert console.validation.problems == () and console.validation.rebuild == ()
+    (source / "serve.py").write_text("print('edited')\n")
+    console.revalidate()
+    assert console.validation.rebuild == ("serve.py",)
+
+
+def test_a_session_without_a_kept_fingerprint_measures_from_the_directory(tmp_path: Path) -> None:
+    from libreplay.authoring.dev import DevConsole
+
+    source = scenario_with_a_build(tmp_path / "s")
+    state, _ = made_session(source)
+    assert saved_inputs(state.directory) is None
+    console = DevConsole(state.id)
+    console.revalidate()
+    assert console.validation.rebuild == ()
+
+
+def test_a_second_prepare_of_a_session_with_binds_copies_afresh_following_no_link(tmp_path: Path) -> None:
+    source = scenario_with_a_build(tmp_path / "s")  # web binds ./site
+    state, stack = made_session(source)
+    mounts = state.directory / MOUNTS_DIR
+    [bound] = list(mounts.iterdir())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("the host's\n")
+    # What a container may leave in its bind copy: a file, and links out of it.
+    (bound / "written-by-the-container").write_text("x\n")
+    (bound / "escape").symlink_to(outside)
+    (bound / "escape-file").symlink_to(outside / "keep.txt")
+    (source / "site" / "index.html").write_text("edited\n")
+
+    stack.prepare("replaybook/probe:test")  # replaybook dev's rebuild
+
+    [bound_again] = list(mounts.iterdir())
+    assert sorted(p.name for p in bound_again.iterdir()) == ["index.html"]
+    assert (bound_again / "index.html").read_text() == "edited\n"
+    assert (outside / "keep.txt").read_text() == "the host's\n"
+    assert mounts.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in state.directory.iterdir() if p.name.startswith(".mounts")) == []
+
+
+def test_a_stop_right_after_up_still_tears_the_session_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from libreplay.authoring import dev
+    from libreplay.session import lifecycle
+
+    scenario = load_scenario(write_scenario(tmp_path / "s"))
+    made: list[str] = []
+    downed: list[str] = []
+
+    def up_then_ctrl_c(*_args: object, **_kwargs: object) -> SessionState:
+        # up made the session (owned by this process, as OWNER_ENV says) and returned: the
+        # Ctrl-C arrives before the loop has noted the session's id.
+        session_id = new_session_id()
+        save_new_session(SessionState(id=session_id, scenario=scenario.id, pack=scenario.pack,
+                                      scenario_dir=str(scenario.directory), project=project_name(session_id),
+                                      owner_pid=os.getpid(), owner_started=start_time(os.getpid())))
+        made.append(session_id)
+        raise KeyboardInterrupt
+
+    def down(session_id: str, *, record: bool = True) -> SessionState:
+        assert record is False
+        downed.append(session_id)
+        return SessionState(id=session_id, scenario="", pack="", scenario_dir="", project="")
+
+    # A session of an earlier process that had this pid is never taken for this loop's.
+    other = new_session_id()
+    save_new_session(SessionState(id=other, scenario="other", pack="local", scenario_dir="/x",
+                                  project=project_name(other), owner_pid=os.getpid(), owner_started=0.0))
+    monkeypatch.setattr(lifecycle, "up", up_then_ctrl_c)
+    monkeypatch.setattr(lifecycle, "down", down)
+    result = dev.DevLoop(scenario).run()
+    assert downed == made and result.session_id == made[0]
+    assert result.signum == signal.SIGINT
+    assert {state.id for state in list_sessions()} == {other, made[0]}  # down was stubbed
 
 
 # -- the workspace and the snapshot ---------------------------------------------------------------
