@@ -9,13 +9,15 @@ import pkgutil
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from replaybook.commands.main import COMMANDS, build
+from replaybook.commands.main import COMMANDS, build, load_command
 
 PROJECT = Path(__file__).resolve().parents[2]
 MINE = ("list", "add", "remove", "packs", "validate", "doctor", "base-image")
@@ -23,8 +25,8 @@ MINE = ("list", "add", "remove", "packs", "validate", "doctor", "base-image")
 
 def built_commands() -> list[tuple[str, str]]:
     """The commands whose module exists (the dispatcher skips one not written yet)."""
-    return [(name, module) for name, module in COMMANDS
-            if importlib.util.find_spec(f"replaybook.commands.{module}") is not None]
+    return [(entry.name, entry.module) for entry in COMMANDS
+            if importlib.util.find_spec(f"replaybook.commands.{entry.module}") is not None]
 
 
 def test_the_foundation_commands_are_registered() -> None:
@@ -45,6 +47,22 @@ def test_every_command_has_help(name: str, module_name: str) -> None:
     assert result.exit_code == 0, result.output
     assert f"Usage: replaybook {name}" in result.stdout or "Usage: " in result.stdout
     assert help_text.strip().splitlines()[0][:30] in " ".join(result.stdout.split())
+
+
+def test_the_static_table_is_true_to_the_modules_and_the_scripts() -> None:
+    """`replaybook --help` prints the table without importing the modules: each entry's help
+    must be what the module's command says of itself, and the table must hold exactly the
+    replay-* executables pyproject installs, each pointing at its entry's module."""
+    scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
+    installed = {name.removeprefix("replay-"): target for name, target in scripts.items()
+                 if name.startswith("replay-")}
+    assert {entry.name for entry in COMMANDS} == set(installed)
+    for entry in COMMANDS:
+        assert installed[entry.name] == f"replaybook.commands.{entry.module}:main"
+        module = importlib.import_module(f"replaybook.commands.{entry.module}")
+        own_help = typer.main.get_command(module.app).get_short_help_str(limit=10_000)
+        assert entry.short_help == own_help, f"the table's help of {entry.name!r} differs from its module's"
+        assert load_command(entry).get_short_help_str(limit=10_000) == own_help
 
 
 def test_dispatcher_lists_every_built_command() -> None:
