@@ -32,7 +32,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("list", "list_", "List scenarios: ID, difficulty and title; `--json` for scripts."),
     Entry("add", "add", "Clone SOURCE as a pack (a second add updates it) and show its scenarios."),
     Entry("remove", "remove", "Remove PACK: its clone and its record."),
-    Entry("packs", "packs", "List packs: name, source, ref, commit and scenario count; `--json` for scripts."),
+    Entry("packs", "packs", "List packs: name, source, ref, commit and scenario count; `--json` for "
+                            "scripts."),
     Entry("validate", "validate", "Validate scenarios; exits 3 if any is invalid."),
     Entry("doctor", "doctor", "Check Docker, Compose v2, tmux, git, debootstrap, free disk and the base "
                               "image; exit 1 if something required is missing."),
@@ -60,7 +61,8 @@ COMMANDS: tuple[Entry, ...] = (
                                   "README and CI."),
     Entry("new", "new", "A new scenario ID from a stack template, passing `replaybook test` as it is."),
     Entry("dev", "dev", "Bring SCENARIO up and break it; beside a shell in the stack, a console shows the "
-                        "check (passing or failing, since when) and validates the directory at every change."),
+                        "check (passing or failing, since when) and validates the directory at every "
+                        "change."),
 )
 _BY_NAME = {entry.name: entry for entry in COMMANDS}
 

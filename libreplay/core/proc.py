@@ -60,11 +60,12 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any, Final, Literal, overload
-
-import sh
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, overload
 
 from libreplay.core.errors import EnvironmentProblem, ReplayError, ScenarioFailure
+
+if TYPE_CHECKING:
+    import sh  # imported where a child starts: a command that starts none (--help, list) never loads it
 
 OUTPUT_TAIL_LINES = 15
 CHUNK_BYTES = 64 * 1024  # what reading() hands on, and a kept stdout is read, at a time
@@ -423,6 +424,8 @@ class _Child(_Tracked):
         own_session: bool = True,
     ) -> _Child:
         """``stdout``/``stderr``: a callback for each line, a descriptor, or None to capture."""
+        import sh
+
         try:
             command = sh.Command(argv[0])
         except sh.CommandNotFound as exc:
@@ -449,6 +452,8 @@ class _Child(_Tracked):
     def wait(self) -> int:
         """The exit status (-N: killed by signal N). Past the time limit, or on an interrupt, the
         whole tree is killed first (ProcessTimeout, or the interrupt itself)."""
+        import sh  # loaded already by start(): only the name is looked up
+
         try:
             self.running.wait()
         except sh.TimeoutException:
@@ -469,6 +474,8 @@ class _Child(_Tracked):
         else:
             pid = self.pid
             _stop_by(lambda sig: _signal_pid(pid, sig))
+        import sh  # loaded already by start()
+
         with suppress(sh.TimeoutException):
             self.running.wait()  # dead by now: this only reaps it
         self._reaped()
