@@ -1,0 +1,80 @@
+"""Heavy libraries are imported only by the commands that need them (issue 13).
+
+Each command line runs its installed entry point in a fresh interpreter of this venv, which
+prints, when it exits, every top-level module it has loaded; none of docker, git (gitpython),
+sh or watchfiles may be among them for help and for listing. An import check, not a timing:
+the timings are benchmarks/cli_startup.py's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from replaybook.commands.main import COMMANDS
+
+HEAVY = frozenset({"docker", "git", "sh", "watchfiles"})
+MARKER = "LOADED-MODULES:"
+
+# Runs an entry point as its console script would, then reports sys.modules at exit (atexit
+# runs after typer's SystemExit too, whatever the exit status).
+RUNNER = f"""
+import atexit, importlib, sys
+def report():
+    print({MARKER!r} + ",".join(sorted({{name.split(".")[0] for name in sys.modules}})), file=sys.stderr)
+atexit.register(report)
+script, target = sys.argv[1], sys.argv[2]
+sys.argv = [script, *sys.argv[3:]]
+module, _, function = target.partition(":")
+getattr(importlib.import_module(module), function)()
+"""
+
+SCRIPTS = {point.name: point.value for point in entry_points(group="console_scripts")
+           if point.value.startswith("replaybook.commands.")}
+
+
+def loaded_modules(script: str, *args: str, home: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """The top-level modules loaded by ``script args…``, and how it ended."""
+    env = {**os.environ, "REPLAYBOOK_HOME": str(home), "COLUMNS": "100"}
+    result = subprocess.run([sys.executable, "-c", RUNNER, script, SCRIPTS[script], *args],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)
+    reports = [line for line in result.stderr.splitlines() if line.startswith(MARKER)]
+    assert reports, f"{script} {' '.join(args)} reported nothing:\n{result.stderr}"
+    return set(reports[-1].removeprefix(MARKER).split(",")), result
+
+
+def test_the_runner_sees_a_heavy_import(tmp_path: Path) -> None:
+    """The check can fail: a command that commits with gitpython does load git."""
+    modules, result = loaded_modules("replay-new-pack", str(tmp_path / "drills"), home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert {"git"} <= modules
+
+
+@pytest.mark.parametrize("argv", [
+    ("replaybook", "--help"),
+    ("replay", "--help"),
+    ("replaybook", "list", "--help"),
+    ("replaybook", "up", "--help"),
+    ("replay-list", "--help"),
+    ("replay-list",),
+    ("replaybook", "list"),
+    ("replay-list", "--json"),
+], ids=" ".join)
+def test_help_and_list_import_no_heavy_library(argv: tuple[str, ...], tmp_path: Path) -> None:
+    modules, result = loaded_modules(argv[0], *argv[1:], home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    if argv[-1] != "--help":  # the official pack only, listed
+        assert "001-nginx-502" in result.stdout
+    assert modules & HEAVY == set()
+
+
+@pytest.mark.parametrize("name", [entry.name for entry in COMMANDS])
+def test_every_command_help_imports_no_heavy_library(name: str, tmp_path: Path) -> None:
+    modules, result = loaded_modules(f"replay-{name}", "--help", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: replay-{name}")
+    assert modules & HEAVY == set()
