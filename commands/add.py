@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from libreplay.core.errors import PackError, ScenarioInvalid
-from libreplay.packs import catalog as packs
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 from replaybook.commands.list_ import duplicate_ids, scenario_record, table
 from replaybook.commands.trust import YesOption, offer
+
+if TYPE_CHECKING:
+    from libreplay.packs import catalog as packs
 
 NO_SCENARIO = "no scenario found (a scenario is a directory with meta.json)"
 
@@ -36,6 +38,8 @@ def add(
     the commit just fetched (--yes trusts it; without a terminal it stays untrusted and its first
     run asks).
     """
+    from libreplay.packs import catalog as packs
+
     before = packs.find_added_pack(source)
     say(f"{'Updating' if before else 'Cloning'} {source}" + (f" at {ref}" if ref else "") + " ...")
     pack = packs.add_pack(source, ref=ref)
@@ -50,6 +54,8 @@ def add(
 
 def _no_scenario(source: str, pack: packs.Pack, *, updated: bool) -> NoReturn:
     """A repository without a scenario is no pack: a new one is removed again, silently on stdout."""
+    from libreplay.packs import catalog as packs
+
     if not updated:
         packs.remove_pack(pack.name)
         raise PackError(f"{source}: {NO_SCENARIO}")
@@ -58,6 +64,8 @@ def _no_scenario(source: str, pack: packs.Pack, *, updated: bool) -> NoReturn:
 
 
 def _report(pack: packs.Pack, scan: packs.PackScan, *, updated: bool, json_: bool) -> None:
+    from libreplay.packs import catalog as packs
+
     commit = (pack.commit or "")[:12]
     say(f"{'Updated' if updated else 'Added'} pack {pack.name} at {commit}: "
         f"{len(scan.scenarios)} scenario(s), {len(scan.invalid)} invalid")

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from libreplay.session import lifecycle as sessions
 from replaybook.commands.common import (
     RevealOption,
     SessionArgument,
@@ -32,6 +31,8 @@ def break_(
     """Break a ready session (SESSION from stdin when omitted); print its id. Exit 6 if the
     fault does not make the check fail; the stack is then torn down. Blind by default: the
     fault drawn (and, for a mistyped --fault, the valid names) is named only with --reveal."""
+    from libreplay.session import lifecycle as sessions
+
     session_id = session_from(session)
     state = sessions.break_session(session_id, fault_name=fault, on_progress=say, reveal=reveal)
     drawn = f" (fault {state.fault})" if reveal else ""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from libreplay.session import watcher
-from libreplay.session.state import RESOLVED, SessionState
 from replaybook.commands.common import SessionArgument, emit, handles_errors, make_app, say, session_from
+
+if TYPE_CHECKING:
+    from libreplay.session.state import SessionState
 
 app = make_app("Run the success check once (exit 0 fixed, 1 not), or --watch until the session ends.")
 
@@ -27,6 +28,9 @@ def check(
 ) -> None:
     """Exit 0 when fixed (resolved), 1 otherwise. --watch writes every change to session.toml,
     answers get-hint requests, and on Ctrl-C/SIGTERM tears the stack down (unless --keep-stack)."""
+    from libreplay.session import watcher
+    from libreplay.session.state import RESOLVED
+
     session_id = session_from(session)
     if not watch:
         fixed = watcher.check_once(session_id)
@@ -40,6 +44,8 @@ def check(
 
 
 def _report(state: SessionState) -> None:
+    from libreplay.session.state import RESOLVED
+
     if state.fixed_late_at is not None:
         say(f"session {state.id}: fixed after the deadline; the outcome stays timeout")
     elif state.status == RESOLVED:

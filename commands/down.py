@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from libreplay.session import lifecycle as sessions
 from replaybook.commands.common import (
     JsonOption,
     SessionArgument,
@@ -33,6 +32,8 @@ def down(
 ) -> None:
     """A session still being played is recorded as abandoned. Prints the session id (or, with
     --json, its final state)."""
+    from libreplay.session import lifecycle as sessions
+
     if all_:
         removed = sessions.down_all()
         for session_id in removed:

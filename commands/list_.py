@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from libreplay.packs import catalog as packs
-from libreplay.scenario.model import Scenario
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say, table_lines
+
+if TYPE_CHECKING:
+    from libreplay.scenario.model import Scenario
 
 app = make_app("List the scenarios of every pack (the official one and those added).")
 
@@ -21,6 +22,8 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """List scenarios: ID, difficulty and title; `--json` for scripts."""
+    from libreplay.packs import catalog as packs  # here, so that --help never loads the catalogue
+
     scans = [packs.scan_pack(packs.get_pack(pack))] if pack else packs.scan_all()
     scenarios = [s for scan in scans for s in scan.scenarios if tag is None or tag in s.tags]
     for scan in scans:
@@ -60,6 +63,8 @@ def duplicate_ids(scenarios: list[Scenario]) -> dict[str, list[str]]:
 
 def table(scenarios: list[Scenario]) -> list[str]:
     """The seed's table: ``ID DIFF TITLE`` with a rule under the header."""
+    from libreplay.packs import catalog as packs
+
     rows = [(s.id if s.pack == packs.OFFICIAL else s.ref, str(s.difficulty), s.title) for s in scenarios]
     return table_lines(("ID", "DIFF", "TITLE"), rows)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from libreplay.packs import catalog as packs
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, table_lines
+
+if TYPE_CHECKING:
+    from libreplay.packs import catalog as packs
 
 app = make_app("List the scenario packs: the official one and those added with replay-add.")
 
@@ -14,6 +16,8 @@ app = make_app("List the scenario packs: the official one and those added with r
 @handles_errors
 def packs_(json_: JsonOption = False) -> None:
     """List packs: name, source, ref, commit and scenario count; `--json` for scripts."""
+    from libreplay.packs import catalog as packs
+
     records = [pack_record(packs.scan_pack(pack)) for pack in packs.installed_packs()]
     if json_:
         emit_json(records)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from libreplay.session import owners, state
 from replaybook.commands.common import (
     JsonOption,
     emit,
@@ -20,6 +19,8 @@ app = make_app("List live sessions: id, status, scenario, and whether the owner 
 @handles_errors
 def sessions_(json_: JsonOption = False) -> None:
     """List the sessions whose stacks are up."""
+    from libreplay.session import owners, state
+
     live = state.list_sessions()
     orphans = set(owners.find_orphans())
     for session_id, problem in state.damaged_sessions():

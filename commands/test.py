@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from libreplay.packs import catalog as packs
-from libreplay.session import cycle as testing
-from libreplay.session.cycle import CycleResult
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 from replaybook.commands.trust import YesOption, admit
+
+if TYPE_CHECKING:
+    from libreplay.session.cycle import CycleResult
 
 app = make_app("Prove scenarios work: one full cycle per fault variant, on the real engine.")
 
@@ -33,6 +33,9 @@ def test(
     --all validates everything before running anything and runs every scenario even after a failure.
     A pack not yet trusted at its commit is shown and asked about first (--yes trusts it; without a
     terminal, exit 7 and nothing runs)."""
+    from libreplay.packs import catalog as packs
+    from libreplay.session import cycle as testing
+
     if all_:
         scenarios = testing.scenarios_to_test(scenario)
     elif scenario:

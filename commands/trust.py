@@ -9,15 +9,16 @@ stops with PackUntrusted (exit 7), whose message says what to run. See libreplay
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from libreplay.packs import catalog as packs
-from libreplay.packs import trust
-from libreplay.packs.catalog import Pack
-from libreplay.scenario.model import Scenario
 from replaybook.commands.common import JsonOption, confirm, emit_json, handles_errors, make_app, say
+
+if TYPE_CHECKING:
+    from libreplay.packs import trust
+    from libreplay.packs.catalog import Pack
+    from libreplay.scenario.model import Scenario
 
 app = make_app("Show what a pack runs on this machine, and trust it at the commit checked out.")
 
@@ -38,6 +39,9 @@ def trust_command(
     """List every script the pack runs on this machine (with its size) and every service it
     starts, then ask whether to trust the pack at this commit. An update that moves the commit
     asks again. Exit 7 when the pack stays untrusted (no answer, or no terminal without --yes)."""
+    from libreplay.packs import catalog as packs
+    from libreplay.packs import trust
+
     found = packs.get_pack(pack)
     if found.official:
         say("The official pack ships with replaybook and is always trusted.")
@@ -57,6 +61,8 @@ def admit(scenario: Scenario, *, yes: bool) -> None:
 
     Raises PackUntrusted (exit 7) when the answer is no, or when nobody can be asked.
     """
+    from libreplay.packs import trust
+
     pack = trust.untrusted_pack(scenario)
     if pack is None:
         return
@@ -76,6 +82,8 @@ def offer(pack: Pack, *, yes: bool) -> None:
 
     Without a terminal and without --yes the pack just stays untrusted; the first run asks.
     """
+    from libreplay.packs import trust
+
     summary = trust.summarize(pack)
     if trust.is_trusted(pack, commit=summary.commit):
         say(f"Pack {summary.pack} is trusted at {summary.short_commit}.")
@@ -93,6 +101,8 @@ def stdin_is_terminal() -> bool:
 
 def _decide(pack: Pack, summary: trust.TrustSummary, *, yes: bool, show: bool) -> bool:
     """Show the summary, then trust with --yes, ask a terminal, or (no terminal) leave it; True if trusted."""
+    from libreplay.packs import trust
+
     if show:
         for line in summary.lines():
             say(line)

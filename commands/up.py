@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from libreplay.packs import catalog as packs
-from libreplay.session import lifecycle as sessions
 from replaybook.commands.common import JsonOption, RevealOption, emit_session, handles_errors, make_app, say
 from replaybook.commands.trust import YesOption, admit
 
@@ -29,6 +27,9 @@ def up(
     its own check. A pack not yet trusted at its commit is shown and asked about first
     (--yes trusts it; without a terminal, exit 7 and nothing is built). Blind by default: the
     talk on stderr does not name the scenario, and Compose's build output shows with --reveal."""
+    from libreplay.packs import catalog as packs
+    from libreplay.session import lifecycle as sessions
+
     found = packs.resolve_scenario(scenario)
     admit(found, yes=yes)  # before the build: the compose build already runs the pack's Dockerfiles
     state = sessions.up(found, sla_minutes=sla, on_progress=say, reveal=reveal)

@@ -8,9 +8,6 @@ from typing import Annotated
 import typer
 
 from libreplay.core.errors import ScenarioInvalid
-from libreplay.packs import catalog as packs
-from libreplay.scenario import sandbox
-from libreplay.scenario.load import load_scenario
 from replaybook.commands.common import emit, handles_errors, make_app, say
 
 app = make_app("Validate scenarios: every problem, each naming its file and field.")
@@ -25,6 +22,9 @@ def validate(
     ] = None,
 ) -> None:
     """Validate scenarios; exits 3 if any is invalid. With no argument, every installed pack."""
+    from libreplay.scenario import sandbox
+    from libreplay.scenario.load import load_scenario
+
     directories = _directories(targets or [])
     invalid = 0
     for directory, pack_name in directories:
@@ -45,6 +45,8 @@ def validate(
 
 
 def _directories(targets: list[str]) -> list[tuple[Path, str]]:
+    from libreplay.packs import catalog as packs
+
     if not targets:
         return packs.scenario_dirs_named(None)
     found: list[tuple[Path, str]] = []
