@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from libreplay.authoring import newpack
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
 app = make_app("Start a scenario pack: a git repository with a Makefile, a README and CI workflows.")
@@ -25,6 +24,8 @@ def new_pack(
 
     Writes Makefile, README.md, .gitignore, GitHub and GitLab CI files, makes the first commit
     and prints DIR. A DIR that is a file or not empty is refused (exit 3) and nothing is written."""
+    from libreplay.authoring import newpack
+
     made = newpack.create_pack(directory)
     if made.fallback_author:
         name, email = newpack.FALLBACK_AUTHOR

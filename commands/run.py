@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import shutil
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from libreplay.core.errors import EnvironmentProblem, Interrupted
 from libreplay.core.text import inert
-from libreplay.play import choice
-from libreplay.play.choice import Choice
 from replaybook.commands.common import confirm, emit, handles_errors, make_app, say, silence
 from replaybook.commands.trust import YesOption, admit
+
+if TYPE_CHECKING:
+    from libreplay.play.choice import Choice
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
 
@@ -69,6 +70,8 @@ def run(  # noqa: PLR0917 - one parameter per option
 
 
 def _choose(scenario: str | None, random_: bool, tag: str | None) -> Choice:
+    from libreplay.play import choice
+
     if scenario and random_:
         raise typer.BadParameter("name a SCENARIO or use --random, not both")
     if scenario:
