@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from libreplay.core.table import table_lines
-from libreplay.host import doctor
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
+
+if TYPE_CHECKING:
+    from libreplay.host import doctor
 
 app = make_app("Check that this machine can run scenarios, and say the exact command that fixes what is not.")
 
@@ -24,6 +26,8 @@ def doctor_(
 ) -> None:
     """Check Docker, Compose v2, tmux, git, debootstrap, free disk and the base image; exit 1 if
     something required is missing. `--fix` runs each fix command (printed on stderr) and re-checks."""
+    from libreplay.host import doctor
+
     report = doctor.examine()
     if fix and report.fixes():
         say(_fixing_notice(report))
@@ -55,6 +59,8 @@ STATUS_WIDTH = 7  # the widest status, "missing": the names line up whatever a r
 
 def render(report: doctor.Report) -> list[str]:
     """One row per finding (status, name, detail), its fix on a row of its own under it."""
+    from libreplay.host import doctor
+
     rows = []
     for finding in report.findings:
         rows.append((finding.status, finding.name, finding.detail))

@@ -16,7 +16,6 @@ from typing import Annotated
 import typer
 
 from libreplay.authoring import scaffold
-from libreplay.authoring.postmortem import read_postmortem
 from libreplay.authoring.scaffold import Answers
 from libreplay.core.errors import Interrupted
 from libreplay.core.text import inert
@@ -93,6 +92,8 @@ def new(
     )
     warnings: tuple[str, ...] = ()
     if from_postmortem is not None:
+        from libreplay.authoring.postmortem import read_postmortem  # its rules compile on import
+
         draft = read_postmortem(from_postmortem)
         answers, warnings = scaffold.with_draft(answers, draft), draft.warnings
         for warning in warnings:

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from libreplay.authoring import template_files
 from libreplay.core.errors import InvalidInput, NotFound, ScenarioInvalid
-from libreplay.packs.catalog import scenario_dirs
-from libreplay.scenario.load import is_scenario_dir, load_scenario
 
 if TYPE_CHECKING:
     from libreplay.authoring.postmortem import Draft
@@ -85,6 +83,9 @@ def check_id(scenario_id: str) -> None:
 def pack_directory(path: Path) -> Path:
     """``path`` if it is a pack: the root of a git work tree, or a directory that holds
     scenarios. A scenario directory itself, a file or a missing path is refused."""
+    from libreplay.packs.catalog import scenario_dirs
+    from libreplay.scenario.load import is_scenario_dir
+
     if not path.exists():
         raise NotFound(f"{path}: no such pack directory", hint="replaybook new-pack DIR makes one")
     if not path.is_dir():
@@ -128,6 +129,8 @@ def create_scenario(
     pack: Path, scenario_id: str, answers: Answers, *, warnings: tuple[str, ...] = ()
 ) -> NewScenario:
     """Write the scenario ``pack/scenario_id``; raise before writing anything it would refuse."""
+    from libreplay.scenario.load import load_scenario
+
     check_id(scenario_id)
     pack = pack_directory(pack)
     refuse_existing(pack, scenario_id)

@@ -22,9 +22,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-from filelock import FileLock
-
 from libreplay.core.errors import EnvironmentProblem, InvalidInput
 
 LOCK_TIMEOUT_SECONDS = 10.0
@@ -56,6 +53,8 @@ def locked(path: Path, *, create_parents: bool = True) -> Iterator[None]:
     With ``create_parents=False`` a vanished directory raises FileNotFoundError instead of
     being made again (a session torn down while someone waited for its lock).
     """
+    from filelock import FileLock  # here: commands that only read (--help, list) never load it
+
     with disk_errors(path):
         if create_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +109,8 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def write_toml(path: Path, data: dict[str, Any], *, create_parents: bool = True) -> None:
+    import tomli_w
+
     write_atomic(path, tomli_w.dumps(_drop_none(data)).encode(), create_parents=create_parents)
 
 
