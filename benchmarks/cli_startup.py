@@ -6,7 +6,7 @@ of the machine falls on all of them alike. `replay-list` runs with REPLAYBOOK_HO
 temporary directory: the official pack only. With --upstream, the Rust replaybook's `--help`
 and `list` run in the same rounds, for comparison.
 
-Usage: .venv/bin/python benchmarks/cli_startup.py [--runs 21]
+Usage: .venv/bin/python benchmarks/cli_startup.py [--runs 21] [--every-help]
        [--upstream /path/to/replaybook --upstream-scenarios /path/to/its/scenarios]
 Figures are written down in docs/benchmarks.md.
 """
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -53,6 +54,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21, help="runs of each case (at least 15)")
+    parser.add_argument("--every-help", action="store_true", help="time every replay-X --help too")
     parser.add_argument("--upstream", type=Path, help="the Rust replaybook binary, timed alongside")
     parser.add_argument("--upstream-scenarios", type=Path,
                         help="the scenarios directory its `list` reads (a clone of its official pack)")
@@ -61,6 +63,10 @@ def main() -> None:
         parser.error("--runs must be at least 15")
 
     cases = {" ".join(case): [str(BIN / case[0]), *case[1:]] for case in CASES}
+    if options.every_help:
+        for script in sorted(point.name for point in entry_points(group="console_scripts")
+                             if point.name.startswith("replay-") and (BIN / point.name).exists()):
+            cases.setdefault(f"{script} --help", [str(BIN / script), "--help"])
     if options.upstream:
         cases["upstream --help"] = [str(options.upstream), "--help"]
         scenarios = ["--scenarios-dir", str(options.upstream_scenarios)] if options.upstream_scenarios else []
@@ -75,10 +81,10 @@ def main() -> None:
             for name, argv in cases.items():
                 samples[name].append(timed_run(argv, env))
 
-    print(f"{'case':<24} {'median':>8} {'p95':>8} {'min':>8}   ({options.runs} runs each, alternating)")
+    print(f"{'case':<26} {'median':>8} {'p95':>8} {'min':>8}   ({options.runs} runs each, alternating)")
     for name, times in samples.items():
         median, p95, fastest = statistics.median(times), percentile(times, 0.95), min(times)
-        print(f"{name:<24} {median * 1000:>6.1f}ms {p95 * 1000:>6.1f}ms {fastest * 1000:>6.1f}ms")
+        print(f"{name:<26} {median * 1000:>6.1f}ms {p95 * 1000:>6.1f}ms {fastest * 1000:>6.1f}ms")
 
 
 if __name__ == "__main__":
