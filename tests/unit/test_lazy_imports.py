@@ -25,7 +25,7 @@ MARKER = "LOADED-MODULES:"
 RUNNER = f"""
 import atexit, importlib, sys
 def report():
-    print({MARKER!r} + ",".join(sorted({{name.split(".")[0] for name in sys.modules}})), file=sys.stderr)
+    print({MARKER!r} + ",".join(sorted(sys.modules)), file=sys.stderr)
 atexit.register(report)
 script, target = sys.argv[1], sys.argv[2]
 sys.argv = [script, *sys.argv[3:]]
@@ -38,13 +38,14 @@ SCRIPTS = {point.name: point.value for point in entry_points(group="console_scri
 
 
 def loaded_modules(script: str, *args: str, home: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
-    """The top-level modules loaded by ``script args…``, and how it ended."""
+    """The modules loaded by ``script args…`` (with their top-level packages), and how it ended."""
     env = {**os.environ, "REPLAYBOOK_HOME": str(home), "COLUMNS": "100"}
     result = subprocess.run([sys.executable, "-c", RUNNER, script, SCRIPTS[script], *args],
                             capture_output=True, text=True, env=env, timeout=120, check=False)
     reports = [line for line in result.stderr.splitlines() if line.startswith(MARKER)]
     assert reports, f"{script} {' '.join(args)} reported nothing:\n{result.stderr}"
-    return set(reports[-1].removeprefix(MARKER).split(",")), result
+    names = set(reports[-1].removeprefix(MARKER).split(","))
+    return names | {name.split(".")[0] for name in names}, result
 
 
 def test_the_runner_sees_a_heavy_import(tmp_path: Path) -> None:
@@ -78,3 +79,14 @@ def test_every_command_help_imports_no_heavy_library(name: str, tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"Usage: replay-{name}")
     assert modules & HEAVY == set()
+
+
+def test_the_dispatchers_help_imports_no_command_module(tmp_path: Path) -> None:
+    """`replaybook --help` prints the static table; `replaybook up --help` imports up alone."""
+    modules, _ = loaded_modules("replaybook", "--help", home=tmp_path)
+    commands = {name for name in modules if name.startswith("replaybook.commands.")}
+    assert commands == {"replaybook.commands.main", "replaybook.commands.common"}
+    modules, _ = loaded_modules("replaybook", "up", "--help", home=tmp_path)
+    commands = {name for name in modules if name.startswith("replaybook.commands.")}
+    assert commands == {"replaybook.commands.main", "replaybook.commands.common", "replaybook.commands.up",
+                        "replaybook.commands.trust"}  # up asks trust's admit, and uses its --yes option
