@@ -1,7 +1,7 @@
 """Heavy libraries are imported only by the commands that need them (issue 13).
 
 Each command line runs its installed entry point in a fresh interpreter of this venv, which
-prints, when it exits, every top-level module it has loaded; none of docker, git (gitpython),
+prints, when it exits, every module it has loaded; none of docker, git (gitpython),
 sh or watchfiles may be among them for help and for listing. An import check, not a timing:
 the timings are benchmarks/cli_startup.py's."""
 
