@@ -55,8 +55,11 @@ def test(  # noqa: PLR0917 - one parameter per option
     for found in scenarios:  # every pack answered for before the first cycle runs anything
         admit(found, yes=yes)
     cycles = [(found, variant) for found in scenarios for variant in testing.cycles_of(found, fault)]
-    results = _side_by_side(cycles, jobs, json_) if _jobs(jobs) > 1 and len(cycles) > 1 else \
-        _one_by_one(cycles, json_)
+    at_a_time = _jobs(jobs)
+    if at_a_time > 1 and len(cycles) > 1:
+        results = _side_by_side(cycles, at_a_time, json_)
+    else:
+        results = _one_by_one(cycles, json_)
     failed = [r for r in results if not r.ok]
     say(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if json_:
@@ -66,6 +69,7 @@ def test(  # noqa: PLR0917 - one parameter per option
 
 
 def _jobs(asked: int) -> int:
+    """-j 0: as many as the machine suits (libreplay.session.parallel.auto_jobs)."""
     from libreplay.session.parallel import auto_jobs
 
     return asked or auto_jobs()
@@ -96,7 +100,7 @@ def _side_by_side(cycles: list[tuple[Scenario, Fault]], jobs: int, json_: bool) 
     def started(cycle: PlannedCycle) -> None:
         say(f"testing {cycle.scenario.ref} [{cycle.fault.name}] …")
 
-    return parallel.run_side_by_side(parallel.plan(cycles), _jobs(jobs), argv_of,
+    return parallel.run_side_by_side(parallel.plan(cycles), jobs, argv_of,
                                      on_start=started, on_result=lambda result: _report(result, json_))
 
 
