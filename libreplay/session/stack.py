@@ -103,11 +103,16 @@ class Stack:
         )
 
     def up(self, on_progress: Callable[[str], None] | None = None) -> None:
-        """Build the images, then start the stack and wait until its services are running/healthy.
+        """Build the images, then start the stack and wait until its services are running/healthy."""
+        self.build(on_progress)
+        self.start(on_progress)
+
+    def build(self, on_progress: Callable[[str], None] | None = None) -> None:
+        """Build the images (from cache when nothing changed).
 
         The build runs under a project name stable per scenario directory: Compose labels
-        images with their project, so building under the session's name would give every
-        session a new image and leave the last one dangling.
+        images with their project, so building under the session's name (one `up --build`)
+        would give every session a new image and leave the last one dangling.
         """
         built = self.compose(
             "build", timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress, project=self.build_project
@@ -119,6 +124,9 @@ class Stack:
                 f"{built.how_it_ended}):\n{built.tail()}",
                 hint="`replaybook doctor` checks the engine and the base image the scenarios build from",
             )
+
+    def start(self, on_progress: Callable[[str], None] | None = None) -> None:
+        """Start the built stack and wait until its services are running/healthy."""
         started = self.compose(
             "up", "--detach", "--wait", "--remove-orphans",
             timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
