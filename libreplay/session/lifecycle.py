@@ -238,11 +238,14 @@ def up(
         stack.build(compose_progress)
         # The proof runs while Compose waits for the services: it follows the probe as soon as
         # the probe runs, and its time limits count from the moment the stack is up.
-        with _BaselineProof(stack) as baseline:
+        # get-hint goes into the shell on that thread too, once the proof passed (the stack is
+        # serving by then); put in again after the wait when that was too early.
+        with _BaselineProof(stack, then=lambda: HintChannel(state).install(verify=True)) as baseline:
             stack.start(compose_progress)
             baseline.stack_is_up()
-            _install_get_hint(state, on_progress)
             baseline.result()
+            if baseline.then_said is not None:
+                _install_get_hint(state, on_progress)
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
 
@@ -328,9 +331,11 @@ class _BaselineProof(threading.Thread):
     failing answer or guard is only tried again. :meth:`result` waits for the proof and raises
     what it found; leaving the block early (a failure, a stop signal) makes the proof give up."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, *, then: Callable[[], str | None]) -> None:
         super().__init__(name="baseline-proof", daemon=True)
         self.check = Check(stack)
+        self.then = then  # run once the proof passed: None, or what went wrong
+        self.then_said: str | None = "not run"
         self.proven = Deadline(BASELINE_TIMEOUT_SECONDS, started=False)
         self.settled = Deadline(GUARDS_SETTLE_SECONDS, started=False)
         self.events: ProbeEvents | None = queue.Queue() if self.check.http else None
@@ -356,6 +361,7 @@ class _BaselineProof(threading.Thread):
                                         deadline=self.proven, confirm=True) is not None
             if self.passed:
                 _require_guards(self.check, "the healthy stack", self.settled)
+                self.then_said = self.then()
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread by result()
             self.error = exc
 
