@@ -547,9 +547,13 @@ def inject(stack: Stack, fault: Fault) -> None:
     with tempfile.TemporaryDirectory(prefix=".break-", dir=stack.session_dir) as scratch:
         for index, step in enumerate(fault.steps):
             if step.action == "cp":
+                # Through the engine's API: one call, where a Compose process takes a while to start.
                 source = _written_now(stack.scenario_file(step.src or ""), Path(scratch) / str(index))
-                args = ["cp", str(source), f"{step.service}:{step.dest}"]
-            elif step.action == "exec":
+                problem = stack.copy_into(step.service, source, step.dest or "")
+                if problem is not None:
+                    raise ScenarioFailure(f"{stack.scenario.ref}: break[{index}].cp failed:\n{problem}")
+                continue
+            if step.action == "exec":
                 args = ["exec", "-T", step.service, *step.cmd]
             else:
                 args = ["restart", step.service]
