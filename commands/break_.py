@@ -33,6 +33,9 @@ def break_(
     fault drawn (and, for a mistyped --fault, the valid names) is named only with --reveal."""
     from libreplay.session import lifecycle as sessions
 
+    if session is None:
+        # In a pipe, replay-up takes a while yet: meet the engine meanwhile.
+        sessions.ready_to_break()
     session_id = session_from(session)
     state = sessions.break_session(session_id, fault_name=fault, on_progress=say, reveal=reveal)
     drawn = f" (fault {state.fault})" if reveal else ""

@@ -409,6 +409,17 @@ PROBE_LOOK_SECONDS = 0.1  # how often the baseline proof looks whether Compose s
 # -- replay-break ----------------------------------------------------------------------------
 
 
+def ready_to_break() -> None:
+    """What every break needs, made ready before its session is known (the engine's client,
+    the Compose program found): replay-break in a pipe waits for replay-up's session id, so
+    this is off the time to a playable session. A problem here is left for the break to report."""
+    from libreplay.engine.compose import compose_program
+
+    with suppress(ReplayError):
+        docker_api.ensure_engine()
+        compose_program()
+
+
 def break_session(
     session_id: str, *, fault_name: str | None = None, on_progress: Progress = _quiet, reveal: bool = False
 ) -> SessionState:
