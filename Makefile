@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python benchmarks/detection_latency.py
 	$(BIN)/python benchmarks/hud_memory.py
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
