@@ -10,6 +10,7 @@ from replaybook.commands.common import (
     RevealOption,
     SessionArgument,
     emit,
+    end_of_data,
     handles_errors,
     make_app,
     say,
@@ -41,6 +42,7 @@ def break_(
     drawn = f" (fault {state.fault})" if reveal else ""
     say(f"session {state.id} is broken{drawn}; the SLA clock is running")
     emit(state.id)
+    end_of_data()
 
 
 main = app
