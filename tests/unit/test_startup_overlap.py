@@ -4,7 +4,11 @@ the break was seen, and errors handed from the proof's thread to the caller."""
 
 from __future__ import annotations
 
+import io
+import os
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -96,3 +100,28 @@ def test_guards_failing_while_the_stack_starts_are_tried_again_without_a_deadlin
     settle = lifecycle.Deadline(0.0, started=False)
     began = lifecycle._require_guards(check, "the healthy stack", settle)  # type: ignore[arg-type]
     assert len(check.rounds) == 4 and check.rounds[-2] <= began <= check.rounds[-1]
+
+
+def test_end_of_data_closes_a_piped_stdout_so_the_reader_sees_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from replaybook.commands.common import emit, end_of_data
+
+    read_end, write_end = os.pipe()
+    piped = os.fdopen(write_end, "w", encoding="utf-8")  # closed through its descriptor
+    monkeypatch.setattr(sys, "stdout", piped)
+    emit("abc123")
+    end_of_data()
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.read() == b"abc123\n"  # the end came with the id: this process still runs
+
+
+def test_end_of_data_leaves_a_file_or_a_capture_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from replaybook.commands.common import end_of_data
+
+    with (tmp_path / "out").open("w", encoding="utf-8") as file:
+        monkeypatch.setattr(sys, "stdout", file)
+        end_of_data()
+        file.write("more")  # still open
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    end_of_data()  # no descriptor at all: nothing to do
