@@ -189,6 +189,8 @@ def up(
     is blanked out of Compose's own output), unless ``reveal`` (an author's view)."""
     from libreplay.packs import trust
 
+    # Meanwhile: trust, Compose's resolution of the model and the port checks come first.
+    threading.Thread(target=_meet_engine, name="meet-engine", daemon=True).start()
     # The commit the snapshot must be taken at. require_trust reads the clone's HEAD again: a
     # clone that moved in between fails the snapshot's check, so the gap fails closed.
     admitted = trust.commit_of(scenario)
@@ -415,9 +417,16 @@ def ready_to_break() -> None:
     this is off the time to a playable session. A problem here is left for the break to report."""
     from libreplay.engine.compose import compose_program
 
+    _meet_engine()
+    with suppress(ReplayError):
+        compose_program()
+
+
+def _meet_engine() -> None:
+    """The engine's client made and the engine pinged (the SDK's import and the connection are
+    a good part of a command's start); a problem is left for the step that needs the engine."""
     with suppress(ReplayError):
         docker_api.ensure_engine()
-        compose_program()
 
 
 def break_session(
