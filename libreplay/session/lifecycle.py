@@ -450,11 +450,13 @@ def break_session(
         injected_at = time.time()
         with _probe_events(check) as events:
             inject(stack, fault)
+            # A check of our own at once proves most breaks sooner than the probe's next look.
+            seen_at = _failing_now(check)
             # A guard failing now would charge the trainee for the break itself. Its round runs
             # while the break is being proven; a round that began before the check was seen to
             # fail may have seen the healthy stack, and is run again.
             with _GuardsProof(check, f"the stack broken by {named}") as guards:
-                broken_at = _proven_broken(check, events, injected_at)
+                broken_at = seen_at or _proven_broken(check, events, injected_at)
                 if broken_at is None:
                     raise ScenarioFailure(
                         f"{stack.scenario.ref}: {named} did not break anything: the check still "
@@ -596,6 +598,24 @@ def _written_now(source: Path, scratch: Path) -> Path:
     except OSError as exc:
         raise ScenarioFailure(f"{source}: the fault file could not be read ({exc})") from exc
     return fresh
+
+
+def _failing_now(check: Check) -> float | None:
+    """When a check of our own, begun after the break, failed (unix time), or None. A break may
+    take effect a moment after its steps end (nginx reloads its workers in the background):
+    an http check, one curl in the probe, is tried again for a moment; check.sh runs once."""
+    deadline = Deadline(OWN_BREAK_CHECK_SECONDS if check.http else 0.0)
+    while True:
+        began = time.time()
+        if check.once() is False:
+            return began
+        if deadline.passed():
+            return None
+        deadline.pause(OWN_BREAK_CHECK_STEP_SECONDS)
+
+
+OWN_BREAK_CHECK_SECONDS = 0.5  # then the probe's answers are waited for (BREAK_PROOF_TIMEOUT_SECONDS)
+OWN_BREAK_CHECK_STEP_SECONDS = 0.05
 
 
 def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> float | None:
