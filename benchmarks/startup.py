@@ -22,7 +22,6 @@ Figures are written down in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import statistics
@@ -35,6 +34,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+
+from cli_startup import percentile  # the same nearest-rank percentile (this directory is on the path)
 
 from libreplay.packs.catalog import resolve_scenario
 from libreplay.scenario.model import Fault, Scenario
@@ -191,11 +192,6 @@ def breakdown(lines: list[tuple[float, str]], total: float) -> list[tuple[str, f
         previous = found
     steps.append(("replay-break's exit", total - previous))
     return steps
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
 def main() -> None:
