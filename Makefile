@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python benchmarks/hud_memory.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/parallel_test.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -19,6 +19,7 @@ import contextlib
 import functools
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
@@ -106,6 +107,20 @@ def emit_session(state: Any, json_: bool) -> None:
         emit_json(state.to_dict())
     else:
         emit(state.id)
+
+
+def end_of_data() -> None:
+    """Nothing more goes to stdout: a pipe's reader (replay-break after replay-up, replay-check
+    after replay-break) sees the end now instead of when this process has finished exiting.
+    Only a pipe is closed early; a terminal, a file or a test's capture is left as it is."""
+    sys.stdout.flush()
+    try:
+        descriptor = sys.stdout.fileno()
+        is_pipe = stat.S_ISFIFO(os.fstat(descriptor).st_mode)
+    except (OSError, ValueError):  # not a real descriptor (io.UnsupportedOperation is an OSError)
+        return
+    if is_pipe:
+        os.close(descriptor)
 
 
 def fail(error: ReplayError) -> typer.Exit:

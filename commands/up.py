@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from replaybook.commands.common import JsonOption, RevealOption, emit_session, handles_errors, make_app, say
+from replaybook.commands.common import (
+    JsonOption,
+    RevealOption,
+    emit_session,
+    end_of_data,
+    handles_errors,
+    make_app,
+    say,
+)
 from replaybook.commands.trust import YesOption, admit
 
 app = make_app("Bring a scenario's stack up as a new session and prove its healthy baseline.")
@@ -35,6 +43,7 @@ def up(
     state = sessions.up(found, sla_minutes=sla, on_progress=say, reveal=reveal)
     say(f"session {state.id} is up and healthy: next, replay-break {state.id}")
     emit_session(state, json_)
+    end_of_data()  # replay-break, reading the id, need not wait for this process's exit
 
 
 main = app

@@ -31,10 +31,12 @@ How a child stands towards us is decided the same way for all of them, here:
 - *Stopping* it: SIGTERM, a grace period, then SIGKILL (:func:`_terminate`).
 
 :func:`run` and :func:`reading` are built on ``sh`` rather than on ``subprocess`` because ``sh``
-already does, in one call, what they need: a time limit that stops the child, a session of its
+already does, in one call, most of what they need: a session of its
 own, a pre-exec hook, line callbacks for stdout and stderr read by one thread of its own (so a
 caller's progress lines arrive in order, without reader threads of ours), any descriptor as
-stdout (a pipe we read), and death by a signal reported as an exit status.
+stdout (a pipe we read), and death by a signal reported as an exit status. The time limit is
+a timer of ours (:class:`_Child`): sh's own looks every 0.1 s whether the child is done, which
+held every child, however quick, for at least 0.1 s.
 
 :func:`spawn` and :func:`interactive` are built on :class:`subprocess.Popen`, because ``sh``
 cannot serve them: its one mode that leaves a child our terminal in the foreground (``_fg``)
@@ -410,6 +412,24 @@ class _Child(_Tracked):
         self.timeout = timeout
         # Leading a session of its own, its pid is its group; otherwise its group is ours.
         self.group = running.pid if own_session else None
+        # The time limit is a timer of ours, not sh's ``_timeout``: sh's thread for it looks
+        # every 0.1 s whether the child is done, so each child would cost at least 0.1 s.
+        self.expired = threading.Event()
+        self._timer = threading.Timer(timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        """Past the time limit: SIGTERM to the child's tree at once (what it started holds its
+        output open, so waiting for the child alone would wait for them); wait() then makes
+        sure the tree is gone."""
+        self.expired.set()
+        if self._done:
+            return
+        if self.group is not None:
+            _signal_group(self.group, signal.SIGTERM)
+        else:
+            _signal_pid(self.pid, signal.SIGTERM)
 
     @classmethod
     def start(
@@ -443,8 +463,6 @@ class _Child(_Tracked):
             _err=stderr,
             _out=stdout,
             _decode_errors="replace",
-            _timeout=timeout,
-            _timeout_signal=signal.SIGTERM,
             _preexec_fn=_die_with(os.getpid()),
         )
         return cls(argv, running, timeout, own_session=own_session)
@@ -452,16 +470,16 @@ class _Child(_Tracked):
     def wait(self) -> int:
         """The exit status (-N: killed by signal N). Past the time limit, or on an interrupt, the
         whole tree is killed first (ProcessTimeout, or the interrupt itself)."""
-        import sh  # loaded already by start(): only the name is looked up
-
         try:
             self.running.wait()
-        except sh.TimeoutException:
-            self.stop()
-            raise self.timed_out() from None
         except BaseException:
             self.stop()  # an interrupt: nothing we started may outlive us
             raise
+        finally:
+            self._timer.cancel()
+        if self.expired.is_set():
+            self.stop()  # what the child started may still run
+            raise self.timed_out()
         self._reaped()
         return int(self.running.exit_code or 0)
 
@@ -474,10 +492,8 @@ class _Child(_Tracked):
         else:
             pid = self.pid
             _stop_by(lambda sig: _signal_pid(pid, sig))
-        import sh  # loaded already by start()
-
-        with suppress(sh.TimeoutException):
-            self.running.wait()  # dead by now: this only reaps it
+        self._timer.cancel()
+        self.running.wait()  # dead by now: this only reaps it
         self._reaped()
 
     def timed_out(self) -> ProcessTimeout:

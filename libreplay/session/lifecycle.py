@@ -20,6 +20,7 @@ import random
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -188,6 +189,8 @@ def up(
     is blanked out of Compose's own output), unless ``reveal`` (an author's view)."""
     from libreplay.packs import trust
 
+    # Meanwhile: trust, Compose's resolution of the model and the port checks come first.
+    threading.Thread(target=_meet_engine, name="meet-engine", daemon=True).start()
     # The commit the snapshot must be taken at. require_trust reads the clone's HEAD again: a
     # clone that moved in between fails the snapshot's check, so the gap fails closed.
     admitted = trust.commit_of(scenario)
@@ -232,9 +235,19 @@ def up(
         stack.prepare(probe_image, resolved)
         on_progress(f"starting {scenario.ref if reveal else 'the scenario'} as session {session_id} "
                     f"(project {state.project})")
-        stack.up(on_progress if reveal else _without((scenario.id, scenario.directory.name), on_progress))
-        _install_get_hint(state, on_progress)
-        _prove_baseline(stack)
+        compose_progress = on_progress if reveal else _without(
+            (scenario.id, scenario.directory.name), on_progress)
+        stack.build(compose_progress)
+        # The proof runs while Compose waits for the services: it follows the probe as soon as
+        # the probe runs, and its time limits count from the moment the stack is up.
+        # get-hint goes into the shell on that thread too, once the proof passed (the stack is
+        # serving by then); put in again after the wait when that was too early.
+        with _BaselineProof(stack, then=lambda: HintChannel(state).install(verify=True)) as baseline:
+            stack.start(compose_progress)
+            baseline.stack_is_up()
+            baseline.result()
+            if baseline.then_said is not None:
+                _install_get_hint(state, on_progress)
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
 
@@ -278,21 +291,142 @@ def _mark_ready(state: SessionState) -> None:
     state.holder_pid = state.holder_started = None
 
 
-def _prove_baseline(stack: Stack) -> None:
-    check = Check(stack)
-    with _probe_events(check) as events:
-        # A passing probe answer is confirmed by a check of its own: the baseline must hold.
-        if _wait_for(check, events, fixed=True, since=None, timeout=BASELINE_TIMEOUT_SECONDS, confirm=True):
-            _require_guards(check, "the healthy stack")
+class Deadline:
+    """A time limit that starts counting when :meth:`start` is called (at once unless
+    ``started=False``: a proof begun while Compose still waits for the services is not charged
+    for that wait); :meth:`cancel` ends it early, so a proof on another thread gives up."""
+
+    def __init__(self, seconds: float, *, started: bool = True) -> None:
+        self.seconds = seconds
+        self._since: float | None = time.monotonic() if started else None
+        self._cancelled = threading.Event()
+
+    def start(self) -> None:
+        if self._since is None:
+            self._since = time.monotonic()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def left(self) -> float:
+        if self._cancelled.is_set():
+            return 0.0
+        if self._since is None:
+            return float("inf")
+        return max(0.0, self._since + self.seconds - time.monotonic())
+
+    def passed(self) -> bool:
+        return self.left() <= 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, less when the deadline comes first or is cancelled."""
+        self._cancelled.wait(min(seconds, self.left()))
+
+
+class _BaselineProof(threading.Thread):
+    """Proves on a thread of its own, while Compose starts the stack, that the healthy stack
+    passes its check (a probe answer confirmed by a check of its own, or check.sh) and then its
+    guards: the proof overlaps the wait for the services instead of following it.
+
+    Its time limits (BASELINE_TIMEOUT_SECONDS, then GUARDS_SETTLE_SECONDS) count from
+    :meth:`stack_is_up`, so a slow start is Compose's to time, not the proof's; before that, a
+    failing answer or guard is only tried again. :meth:`result` waits for the proof and raises
+    what it found; leaving the block early (a failure, a stop signal) makes the proof give up."""
+
+    def __init__(self, stack: Stack, *, then: Callable[[], str | None]) -> None:
+        super().__init__(name="baseline-proof", daemon=True)
+        self.check = Check(stack)
+        self.then = then  # run once the proof passed: None, or what went wrong
+        self.then_said: str | None = "not run"
+        self.proven = Deadline(BASELINE_TIMEOUT_SECONDS, started=False)
+        self.settled = Deadline(GUARDS_SETTLE_SECONDS, started=False)
+        self.events: ProbeEvents | None = queue.Queue() if self.check.http else None
+        self.passed = False
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> _BaselineProof:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.proven.cancel()
+        self.settled.cancel()
+
+    def stack_is_up(self) -> None:
+        self.proven.start()
+        self.settled.start()
+
+    def run(self) -> None:
+        try:
+            if self._probe_followed():
+                self.passed = _wait_for(self.check, self.events, fixed=True, since=None,
+                                        deadline=self.proven, confirm=True) is not None
+            if self.passed:
+                _require_guards(self.check, "the healthy stack", self.settled)
+                self.then_said = self.then()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by result()
+            self.error = exc
+
+    def _probe_followed(self) -> bool:
+        """For http_200: the probe's log followed once the probe runs (the stream starts at its
+        first line). False when the deadline came first."""
+        if self.events is None:
+            return True
+        while not probe_alive(self.check):
+            if self.proven.passed():
+                return False
+            self.proven.pause(PROBE_LOOK_SECONDS)
+        ProbeFollower(self.check, self.events).start()
+        return True
+
+    def result(self) -> None:
+        """Wait for the proof (bounded by its deadlines, which run now); raise what it found."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        if self.passed and not self._relapsed():
             return
-    target = stack.probe_url() if check.http else "check.sh"
-    raise ScenarioFailure(
-        f"{stack.scenario.ref}: the healthy stack fails its own success check ({target}) "
-        f"after {BASELINE_TIMEOUT_SECONDS} s: the scenario is broken before any fault",
-    )
+        target = self.check.stack.probe_url() if self.check.http else "check.sh"
+        raise ScenarioFailure(
+            f"{self.check.stack.scenario.ref}: the healthy stack fails its own success check "
+            f"({target}) after {BASELINE_TIMEOUT_SECONDS} s: the scenario is broken before any fault",
+        )
+
+    def _relapsed(self) -> bool:
+        """The probe said fail after the proof (during the rest of the start): then the healthy
+        stack must pass again (confirmed, within the time limit) before it counts as proven."""
+        last: ProbeEvent | None = None
+        while self.events is not None and not self.events.empty():
+            event = self.events.get_nowait()
+            last = event if isinstance(event, ProbeEvent) else last
+        if last is None or last.ok:
+            return False
+        return _wait_for(self.check, self.events, fixed=True, since=None,
+                         deadline=Deadline(BASELINE_TIMEOUT_SECONDS), confirm=True) is None
+
+
+PROBE_LOOK_SECONDS = 0.1  # how often the baseline proof looks whether Compose started the probe
 
 
 # -- replay-break ----------------------------------------------------------------------------
+
+
+def ready_to_break() -> None:
+    """What every break needs, made ready before its session is known (the engine's client,
+    the Compose program found): replay-break in a pipe waits for replay-up's session id, so
+    this is off the time to a playable session. A problem here is left for the break to report."""
+    from libreplay.engine.compose import compose_program
+
+    _meet_engine()
+    with suppress(ReplayError):
+        compose_program()
+
+
+def _meet_engine() -> None:
+    """The engine's client made and the engine pinged (the SDK's import and the connection are
+    a good part of a command's start); a problem is left for the step that needs the engine."""
+    with suppress(ReplayError):
+        docker_api.ensure_engine()
 
 
 def break_session(
@@ -316,13 +450,19 @@ def break_session(
         injected_at = time.time()
         with _probe_events(check) as events:
             inject(stack, fault)
-            if not _proven_broken(check, events, injected_at):
-                raise ScenarioFailure(
-                    f"{stack.scenario.ref}: {named} did not break anything: the check still "
-                    f"passes {BREAK_PROOF_TIMEOUT_SECONDS} s after it was injected"
-                )
-        # A guard failing now would charge the trainee for the break itself.
-        _require_guards(check, f"the stack broken by {named}")
+            # A check of our own at once proves most breaks sooner than the probe's next look.
+            seen_at = _failing_now(check)
+            # A guard failing now would charge the trainee for the break itself. Its round runs
+            # while the break is being proven; a round that began before the check was seen to
+            # fail may have seen the healthy stack, and is run again.
+            with _GuardsProof(check, f"the stack broken by {named}") as guards:
+                broken_at = seen_at or _proven_broken(check, events, injected_at)
+                if broken_at is None:
+                    raise ScenarioFailure(
+                        f"{stack.scenario.ref}: {named} did not break anything: the check still "
+                        f"passes {BREAK_PROOF_TIMEOUT_SECONDS} s after it was injected"
+                    )
+                guards.result(after=broken_at)
         return update_session(session_id, _start_clock)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -330,19 +470,58 @@ def break_session(
 GUARDS_SETTLE_SECONDS = 20  # a guard may need a moment after a start or a break (a service warming up)
 
 
-def _require_guards(check: Check, what: str) -> None:
-    """Every guard passes within GUARDS_SETTLE_SECONDS, or the scenario is broken (its author's
-    to fix: a guard must pass while the scenario is healthy and while it is broken)."""
-    if not check.stack.scenario.guards:
-        return
-    deadline = time.monotonic() + GUARDS_SETTLE_SECONDS
-    while failing := failing_guards(check):
-        if time.monotonic() >= deadline:
+def _require_guards(check: Check, what: str, settle: Deadline | None = None) -> float:
+    """Every guard passes within GUARDS_SETTLE_SECONDS (``settle``), or the scenario is broken
+    (its author's to fix: a guard must pass while the scenario is healthy and while it is
+    broken). Returns when the passing round began (unix time)."""
+    settle = settle or Deadline(GUARDS_SETTLE_SECONDS)
+    while True:
+        began = time.time()
+        failing = failing_guards(check) if check.stack.scenario.guards else []
+        if not failing:
+            return began
+        if settle.passed():
             raise ScenarioFailure(
                 f"{check.stack.scenario.ref}: on {what}, {guard_failure(failing)}",
                 hint="a guard passes before the fix and fails only when a shortcut destroys what it protects",
             )
-        time.sleep(SCRIPT_CHECK_INTERVAL_SECONDS)
+        settle.pause(SCRIPT_CHECK_INTERVAL_SECONDS)
+
+
+class _GuardsProof(threading.Thread):
+    """The guards' round after a break, on a thread of its own while the break is proven."""
+
+    def __init__(self, check: Check, what: str) -> None:
+        super().__init__(name="guards-proof", daemon=True)
+        self.check, self.what = check, what
+        self.settled = Deadline(GUARDS_SETTLE_SECONDS)
+        self.passed_round: float | None = None
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> _GuardsProof:
+        if self.check.stack.scenario.guards:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.settled.cancel()  # the break failed or was stopped: the round gives up
+
+    def run(self) -> None:
+        try:
+            self.passed_round = _require_guards(self.check, self.what, self.settled)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by result()
+            self.error = exc
+
+    def result(self, *, after: float) -> None:
+        """Every guard passed in a round that began once the break was seen (``after``, unix
+        time; the probe's clock is the host's), or ScenarioFailure."""
+        if not self.check.stack.scenario.guards:
+            return
+        self.join()
+        if self.error is not None:
+            raise self.error
+        if self.passed_round is None or self.passed_round < after:
+            _require_guards(self.check, self.what)
 
 
 def choose_fault(scenario: Scenario, name: str | None, *, reveal: bool = False) -> Fault:
@@ -390,9 +569,13 @@ def inject(stack: Stack, fault: Fault) -> None:
     with tempfile.TemporaryDirectory(prefix=".break-", dir=stack.session_dir) as scratch:
         for index, step in enumerate(fault.steps):
             if step.action == "cp":
+                # Through the engine's API: one call, where a Compose process takes a while to start.
                 source = _written_now(stack.scenario_file(step.src or ""), Path(scratch) / str(index))
-                args = ["cp", str(source), f"{step.service}:{step.dest}"]
-            elif step.action == "exec":
+                problem = stack.copy_into(step.service, source, step.dest or "")
+                if problem is not None:
+                    raise ScenarioFailure(f"{stack.scenario.ref}: break[{index}].cp failed:\n{problem}")
+                continue
+            if step.action == "exec":
                 args = ["exec", "-T", step.service, *step.cmd]
             else:
                 args = ["restart", step.service]
@@ -417,8 +600,28 @@ def _written_now(source: Path, scratch: Path) -> Path:
     return fresh
 
 
-def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> bool:
-    return _wait_for(check, events, fixed=False, since=injected_at, timeout=BREAK_PROOF_TIMEOUT_SECONDS)
+def _failing_now(check: Check) -> float | None:
+    """When a check of our own, begun after the break, failed (unix time), or None. A break may
+    take effect a moment after its steps end (nginx reloads its workers in the background):
+    an http check, one curl in the probe, is tried again for a moment; check.sh runs once."""
+    deadline = Deadline(OWN_BREAK_CHECK_SECONDS if check.http else 0.0)
+    while True:
+        began = time.time()
+        if check.once() is False:
+            return began
+        if deadline.passed():
+            return None
+        deadline.pause(OWN_BREAK_CHECK_STEP_SECONDS)
+
+
+OWN_BREAK_CHECK_SECONDS = 0.5  # then the probe's answers are waited for (BREAK_PROOF_TIMEOUT_SECONDS)
+OWN_BREAK_CHECK_STEP_SECONDS = 0.05
+
+
+def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> float | None:
+    """When the check was seen to fail after the break (unix time), or None."""
+    return _wait_for(check, events, fixed=False, since=injected_at,
+                     deadline=Deadline(BREAK_PROOF_TIMEOUT_SECONDS))
 
 
 def finish(session_id: str, status: str, *, error: str | None = None) -> SessionState:
@@ -619,13 +822,17 @@ def _probe_events(check: Check) -> Iterator[ProbeEvents | None]:
     yield events
 
 
-def _next_event(events: ProbeEvents | None, deadline: float) -> ProbeFollowerEvent | NothingArrived:
+def _next_event(events: ProbeEvents | None, deadline: Deadline) -> ProbeFollowerEvent | NothingArrived:
     if events is None:
         return NothingArrived()
     try:
-        return events.get(timeout=max(0.0, deadline - time.monotonic()))
+        # Bounded even while the deadline has not started, so a cancel is seen.
+        return events.get(timeout=min(deadline.left(), EVENT_WAIT_STEP_SECONDS))
     except queue.Empty:
         return NothingArrived()
+
+
+EVENT_WAIT_STEP_SECONDS = 0.5
 
 
 def probe_alive(check: Check) -> bool:
@@ -637,41 +844,42 @@ def probe_alive(check: Check) -> bool:
 
 
 def _wait_for(
-    check: Check, events: ProbeEvents | None, *, fixed: bool, since: float | None, timeout: float,
+    check: Check, events: ProbeEvents | None, *, fixed: bool, since: float | None, deadline: Deadline,
     confirm: bool = False,
-) -> bool:
+) -> float | None:
     """Wait (bounded) until the check answers ``fixed``: the probe's ``events`` for http_200
     (answers from ``since``, unix time, on; ``confirm``: a passing answer is checked once more),
-    check.sh once a second for exit_zero (``events`` None). False on time, or when the probe is gone."""
+    check.sh once a second for exit_zero (``events`` None). Returns when that answer was seen
+    (unix time: the probe's stamp, or the start of the script's run); None on time, or when the
+    probe is gone."""
     if events is None:
-        return _poll(check, want=fixed, timeout=timeout)
+        return _poll(check, want=fixed, deadline=deadline)
     def answers(event: ProbeFollowerEvent | NothingArrived) -> bool:
         return (isinstance(event, ProbeEvent) and event.ok is fixed
                 and (since is None or event.at >= since - 0.5))
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while not deadline.passed():
         event = _next_event(events, deadline)
         if answers(event) and (not confirm or check.once() is fixed):
-            return True
+            assert isinstance(event, ProbeEvent)
+            return event.at
         if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
-            return False
-    return False
+            return None
+    return None
 
 
-def _poll(check: Check, *, want: bool, timeout: float) -> bool:
+def _poll(check: Check, *, want: bool, deadline: Deadline) -> float | None:
     """Run a script check until it answers ``want`` (bounded; scripts have no event stream)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        started = time.monotonic()
+    while not deadline.passed():
+        started, began = time.monotonic(), time.time()
         if check.once() is want:
-            return True
-        time.sleep(max(0.0, SCRIPT_CHECK_INTERVAL_SECONDS - (time.monotonic() - started)))
-    return False
+            return began
+        deadline.pause(max(0.0, SCRIPT_CHECK_INTERVAL_SECONDS - (time.monotonic() - started)))
+    return None
 
 
 def wait_until_fixed(session_id: str, *, since: float, timeout: float) -> bool:
     """Wait (bounded) for the check to pass after ``since`` (unix time); used after solve.sh."""
     check = Check(open_stack(load_session(session_id)))
     with _probe_events(check) as events:
-        return _wait_for(check, events, fixed=True, since=since, timeout=timeout)
+        return _wait_for(check, events, fixed=True, since=since, deadline=Deadline(timeout)) is not None

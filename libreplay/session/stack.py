@@ -15,18 +15,21 @@ taken at up: the pack's checkout is never run from.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from libreplay.core import paths
 from libreplay.core.errors import ScenarioFailure
 from libreplay.core.proc import Completed, run
+from libreplay.engine import docker_api
 from libreplay.engine.compose import compose_argv
 from libreplay.engine.docker_api import HOME_LABEL, SESSION_LABEL
 from libreplay.scenario.model import Scenario
@@ -40,6 +43,7 @@ UP_TIMEOUT_SECONDS = 1200  # a cold build of a scenario's images on 2 cores
 DOWN_TIMEOUT_SECONDS = 120
 STEP_TIMEOUT_SECONDS = 60
 SCRIPT_TIMEOUT_SECONDS = 120
+CONTAINER_NUMBER_LABEL = "com.docker.compose.container-number"  # Compose's: which replica
 PORT_TAKEN = re.compile(r"port is already allocated|address already in use", re.IGNORECASE)
 
 
@@ -103,11 +107,16 @@ class Stack:
         )
 
     def up(self, on_progress: Callable[[str], None] | None = None) -> None:
-        """Build the images, then start the stack and wait until its services are running/healthy.
+        """Build the images, then start the stack and wait until its services are running/healthy."""
+        self.build(on_progress)
+        self.start(on_progress)
+
+    def build(self, on_progress: Callable[[str], None] | None = None) -> None:
+        """Build the images (from cache when nothing changed).
 
         The build runs under a project name stable per scenario directory: Compose labels
-        images with their project, so building under the session's name would give every
-        session a new image and leave the last one dangling.
+        images with their project, so building under the session's name (one `up --build`)
+        would give every session a new image and leave the last one dangling.
         """
         built = self.compose(
             "build", timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress, project=self.build_project
@@ -119,6 +128,9 @@ class Stack:
                 f"{built.how_it_ended}):\n{built.tail()}",
                 hint="`replaybook doctor` checks the engine and the base image the scenarios build from",
             )
+
+    def start(self, on_progress: Callable[[str], None] | None = None) -> None:
+        """Start the built stack and wait until its services are running/healthy."""
         started = self.compose(
             "up", "--detach", "--wait", "--remove-orphans",
             timeout=UP_TIMEOUT_SECONDS, on_progress=on_progress,
@@ -137,6 +149,27 @@ class Stack:
                 f"{logs.tail(30)}",
                 hint="a service exited or never became healthy",
             )
+
+    def copy_into(self, service: str, source: Path, dest: str) -> str | None:
+        """Copy the host file ``source`` to the path ``dest`` in the service's container (its
+        first), as `docker compose cp` does (name, mode, owner and times kept), in one call to the
+        engine. None, or why it could not."""
+        import docker.errors
+
+        found = docker_api.labelled("containers", project=self.project, service=service)
+        if not found:
+            return f"service {service!r} has no container"
+        container = min(found, key=lambda c: int(c.labels.get(CONTAINER_NUMBER_LABEL, "1") or 1))
+        target = PurePosixPath(dest)
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            tar.add(source, arcname=target.name, recursive=False)
+        with docker_api.engine_errors():
+            try:
+                container.put_archive(str(target.parent), archive.getvalue())
+            except docker.errors.APIError as exc:
+                return str(exc.explanation or exc)
+        return None
 
     def host_ports(self) -> tuple[HostPort, ...]:
         """What the session's model publishes on the host's loopback."""

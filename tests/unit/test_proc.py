@@ -264,3 +264,18 @@ def test_run_outside_a_session_of_its_own_keeps_our_group_and_a_timeout_stops_it
 def test_run_in_a_session_of_its_own_by_default() -> None:
     ran = proc.run(["sh", "-c", "ps -o sid= -p $$"], timeout=10)
     assert int(ran.stdout) != os.getsid(0)
+
+
+def test_a_run_past_its_time_limit_stops_the_whole_tree_and_says_so(tmp_path: Path) -> None:
+    # The grandchild holds the output open: the tree goes at the limit, not the child alone.
+    pids = tmp_path / "pids"
+    started = time.monotonic()
+    with pytest.raises(proc.ProcessTimeout, match="did not finish within 1 s"):
+        proc.run(["sh", "-c", SLEEPER.format(pids=pids)], timeout=1)
+    assert time.monotonic() - started < 20  # far below the sleeper's 30 s
+    assert eventually(lambda: gone(pid_in(pids)))
+
+
+def test_a_run_within_its_time_limit_gives_the_exit_status_and_output() -> None:
+    ran = proc.run(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
+    assert (ran.exit_code, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
