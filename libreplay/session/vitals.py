@@ -2,7 +2,9 @@
 
 :class:`StackFollower` follows the engine's event stream for the session's Compose project
 (the engine pushes, nobody polls) and tells the watcher when one of its containers was
-removed or stopped, and when the stream itself ended (the engine went away or restarted).
+removed or stopped, and when the stream itself ended (the engine went away or restarted);
+for an ``exit_zero`` check it also tells of anything that may have changed the stack (a
+container started or restarted, a ``docker exec`` ended), so the check runs right after it.
 :func:`shell_problem` then says whether the trainee's shell is gone for good: a container
 removed (``docker rm -f``), or stopped and not started again within a grace period (a
 restart policy, or a restart of the service, brings it back well within it).
@@ -24,35 +26,48 @@ from libreplay.session.state import SessionState
 STREAM_RETRY_SECONDS = 1.0
 STOPPED_GRACE_SECONDS = 3.0
 LIVE_STATUSES = ("running", "restarting")
+GONE_ACTIONS = ("die", "destroy")
+# What may have changed what a check sees: the watcher runs an exit_zero check right after it.
+CHANGE_ACTIONS = ("die", "start", "restart", "exec_die")
 
 
 @dataclass(frozen=True)
 class StackEvent:
     """A container of the stack was removed (``destroy``) or stopped (``die``), or a stopped one
-    is due to be looked at again (``recheck``); ``ended``: the event stream ended."""
+    is due to be looked at again (``recheck``), or (when changes are followed) started,
+    restarted or ended an exec; ``ended``: the event stream ended. ``at``: the engine's time of
+    the event (unix seconds), 0 for the watcher's own."""
 
     service: str = ""
     action: str = ""
     ended: bool = False
+    at: float = 0.0
 
     @property
     def settles(self) -> bool:
         """Whether the stack can be judged now (a stop is judged after its grace period)."""
         return self.action in ("destroy", "recheck")
 
+    @property
+    def may_change(self) -> bool:
+        """Whether what a check sees may have changed (a new answer is worth asking for)."""
+        return self.action in CHANGE_ACTIONS
+
 
 class StackFollower(threading.Thread):
-    """Puts a :class:`StackEvent` on ``events`` for each container of ``project`` that goes away."""
+    """Puts a :class:`StackEvent` on ``events`` for each container of ``project`` that goes away,
+    and, with ``changes``, for each that starts, restarts or ends an exec."""
 
-    def __init__(self, project: str, events: EventSink[StackEvent]) -> None:
+    def __init__(self, project: str, events: EventSink[StackEvent], *, changes: bool = False) -> None:
         super().__init__(name="stack-follower", daemon=True)
         self.project = project
         self.events = events
+        self.actions = sorted({*GONE_ACTIONS, *CHANGE_ACTIONS}) if changes else list(GONE_ACTIONS)
 
     def run(self) -> None:
         started = time.monotonic()
         filters = {
-            "type": "container", **docker_api.label_filter(project=self.project), "event": ["die", "destroy"]
+            "type": "container", **docker_api.label_filter(project=self.project), "event": self.actions
         }
         try:
             for event in docker_api.client().api.events(decode=True, filters=filters):
@@ -66,13 +81,18 @@ class StackFollower(threading.Thread):
     def _put(self, event: dict[str, Any]) -> None:
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
         service, action = str(attributes.get(SERVICE_LABEL, "")), str(event.get("Action", ""))
-        found = StackEvent(service=service, action=action)
+        found = StackEvent(service=service, action=action, at=_event_time(event))
         self.events.put(found)
         if found.action == "die":
             recheck = StackEvent(service=found.service, action="recheck")
             timer = threading.Timer(STOPPED_GRACE_SECONDS, self.events.put, args=(recheck,))
             timer.daemon = True
             timer.start()
+
+
+def _event_time(event: dict[str, Any]) -> float:
+    nanoseconds = event.get("timeNano")
+    return nanoseconds / 1e9 if isinstance(nanoseconds, int) else float(event.get("time") or 0)
 
 
 def shell_problem(state: SessionState) -> str | None:

@@ -2,8 +2,11 @@
 
 The watcher is one event loop over one queue: the probe's answers (an ``http_200`` check), the
 trainee's hint requests from the shell's log stream, the engine's word on the stack's containers,
-changes of the session directory, the guards' rounds, and the deadline; an ``exit_zero`` check
-runs ``check.sh`` once a second between events. It writes the outcome through
+changes of the session directory, the guards' rounds, and the deadline. An ``exit_zero`` check
+has no stream of answers: ``check.sh`` runs right after the engine says something in the stack
+may have changed (a container started, restarted or stopped, a ``docker exec`` ended, other
+than the check's own), and once a second besides for fixes no event announces (a command typed
+in the trainee's shell). It writes the outcome through
 :mod:`libreplay.session.lifecycle` (``finish``), which the HUD, ``replaybook run`` and the
 ledger then read.
 
@@ -65,6 +68,7 @@ from libreplay.session.lifecycle import (
     probe_alive,
     reveal_hint,
 )
+from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.stack import Stack
 from libreplay.session.state import (
     ERROR,
@@ -191,6 +195,11 @@ class _Watcher:
         self.hint_follower: HintFollower | None = None
         self.tools = ToolDesk(self.channel)  # the trainee's docker tools, on the same channel
         self.events: queue.Queue[WatcherEvent] = queue.Queue()
+        self.next_check = 0.0  # (monotonic) when an exit_zero check is due: now, at first
+        # Engine time (unix seconds) the last check.sh ended: events before it are answered
+        # already (the check ran after them) or were the check's own execs.
+        self.checked_until = 0.0
+        self.engine_skew = 0.0  # the engine's clock minus ours
         self.stop = threading.Event()
         self.hold = Hold(
             self.session_id, guarded=bool(stack.scenario.guards), restart=self._restart,
@@ -200,7 +209,9 @@ class _Watcher:
     def run(self) -> SessionState:
         if self.check.http:
             ProbeFollower(self.check, self.events).start()
-        StackFollower(self.stack.project, self.events).start()
+        else:
+            self.engine_skew = engine_now() - time.time()
+        self._follow_stack()
         self._follow_hints()
         if self.stack.scenario.guards:
             GuardRunner(self.check, self.events, self.stop).start()
@@ -212,7 +223,6 @@ class _Watcher:
             self.tools.close()
 
     def _loop(self) -> SessionState:
-        next_poll = 0.0
         while True:
             try:
                 state = self.last_state = load_session(self.session_id)
@@ -228,14 +238,12 @@ class _Watcher:
                 self._finish(due)
                 continue
             wait = self.hold.seconds_to_next(state, now())
-            # check.sh has no event stream; nor has the wait for a restarted service to answer.
+            # check.sh has no stream of answers; nor has the wait for a restarted service to answer.
             if not self.check.http or self.hold.polling:
-                if time.monotonic() >= next_poll:
-                    asked = time.time()
-                    self.hold.checked(self.check.once(), asked, state)
-                    next_poll = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+                if time.monotonic() >= self.next_check:
+                    self._check_now(state)
                     continue
-                wait = min(wait, max(0.0, next_poll - time.monotonic()))
+                wait = min(wait, max(0.0, self.next_check - time.monotonic()))
             self._handle(self._wait_event(wait), state)
 
     def _handle(self, event: WatcherEvent | NothingArrived, state: SessionState) -> None:
@@ -259,13 +267,24 @@ class _Watcher:
         elif isinstance(event, StackEvent):
             self._stack_changed(event, state)
 
+    def _check_now(self, state: SessionState) -> None:
+        asked = time.time()
+        self.hold.checked(self.check.once(), asked, state)
+        self.checked_until = time.time() + self.engine_skew
+        self.next_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+
+    def _follow_stack(self) -> None:
+        StackFollower(self.stack.project, self.events, changes=not self.check.http).start()
+
     def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
         """The engine's word on the stack: a shell gone for good ends the session; an event
         stream that ended is followed again while the engine still answers."""
         if event.ended:
             docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
-            StackFollower(self.stack.project, self.events).start()
+            self._follow_stack()
             event = StackEvent(service=state.shell_service, action="recheck")  # missed meanwhile?
+        if event.may_change and event.service != PROBE_SERVICE and event.at > self.checked_until:
+            self.next_check = 0.0  # ask check.sh now (http_200: the probe sees it by itself)
         if event.settles and event.service == state.shell_service:
             problem = shell_problem(state)
             if problem is not None:
