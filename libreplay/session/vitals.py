@@ -27,8 +27,10 @@ STREAM_RETRY_SECONDS = 1.0
 STOPPED_GRACE_SECONDS = 3.0
 LIVE_STATUSES = ("running", "restarting")
 GONE_ACTIONS = ("die", "destroy")
+BACK_ACTIONS = ("start", "restart")
+EXEC_ENDED = "exec_die"
 # What may have changed what a check sees: the watcher runs an exit_zero check right after it.
-CHANGE_ACTIONS = ("die", "start", "restart", "exec_die")
+CHANGE_ACTIONS = ("die", *BACK_ACTIONS, EXEC_ENDED)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class StackEvent:
         return self.action in ("destroy", "recheck")
 
     @property
+    def changes_containers(self) -> bool:
+        """A container stopped, went or (re)started (an exec does not count)."""
+        return self.action in (*GONE_ACTIONS, *BACK_ACTIONS)
+
+    @property
     def may_change(self) -> bool:
         """Whether what a check sees may have changed (a new answer is worth asking for)."""
         return self.action in CHANGE_ACTIONS
@@ -56,13 +63,15 @@ class StackEvent:
 
 class StackFollower(threading.Thread):
     """Puts a :class:`StackEvent` on ``events`` for each container of ``project`` that goes away,
-    and, with ``changes``, for each that starts, restarts or ends an exec."""
+    with ``returns`` for each that starts or restarts, with ``execs`` for each exec that ends."""
 
-    def __init__(self, project: str, events: EventSink[StackEvent], *, changes: bool = False) -> None:
+    def __init__(
+        self, project: str, events: EventSink[StackEvent], *, returns: bool = False, execs: bool = False
+    ) -> None:
         super().__init__(name="stack-follower", daemon=True)
         self.project = project
         self.events = events
-        self.actions = sorted({*GONE_ACTIONS, *CHANGE_ACTIONS}) if changes else list(GONE_ACTIONS)
+        self.actions = [*GONE_ACTIONS, *(BACK_ACTIONS if returns else ()), *((EXEC_ENDED,) if execs else ())]
 
     def run(self) -> None:
         started = time.monotonic()

@@ -71,6 +71,7 @@ from libreplay.session.lifecycle import (
 from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.stack import Stack
 from libreplay.session.state import (
+    ACTIVE,
     ERROR,
     RESOLVED,
     SESSION_FILE,
@@ -80,7 +81,14 @@ from libreplay.session.state import (
     now,
 )
 from libreplay.session.tools import ToolDesk
-from libreplay.session.verify import GuardRunner, GuardsChecked, RestartDone, Restarter
+from libreplay.session.verify import (
+    GUARD_IDLE_INTERVAL_SECONDS,
+    GUARD_INTERVAL_SECONDS,
+    GuardRunner,
+    GuardsChecked,
+    RestartDone,
+    Restarter,
+)
 from libreplay.session.vitals import StackEvent, StackFollower, shell_problem
 
 
@@ -201,6 +209,7 @@ class _Watcher:
         self.checked_until = 0.0
         self.engine_skew = 0.0  # the engine's clock minus ours
         self.stop = threading.Event()
+        self.guards: GuardRunner | None = None
         self.hold = Hold(
             self.session_id, guarded=bool(stack.scenario.guards), restart=self._restart,
             resolve=lambda: self._finish(RESOLVED), publish=self._publish,
@@ -214,12 +223,14 @@ class _Watcher:
         self._follow_stack()
         self._follow_hints()
         if self.stack.scenario.guards:
-            GuardRunner(self.check, self.events, self.stop).start()
+            self.guards = GuardRunner(self.check, self.events, self.stop, pace=self._guard_pace)
+            self.guards.start()
         threading.Thread(target=self._watch_files, name="session-files", daemon=True).start()
         try:
             return self._loop()
         finally:
             self.stop.set()
+            self._nudge_guards()
             self.tools.close()
 
     def _loop(self) -> SessionState:
@@ -269,12 +280,30 @@ class _Watcher:
 
     def _check_now(self, state: SessionState) -> None:
         asked = time.time()
-        self.hold.checked(self.check.once(), asked, state)
+        self._checked(self.check.once(), asked, state)
         self.checked_until = time.time() + self.engine_skew
         self.next_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
 
+    def _checked(self, ok: bool, at: float, state: SessionState) -> None:
+        passed_now = ok and not self.hold.check_ok
+        self.hold.checked(ok, at, state)
+        if passed_now:
+            self._nudge_guards()  # a passing check waits on a guard round to start the hold
+
+    def _guard_pace(self) -> float:
+        """Guard rounds every 2 s while one can start, suspend or end a hold, or clear a failing
+        guard's message; slower while the check fails (read by the guards' thread)."""
+        idle = self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail
+        return GUARD_IDLE_INTERVAL_SECONDS if idle else GUARD_INTERVAL_SECONDS
+
+    def _nudge_guards(self) -> None:
+        if self.guards is not None:
+            self.guards.nudge()
+
     def _follow_stack(self) -> None:
-        StackFollower(self.stack.project, self.events, changes=not self.check.http).start()
+        # exit_zero: every change may change check.sh's answer; guards: a container coming back.
+        script, guarded = not self.check.http, bool(self.stack.scenario.guards)
+        StackFollower(self.stack.project, self.events, returns=script or guarded, execs=script).start()
 
     def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
         """The engine's word on the stack: a shell gone for good ends the session; an event
@@ -283,8 +312,11 @@ class _Watcher:
             docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
             self._follow_stack()
             event = StackEvent(service=state.shell_service, action="recheck")  # missed meanwhile?
-        if event.may_change and event.service != PROBE_SERVICE and event.at > self.checked_until:
+        ours = event.service == PROBE_SERVICE or event.at <= self.checked_until
+        if not self.check.http and event.may_change and not ours:
             self.next_check = 0.0  # ask check.sh now (http_200: the probe sees it by itself)
+        if event.changes_containers and event.service != PROBE_SERVICE:
+            self._nudge_guards()  # a container stopped, went or came back: what a guard sees may differ
         if event.settles and event.service == state.shell_service:
             problem = shell_problem(state)
             if problem is not None:
@@ -302,7 +334,7 @@ class _Watcher:
         if isinstance(event, ProbeEvent):
             started = state.started_at.timestamp() if state.started_at else 0.0
             if event.at >= started:
-                self.hold.checked(event.ok, event.at, state)
+                self._checked(event.ok, event.at, state)
         elif isinstance(event, GuardsChecked):
             self.hold.guards_checked(event, state)
         else:
