@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from benchkit import BIN, replay
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTPACK = ROOT / "tests" / "fixtures" / "testpack"
@@ -50,16 +51,6 @@ CONDITIONS = {
     "http_200": Condition("http_200", TESTPACK / "t-http", ("--fault", "script"), "app"),
     "exit_zero": Condition("exit_zero", TESTPACK / "t-exit", (), "box"),
 }
-BIN = Path(sys.executable).parent
-
-
-def replay(*argv: str) -> str:
-    result = subprocess.run(
-        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, check=False, env=os.environ
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed:\n{result.stderr}")
-    return result.stdout.strip()
 
 
 def session_status(session: str) -> str:

@@ -29,24 +29,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 
 import psutil
+from benchkit import BIN, replay
 
-BIN = Path(sys.executable).parent
 PROBE_SERVICE = "replaybook-probe"
 TARGET_SHARE_PER_SESSION = 0.01  # of one core
 TARGET_WATCHER_MB = 30.0
-
-
-def replay(*argv: str) -> str:
-    result = subprocess.run(
-        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, check=False, env=os.environ
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stderr}")
-    return result.stdout.strip()
 
 
 def broken_session(scenario: str) -> str:
