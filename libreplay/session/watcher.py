@@ -89,7 +89,7 @@ from libreplay.session.verify import (
     RestartDone,
     Restarter,
 )
-from libreplay.session.vitals import StackEvent, StackFollower, shell_problem
+from libreplay.session.vitals import EXEC_ENDED, StackEvent, StackFollower, shell_problem
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,39 @@ def _end_in_error(last: SessionState, failure: ReplayError) -> None:
         failure.message = f"{failure.message} (session {last.id} ended: recorded as abandoned)"
 
 
+class CheckTriggers:
+    """Which of the engine's events of the stack are worth an ``exit_zero`` check run now.
+
+    An event after the last run's end is. One before its start is not: that run saw it. One
+    inside its window (engine time) may be the run's own exec, or a trainee's exec that landed
+    while it ran and that it may have missed: the check's own execs go to the services seen in
+    its earlier windows, so an exec that ended in another service is worth one more run (the
+    first window teaches those services, at the cost of one run). A container that started,
+    restarted or stopped inside the window is always worth one: a check does not do that.
+    """
+
+    def __init__(self) -> None:
+        self.window = (0.0, 0.0)  # the last run's start and end, engine time (unix seconds)
+        self.check_services: set[str] = set()  # where the check's own execs ran so far
+
+    def ran(self, started: float, ended: float) -> None:
+        self.window = (started, ended)
+
+    def worth_a_run(self, event: StackEvent) -> bool:
+        if not event.may_change or event.service == PROBE_SERVICE:
+            return False
+        started, ended = self.window
+        if event.at > ended:
+            return True
+        if event.at < started:
+            return False
+        if event.action != EXEC_ENDED:
+            return True
+        new = event.service not in self.check_services
+        self.check_services.add(event.service)
+        return new
+
+
 class _SessionEnded(Exception):
     """The session directory disappeared under the watcher."""
 
@@ -204,9 +237,7 @@ class _Watcher:
         self.tools = ToolDesk(self.channel)  # the trainee's docker tools, on the same channel
         self.events: queue.Queue[WatcherEvent] = queue.Queue()
         self.next_check = 0.0  # (monotonic) when an exit_zero check is due: now, at first
-        # Engine time (unix seconds) the last check.sh ended: events before it are answered
-        # already (the check ran after them) or were the check's own execs.
-        self.checked_until = 0.0
+        self.triggers = CheckTriggers()
         self.engine_skew = 0.0  # the engine's clock minus ours
         self.stop = threading.Event()
         self.guards: GuardRunner | None = None
@@ -281,7 +312,7 @@ class _Watcher:
     def _check_now(self, state: SessionState) -> None:
         asked = time.time()
         self._checked(self.check.once(), asked, state)
-        self.checked_until = time.time() + self.engine_skew
+        self.triggers.ran(asked + self.engine_skew, time.time() + self.engine_skew)
         self.next_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
 
     def _checked(self, ok: bool, at: float, state: SessionState) -> None:
@@ -312,8 +343,7 @@ class _Watcher:
             docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
             self._follow_stack()
             event = StackEvent(service=state.shell_service, action="recheck")  # missed meanwhile?
-        ours = event.service == PROBE_SERVICE or event.at <= self.checked_until
-        if not self.check.http and event.may_change and not ours:
+        if not self.check.http and self.triggers.worth_a_run(event):
             self.next_check = 0.0  # ask check.sh now (http_200: the probe sees it by itself)
         if event.changes_containers and event.service != PROBE_SERVICE:
             self._nudge_guards()  # a container stopped, went or came back: what a guard sees may differ

@@ -1,5 +1,6 @@
 """What wakes the checks between their rounds: the engine's events of the stack (read into
-StackEvents, with the engine's time) and the guards' pace and nudges."""
+StackEvents, with the engine's time), which of them are worth an exit_zero check run, and the
+guards' pace and nudges."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 
 from libreplay.session import verify
+from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.verify import GuardRunner, GuardsChecked
 from libreplay.session.vitals import StackEvent, StackFollower
+from libreplay.session.watcher import CheckTriggers
 
 
 def engine_event(
@@ -99,3 +102,18 @@ def test_guards_run_at_once_then_at_their_pace_and_at_once_when_nudged(rounds: R
         runner.nudge()
         runner.join(timeout=2)
     assert not runner.is_alive()  # stopped and nudged: it does not sit out its pace
+
+
+def test_a_check_runs_after_news_not_after_its_own_execs() -> None:
+    triggers = CheckTriggers()
+    assert triggers.worth_a_run(StackEvent("box", "exec_die", at=5.0))  # before any run: news
+    triggers.ran(10.0, 10.4)
+    assert triggers.worth_a_run(StackEvent("box", "exec_die", at=10.2))  # the first window teaches
+    triggers.ran(11.0, 11.4)
+    assert not triggers.worth_a_run(StackEvent("box", "exec_die", at=11.2))  # the check's own
+    assert not triggers.worth_a_run(StackEvent("box", "exec_die", at=10.9))  # the run began after it
+    assert triggers.worth_a_run(StackEvent("box", "exec_die", at=11.5))  # after the run: news
+    assert triggers.worth_a_run(StackEvent("edge", "exec_die", at=11.3))  # another service, meanwhile
+    assert triggers.worth_a_run(StackEvent("box", "restart", at=11.3))  # a check restarts nothing
+    assert not triggers.worth_a_run(StackEvent(PROBE_SERVICE, "exec_die", at=12.0))  # the guards' fetches
+    assert not triggers.worth_a_run(StackEvent("box", "recheck", at=12.0))
