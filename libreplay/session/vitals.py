@@ -3,8 +3,8 @@
 :class:`StackFollower` follows the engine's event stream for the session's Compose project
 (the engine pushes, nobody polls) and tells the watcher when one of its containers was
 removed or stopped, and when the stream itself ended (the engine went away or restarted);
-for an ``exit_zero`` check it also tells of anything that may have changed the stack (a
-container started or restarted, a ``docker exec`` ended), so the check runs right after it.
+when asked it also tells of a container that started or restarted and of a ``docker exec``
+that ended, after which the watcher runs an ``exit_zero`` check or a guard round at once.
 :func:`shell_problem` then says whether the trainee's shell is gone for good: a container
 removed (``docker rm -f``), or stopped and not started again within a grace period (a
 restart policy, or a restart of the service, brings it back well within it).
