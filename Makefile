@@ -42,6 +42,8 @@ unit: venv
 
 bench: setup
 	$(BIN)/python benchmarks/detection_latency.py
+	$(BIN)/python benchmarks/idle_cost.py
+	$(BIN)/python benchmarks/hud_detection.py
 	$(BIN)/python benchmarks/hud_memory.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/parallel_test.py

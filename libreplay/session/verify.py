@@ -2,9 +2,12 @@
 
 A guard (docs/scenario-format.md, "Fair wins") is a named check that passes while the scenario
 is broken and fails when a shortcut destroys what the real fix keeps. :func:`failing_guards`
-runs every guard once; :class:`GuardRunner` does so every :data:`GUARD_INTERVAL_SECONDS` for
-the watcher, whose one queue takes its :class:`GuardsChecked`. :class:`Restarter` restarts the
-``survive_restart`` services off the watcher's thread and says when it is done.
+runs every guard once; :class:`GuardRunner` does so for the watcher, whose one queue takes its
+:class:`GuardsChecked`: every :data:`GUARD_INTERVAL_SECONDS` while a round can start, suspend or
+end a hold, every :data:`GUARD_IDLE_INTERVAL_SECONDS` otherwise (a guard script costs the
+Compose CLI), and at once when the watcher nudges it (the stack changed, the check passed).
+:class:`Restarter` restarts the ``survive_restart`` services off the watcher's thread and says
+when it is done.
 
 :func:`prove_holds` is the same rules for ``replaybook test``, polled: after the reference fix,
 the services restart, the check passes again and keeps passing for the hold, and every guard
@@ -26,6 +29,9 @@ from libreplay.session.checks import CHECK_TIMEOUT_SECONDS, Check, EventSink
 from libreplay.session.stack import probe_url
 
 GUARD_INTERVAL_SECONDS = 2.0
+# While the check fails nothing waits on a round but a guard's message and charge; the watcher
+# nudges the runner on every change of the stack's containers, so that is seldom late.
+GUARD_IDLE_INTERVAL_SECONDS = 30.0
 RESTART_GRACE_SECONDS = 10  # what a service gets to stop before it is killed, as `docker restart`
 RETURN_TIMEOUT_SECONDS = 60  # for the check to pass again once the services are back
 # How long past the deadline a session may go on verifying a fix that landed in time: the
@@ -69,18 +75,29 @@ class GuardsChecked:
 
 
 class GuardRunner(threading.Thread):
-    """Runs the guards every GUARD_INTERVAL_SECONDS until ``stop`` is set. A round that fails on
-    the engine is skipped: the watcher's own followers report an engine that went away."""
+    """Runs the guards a round every ``pace()`` seconds (GUARD_INTERVAL_SECONDS unless told), or
+    at once after :meth:`nudge`, until ``stop`` is set (and nudged). A round that fails on the
+    engine is skipped: the watcher's own followers report an engine that went away."""
 
-    def __init__(self, check: Check, events: EventSink[GuardsChecked], stop: threading.Event) -> None:
+    def __init__(
+        self, check: Check, events: EventSink[GuardsChecked], stop: threading.Event,
+        pace: Callable[[], float] = lambda: GUARD_INTERVAL_SECONDS,
+    ) -> None:
         super().__init__(name="guards", daemon=True)
         self.check = check
         self.events = events
         self.stop = stop
+        self.pace = pace
+        self.woken = threading.Event()
+
+    def nudge(self) -> None:
+        """Start the next round now (or right after the one running)."""
+        self.woken.set()
 
     def run(self) -> None:
         while not self.stop.is_set():
             started = time.monotonic()
+            self.woken.clear()  # a nudge from now on asks for a round after this one
             try:
                 failing = tuple(failing_guards(self.check))
                 conclusive = not failing or every_service_running(self.check)
@@ -88,7 +105,14 @@ class GuardRunner(threading.Thread):
                 failing = None
             if failing is not None and not self.stop.is_set():
                 self.events.put(GuardsChecked(started, failing if conclusive else (), conclusive))
-            self.stop.wait(max(0.0, GUARD_INTERVAL_SECONDS - (time.monotonic() - started)))
+            self._pause(started)
+
+    def _pause(self, started: float) -> None:
+        """Until the pace says the next round is due (asked again each second: it may quicken)."""
+        while not self.stop.is_set():
+            left = self.pace() - (time.monotonic() - started)
+            if left <= 0 or self.woken.wait(min(left, 1.0)):
+                return
 
 
 def every_service_running(check: Check) -> bool:

@@ -2,7 +2,9 @@
 
 :class:`StackFollower` follows the engine's event stream for the session's Compose project
 (the engine pushes, nobody polls) and tells the watcher when one of its containers was
-removed or stopped, and when the stream itself ended (the engine went away or restarted).
+removed or stopped, and when the stream itself ended (the engine went away or restarted);
+when asked it also tells of a container that started or restarted and of a ``docker exec``
+that ended, after which the watcher runs an ``exit_zero`` check or a guard round at once.
 :func:`shell_problem` then says whether the trainee's shell is gone for good: a container
 removed (``docker rm -f``), or stopped and not started again within a grace period (a
 restart policy, or a restart of the service, brings it back well within it).
@@ -24,35 +26,57 @@ from libreplay.session.state import SessionState
 STREAM_RETRY_SECONDS = 1.0
 STOPPED_GRACE_SECONDS = 3.0
 LIVE_STATUSES = ("running", "restarting")
+GONE_ACTIONS = ("die", "destroy")
+BACK_ACTIONS = ("start", "restart")
+EXEC_ENDED = "exec_die"
+# What may have changed what a check sees: the watcher runs an exit_zero check right after it.
+CHANGE_ACTIONS = ("die", *BACK_ACTIONS, EXEC_ENDED)
 
 
 @dataclass(frozen=True)
 class StackEvent:
     """A container of the stack was removed (``destroy``) or stopped (``die``), or a stopped one
-    is due to be looked at again (``recheck``); ``ended``: the event stream ended."""
+    is due to be looked at again (``recheck``), or (when changes are followed) started,
+    restarted or ended an exec; ``ended``: the event stream ended. ``at``: the engine's time of
+    the event (unix seconds), 0 for the watcher's own."""
 
     service: str = ""
     action: str = ""
     ended: bool = False
+    at: float = 0.0
 
     @property
     def settles(self) -> bool:
         """Whether the stack can be judged now (a stop is judged after its grace period)."""
         return self.action in ("destroy", "recheck")
 
+    @property
+    def changes_containers(self) -> bool:
+        """A container stopped, went or (re)started (an exec does not count)."""
+        return self.action in (*GONE_ACTIONS, *BACK_ACTIONS)
+
+    @property
+    def may_change(self) -> bool:
+        """Whether what a check sees may have changed (a new answer is worth asking for)."""
+        return self.action in CHANGE_ACTIONS
+
 
 class StackFollower(threading.Thread):
-    """Puts a :class:`StackEvent` on ``events`` for each container of ``project`` that goes away."""
+    """Puts a :class:`StackEvent` on ``events`` for each container of ``project`` that goes away,
+    with ``returns`` for each that starts or restarts, with ``execs`` for each exec that ends."""
 
-    def __init__(self, project: str, events: EventSink[StackEvent]) -> None:
+    def __init__(
+        self, project: str, events: EventSink[StackEvent], *, returns: bool = False, execs: bool = False
+    ) -> None:
         super().__init__(name="stack-follower", daemon=True)
         self.project = project
         self.events = events
+        self.actions = [*GONE_ACTIONS, *(BACK_ACTIONS if returns else ()), *((EXEC_ENDED,) if execs else ())]
 
     def run(self) -> None:
         started = time.monotonic()
         filters = {
-            "type": "container", **docker_api.label_filter(project=self.project), "event": ["die", "destroy"]
+            "type": "container", **docker_api.label_filter(project=self.project), "event": self.actions
         }
         try:
             for event in docker_api.client().api.events(decode=True, filters=filters):
@@ -66,13 +90,18 @@ class StackFollower(threading.Thread):
     def _put(self, event: dict[str, Any]) -> None:
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
         service, action = str(attributes.get(SERVICE_LABEL, "")), str(event.get("Action", ""))
-        found = StackEvent(service=service, action=action)
+        found = StackEvent(service=service, action=action, at=_event_time(event))
         self.events.put(found)
         if found.action == "die":
             recheck = StackEvent(service=found.service, action="recheck")
             timer = threading.Timer(STOPPED_GRACE_SECONDS, self.events.put, args=(recheck,))
             timer.daemon = True
             timer.start()
+
+
+def _event_time(event: dict[str, Any]) -> float:
+    nanoseconds = event.get("timeNano")
+    return nanoseconds / 1e9 if isinstance(nanoseconds, int) else float(event.get("time") or 0)
 
 
 def shell_problem(state: SessionState) -> str | None:

@@ -2,8 +2,11 @@
 
 The watcher is one event loop over one queue: the probe's answers (an ``http_200`` check), the
 trainee's hint requests from the shell's log stream, the engine's word on the stack's containers,
-changes of the session directory, the guards' rounds, and the deadline; an ``exit_zero`` check
-runs ``check.sh`` once a second between events. It writes the outcome through
+changes of the session directory, the guards' rounds, and the deadline. An ``exit_zero`` check
+has no stream of answers: ``check.sh`` runs right after the engine says something in the stack
+may have changed (a container started, restarted or stopped, a ``docker exec`` ended, other
+than the check's own), and once a second besides for fixes no event announces (a command typed
+in the trainee's shell). It writes the outcome through
 :mod:`libreplay.session.lifecycle` (``finish``), which the HUD, ``replaybook run`` and the
 ledger then read.
 
@@ -65,8 +68,10 @@ from libreplay.session.lifecycle import (
     probe_alive,
     reveal_hint,
 )
+from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.stack import Stack
 from libreplay.session.state import (
+    ACTIVE,
     ERROR,
     RESOLVED,
     SESSION_FILE,
@@ -76,8 +81,15 @@ from libreplay.session.state import (
     now,
 )
 from libreplay.session.tools import ToolDesk
-from libreplay.session.verify import GuardRunner, GuardsChecked, RestartDone, Restarter
-from libreplay.session.vitals import StackEvent, StackFollower, shell_problem
+from libreplay.session.verify import (
+    GUARD_IDLE_INTERVAL_SECONDS,
+    GUARD_INTERVAL_SECONDS,
+    GuardRunner,
+    GuardsChecked,
+    RestartDone,
+    Restarter,
+)
+from libreplay.session.vitals import EXEC_ENDED, StackEvent, StackFollower, shell_problem
 
 
 @dataclass(frozen=True)
@@ -166,6 +178,39 @@ def _end_in_error(last: SessionState, failure: ReplayError) -> None:
         failure.message = f"{failure.message} (session {last.id} ended: recorded as abandoned)"
 
 
+class CheckTriggers:
+    """Which of the engine's events of the stack are worth an ``exit_zero`` check run now.
+
+    An event after the last run's end is. One before its start is not: that run saw it. One
+    inside its window (engine time) may be the run's own exec, or a trainee's exec that landed
+    while it ran and that it may have missed: the check's own execs go to the services seen in
+    its earlier windows, so an exec that ended in another service is worth one more run (the
+    first window teaches those services, at the cost of one run). A container that started,
+    restarted or stopped inside the window is always worth one: a check does not do that.
+    """
+
+    def __init__(self) -> None:
+        self.window = (0.0, 0.0)  # the last run's start and end, engine time (unix seconds)
+        self.check_services: set[str] = set()  # where the check's own execs ran so far
+
+    def ran(self, started: float, ended: float) -> None:
+        self.window = (started, ended)
+
+    def worth_a_run(self, event: StackEvent) -> bool:
+        if not event.may_change or event.service == PROBE_SERVICE:
+            return False
+        started, ended = self.window
+        if event.at > ended:
+            return True
+        if event.at < started:
+            return False
+        if event.action != EXEC_ENDED:
+            return True
+        new = event.service not in self.check_services
+        self.check_services.add(event.service)
+        return new
+
+
 class _SessionEnded(Exception):
     """The session directory disappeared under the watcher."""
 
@@ -191,7 +236,11 @@ class _Watcher:
         self.hint_follower: HintFollower | None = None
         self.tools = ToolDesk(self.channel)  # the trainee's docker tools, on the same channel
         self.events: queue.Queue[WatcherEvent] = queue.Queue()
+        self.next_check = 0.0  # (monotonic) when an exit_zero check is due: now, at first
+        self.triggers = CheckTriggers()
+        self.engine_skew = 0.0  # the engine's clock minus ours
         self.stop = threading.Event()
+        self.guards: GuardRunner | None = None
         self.hold = Hold(
             self.session_id, guarded=bool(stack.scenario.guards), restart=self._restart,
             resolve=lambda: self._finish(RESOLVED), publish=self._publish,
@@ -200,19 +249,22 @@ class _Watcher:
     def run(self) -> SessionState:
         if self.check.http:
             ProbeFollower(self.check, self.events).start()
-        StackFollower(self.stack.project, self.events).start()
+        else:
+            self.engine_skew = engine_now() - time.time()
+        self._follow_stack()
         self._follow_hints()
         if self.stack.scenario.guards:
-            GuardRunner(self.check, self.events, self.stop).start()
+            self.guards = GuardRunner(self.check, self.events, self.stop, pace=self._guard_pace)
+            self.guards.start()
         threading.Thread(target=self._watch_files, name="session-files", daemon=True).start()
         try:
             return self._loop()
         finally:
             self.stop.set()
+            self._nudge_guards()
             self.tools.close()
 
     def _loop(self) -> SessionState:
-        next_poll = 0.0
         while True:
             try:
                 state = self.last_state = load_session(self.session_id)
@@ -228,14 +280,12 @@ class _Watcher:
                 self._finish(due)
                 continue
             wait = self.hold.seconds_to_next(state, now())
-            # check.sh has no event stream; nor has the wait for a restarted service to answer.
+            # check.sh has no stream of answers; nor has the wait for a restarted service to answer.
             if not self.check.http or self.hold.polling:
-                if time.monotonic() >= next_poll:
-                    asked = time.time()
-                    self.hold.checked(self.check.once(), asked, state)
-                    next_poll = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+                if time.monotonic() >= self.next_check:
+                    self._check_now(state)
                     continue
-                wait = min(wait, max(0.0, next_poll - time.monotonic()))
+                wait = min(wait, max(0.0, self.next_check - time.monotonic()))
             self._handle(self._wait_event(wait), state)
 
     def _handle(self, event: WatcherEvent | NothingArrived, state: SessionState) -> None:
@@ -259,13 +309,44 @@ class _Watcher:
         elif isinstance(event, StackEvent):
             self._stack_changed(event, state)
 
+    def _check_now(self, state: SessionState) -> None:
+        asked = time.time()
+        self._checked(self.check.once(), asked, state)
+        self.triggers.ran(asked + self.engine_skew, time.time() + self.engine_skew)
+        self.next_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+
+    def _checked(self, ok: bool, at: float, state: SessionState) -> None:
+        passed_now = ok and not self.hold.check_ok
+        self.hold.checked(ok, at, state)
+        if passed_now:
+            self._nudge_guards()  # a passing check waits on a guard round to start the hold
+
+    def _guard_pace(self) -> float:
+        """Guard rounds every 2 s while one can start, suspend or end a hold, or clear a failing
+        guard's message; slower while the check fails (read by the guards' thread)."""
+        idle = self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail
+        return GUARD_IDLE_INTERVAL_SECONDS if idle else GUARD_INTERVAL_SECONDS
+
+    def _nudge_guards(self) -> None:
+        if self.guards is not None:
+            self.guards.nudge()
+
+    def _follow_stack(self) -> None:
+        # exit_zero: every change may change check.sh's answer; guards: a container coming back.
+        script, guarded = not self.check.http, bool(self.stack.scenario.guards)
+        StackFollower(self.stack.project, self.events, returns=script or guarded, execs=script).start()
+
     def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
         """The engine's word on the stack: a shell gone for good ends the session; an event
         stream that ended is followed again while the engine still answers."""
         if event.ended:
             docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
-            StackFollower(self.stack.project, self.events).start()
+            self._follow_stack()
             event = StackEvent(service=state.shell_service, action="recheck")  # missed meanwhile?
+        if not self.check.http and self.triggers.worth_a_run(event):
+            self.next_check = 0.0  # ask check.sh now (http_200: the probe sees it by itself)
+        if event.changes_containers and event.service != PROBE_SERVICE:
+            self._nudge_guards()  # a container stopped, went or came back: what a guard sees may differ
         if event.settles and event.service == state.shell_service:
             problem = shell_problem(state)
             if problem is not None:
@@ -283,7 +364,7 @@ class _Watcher:
         if isinstance(event, ProbeEvent):
             started = state.started_at.timestamp() if state.started_at else 0.0
             if event.at >= started:
-                self.hold.checked(event.ok, event.at, state)
+                self._checked(event.ok, event.at, state)
         elif isinstance(event, GuardsChecked):
             self.hold.guards_checked(event, state)
         else:
