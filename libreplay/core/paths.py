@@ -38,6 +38,11 @@ def sessions_dir() -> Path:
     return state_dir() / "sessions"
 
 
+def list_cache_dir() -> Path:
+    """Validation results kept for ``list``, one JSON file per pack (libreplay/packs/listing.py)."""
+    return state_dir() / "list-cache"
+
+
 def session_dir(session_id: str) -> Path:
     return sessions_dir() / session_id
 

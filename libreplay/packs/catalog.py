@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from libreplay.core import paths
+from libreplay.packs import listing
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
 from libreplay.core.store import read_toml, write_toml
-from libreplay.scenario.load import is_scenario_dir, load_scenario
 from libreplay.scenario.model import Scenario
+
+# libreplay.scenario.load (jsonschema, PyYAML) is imported where a scenario is validated: a
+# list answered from its cache (libreplay.packs.listing) never loads it.
 
 OFFICIAL = "official"
 # The pack name of a scenario named by a directory outside every installed pack; never given to
@@ -89,19 +92,35 @@ def scenario_dirs(root: Path) -> Iterator[Path]:
     """Scenario directories of a pack: the root itself, its children and grandchildren."""
     if not root.is_dir():
         return
-    if is_scenario_dir(root):
+    if _is_scenario_dir(root):
         yield root
         return
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if is_scenario_dir(child):
+    for child in _subdirectories(root):
+        if _is_scenario_dir(child):
             yield child
             continue
-        for grandchild in sorted(p for p in child.iterdir() if p.is_dir()):
-            if not grandchild.name.startswith(".") and is_scenario_dir(grandchild):
-                yield grandchild
+        yield from (grandchild for grandchild in _subdirectories(child) if _is_scenario_dir(grandchild))
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    """Directories (links to one too) not hidden, by name. os.scandir, not Path.iterdir: the
+    kind of each entry comes with the listing, which matters over thousands of scenarios."""
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(entry.name for entry in entries
+                           if not entry.name.startswith(".") and entry.is_dir())
+    except OSError:
+        return []
+    return [directory / name for name in names]
+
+
+def _is_scenario_dir(directory: Path) -> bool:
+    return os.path.isfile(os.path.join(directory, "meta.json"))
 
 
 def scan_pack(pack: Pack) -> PackScan:
+    from libreplay.scenario.load import load_scenario
+
     scan = PackScan(pack)
     for directory in scenario_dirs(pack.directory):
         try:
@@ -135,6 +154,8 @@ def pack_containing(directory: Path) -> Pack | None:
 
 def resolve_scenario(name: str) -> Scenario:
     """A scenario by id, ``pack/id`` or path. An id found in two packs is an error naming both."""
+    from libreplay.scenario.load import is_scenario_dir, load_scenario
+
     path = Path(name).expanduser()
     if _looks_like_path(name):
         if not path.is_dir():
@@ -231,6 +252,7 @@ def add_pack(source: str, *, ref: str | None = None) -> Pack:
     name = _unique_name(spec.name)
     commit = _clone_into(spec.url, directory, ref)
     pack = Pack(name, directory, spec.url, ref, commit)
+    listing.forget(pack)  # a directory added again: no answer of its last life stands
     _write_record(pack)
     return pack
 
@@ -239,6 +261,7 @@ def remove_pack(name: str) -> Pack:
     if name == OFFICIAL:
         raise PackError("the official pack ships with replaybook and cannot be removed")
     pack = get_pack(name)
+    listing.forget(pack)
     shutil.rmtree(pack.directory, ignore_errors=True)
     _record_path(pack.directory).unlink(missing_ok=True)
     return pack
@@ -299,6 +322,7 @@ def _update(pack: Pack, ref: str | None) -> Pack:
         raise PackError(f"pack {pack.name}: {pack.directory} is no git clone any more",
                         hint=f"replay-remove {pack.name}, then add it again") from exc
     updated = Pack(pack.name, pack.directory, pack.source, pin, commit)
+    listing.forget(updated)
     _write_record(updated)
     return updated
 

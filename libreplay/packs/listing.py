@@ -1,0 +1,322 @@
+"""What ``list`` shows of each pack, from a cache of validation results that is never trusted stale.
+
+Validating every scenario on every ``list`` costs seconds at catalogue scale (2,000 scenarios),
+so each pack's results are kept in ``<state>/list-cache/<pack>.json``. An entry holds what the
+list shows of one scenario directory (its summary, or why it is invalid) with the paths its
+validation consulted (:class:`libreplay.scenario.load.Checked`) and a digest of their stamps.
+
+An entry is used only while it still describes the files:
+
+- the file's format version, the pack's directory, its checked-out commit (read from
+  ``.git`` without git) and the validator's own files are those the entry was made with;
+- every consulted path that existed, and every directory on the way to it from the scenario
+  directory, has the same stamp now (type and mode, inode, device, size, mtime and ctime in ns).
+  A path that did not exist is covered by its nearest existing directory: creating, removing
+  or renaming an entry changes that directory's mtime and ctime.
+
+Anything else means validating that directory again: a scenario edited, added, removed or
+broken shows as it is on the next ``list``. Entries are not stored where a stamp could not
+tell (a symbolic link on the way, a ``..`` in a path, a file changed within the last
+RACY_SECONDS of validation, whose timestamp may not differ from the one we saw). A cache file
+that cannot be read or has the wrong shape is ignored and written again; one that cannot be
+written leaves the list as it is. ``add``, ``update`` and ``remove`` drop the pack's file
+(:func:`forget`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from libreplay.core import paths
+from libreplay.core.errors import ReplayError
+from libreplay.core.store import write_atomic
+
+if TYPE_CHECKING:
+    from libreplay.packs.catalog import Pack
+    from libreplay.scenario.load import Checked
+    from libreplay.scenario.model import Scenario
+
+FORMAT_VERSION = 1
+# Coarse file-system clocks (a jiffy; a second on ext3, two on FAT) may give a file changed
+# just after we read it the timestamp we saw: such an entry is validated again next time.
+RACY_SECONDS = 2
+# The validator itself: a change to these files changes every answer.
+VALIDATOR_DIR = Path(__file__).resolve().parent.parent / "scenario"
+
+Stamp = tuple[int, int, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    """What ``list`` shows of a valid scenario."""
+
+    id: str
+    title: str
+    difficulty: int
+    tags: tuple[str, ...]
+    faults: tuple[str, ...]
+    sla_minutes: int
+    directory: Path
+    pack: str
+
+    @property
+    def ref(self) -> str:
+        """The unambiguous name ``pack/id``."""
+        return f"{self.pack}/{self.id}"
+
+
+@dataclass
+class PackListing:
+    """A pack's valid scenarios, and the messages of those that failed validation."""
+
+    pack: Pack
+    scenarios: list[ScenarioSummary] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+def list_packs(packs: Iterable[Pack]) -> list[PackListing]:
+    validator = _validator_stamp()
+    return [_list_pack(pack, validator) for pack in packs]
+
+
+def forget(pack: Pack) -> None:
+    """Drop the pack's cache file: it was added, updated or removed."""
+    with suppress(OSError):
+        cache_path(pack).unlink(missing_ok=True)
+
+
+def cache_path(pack: Pack) -> Path:
+    name = "official" if pack.official else pack.directory.name
+    return paths.list_cache_dir() / f"{name}.json"
+
+
+# -- one pack ----------------------------------------------------------------------------
+
+
+def _list_pack(pack: Pack, validator: str) -> PackListing:
+    from libreplay.packs.catalog import scenario_dirs
+
+    header = {"version": FORMAT_VERSION, "directory": str(pack.directory),
+              "commit": head_commit_cheaply(pack.directory), "validator": validator}
+    path = cache_path(pack)
+    cached = _read_entries(path, header)
+    entries: dict[str, dict[str, Any]] = {}
+    listing = PackListing(pack)
+    changed = False
+    for directory in scenario_dirs(pack.directory):
+        key = str(directory)
+        entry = cached.get(key)
+        if entry is None or _digest(directory, entry["paths"]) != entry["digest"]:
+            entry = _validated(directory, pack.name)
+            changed = changed or entry["paths"] is not None
+        if entry["paths"] is not None:
+            entries[key] = entry
+        _add_to(listing, entry, pack.name)
+    if changed or entries.keys() != cached.keys():
+        _write_entries(path, header, entries)
+    return listing
+
+
+def _add_to(listing: PackListing, entry: dict[str, Any], pack_name: str) -> None:
+    summary = entry["summary"]
+    if summary is None:
+        listing.invalid.append(entry["invalid"])
+        return
+    listing.scenarios.append(ScenarioSummary(
+        id=summary["id"], title=summary["title"], difficulty=summary["difficulty"],
+        tags=tuple(summary["tags"]), faults=tuple(summary["faults"]),
+        sla_minutes=summary["sla_minutes"], directory=Path(summary["directory"]), pack=pack_name,
+    ))
+
+
+def _validated(directory: Path, pack_name: str) -> dict[str, Any]:
+    """A fresh entry for ``directory``; its ``paths`` is None where it must not be stored."""
+    from libreplay.scenario.load import check_scenario
+
+    started_ns = time.time_ns()
+    checked = check_scenario(directory, pack=pack_name)
+    entry: dict[str, Any] = {"summary": _summary(checked), "paths": None, "digest": None,
+                             "invalid": checked.invalid.message if checked.invalid else None}
+    consulted = _paths_to_stamp(directory, checked.consulted)
+    stamps = _stamps(directory, consulted) if consulted is not None else None
+    if consulted is None or stamps is None or _racy(stamps, started_ns):
+        return entry
+    # A path that did not exist needs no stamp of its own: the directory that would hold it,
+    # stamped too, changes when it appears.
+    found = [(name, stamp) for name, stamp in zip(consulted, stamps, strict=True) if stamp is not None]
+    entry["paths"] = [name for name, _ in found]
+    entry["digest"] = _hash([stamp for _, stamp in found])
+    return entry
+
+
+def summarize(scenario: Scenario) -> ScenarioSummary:
+    """What ``list`` shows of a loaded scenario."""
+    return ScenarioSummary(
+        id=scenario.id, title=scenario.title, difficulty=scenario.difficulty, tags=scenario.tags,
+        faults=tuple(fault.name for fault in scenario.faults), sla_minutes=scenario.sla_minutes,
+        directory=scenario.directory, pack=scenario.pack,
+    )
+
+
+def _summary(checked: Checked) -> dict[str, Any] | None:
+    if checked.scenario is None:
+        return None
+    summary = summarize(checked.scenario)
+    return {"id": summary.id, "title": summary.title, "difficulty": summary.difficulty,
+            "tags": list(summary.tags), "faults": list(summary.faults),
+            "sla_minutes": summary.sla_minutes, "directory": str(summary.directory)}
+
+
+# -- stamps --------------------------------------------------------------------------------
+
+
+def _paths_to_stamp(directory: Path, consulted: Iterable[Path]) -> list[str] | None:
+    """Every consulted path and the directories on the way to it, relative to ``directory``
+    (``""`` is the directory itself), sorted; None when one leaves it or goes through ``..``,
+    which a stamp could not follow."""
+    root = directory.resolve()
+    wanted = {""}
+    for path in consulted:
+        if path == root:
+            continue
+        try:
+            parts = path.relative_to(root).parts
+        except ValueError:
+            return None
+        if ".." in parts:
+            return None
+        wanted.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))
+    return sorted(wanted)
+
+
+def _stamps(directory: Path, relative: list[str]) -> list[Stamp | None] | None:
+    """The stamp of each path in order (None: it does not exist), or None where a symbolic link
+    makes a stamp meaningless: what validation saw lies elsewhere. ``directory`` is taken as
+    found (not resolved: a link above it that changes target changes every inode below)."""
+    base = os.fspath(directory)
+    stamps: list[Stamp | None] = []
+    for name in relative:
+        try:
+            found = os.lstat(os.path.join(base, name) if name else base)
+        except (FileNotFoundError, NotADirectoryError):
+            stamps.append(None)
+            continue
+        except (OSError, ValueError):  # unreadable, or a NUL byte: validate every time
+            return None
+        if stat.S_ISLNK(found.st_mode):
+            return None
+        stamps.append((found.st_mode, found.st_ino, found.st_dev, found.st_size,
+                       found.st_mtime_ns, found.st_ctime_ns))
+    return stamps
+
+
+def _digest(directory: Path, relative: list[str]) -> str | None:
+    stamps = _stamps(directory, relative)
+    return None if stamps is None else _hash(stamps)
+
+
+def _hash(stamps: list[Stamp | None]) -> str:
+    return hashlib.blake2b(repr(stamps).encode(), digest_size=16).hexdigest()
+
+
+def _racy(stamps: list[Stamp | None], started_ns: int) -> bool:
+    limit = started_ns - RACY_SECONDS * 1_000_000_000
+    return any(stamp is not None and max(stamp[4], stamp[5]) >= limit for stamp in stamps)
+
+
+def _validator_stamp() -> str:
+    """A digest of the validator's files: what the answers depend on besides the scenario's."""
+    try:
+        with os.scandir(VALIDATOR_DIR) as found:
+            stamps = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                            for entry in found if entry.name.endswith((".py", ".json")))
+    except OSError:
+        return ""
+    return hashlib.blake2b(repr(stamps).encode(), digest_size=16).hexdigest()
+
+
+# -- the commit, without git ---------------------------------------------------------------
+
+
+def head_commit_cheaply(directory: Path) -> str | None:
+    """The commit checked out in a clone, read from ``.git`` directly (gitpython costs more than
+    the whole list); None where that takes more than a plain clone's files (a worktree,
+    an unborn branch), which leaves the stamps alone to tell."""
+    git_dir = directory / ".git"
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref: "):
+            return head or None
+        ref = head.removeprefix("ref: ")
+        if ".." in ref:
+            return None
+        loose = git_dir / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip() or None
+        return _packed_ref(git_dir / "packed-refs", ref)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _packed_ref(packed: Path, ref: str) -> str | None:
+    for line in packed.read_text(encoding="utf-8").splitlines():
+        commit, _, name = line.partition(" ")
+        if name == ref:
+            return commit
+    return None
+
+
+# -- the cache file ------------------------------------------------------------------------
+
+
+def _read_entries(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The file's entries if it was written for this header, else none: a missing, unreadable,
+    damaged or outdated file is simply rebuilt."""
+    try:
+        data = json.loads(path.read_bytes())
+        if not isinstance(data, dict) or any(data.get(key) != value for key, value in header.items()):
+            return {}
+        entries = data["entries"]
+        if not isinstance(entries, dict):
+            return {}
+        return {key: entry for key, entry in entries.items() if _well_formed(entry)}
+    except (OSError, ValueError, KeyError, RecursionError):
+        return {}
+
+
+def _well_formed(entry: Any) -> bool:
+    """Whether an entry has the shape this module writes (anything else is validated again)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+        return False
+    names = entry.get("paths")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        return False
+    summary = entry.get("summary")
+    if summary is None:
+        return isinstance(entry.get("invalid"), str)
+    return isinstance(summary, dict) and _summary_well_formed(summary)
+
+
+def _summary_well_formed(summary: dict[str, Any]) -> bool:
+    texts = all(isinstance(summary.get(key), str) for key in ("id", "title", "directory"))
+    numbers = all(type(summary.get(key)) is int for key in ("difficulty", "sla_minutes"))
+    lists = all(isinstance(summary.get(key), list) and all(isinstance(item, str) for item in summary[key])
+                for key in ("tags", "faults"))
+    return texts and numbers and lists
+
+
+def _write_entries(path: Path, header: dict[str, Any], entries: dict[str, dict[str, Any]]) -> None:
+    """Written atomically; a cache that cannot be written (a read-only or full disk) only costs
+    the next list its speed."""
+    data = json.dumps({**header, "entries": entries}, separators=(",", ":")).encode()
+    with suppress(OSError, ReplayError):
+        write_atomic(path, data)
