@@ -90,3 +90,27 @@ def test_the_dispatchers_help_imports_no_command_module(tmp_path: Path) -> None:
     commands = {name for name in modules if name.startswith("replaybook.commands.")}
     assert commands == {"replaybook.commands.main", "replaybook.commands.common", "replaybook.commands.up",
                         "replaybook.commands.trust"}  # up asks trust's admit, and uses its --yes option
+
+
+# What a list answered from its cache (libreplay/packs/listing.py) has no use for: the validator's
+# (jsonschema, PyYAML), typer's coercion of text options (pydantic), rich's console, the session
+# library when there is no session.
+NOT_FOR_A_WARM_LIST = frozenset({"jsonschema", "yaml", "pydantic", "rich", "libreplay.session.owners",
+                                 "libreplay.scenario.load"})
+
+
+@pytest.mark.parametrize("argv", [
+    ("replay-list",),
+    ("replaybook", "list"),
+    ("replay-list", "--json", "--tag", "http"),
+    ("replaybook", "list", "--pack", "official"),
+], ids=" ".join)
+def test_a_warm_list_loads_no_validator(argv: tuple[str, ...], tmp_path: Path) -> None:
+    modules, first = loaded_modules(argv[0], *argv[1:], home=tmp_path)  # validates, fills the cache
+    assert first.returncode == 0, first.stderr
+    assert {"jsonschema", "yaml"} <= modules  # the check can fail: a cold list validates
+    modules, result = loaded_modules(argv[0], *argv[1:], home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == first.stdout
+    assert "001-nginx-502" in result.stdout
+    assert modules & NOT_FOR_A_WARM_LIST == set()
