@@ -100,6 +100,12 @@ def emit(text: str) -> None:
     print(inert(text), flush=True)
 
 
+def emit_lines(lines: Sequence[str]) -> None:
+    """Lines of data (a table), written at once: one write for thousands of rows, not one each."""
+    sys.stdout.write("".join(f"{inert(line)}\n" for line in lines))
+    sys.stdout.flush()
+
+
 def silence() -> None:
     """Point stdout and stderr at /dev/null: the terminal is closed (SIGHUP), and writing to it
     would only fail, or stop the process on a blocked write."""

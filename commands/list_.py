@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say, table_lines
+from replaybook.commands.common import (
+    JsonOption,
+    emit_json,
+    emit_lines,
+    handles_errors,
+    make_app,
+    say,
+    table_lines,
+)
 
 if TYPE_CHECKING:
     from libreplay.packs.listing import ScenarioSummary
@@ -43,8 +51,7 @@ def list_(
     if json_:
         emit_json([scenario_record(s) for s in scenarios])
         return
-    for line in table(scenarios):
-        emit(line)
+    emit_lines(table(scenarios))
 
 
 def scenario_record(listed: Listed) -> dict[str, Any]:

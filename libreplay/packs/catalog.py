@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,18 +88,25 @@ def get_pack(name: str) -> Pack:
     raise NotFound(f"no pack named {name!r} (packs: {known})")
 
 
-def scenario_dirs(root: Path) -> Iterator[Path]:
-    """Scenario directories of a pack: the root itself, its children and grandchildren."""
+def scenario_dirs(root: Path, *, known: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """Scenario directories of a pack: the root itself, its children and grandchildren.
+
+    ``known`` may vouch for a directory being a scenario's before meta.json is looked for (the
+    list cache, for a directory whose stamps are unchanged)."""
     if not root.is_dir():
         return
-    if _is_scenario_dir(root):
+
+    def is_scenario(directory: Path) -> bool:
+        return (known is not None and known(directory)) or _is_scenario_dir(directory)
+
+    if is_scenario(root):
         yield root
         return
     for child in _subdirectories(root):
-        if _is_scenario_dir(child):
+        if is_scenario(child):
             yield child
             continue
-        yield from (grandchild for grandchild in _subdirectories(child) if _is_scenario_dir(grandchild))
+        yield from (grandchild for grandchild in _subdirectories(child) if is_scenario(grandchild))
 
 
 def _subdirectories(directory: Path) -> list[Path]:

@@ -65,8 +65,12 @@ class ScenarioSummary:
     tags: tuple[str, ...]
     faults: tuple[str, ...]
     sla_minutes: int
-    directory: Path
+    path: str  # the scenario's directory, resolved (a string: a Path costs, two thousand times)
     pack: str
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.path)
 
     @property
     def ref(self) -> str:
@@ -109,13 +113,27 @@ def _list_pack(pack: Pack, validator: str) -> PackListing:
               "commit": head_commit_cheaply(pack.directory), "validator": validator}
     path = cache_path(pack)
     cached = _read_entries(path, header)
+    holding: dict[str, dict[str, Any]] = {}
+
+    def still_holds(directory: Path) -> bool:
+        """Whether the cached entry still describes ``directory``, which is then a scenario's
+        (its meta.json is among the stamps): found so, it needs no other look."""
+        key = str(directory)
+        entry = cached.get(key)
+        if entry is None or "meta.json" not in entry["paths"]:
+            return False
+        if _digest(directory, entry["paths"]) != entry["digest"]:
+            return False
+        holding[key] = entry
+        return True
+
     entries: dict[str, dict[str, Any]] = {}
     listing = PackListing(pack)
     changed = False
-    for directory in scenario_dirs(pack.directory):
+    for directory in scenario_dirs(pack.directory, known=still_holds if cached else None):
         key = str(directory)
-        entry = cached.get(key)
-        if entry is None or _digest(directory, entry["paths"]) != entry["digest"]:
+        entry = holding.get(key)
+        if entry is None:
             entry = _validated(directory, pack.name)
             changed = changed or entry["paths"] is not None
         if entry["paths"] is not None:
@@ -134,7 +152,7 @@ def _add_to(listing: PackListing, entry: dict[str, Any], pack_name: str) -> None
     listing.scenarios.append(ScenarioSummary(
         id=summary["id"], title=summary["title"], difficulty=summary["difficulty"],
         tags=tuple(summary["tags"]), faults=tuple(summary["faults"]),
-        sla_minutes=summary["sla_minutes"], directory=Path(summary["directory"]), pack=pack_name,
+        sla_minutes=summary["sla_minutes"], path=summary["directory"], pack=pack_name,
     ))
 
 
@@ -163,7 +181,7 @@ def summarize(scenario: Scenario) -> ScenarioSummary:
     return ScenarioSummary(
         id=scenario.id, title=scenario.title, difficulty=scenario.difficulty, tags=scenario.tags,
         faults=tuple(fault.name for fault in scenario.faults), sla_minutes=scenario.sla_minutes,
-        directory=scenario.directory, pack=scenario.pack,
+        path=str(scenario.directory), pack=scenario.pack,
     )
 
 
@@ -173,7 +191,7 @@ def _summary(checked: Checked) -> dict[str, Any] | None:
     summary = summarize(checked.scenario)
     return {"id": summary.id, "title": summary.title, "difficulty": summary.difficulty,
             "tags": list(summary.tags), "faults": list(summary.faults),
-            "sla_minutes": summary.sla_minutes, "directory": str(summary.directory)}
+            "sla_minutes": summary.sla_minutes, "directory": summary.path}
 
 
 # -- stamps --------------------------------------------------------------------------------
@@ -206,7 +224,7 @@ def _stamps(directory: Path, relative: list[str]) -> list[Stamp | None] | None:
     stamps: list[Stamp | None] = []
     for name in relative:
         try:
-            found = os.lstat(os.path.join(base, name) if name else base)
+            found = os.lstat(f"{base}/{name}" if name else base)
         except (FileNotFoundError, NotADirectoryError):
             stamps.append(None)
             continue
@@ -295,23 +313,26 @@ def _read_entries(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any
 
 def _well_formed(entry: Any) -> bool:
     """Whether an entry has the shape this module writes (anything else is validated again)."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+    if type(entry) is not dict or type(entry.get("digest")) is not str:
         return False
     names = entry.get("paths")
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+    if type(names) is not list or not all(type(name) is str for name in names):
         return False
     summary = entry.get("summary")
     if summary is None:
-        return isinstance(entry.get("invalid"), str)
-    return isinstance(summary, dict) and _summary_well_formed(summary)
+        return type(entry.get("invalid")) is str
+    return type(summary) is dict and _summary_well_formed(summary)
 
 
 def _summary_well_formed(summary: dict[str, Any]) -> bool:
-    texts = all(isinstance(summary.get(key), str) for key in ("id", "title", "directory"))
-    numbers = all(type(summary.get(key)) is int for key in ("difficulty", "sla_minutes"))
-    lists = all(isinstance(summary.get(key), list) and all(isinstance(item, str) for item in summary[key])
-                for key in ("tags", "faults"))
-    return texts and numbers and lists
+    get = summary.get
+    return (type(get("id")) is str and type(get("title")) is str and type(get("directory")) is str
+            and type(get("difficulty")) is int and type(get("sla_minutes")) is int
+            and _strings(get("tags")) and _strings(get("faults")))
+
+
+def _strings(value: Any) -> bool:
+    return type(value) is list and all(type(item) is str for item in value)
 
 
 def _write_entries(path: Path, header: dict[str, Any], entries: dict[str, dict[str, Any]]) -> None:
