@@ -15,12 +15,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from libreplay.core import paths
 from libreplay.packs import listing
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
 from libreplay.core.store import read_toml, write_toml
-from libreplay.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    from libreplay.scenario.model import Scenario
 
 # libreplay.scenario.load (jsonschema, PyYAML) is imported where a scenario is validated: a
 # list answered from its cache (libreplay.packs.listing) never loads it.

@@ -49,10 +49,11 @@ FORMAT_VERSION = 1
 # Coarse file-system clocks (a jiffy; a second on ext3, two on FAT) may give a file changed
 # just after we read it the timestamp we saw: such an entry is validated again next time.
 RACY_SECONDS = 2
-# The validator itself: a change to these files changes every answer.
+# The validator itself: a change to these files (or to this module) changes every answer.
 VALIDATOR_DIR = Path(__file__).resolve().parent.parent / "scenario"
 
-Stamp = tuple[int, int, int, int, int, int]
+Stamp = tuple[int, int, int, int, int, int]  # mode, inode, device, size, mtime and ctime in ns
+STAMP_FORMAT = b"%d %d %d %d %d %d;"
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,7 @@ def _validated(directory: Path, pack_name: str) -> dict[str, Any]:
     stamps = _stamps(directory, consulted) if consulted is not None else None
     if consulted is None or stamps is None or _racy(stamps, started_ns):
         return entry
-    # A path that did not exist needs no stamp of its own: the directory that would hold it,
-    # stamped too, changes when it appears.
+    # A path gone since needs no stamp: the directory that held it is stamped, and changed.
     found = [(name, stamp) for name, stamp in zip(consulted, stamps, strict=True) if stamp is not None]
     entry["paths"] = [name for name, _ in found]
     entry["digest"] = _hash([stamp for _, stamp in found])
@@ -198,9 +198,14 @@ def _summary(checked: Checked) -> dict[str, Any] | None:
 
 
 def _paths_to_stamp(directory: Path, consulted: Iterable[Path]) -> list[str] | None:
-    """Every consulted path and the directories on the way to it, relative to ``directory``
-    (``""`` is the directory itself), sorted; None when one leaves it or goes through ``..``,
-    which a stamp could not follow."""
+    """What must keep its stamp for validation's answer to hold, relative to ``directory``
+    (``""`` is the directory itself), sorted; None when a consulted path leaves it or goes
+    through ``..``, which a stamp could not follow.
+
+    A consulted path that exists is stamped itself, and so is every directory above its own
+    (an entry replaced in a directory, by a link say, changes that directory's stamp: the
+    scenario directory's stamp covers its subdirectories). A path that does not exist is
+    covered by the directories on its way, its own included: it appears there."""
     root = directory.resolve()
     wanted = {""}
     for path in consulted:
@@ -212,7 +217,11 @@ def _paths_to_stamp(directory: Path, consulted: Iterable[Path]) -> list[str] | N
             return None
         if ".." in parts:
             return None
-        wanted.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))
+        exists = os.path.lexists(path)
+        above = len(parts) - 1 if exists else len(parts)
+        wanted.update("/".join(parts[:end]) for end in range(1, above))
+        if exists:
+            wanted.add("/".join(parts))
     return sorted(wanted)
 
 
@@ -238,12 +247,27 @@ def _stamps(directory: Path, relative: list[str]) -> list[Stamp | None] | None:
 
 
 def _digest(directory: Path, relative: list[str]) -> str | None:
-    stamps = _stamps(directory, relative)
-    return None if stamps is None else _hash(stamps)
+    """The digest of the paths' stamps now (as :func:`_hash` makes it), None where one is gone or
+    a link. The list's hot loop, thousands of times: no tuple is built on the way."""
+    base = os.fspath(directory)
+    digest = hashlib.blake2b(digest_size=16)
+    for name in relative:
+        try:
+            found = os.lstat(f"{base}/{name}" if name else base)
+        except (OSError, ValueError):
+            return None
+        if stat.S_ISLNK(found.st_mode):
+            return None
+        digest.update(STAMP_FORMAT % (found.st_mode, found.st_ino, found.st_dev, found.st_size,
+                                      found.st_mtime_ns, found.st_ctime_ns))
+    return digest.hexdigest()
 
 
-def _hash(stamps: list[Stamp | None]) -> str:
-    return hashlib.blake2b(repr(stamps).encode(), digest_size=16).hexdigest()
+def _hash(stamps: list[Stamp]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for stamp in stamps:
+        digest.update(STAMP_FORMAT % stamp)
+    return digest.hexdigest()
 
 
 def _racy(stamps: list[Stamp | None], started_ns: int) -> bool:
@@ -252,11 +276,12 @@ def _racy(stamps: list[Stamp | None], started_ns: int) -> bool:
 
 
 def _validator_stamp() -> str:
-    """A digest of the validator's files: what the answers depend on besides the scenario's."""
+    """A digest of the validator's files and this module's: what the answers depend on besides
+    the scenario's own files (an upgrade, or an edit in a checkout)."""
     try:
         with os.scandir(VALIDATOR_DIR) as found:
-            stamps = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
-                            for entry in found if entry.name.endswith((".py", ".json")))
+            files = [entry.path for entry in found if entry.name.endswith((".py", ".json"))]
+        stamps = [(name, os.stat(name).st_size, os.stat(name).st_mtime_ns) for name in sorted([*files, __file__])]
     except OSError:
         return ""
     return hashlib.blake2b(repr(stamps).encode(), digest_size=16).hexdigest()

@@ -255,13 +255,32 @@ def test_a_scenario_reached_through_a_link_is_validated_every_time(
     assert ("e-linked", "Linked, edited") in listed(pack)[0]
 
 
-def test_a_file_named_through_a_linked_directory_is_validated_every_time(
+def test_a_file_named_through_a_linked_directory_follows_the_link(
     pack: Pack, validated: list[Path], tmp_path: Path
 ) -> None:
+    """A link is never changed in place, only replaced: its directory's stamp tells."""
     scenario = pack.directory / "a-502"
-    real = scenario / "real-broken"
-    (scenario / "broken").rename(real)
-    (scenario / "broken").symlink_to(real.name)
+    (scenario / "broken").rename(scenario / "real-broken")
+    (scenario / "broken").symlink_to("real-broken")
+    (scenario / "empty").mkdir()
+    listed(pack)
+    validated.clear()
+    assert "a-502" in [sid for sid, _ in listed(pack)[0]]
+    assert validated == []  # answered from the cache
+    edit(scenario / "real-broken" / "default.conf", "server {}\n")  # through the link
+    listed(pack)
+    assert validated == [scenario]
+    time.sleep(0.03)
+    (scenario / "broken").unlink()
+    (scenario / "broken").symlink_to("empty")
+    invalid = listed(pack)[1]
+    assert len(invalid) == 1 and "broken/default.conf does not exist" in invalid[0]
+
+
+def test_a_file_that_is_a_link_is_validated_every_time(pack: Pack, validated: list[Path]) -> None:
+    scenario = pack.directory / "a-502"
+    (scenario / "broken" / "default.conf").rename(scenario / "real.conf")
+    (scenario / "broken" / "default.conf").symlink_to("../real.conf")
     listed(pack)
     validated.clear()
     listed(pack)
