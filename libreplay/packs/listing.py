@@ -165,7 +165,7 @@ def _validated(directory: Path, pack_name: str) -> dict[str, Any]:
     checked = check_scenario(directory, pack=pack_name)
     entry: dict[str, Any] = {"summary": _summary(checked), "paths": None, "digest": None,
                              "invalid": checked.invalid.message if checked.invalid else None}
-    consulted = _paths_to_stamp(directory, checked.consulted)
+    consulted = _paths_to_stamp(directory, checked)
     stamps = _stamps(directory, consulted) if consulted is not None else None
     if consulted is None or stamps is None or _racy(stamps, started_ns):
         return entry
@@ -197,30 +197,31 @@ def _summary(checked: Checked) -> dict[str, Any] | None:
 # -- stamps --------------------------------------------------------------------------------
 
 
-def _paths_to_stamp(directory: Path, consulted: Iterable[Path]) -> list[str] | None:
+def _paths_to_stamp(directory: Path, checked: Checked) -> list[str] | None:
     """What must keep its stamp for validation's answer to hold, relative to ``directory``
-    (``""`` is the directory itself), sorted; None when a consulted path leaves it or goes
-    through ``..``, which a stamp could not follow.
+    (``""`` is the directory itself), sorted; None when a consulted path leaves it, goes through
+    ``..`` or is a link, which a stamp could not follow.
 
-    A consulted path that exists is stamped itself, and so is every directory above its own
-    (an entry replaced in a directory, by a link say, changes that directory's stamp: the
-    scenario directory's stamp covers its subdirectories). A path that does not exist is
-    covered by the directories on its way, its own included: it appears there."""
+    Only a file whose contents were read (meta.json, the compose file) is stamped itself, with
+    every directory above its own. Of any other path validation only asked whether it is there,
+    of which kind, and where it leads: the directories on its way, its own included, answer
+    that, since creating, removing, renaming or replacing an entry (by a link, say) changes the
+    stamp of the directory that holds it."""
     root = directory.resolve()
     wanted = {""}
-    for path in consulted:
+    for path in checked.consulted:
         if path == root:
             continue
         try:
             parts = path.relative_to(root).parts
         except ValueError:
             return None
-        if ".." in parts:
+        if ".." in parts or path.is_symlink():
             return None
-        exists = os.path.lexists(path)
-        above = len(parts) - 1 if exists else len(parts)
+        itself = path in checked.read and os.path.lexists(path)
+        above = len(parts) - 1 if itself else len(parts)
         wanted.update("/".join(parts[:end]) for end in range(1, above))
-        if exists:
+        if itself:
             wanted.add("/".join(parts))
     return sorted(wanted)
 

@@ -88,15 +88,17 @@ class Checked:
     scenario: Scenario | None
     invalid: ScenarioInvalid | None
     consulted: frozenset[Path]
+    read: frozenset[Path]  # those of them whose contents were read (the rest: existence, kind, links)
 
 
 def check_scenario(directory: Path, *, pack: str = "local") -> Checked:
     """:func:`load_scenario`, with the paths it consulted; never raises ScenarioInvalid."""
     loader = _Loader(directory.resolve(), pack)
     try:
-        return Checked(loader.load(), None, frozenset(loader.consulted))
+        scenario, invalid = loader.load(), None
     except ScenarioInvalid as exc:
-        return Checked(None, exc, frozenset(loader.consulted))
+        scenario, invalid = None, exc
+    return Checked(scenario, invalid, frozenset(loader.consulted), frozenset(loader.read))
 
 
 class _Loader:
@@ -120,6 +122,7 @@ class _Loader:
         self.issues = schema.Issues(())
         self.compose = ComposeFile("docker-compose.yml")
         self.consulted: set[Path] = {directory}
+        self.read: set[Path] = set()
 
     def consult(self, path: Path) -> Path:
         """Note that validation looks at ``path`` (see the class's note); returns it."""
@@ -201,6 +204,7 @@ class _Loader:
 
     def _read_bounded(self, path: Path) -> str | None:
         """The file's text, or None after reporting that it is too large or unreadable."""
+        self.read.add(self.consult(path))
         try:
             with path.open("rb") as handle:
                 data = handle.read(MAX_FILE_BYTES + 1)

@@ -255,10 +255,9 @@ def test_a_scenario_reached_through_a_link_is_validated_every_time(
     assert ("e-linked", "Linked, edited") in listed(pack)[0]
 
 
-def test_a_file_named_through_a_linked_directory_follows_the_link(
+def test_a_file_named_through_a_linked_directory_is_validated_every_time(
     pack: Pack, validated: list[Path], tmp_path: Path
 ) -> None:
-    """A link is never changed in place, only replaced: its directory's stamp tells."""
     scenario = pack.directory / "a-502"
     (scenario / "broken").rename(scenario / "real-broken")
     (scenario / "broken").symlink_to("real-broken")
@@ -266,15 +265,29 @@ def test_a_file_named_through_a_linked_directory_follows_the_link(
     listed(pack)
     validated.clear()
     assert "a-502" in [sid for sid, _ in listed(pack)[0]]
-    assert validated == []  # answered from the cache
-    edit(scenario / "real-broken" / "default.conf", "server {}\n")  # through the link
-    listed(pack)
     assert validated == [scenario]
-    time.sleep(0.03)
     (scenario / "broken").unlink()
     (scenario / "broken").symlink_to("empty")
     invalid = listed(pack)[1]
     assert len(invalid) == 1 and "broken/default.conf does not exist" in invalid[0]
+
+
+def test_a_file_only_looked_for_is_covered_by_its_directory(pack: Pack, validated: list[Path]) -> None:
+    """The cp step's source is only looked for: its directory's stamp stands for it, and tells
+    when it goes, becomes a directory or a link."""
+    scenario = pack.directory / "a-502"
+    source = scenario / "broken" / "default.conf"
+    listed(pack)
+    entry = json.loads(listing.cache_path(pack).read_text())["entries"][str(scenario)]
+    assert entry["paths"] == ["", "broken", "docker-compose.yml", "meta.json"]
+    validated.clear()
+    edit(source, "changed, and no matter: only its being there counts\n")
+    listed(pack)
+    assert validated == []
+    source.rename(scenario / "elsewhere.conf")
+    source.symlink_to("../elsewhere.conf")
+    assert listed(pack) == truth(pack)
+    assert validated == [scenario]
 
 
 def test_a_file_that_is_a_link_is_validated_every_time(pack: Pack, validated: list[Path]) -> None:
