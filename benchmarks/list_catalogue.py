@@ -63,7 +63,8 @@ def make_pack(packs_dir: Path, number: int, scenarios: int, templates: list[Path
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "drills"], check=True)
     commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
-    record = f'name = "{name}"\nsource = "https://example.invalid/{name}.git"\ncommit = "{commit.stdout.strip()}"\n'
+    record = (f'name = "{name}"\nsource = "https://example.invalid/{name}.git"\n'
+              f'commit = "{commit.stdout.strip()}"\n')
     clone.with_name(clone.name + ".toml").write_text(record)
     return clone
 

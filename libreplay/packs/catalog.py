@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from libreplay.core import paths
-from libreplay.packs import listing
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
 from libreplay.core.store import read_toml, write_toml
+from libreplay.packs import listing
 
 if TYPE_CHECKING:
     from libreplay.scenario.model import Scenario
@@ -125,7 +125,7 @@ def _subdirectories(directory: Path) -> list[Path]:
 
 
 def _is_scenario_dir(directory: Path) -> bool:
-    return os.path.isfile(os.path.join(directory, "meta.json"))
+    return (directory / "meta.json").is_file()
 
 
 def scan_pack(pack: Pack) -> PackScan:

@@ -280,9 +280,8 @@ def _validator_stamp() -> str:
     """A digest of the validator's files and this module's: what the answers depend on besides
     the scenario's own files (an upgrade, or an edit in a checkout)."""
     try:
-        with os.scandir(VALIDATOR_DIR) as found:
-            files = [entry.path for entry in found if entry.name.endswith((".py", ".json"))]
-        stamps = [(name, os.stat(name).st_size, os.stat(name).st_mtime_ns) for name in sorted([*files, __file__])]
+        files = sorted([*VALIDATOR_DIR.glob("*.py"), *VALIDATOR_DIR.glob("*.json"), Path(__file__)])
+        stamps = [(str(file), file.stat().st_size, file.stat().st_mtime_ns) for file in files]
     except OSError:
         return ""
     return hashlib.blake2b(repr(stamps).encode(), digest_size=16).hexdigest()

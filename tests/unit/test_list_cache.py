@@ -8,7 +8,6 @@ few clock ticks first, as a person's would, so that its timestamps can differ fr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -83,7 +82,9 @@ def test_a_second_list_validates_nothing_and_says_the_same(pack: Pack, validated
     assert len(validated) == 3  # the second list validated none
 
 
-def test_an_edited_scenario_shows_its_edit_and_only_it_is_validated(pack: Pack, validated: list[Path]) -> None:
+def test_an_edited_scenario_shows_its_edit_and_only_it_is_validated(
+    pack: Pack, validated: list[Path]
+) -> None:
     listed(pack)
     validated.clear()
     # The same size and the same inode: only the timestamps tell.
@@ -193,7 +194,9 @@ def test_a_change_to_the_validator_validates_everything_again(
 @pytest.mark.parametrize("damage", [
     b"\x00\xff not json", b"[]", b'{"version": 1}', b"", b"{" * 100_000,
 ], ids=["garbage", "a-list", "no-entries", "empty", "deep"])
-def test_a_damaged_cache_file_is_ignored_and_rebuilt(pack: Pack, validated: list[Path], damage: bytes) -> None:
+def test_a_damaged_cache_file_is_ignored_and_rebuilt(
+    pack: Pack, validated: list[Path], damage: bytes
+) -> None:
     expected = listed(pack)
     listing.cache_path(pack).write_bytes(damage)
     assert listed(pack) == expected
@@ -245,7 +248,8 @@ def test_a_file_changed_within_the_racy_window_is_not_kept(
 def test_a_scenario_reached_through_a_link_is_validated_every_time(
     pack: Pack, validated: list[Path], tmp_path: Path
 ) -> None:
-    elsewhere = write_scenario(tmp_path / "elsewhere" / "e-linked", meta={"id": "e-linked", "title": "Linked"})
+    elsewhere = write_scenario(tmp_path / "elsewhere" / "e-linked",
+                               meta={"id": "e-linked", "title": "Linked"})
     (pack.directory / "e-linked").symlink_to(elsewhere)
     listed(pack)
     validated.clear()
@@ -311,4 +315,4 @@ def test_forget_drops_the_pack_file(pack: Pack) -> None:
 def test_the_cache_lives_in_the_state_directory(pack: Pack) -> None:
     listed(pack)
     assert listing.cache_path(pack).parent == paths.state_dir() / "list-cache"
-    assert os.listdir(paths.state_dir() / "list-cache") == ["official.json"]
+    assert [file.name for file in (paths.state_dir() / "list-cache").iterdir()] == ["official.json"]
