@@ -43,7 +43,8 @@ unit: venv
 bench: setup
 	$(BIN)/python benchmarks/detection_latency.py
 	$(BIN)/python benchmarks/hud_memory.py
-	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/cli_startup.py --every-help
+	$(BIN)/python benchmarks/list_catalogue.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
