@@ -32,9 +32,9 @@ def table_lines(
     columns = len(header) if header is not None else max((len(row) for row in rows), default=0)
     body = [_cells(row, columns) for row in rows]
     head = [_cells(header, columns)] if header is not None else []
-    widths = [max((cell_width(row[index]) for row in head + body), default=0) for index in range(columns)]
-    widths = [max(width, min_widths[index]) if index < len(min_widths) else width
-              for index, width in enumerate(widths)]
+    widths = [max(map(cell_width, column), default=0) for column in zip(*head, *body, strict=True)]
+    widths += [0] * (columns - len(widths))  # no row at all
+    widths = [max(width, minimum) for width, minimum in zip(widths, [*min_widths, *[0] * columns], strict=False)]
     lines = [_line(row, widths) for row in head]
     if head:
         lines.append("-" * (sum(widths) + len(GAP) * (columns - 1)))
@@ -58,5 +58,6 @@ def _cells(row: Sequence[str], columns: int) -> list[str]:
 
 
 def _line(cells: list[str], widths: list[int]) -> str:
-    padded = (cell + " " * (width - cell_width(cell)) for cell, width in zip(cells, widths, strict=True))
+    padded = (cell.ljust(width) if cell.isascii() else cell + " " * (width - cell_width(cell))
+              for cell, width in zip(cells, widths, strict=True))
     return GAP.join(padded).rstrip()

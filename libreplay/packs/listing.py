@@ -108,7 +108,7 @@ def cache_path(pack: Pack) -> Path:
 
 
 def _list_pack(pack: Pack, validator: str) -> PackListing:
-    from libreplay.packs.catalog import scenario_dirs
+    from libreplay.packs.catalog import scenario_paths
 
     header = {"version": FORMAT_VERSION, "directory": str(pack.directory),
               "commit": head_commit_cheaply(pack.directory), "validator": validator}
@@ -116,29 +116,27 @@ def _list_pack(pack: Pack, validator: str) -> PackListing:
     cached = _read_entries(path, header)
     holding: dict[str, dict[str, Any]] = {}
 
-    def still_holds(directory: Path) -> bool:
+    def still_holds(directory: str) -> bool:
         """Whether the cached entry still describes ``directory``, which is then a scenario's
         (its meta.json is among the stamps): found so, it needs no other look."""
-        key = str(directory)
-        entry = cached.get(key)
+        entry = cached.get(directory)
         if entry is None or "meta.json" not in entry["paths"]:
             return False
         if _digest(directory, entry["paths"]) != entry["digest"]:
             return False
-        holding[key] = entry
+        holding[directory] = entry
         return True
 
     entries: dict[str, dict[str, Any]] = {}
     listing = PackListing(pack)
     changed = False
-    for directory in scenario_dirs(pack.directory, known=still_holds if cached else None):
-        key = str(directory)
-        entry = holding.get(key)
+    for directory in scenario_paths(os.fspath(pack.directory), known=still_holds if cached else None):
+        entry = holding.get(directory)
         if entry is None:
-            entry = _validated(directory, pack.name)
+            entry = _validated(Path(directory), pack.name)
             changed = changed or entry["paths"] is not None
         if entry["paths"] is not None:
-            entries[key] = entry
+            entries[directory] = entry
         _add_to(listing, entry, pack.name)
     if changed or entries.keys() != cached.keys():
         _write_entries(path, header, entries)
@@ -247,10 +245,9 @@ def _stamps(directory: Path, relative: list[str]) -> list[Stamp | None] | None:
     return stamps
 
 
-def _digest(directory: Path, relative: list[str]) -> str | None:
-    """The digest of the paths' stamps now (as :func:`_hash` makes it), None where one is gone or
-    a link. The list's hot loop, thousands of times: no tuple is built on the way."""
-    base = os.fspath(directory)
+def _digest(base: str, relative: list[str]) -> str | None:
+    """The digest of the stamps of the paths below ``base`` now (as :func:`_hash` makes it), None
+    where one is gone or a link. The list's hot loop, thousands of times: no tuple is built."""
     digest = hashlib.blake2b(digest_size=16)
     for name in relative:
         try:
