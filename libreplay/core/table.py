@@ -34,7 +34,8 @@ def table_lines(
     head = [_cells(header, columns)] if header is not None else []
     widths = [max(map(cell_width, column), default=0) for column in zip(*head, *body, strict=True)]
     widths += [0] * (columns - len(widths))  # no row at all
-    widths = [max(width, minimum) for width, minimum in zip(widths, [*min_widths, *[0] * columns], strict=False)]
+    minimums = [*min_widths[:columns], *[0] * (columns - len(min_widths))]
+    widths = [max(width, minimum) for width, minimum in zip(widths, minimums, strict=True)]
     lines = [_line(row, widths) for row in head]
     if head:
         lines.append("-" * (sum(widths) + len(GAP) * (columns - 1)))

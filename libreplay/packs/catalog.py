@@ -7,7 +7,6 @@ share one; the display name (``owner/repo``) is what users type in ``pack/id``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -394,6 +393,8 @@ def _git_message(exc: Exception) -> str:
 
 
 def _dir_name(spec: SourceSpec) -> str:
+    import hashlib  # here: listing, the frequent caller of this module, never needs it
+
     digest = hashlib.sha256(spec.url.encode()).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9._-]+", "-", spec.name.lower()).strip("-") or "pack"
     return f"{slug}-{digest}"

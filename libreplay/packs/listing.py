@@ -3,7 +3,7 @@
 Validating every scenario on every ``list`` costs seconds at catalogue scale (2,000 scenarios),
 so each pack's results are kept in ``<state>/list-cache/<pack>.json``. An entry holds what the
 list shows of one scenario directory (its summary, or why it is invalid) with the paths its
-validation consulted (:class:`libreplay.scenario.load.Checked`) and a digest of their stamps.
+validation consulted (:class:`libreplay.scenario.load.Checked`) and their stamps.
 
 An entry is used only while it still describes the files:
 
@@ -25,7 +25,6 @@ written leaves the list as it is. ``add``, ``update`` and ``remove`` drop the pa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -38,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from libreplay.core import paths
 from libreplay.core.errors import ReplayError
-from libreplay.core.store import write_atomic
 
 if TYPE_CHECKING:
     from libreplay.packs.catalog import Pack
@@ -53,7 +51,7 @@ RACY_SECONDS = 2
 VALIDATOR_DIR = Path(__file__).resolve().parent.parent / "scenario"
 
 Stamp = tuple[int, int, int, int, int, int]  # mode, inode, device, size, mtime and ctime in ns
-STAMP_FORMAT = b"%d %d %d %d %d %d;"
+STAMP_FORMAT = "%d %d %d %d %d %d;"
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ def _list_pack(pack: Pack, validator: str) -> PackListing:
         entry = cached.get(directory)
         if entry is None or "meta.json" not in entry["paths"]:
             return False
-        if _digest(directory, entry["paths"]) != entry["digest"]:
+        if _stamps_now(directory, entry["paths"]) != entry["stamps"]:
             return False
         holding[directory] = entry
         return True
@@ -161,7 +159,7 @@ def _validated(directory: Path, pack_name: str) -> dict[str, Any]:
 
     started_ns = time.time_ns()
     checked = check_scenario(directory, pack=pack_name)
-    entry: dict[str, Any] = {"summary": _summary(checked), "paths": None, "digest": None,
+    entry: dict[str, Any] = {"summary": _summary(checked), "paths": None, "stamps": None,
                              "invalid": checked.invalid.message if checked.invalid else None}
     consulted = _paths_to_stamp(directory, checked)
     stamps = _stamps(directory, consulted) if consulted is not None else None
@@ -170,7 +168,7 @@ def _validated(directory: Path, pack_name: str) -> dict[str, Any]:
     # A path gone since needs no stamp: the directory that held it is stamped, and changed.
     found = [(name, stamp) for name, stamp in zip(consulted, stamps, strict=True) if stamp is not None]
     entry["paths"] = [name for name, _ in found]
-    entry["digest"] = _hash([stamp for _, stamp in found])
+    entry["stamps"] = _joined([stamp for _, stamp in found])
     return entry
 
 
@@ -245,10 +243,10 @@ def _stamps(directory: Path, relative: list[str]) -> list[Stamp | None] | None:
     return stamps
 
 
-def _digest(base: str, relative: list[str]) -> str | None:
-    """The digest of the stamps of the paths below ``base`` now (as :func:`_hash` makes it), None
-    where one is gone or a link. The list's hot loop, thousands of times: no tuple is built."""
-    digest = hashlib.blake2b(digest_size=16)
+def _stamps_now(base: str, relative: list[str]) -> str | None:
+    """The stamps of the paths below ``base`` now, as :func:`_joined` writes them; None where
+    one is gone or a link. The list's hot loop, thousands of times: no tuple is built."""
+    parts = []
     for name in relative:
         try:
             found = os.lstat(f"{base}/{name}" if name else base)
@@ -256,16 +254,14 @@ def _digest(base: str, relative: list[str]) -> str | None:
             return None
         if stat.S_ISLNK(found.st_mode):
             return None
-        digest.update(STAMP_FORMAT % (found.st_mode, found.st_ino, found.st_dev, found.st_size,
-                                      found.st_mtime_ns, found.st_ctime_ns))
-    return digest.hexdigest()
+        parts.append(STAMP_FORMAT % (found.st_mode, found.st_ino, found.st_dev, found.st_size,
+                                     found.st_mtime_ns, found.st_ctime_ns))
+    return "".join(parts)
 
 
-def _hash(stamps: list[Stamp]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for stamp in stamps:
-        digest.update(STAMP_FORMAT % stamp)
-    return digest.hexdigest()
+def _joined(stamps: list[Stamp]) -> str:
+    """Stamps as an entry keeps them: compared as they are, so no digest could ever collide."""
+    return "".join(STAMP_FORMAT % stamp for stamp in stamps)
 
 
 def _racy(stamps: list[Stamp | None], started_ns: int) -> bool:
@@ -274,14 +270,13 @@ def _racy(stamps: list[Stamp | None], started_ns: int) -> bool:
 
 
 def _validator_stamp() -> str:
-    """A digest of the validator's files and this module's: what the answers depend on besides
+    """The stamps of the validator's files and this module's: what the answers depend on besides
     the scenario's own files (an upgrade, or an edit in a checkout)."""
     try:
         files = sorted([*VALIDATOR_DIR.glob("*.py"), *VALIDATOR_DIR.glob("*.json"), Path(__file__)])
-        stamps = [(str(file), file.stat().st_size, file.stat().st_mtime_ns) for file in files]
+        return ";".join(f"{file.name} {file.stat().st_size} {file.stat().st_mtime_ns}" for file in files)
     except OSError:
         return ""
-    return hashlib.blake2b(repr(stamps).encode(), digest_size=16).hexdigest()
 
 
 # -- the commit, without git ---------------------------------------------------------------
@@ -335,7 +330,7 @@ def _read_entries(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any
 
 def _well_formed(entry: Any) -> bool:
     """Whether an entry has the shape this module writes (anything else is validated again)."""
-    if type(entry) is not dict or type(entry.get("digest")) is not str:
+    if type(entry) is not dict or type(entry.get("stamps")) is not str:
         return False
     names = entry.get("paths")
     if type(names) is not list or not all(type(name) is str for name in names):
@@ -360,6 +355,8 @@ def _strings(value: Any) -> bool:
 def _write_entries(path: Path, header: dict[str, Any], entries: dict[str, dict[str, Any]]) -> None:
     """Written atomically; a cache that cannot be written (a read-only or full disk) only costs
     the next list its speed."""
+    from libreplay.core.store import write_atomic
+
     data = json.dumps({**header, "entries": entries}, separators=(",", ":")).encode()
     with suppress(OSError, ReplayError):
         write_atomic(path, data)
