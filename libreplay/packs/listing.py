@@ -329,27 +329,22 @@ def _read_entries(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any
 
 
 def _well_formed(entry: Any) -> bool:
-    """Whether an entry has the shape this module writes (anything else is validated again)."""
+    """Whether an entry has the shape this module writes, as far as using it could fail or show
+    the wrong kind of value (anything else is validated again). Its contents are not what makes
+    it trusted: its stamps are compared with the files'."""
     if type(entry) is not dict or type(entry.get("stamps")) is not str:
         return False
-    names = entry.get("paths")
-    if type(names) is not list or not all(type(name) is str for name in names):
+    if type(entry.get("paths")) is not list:
         return False
     summary = entry.get("summary")
     if summary is None:
         return type(entry.get("invalid")) is str
-    return type(summary) is dict and _summary_well_formed(summary)
-
-
-def _summary_well_formed(summary: dict[str, Any]) -> bool:
-    get = summary.get
-    return (type(get("id")) is str and type(get("title")) is str and type(get("directory")) is str
-            and type(get("difficulty")) is int and type(get("sla_minutes")) is int
-            and _strings(get("tags")) and _strings(get("faults")))
-
-
-def _strings(value: Any) -> bool:
-    return type(value) is list and all(type(item) is str for item in value)
+    get = summary.get if type(summary) is dict else None
+    return get is not None and (
+        type(get("id")) is str and type(get("title")) is str and type(get("directory")) is str
+        and type(get("difficulty")) is int and type(get("sla_minutes")) is int
+        and type(get("tags")) is list and type(get("faults")) is list
+    )
 
 
 def _write_entries(path: Path, header: dict[str, Any], entries: dict[str, dict[str, Any]]) -> None:
