@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from libreplay.core import paths
 from libreplay.core.errors import ReplayError
@@ -54,9 +54,8 @@ Stamp = tuple[int, int, int, int, int, int]  # mode, inode, device, size, mtime 
 STAMP_FORMAT = "%d %d %d %d %d %d;"
 
 
-@dataclass(frozen=True)
-class ScenarioSummary:
-    """What ``list`` shows of a valid scenario."""
+class ScenarioSummary(NamedTuple):
+    """What ``list`` shows of a valid scenario (a tuple: made thousands of times per list)."""
 
     id: str
     title: str
