@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import shutil
 import statistics
@@ -34,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cli_startup import percentile  # the sibling script's (this directory is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICIAL = ROOT / "packs" / "official"
@@ -93,12 +94,6 @@ def listed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
         raise SystemExit(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr}")
     lines = result.stdout.splitlines()
     return elapsed, sum(1 for line in lines[2:] if line.strip())
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """The nearest-rank percentile: with 15 runs, p95 is the slowest."""
-    ordered = sorted(samples)
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
 def main() -> None:
