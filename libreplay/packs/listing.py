@@ -9,15 +9,17 @@ An entry is used only while it still describes the files:
 
 - the file's format version, the pack's directory, its checked-out commit (read from
   ``.git`` without git) and the validator's own files are those the entry was made with;
-- every consulted path that existed, and every directory on the way to it from the scenario
-  directory, has the same stamp now (type and mode, inode, device, size, mtime and ctime in ns).
-  A path that did not exist is covered by its nearest existing directory: creating, removing
-  or renaming an entry changes that directory's mtime and ctime.
+- the scenario directory, every file whose contents validation read (meta.json, the compose
+  file) and the directories on the way to every consulted path have the same stamp now (type
+  and mode, inode, device, size, mtime and ctime in ns). A path validation only looked for
+  (a script, a ``cp`` source, a compose file name it did not find) is covered by the directory
+  that holds it: creating, removing, renaming or replacing an entry changes that directory's
+  mtime and ctime (see :func:`_paths_to_stamp`).
 
 Anything else means validating that directory again: a scenario edited, added, removed or
 broken shows as it is on the next ``list``. Entries are not stored where a stamp could not
-tell (a symbolic link on the way, a ``..`` in a path, a file changed within the last
-RACY_SECONDS of validation, whose timestamp may not differ from the one we saw). A cache file
+tell (a symbolic link among those paths, a ``..``, a file changed within RACY_SECONDS before
+validation began, whose timestamp a later change might repeat). A cache file
 that cannot be read or has the wrong shape is ignored and written again; one that cannot be
 written leaves the list as it is. ``add``, ``update`` and ``remove`` drop the pack's file
 (:func:`forget`).
