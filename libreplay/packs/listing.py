@@ -51,6 +51,7 @@ FORMAT_VERSION = 1
 RACY_SECONDS = 2
 # The validator itself: a change to these files (or to this module) changes every answer.
 VALIDATOR_DIR = Path(__file__).resolve().parent.parent / "scenario"
+ERRORS_MODULE = Path(__file__).resolve().parent.parent / "core" / "errors.py"
 
 Stamp = tuple[int, int, int, int, int, int]  # mode, inode, device, size, mtime and ctime in ns
 STAMP_FORMAT = "%d %d %d %d %d %d;"
@@ -271,13 +272,15 @@ def _racy(stamps: list[Stamp | None], started_ns: int) -> bool:
 
 
 def _validator_stamp() -> str:
-    """The stamps of the validator's files and this module's: what the answers depend on besides
-    the scenario's own files (an upgrade, or an edit in a checkout)."""
+    """The stamps of the validator's files, this module's and the errors' (how an invalid scenario
+    is told): what the answers depend on besides the scenario's own files (an upgrade, or an edit
+    in a checkout). Unreadable, it matches nothing, so that nothing cached is used."""
+    files = sorted([*VALIDATOR_DIR.glob("*.py"), *VALIDATOR_DIR.glob("*.json"), Path(__file__),
+                    ERRORS_MODULE])
     try:
-        files = sorted([*VALIDATOR_DIR.glob("*.py"), *VALIDATOR_DIR.glob("*.json"), Path(__file__)])
         return ";".join(f"{file.name} {file.stat().st_size} {file.stat().st_mtime_ns}" for file in files)
     except OSError:
-        return ""
+        return f"unreadable at {time.time_ns()}"
 
 
 # -- the commit, without git ---------------------------------------------------------------

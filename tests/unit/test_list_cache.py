@@ -191,6 +191,14 @@ def test_a_change_to_the_validator_validates_everything_again(
     assert len(validated) == 6
 
 
+def test_a_validator_that_cannot_be_stamped_trusts_nothing(
+    pack: Pack, validated: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listing, "ERRORS_MODULE", tmp_path / "gone.py")
+    assert listed(pack) == listed(pack) == truth(pack)
+    assert len(validated) == 6
+
+
 @pytest.mark.parametrize("damage", [
     b"\x00\xff not json", b"[]", b'{"version": 1}', b"", b"{" * 100_000,
 ], ids=["garbage", "a-list", "no-entries", "empty", "deep"])
