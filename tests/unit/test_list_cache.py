@@ -8,6 +8,7 @@ few clock ticks first, as a person's would, so that its timestamps can differ fr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -92,6 +93,20 @@ def test_an_edited_scenario_shows_its_edit_and_only_it_is_validated(
     scenarios, invalid = listed(pack)
     assert ("b-dns", "Title B-DNS") in scenarios and invalid == []
     assert validated == [pack.directory / "b-dns"]
+
+
+def test_a_time_too_far_ahead_to_pack_is_validated_every_time(pack: Pack, validated: list[Path]) -> None:
+    """A stamp is packed in 64 bits of nanoseconds: a file dated after 2262 cannot be, and its
+    scenario is validated on every list rather than kept by a stamp that could not tell."""
+    listed(pack)
+    validated.clear()
+    change_meta(pack.directory / "b-dns", lambda meta: meta.update(title="Title B-DNS"))
+    far = 2**63 + 10**9  # past what a signed 64-bit count of nanoseconds holds
+    os.utime(pack.directory / "b-dns" / "meta.json", ns=(far, far))
+    for _ in range(2):
+        assert listed(pack) == truth(pack)
+        assert ("b-dns", "Title B-DNS") in listed(pack)[0]
+    assert validated and set(validated) == {pack.directory / "b-dns"}
 
 
 def test_a_scenario_that_became_invalid_is_reported_not_listed(pack: Pack) -> None:
@@ -218,7 +233,7 @@ def test_entries_of_the_wrong_shape_are_validated_again(pack: Pack, validated: l
     path = listing.cache_path(pack)
     data = json.loads(path.read_text())
     entries = list(data["entries"].values())
-    entries[0]["summary"]["difficulty"] = "2"
+    entries[0]["summary"][listing.SUMMARY_FIELDS.index("difficulty")] = "2"
     entries[1]["paths"] = "meta.json"
     entries[2]["summary"] = None  # invalid, but without a message
     path.write_text(json.dumps(data))
@@ -232,7 +247,7 @@ def test_a_forged_summary_with_a_stale_digest_is_not_shown(pack: Pack) -> None:
     path = listing.cache_path(pack)
     data = json.loads(path.read_text())
     for entry in data["entries"].values():
-        entry["summary"]["title"] = "forged"
+        entry["summary"][listing.SUMMARY_FIELDS.index("title")] = "forged"
         entry["stamps"] = "1 2 3 4 5 6;"
     path.write_text(json.dumps(data))
     assert "forged" not in {title for _, title in listed(pack)[0]}
