@@ -1,10 +1,21 @@
-"""Command start-up: wall time of `replaybook --help`, `replay-X --help` and `replay-list`.
+"""Command start-up: wall and CPU time of `replaybook --help`, `replay-X --help` and `replay-list`.
 
 Each case is one fresh process of the installed executable (this interpreter's venv), timed
 from spawn to exit; the cases run alternating, one run of each per round, so a busy moment
 of the machine falls on all of them alike. `replay-list` runs with REPLAYBOOK_HOME at an empty
 temporary directory: the official pack only. With --upstream, the Rust replaybook's `--help`
 and `list` run in the same rounds, for comparison.
+
+Besides wall time, each run's CPU time (user + system of the child, from the kernel's
+accounting of reaped children) is reported: on a machine shared with other work, wall time
+includes waiting for a core, CPU time much less so. The load average is printed at the start
+and the end of the rounds.
+
+The commands run as an installed replaybook does: with the bytecode caches of its modules (pip
+writes them when it installs). A development shell may set PYTHONDONTWRITEBYTECODE, and an
+editable checkout then compiles every module of ours from source on every run (~10-20 ms more
+per command on this machine); it is removed from the commands' environment, so that the
+warm-up run writes the caches.
 
 Usage: .venv/bin/python benchmarks/cli_startup.py [--runs 21] [--every-help]
        [--upstream /path/to/replaybook --upstream-scenarios /path/to/its/scenarios]
@@ -16,6 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,6 +35,7 @@ import tempfile
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import NamedTuple
 
 BIN = Path(sys.executable).parent
 CASES: tuple[tuple[str, ...], ...] = (
@@ -35,14 +48,48 @@ CASES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def timed_run(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds from spawn to exit; a failing command ends the benchmark (its figure would lie)."""
+class Run(NamedTuple):
+    wall: float  # seconds from spawn to exit
+    cpu: float  # seconds of CPU, user and system, the child used
+    stdout: str
+
+
+def measured_run(argv: list[str], env: dict[str, str]) -> Run:
+    """One run of ``argv``; a failing command ends the benchmark (its figure would lie). The
+    child's CPU time is what the kernel adds to this process's reaped children: runs are one
+    at a time, so the difference is this child's alone."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, env=env, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr.decode()}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(elapsed, cpu, result.stdout.decode())
+
+
+def user_environment(**extra: str) -> dict[str, str]:
+    """This environment as an installed replaybook's user has it: bytecode caches written."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **extra}
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{load:.1f}" for load in os.getloadavg())
+
+
+def summary_row(name: str, runs: list[Run], width: int) -> str:
+    """Wall median, p95 and fastest; CPU median and fastest, in ms."""
+    walls, cpus = [run.wall for run in runs], [run.cpu for run in runs]
+    figures = [statistics.median(walls), percentile(walls, 0.95), min(walls),
+               statistics.median(cpus), min(cpus)]
+    return f"{name:<{width}} " + " ".join(f"{value * 1000:>6.1f}ms" for value in figures)
+
+
+def summary_header(first: str, width: int) -> str:
+    return f"{first:<{width}} " + " ".join(f"{title:>8}" for title in
+                                            ("median", "p95", "min", "cpu-med", "cpu-min"))
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -73,18 +120,19 @@ def main() -> None:
         cases["upstream list"] = [str(options.upstream), "list", *scenarios]
 
     with tempfile.TemporaryDirectory(prefix="replaybook-bench-") as home:
-        env = {**os.environ, "REPLAYBOOK_HOME": home}  # an empty home: the official pack only
+        env = user_environment(REPLAYBOOK_HOME=home)  # an empty home: the official pack only
         for argv in cases.values():
-            timed_run(argv, env)  # warm the page cache and the bytecode caches once
-        samples: dict[str, list[float]] = {name: [] for name in cases}
+            measured_run(argv, env)  # warm the page cache and the bytecode caches once
+        print(f"start: {load_average()}")
+        samples: dict[str, list[Run]] = {name: [] for name in cases}
         for _ in range(options.runs):
             for name, argv in cases.items():
-                samples[name].append(timed_run(argv, env))
+                samples[name].append(measured_run(argv, env))
+        print(f"end: {load_average()}")
 
-    print(f"{'case':<26} {'median':>8} {'p95':>8} {'min':>8}   ({options.runs} runs each, alternating)")
-    for name, times in samples.items():
-        median, p95, fastest = statistics.median(times), percentile(times, 0.95), min(times)
-        print(f"{name:<26} {median * 1000:>6.1f}ms {p95 * 1000:>6.1f}ms {fastest * 1000:>6.1f}ms")
+    print(summary_header("case", 26) + f"   ({options.runs} runs each, alternating)")
+    for name, runs in samples.items():
+        print(summary_row(name, runs, 26))
 
 
 if __name__ == "__main__":

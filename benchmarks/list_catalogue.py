@@ -7,7 +7,9 @@ their own: 2,000 scenarios, plus the official pack's, which every list shows.
 
 Each command is timed from spawn to exit: once with no list cache (cold: every scenario
 validated), then warm over --runs rounds, the cases alternating within a round so that a busy
-moment of the machine falls on all of them alike. Every run must list every scenario.
+moment of the machine falls on all of them alike. Every run must list every scenario. Each run's CPU time
+(user + system of the child) is reported beside its wall time, and the load average around the
+warm rounds: on a shared machine wall time includes waiting for a core.
 
 With --upstream PATH (the Rust replaybook, built from its source), its `list` runs in the same
 rounds over the same scenarios: it reads a directory of packs (`--scenarios-dir`, each pack a
@@ -25,16 +27,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cli_startup import percentile  # the sibling script's (this directory is on sys.path)
+# The sibling script's (this directory is on sys.path): one way to run and report a command.
+from cli_startup import Run, load_average, measured_run, summary_header, summary_row, user_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICIAL = ROOT / "packs" / "official"
@@ -85,15 +86,11 @@ def make_catalogue(root: Path, packs: int, scenarios: int) -> tuple[Path, Path]:
     return home, upstream
 
 
-def listed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Seconds from spawn to exit, and how many scenarios the table showed."""
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr}")
-    lines = result.stdout.splitlines()
-    return elapsed, sum(1 for line in lines[2:] if line.strip())
+def listed(argv: list[str], env: dict[str, str]) -> tuple[Run, int]:
+    """The run, and how many scenarios the table showed."""
+    run = measured_run(argv, env)
+    lines = run.stdout.splitlines()
+    return run, sum(1 for line in lines[2:] if line.strip())
 
 
 def main() -> None:
@@ -112,32 +109,35 @@ def main() -> None:
         print(f"catalogue: {options.packs} packs x {options.scenarios} scenarios "
               f"+ the official pack, made in {time.perf_counter() - started:.1f}s")
         time.sleep(2.5)  # older than the cache's racy window: the cold run may keep its answers
-        env = {**os.environ, "REPLAYBOOK_HOME": str(home)}
+        env = user_environment(REPLAYBOOK_HOME=str(home))  # bytecode caches written, as installed
         cases = {"replay-list": [str(BIN / "replay-list")],
                  "replaybook list": [str(BIN / "replaybook"), "list"]}
         if options.upstream:
             cases["upstream list"] = [str(options.upstream), "list", "--scenarios-dir", str(upstream)]
         expected = options.packs * options.scenarios + len(official_scenarios())
 
-        cold: dict[str, float] = {}
+        cold: dict[str, Run] = {}
         for name, argv in cases.items():
             shutil.rmtree(home / "state" / "list-cache", ignore_errors=True)  # no cache: all validated
             cold[name], count = listed(argv, env)
             if count != expected:
                 raise SystemExit(f"{name} listed {count} scenarios, expected {expected}")
-        samples: dict[str, list[float]] = {name: [] for name in cases}
+        print(f"warm rounds start: {load_average()}")
+        samples: dict[str, list[Run]] = {name: [] for name in cases}
         for _ in range(options.runs):
             for name, argv in cases.items():
-                elapsed, count = listed(argv, env)
+                run, count = listed(argv, env)
                 if count != expected:
                     raise SystemExit(f"{name} listed {count} scenarios, expected {expected}")
-                samples[name].append(elapsed)
+                samples[name].append(run)
+        print(f"warm rounds end: {load_average()}")
 
-    print(f"{'case':<18} {'cold':>8} {'median':>8} {'p95':>8} {'min':>8}   "
-          f"({expected} scenarios; warm: {options.runs} runs each, alternating)")
-    for name, times in samples.items():
-        print(f"{name:<18} {cold[name] * 1000:>6.0f}ms {statistics.median(times) * 1000:>6.1f}ms "
-              f"{percentile(times, 0.95) * 1000:>6.1f}ms {min(times) * 1000:>6.1f}ms")
+    print(f"{expected} scenarios; cold: one run each without a cache (wall / CPU)")
+    for name, run in cold.items():
+        print(f"  {name:<18} {run.wall * 1000:>6.0f}ms / {run.cpu * 1000:>6.0f}ms")
+    print(summary_header("warm", 18) + f"   ({options.runs} runs each, alternating)")
+    for name, runs in samples.items():
+        print(summary_row(name, runs, 18))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +17,15 @@ from typing import TYPE_CHECKING
 
 from libreplay.core import paths
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
-from libreplay.core.store import read_toml, write_toml
 from libreplay.packs import listing
 
 if TYPE_CHECKING:
     from libreplay.scenario.model import Scenario
 
 # libreplay.scenario.load (jsonschema, PyYAML) is imported where a scenario is validated: a
-# list answered from its cache (libreplay.packs.listing) never loads it.
+# list answered from its cache (libreplay.packs.listing) never loads it. libreplay.core.store
+# (tomllib, tempfile) is imported where a record is read or written: a list of the official
+# pack alone reads none.
 
 OFFICIAL = "official"
 # The pack name of a scenario named by a directory outside every installed pack; never given to
@@ -285,6 +285,8 @@ def remove_pack(name: str) -> Pack:
 def _clone_into(url: str, directory: Path, ref: str | None) -> str:
     """Clone to a temporary directory beside the target and move it in: a failure leaves nothing."""
     _require_git()
+    import tempfile
+
     import git
 
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -405,11 +407,15 @@ def _record_path(directory: Path) -> Path:
 
 
 def _write_record(pack: Pack) -> None:
+    from libreplay.core.store import write_toml
+
     record = {"name": pack.name, "source": pack.source, "ref": pack.ref, "commit": pack.commit}
     write_toml(_record_path(pack.directory), record)
 
 
 def _pack_from_record(record: Path) -> Pack:
+    from libreplay.core.store import read_toml
+
     data = read_toml(record)
     return Pack(
         name=str(data.get("name", record.stem)),
