@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import NamedTuple
@@ -79,6 +80,27 @@ def load_average() -> str:
     return "load average " + " ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
+def alternating_rounds(
+    cases: dict[str, list[str]], rounds: int, run_one: Callable[[str, list[str]], Run]
+) -> dict[str, list[Run]]:
+    """``rounds`` rounds of one run of each case (a busy moment falls on all of them alike), with
+    the load average printed around them."""
+    print(f"rounds start: {load_average()}")
+    samples: dict[str, list[Run]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, argv in cases.items():
+            samples[name].append(run_one(name, argv))
+    print(f"rounds end: {load_average()}")
+    return samples
+
+
+def print_summary(title: str, samples: dict[str, list[Run]], width: int) -> None:
+    runs = len(next(iter(samples.values()), []))
+    print(summary_header(title, width) + f"   ({runs} runs each, alternating)")
+    for name, case_runs in samples.items():
+        print(summary_row(name, case_runs, width))
+
+
 def summary_row(name: str, runs: list[Run], width: int) -> str:
     """Wall median, p95 and fastest; CPU median and fastest, in ms."""
     walls, cpus = [run.wall for run in runs], [run.cpu for run in runs]
@@ -123,16 +145,8 @@ def main() -> None:
         env = user_environment(REPLAYBOOK_HOME=home)  # an empty home: the official pack only
         for argv in cases.values():
             measured_run(argv, env)  # warm the page cache and the bytecode caches once
-        print(f"start: {load_average()}")
-        samples: dict[str, list[Run]] = {name: [] for name in cases}
-        for _ in range(options.runs):
-            for name, argv in cases.items():
-                samples[name].append(measured_run(argv, env))
-        print(f"end: {load_average()}")
-
-    print(summary_header("case", 26) + f"   ({options.runs} runs each, alternating)")
-    for name, runs in samples.items():
-        print(summary_row(name, runs, 26))
+        samples = alternating_rounds(cases, options.runs, lambda _, argv: measured_run(argv, env))
+    print_summary("case", samples, 26)
 
 
 if __name__ == "__main__":

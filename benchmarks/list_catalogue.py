@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 # The sibling script's (this directory is on sys.path): one way to run and report a command.
-from cli_startup import Run, load_average, measured_run, summary_header, summary_row, user_environment
+from cli_startup import Run, alternating_rounds, measured_run, print_summary, user_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICIAL = ROOT / "packs" / "official"
@@ -122,22 +122,19 @@ def main() -> None:
             cold[name], count = listed(argv, env)
             if count != expected:
                 raise SystemExit(f"{name} listed {count} scenarios, expected {expected}")
-        print(f"warm rounds start: {load_average()}")
-        samples: dict[str, list[Run]] = {name: [] for name in cases}
-        for _ in range(options.runs):
-            for name, argv in cases.items():
-                run, count = listed(argv, env)
-                if count != expected:
-                    raise SystemExit(f"{name} listed {count} scenarios, expected {expected}")
-                samples[name].append(run)
-        print(f"warm rounds end: {load_average()}")
+
+        def warm_run(name: str, argv: list[str]) -> Run:
+            run, count = listed(argv, env)
+            if count != expected:
+                raise SystemExit(f"{name} listed {count} scenarios, expected {expected}")
+            return run
+
+        samples = alternating_rounds(cases, options.runs, warm_run)
 
     print(f"{expected} scenarios; cold: one run each without a cache (wall / CPU)")
     for name, run in cold.items():
         print(f"  {name:<18} {run.wall * 1000:>6.0f}ms / {run.cpu * 1000:>6.0f}ms")
-    print(summary_header("warm", 18) + f"   ({options.runs} runs each, alternating)")
-    for name, runs in samples.items():
-        print(summary_row(name, runs, 18))
+    print_summary("warm", samples, 18)
 
 
 if __name__ == "__main__":
