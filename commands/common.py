@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import os
 import sys
@@ -45,6 +46,7 @@ SessionArgument = Annotated[
 
 def make_app(help_text: str) -> typer.Typer:
     _text_without_pydantic()
+    _spare_the_collector_what_was_imported()
     return typer.Typer(
         help=help_text,
         add_completion=False,
@@ -52,6 +54,16 @@ def make_app(help_text: str) -> typer.Typer:
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+
+def _spare_the_collector_what_was_imported() -> None:
+    """Keep the cyclic garbage collector from walking, again and again and once more at exit,
+    the tens of thousands of objects typer and the modules imported so far are made of: they live
+    as long as the process (module contents, classes, functions), and no collection could free
+    them. ``gc.freeze`` moves them out of its reach (what Python documents it for, at a program's
+    start); objects made after this are collected as ever. A command's start-up and exit cost
+    ~8 ms less CPU for it (benchmarks/cli_startup.py, docs/benchmarks.md)."""
+    gc.freeze()
 
 
 def _text_without_pydantic() -> None:
