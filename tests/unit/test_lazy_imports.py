@@ -81,6 +81,18 @@ def test_every_command_help_imports_no_heavy_library(name: str, tmp_path: Path) 
     assert modules & HEAVY == set()
 
 
+@pytest.mark.parametrize(("name", "library"), [
+    ("new", "libreplay.authoring.scaffold"),  # its options list the templates: authoring/choices.py
+    ("base-image", "libreplay.host.baseimage"),  # its --suite default: host/debian.py
+])
+def test_option_help_takes_its_choices_from_constants_not_the_library(
+    name: str, library: str, tmp_path: Path
+) -> None:
+    modules, result = loaded_modules(f"replay-{name}", "--help", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert library not in modules
+
+
 def test_the_dispatchers_help_imports_no_command_module(tmp_path: Path) -> None:
     """`replaybook --help` prints the static table; `replaybook up --help` imports up alone."""
     modules, _ = loaded_modules("replaybook", "--help", home=tmp_path)
