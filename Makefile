@@ -45,7 +45,8 @@ bench: setup
 	$(BIN)/python benchmarks/idle_cost.py
 	$(BIN)/python benchmarks/hud_detection.py
 	$(BIN)/python benchmarks/hud_memory.py
-	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/cli_startup.py --every-help
+	$(BIN)/python benchmarks/list_catalogue.py
 	$(BIN)/python benchmarks/parallel_test.py
 	$(BIN)/python benchmarks/startup.py
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from libreplay.host import baseimage
+from libreplay.host.debian import DEFAULT_SUITE
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
 app = make_app("Make sure the Debian base image (debian:bookworm-slim) exists: pull it or build it.")
@@ -16,7 +16,7 @@ app = make_app("Make sure the Debian base image (debian:bookworm-slim) exists: p
 @handles_errors
 def base_image(
     force: Annotated[bool, typer.Option("--force", help="Obtain it again even if it exists.")] = False,
-    suite: Annotated[str, typer.Option(help="Debian suite.")] = baseimage.DEFAULT_SUITE,
+    suite: Annotated[str, typer.Option(help="Debian suite.")] = DEFAULT_SUITE,
     tag: Annotated[
         str | None, typer.Option(help="Tag to create instead of debian:<suite>-slim (for testing a build).")
     ] = None,
@@ -27,6 +27,8 @@ def base_image(
 ) -> None:
     """Ensure the base image exists: if present say so, else docker pull, else build it from the
     Debian archive with debootstrap (as root) and docker import. Progress goes to stderr."""
+    from libreplay.host import baseimage  # not for --help: it loads the process and engine layers
+
     result = baseimage.ensure_base_image(tag=tag, suite=suite, force=force, pull=not from_archive,
                                          progress=say)
     messages = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import os
 import stat
@@ -45,6 +46,8 @@ SessionArgument = Annotated[
 
 
 def make_app(help_text: str) -> typer.Typer:
+    _text_without_pydantic()
+    _spare_the_collector_what_was_imported()
     return typer.Typer(
         help=help_text,
         add_completion=False,
@@ -52,6 +55,52 @@ def make_app(help_text: str) -> typer.Typer:
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+
+def _spare_the_collector_what_was_imported() -> None:
+    """Keep the cyclic garbage collector from walking, again and again and once more at exit,
+    the tens of thousands of objects typer and the modules imported so far are made of: they live
+    as long as the process (module contents, classes, functions), and no collection could free
+    them. ``gc.freeze`` moves them out of its reach (what Python documents it for, at a program's
+    start); objects made after this are collected as ever. A command's start-up and exit cost
+    ~8 ms less CPU for it (benchmarks/cli_startup.py, docs/benchmarks.md)."""
+    gc.freeze()
+
+
+def _text_without_pydantic() -> None:
+    """Let text parameters and flags skip pydantic, which costs ``replay-list`` a third of its time.
+
+    typer 0.29 coerces a parameter's value through a pydantic TypeAdapter that it builds the
+    first time the command runs, even for an option left out. Text and flags need no coercion
+    (typer's own adapter for ``str`` only decodes bytes, which argv never holds), so they get
+    typer's pass-through coercion instead (:func:`_needs_no_coercion`), which returns a value of
+    the declared type unchanged; other types keep their adapters. Applied once."""
+    from typer._coercion import PassThroughRuntimeParam
+    from typer.core import _TyperParameter
+
+    build = _TyperParameter.get_runtime_param
+    if getattr(build, "text_without_pydantic", False):
+        return
+
+    def get_runtime_param(self: _TyperParameter) -> Any:
+        described = self.type_descriptor
+        if self._runtime_param is None and _needs_no_coercion(self):
+            self._runtime_param = PassThroughRuntimeParam(parameter_info=described.parameter_info,
+                                                          annotation=described.annotation)
+        return build(self)
+
+    get_runtime_param.text_without_pydantic = True  # type: ignore[attr-defined]
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+
+
+def _needs_no_coercion(parameter: Any) -> bool:
+    """Plain text, or a flag (``--help`` and ``--json`` among them): argv gives a ``str`` and
+    the flag a ``bool`` already, unless it is read from an environment variable."""
+    described = parameter.type_descriptor
+    special = described.parameter_info.parser is not None or described.is_path or described.is_choice \
+        or described.is_file
+    flag = described.annotation is bool and parameter.is_flag and not parameter.envvar
+    return not special and (described.annotation is str or flag)
 
 
 def say(message: str) -> None:
@@ -62,6 +111,12 @@ def say(message: str) -> None:
 def emit(text: str) -> None:
     """Data for the next command in a pipe."""
     print(inert(text), flush=True)
+
+
+def emit_lines(lines: Sequence[str]) -> None:
+    """Lines of data (a table), written at once: one write for thousands of rows, not one each."""
+    sys.stdout.write("".join(f"{inert(line)}\n" for line in lines))
+    sys.stdout.flush()
 
 
 def silence() -> None:
@@ -166,9 +221,23 @@ def session_from(argument: str | None) -> str:
     return lines[-1]
 
 
+def _any_session() -> bool:
+    """Whether a session directory may exist: without one there is no orphan, and the session
+    library (a tenth of ``replay-list``'s time) need not be loaded to say so."""
+    from libreplay.core.paths import sessions_dir
+
+    try:
+        with os.scandir(sessions_dir()) as entries:
+            return any(True for _ in entries)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # unreadable: let find_orphans decide
+
+
 def _notice_orphans() -> None:
     """Say on stderr when a session's owner died (SIGKILL) and left its stack behind."""
-    if os.environ.get("REPLAYBOOK_NO_ORPHAN_NOTICE"):
+    if os.environ.get("REPLAYBOOK_NO_ORPHAN_NOTICE") or not _any_session():
         return
     from libreplay.session.owners import find_orphans
 

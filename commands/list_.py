@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say, table_lines
+from replaybook.commands.common import (
+    JsonOption,
+    emit_json,
+    emit_lines,
+    handles_errors,
+    make_app,
+    say,
+    table_lines,
+)
 
 if TYPE_CHECKING:
+    from libreplay.packs.listing import ScenarioSummary
     from libreplay.scenario.model import Scenario
+
+    # `list` shows summaries from its cache; `add` shows the scenarios it has just loaded.
+    Listed = Scenario | ScenarioSummary
 
 app = make_app("List the scenarios of every pack (the official one and those added).")
 
@@ -22,24 +35,27 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """List scenarios: ID, difficulty and title; `--json` for scripts."""
-    from libreplay.packs import catalog as packs  # here, so that --help never loads the catalogue
+    # Here, so that --help never loads the catalogue; the listing answers from its cache of
+    # validation results, which it checks against the files (libreplay/packs/listing.py).
+    from libreplay.packs import catalog as packs
+    from libreplay.packs.listing import list_packs
 
-    scans = [packs.scan_pack(packs.get_pack(pack))] if pack else packs.scan_all()
+    scans = list_packs([packs.get_pack(pack)] if pack else packs.installed_packs())
     scenarios = [s for scan in scans for s in scan.scenarios if tag is None or tag in s.tags]
     for scan in scans:
         for invalid in scan.invalid:
-            say(f"Warning: skipped an invalid scenario in pack {scan.pack.name}: {invalid.message}")
+            say(f"Warning: skipped an invalid scenario in pack {scan.pack.name}: {invalid}")
     for scenario_id, refs in duplicate_ids(scenarios).items():
         say(f"Note: scenario id {scenario_id!r} is in more than one pack ({', '.join(refs)}); "
             "name it as pack/id")
     if json_:
         emit_json([scenario_record(s) for s in scenarios])
         return
-    for line in table(scenarios):
-        emit(line)
+    emit_lines(table(scenarios))
 
 
-def scenario_record(scenario: Scenario) -> dict[str, Any]:
+def scenario_record(listed: Listed) -> dict[str, Any]:
+    scenario = _summary(listed)
     return {
         "id": scenario.id,
         "pack": scenario.pack,
@@ -47,13 +63,13 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
         "title": scenario.title,
         "difficulty": scenario.difficulty,
         "tags": list(scenario.tags),
-        "faults": [fault.name for fault in scenario.faults],
+        "faults": list(scenario.faults),
         "sla_minutes": scenario.sla_minutes,
         "path": str(scenario.directory),
     }
 
 
-def duplicate_ids(scenarios: list[Scenario]) -> dict[str, list[str]]:
+def duplicate_ids(scenarios: Sequence[Listed]) -> dict[str, list[str]]:
     """Ids that more than one pack uses, each with the ``pack/id`` names that tell them apart."""
     refs: dict[str, list[str]] = {}
     for scenario in scenarios:
@@ -61,12 +77,18 @@ def duplicate_ids(scenarios: list[Scenario]) -> dict[str, list[str]]:
     return {scenario_id: names for scenario_id, names in refs.items() if len(names) > 1}
 
 
-def table(scenarios: list[Scenario]) -> list[str]:
+def table(scenarios: Sequence[Listed]) -> list[str]:
     """The seed's table: ``ID DIFF TITLE`` with a rule under the header."""
     from libreplay.packs import catalog as packs
 
     rows = [(s.id if s.pack == packs.OFFICIAL else s.ref, str(s.difficulty), s.title) for s in scenarios]
     return table_lines(("ID", "DIFF", "TITLE"), rows)
+
+
+def _summary(listed: Listed) -> ScenarioSummary:
+    from libreplay.packs.listing import ScenarioSummary, summarize
+
+    return listed if isinstance(listed, ScenarioSummary) else summarize(listed)
 
 
 main = app

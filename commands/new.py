@@ -11,24 +11,26 @@ import datetime
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from libreplay.authoring import scaffold
-from libreplay.authoring.scaffold import Answers
+from libreplay.authoring import choices
 from libreplay.core.errors import Interrupted
 from libreplay.core.text import inert
 from replaybook.commands.common import JsonOption, emit, emit_json, handles_errors, make_app, say
 
+if TYPE_CHECKING:
+    from libreplay.authoring.scaffold import Answers
+
 app = make_app("Write a new scenario from a stack template; it passes `replaybook test` as it is.")
 
-TEMPLATE_HELP = "The stack: " + "; ".join(f"{name}: {what}" for name, what in scaffold.TEMPLATES.items())
+TEMPLATE_HELP = "The stack: " + "; ".join(f"{name}: {what}" for name, what in choices.TEMPLATES.items())
 
 
 def _template(value: str | None) -> str | None:
-    if value is not None and value not in scaffold.TEMPLATES:
-        raise typer.BadParameter(f"{value!r} is not a template: one of {', '.join(scaffold.TEMPLATES)}")
+    if value is not None and value not in choices.TEMPLATES:
+        raise typer.BadParameter(f"{value!r} is not a template: one of {', '.join(choices.TEMPLATES)}")
     return value
 
 
@@ -53,7 +55,7 @@ def new(
         typer.Option(help="The page the trainee is woken with: symptoms, never the cause (required)."),
     ] = None,
     difficulty: Annotated[
-        int | None, typer.Option(min=1, max=5, help=f"1 to 5 (default {scaffold.DEFAULT_DIFFICULTY}).")
+        int | None, typer.Option(min=1, max=5, help=f"1 to 5 (default {choices.DEFAULT_DIFFICULTY}).")
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).")] = None,
     hint: Annotated[
@@ -83,10 +85,12 @@ def new(
     Exit 2 for a missing --title/--page without a terminal, 3 for an invalid ID, an existing
     scenario, a directory that is not a pack or a post-mortem that cannot be read, 4 for a
     missing pack directory. Nothing is written unless the whole scenario is."""
+    from libreplay.authoring import scaffold  # not for --help: it loads the template files
+
     scaffold.check_id(scenario_id)  # refused before any question is asked
     pack_dir = scaffold.pack_directory(pack)
     scaffold.refuse_existing(pack_dir, scenario_id)
-    answers = Answers(
+    answers = scaffold.Answers(
         title=title, page=page, template=template, difficulty=difficulty, tags=tuple(tag or ()),
         hints=tuple(hint or ()), objectives=tuple(objective or ()), incident_date=date, reference=reference,
     )
@@ -126,10 +130,12 @@ def _require_flags(answers: Answers) -> Answers:
 
 def _ask_missing(answers: Answers) -> Answers:
     """Ask, on stderr, every question no flag or draft answered; defaults shown where there are."""
+    from libreplay.authoring.scaffold import Answers
+
     return Answers(
         title=answers.title or _ask("Title (short)"),
         page=answers.page or _ask("Page (what the on-call was sent: symptoms, never the cause)"),
-        difficulty=answers.difficulty or _ask_int("Difficulty, 1 to 5", scaffold.DEFAULT_DIFFICULTY),
+        difficulty=answers.difficulty or _ask_int("Difficulty, 1 to 5", choices.DEFAULT_DIFFICULTY),
         tags=answers.tags or tuple(t.strip() for t in _ask("Tags, comma-separated", "").split(",")),
         hints=answers.hints or _ask_list("Hint"),
         objectives=answers.objectives or _ask_list("Learning objective"),
@@ -177,10 +183,10 @@ def _ask_date() -> str | None:
 
 
 def _ask_template() -> str:
-    for name, what in scaffold.TEMPLATES.items():
+    for name, what in choices.TEMPLATES.items():
         say(f"  {name:<13} {what}")
-    while (answer := _ask("Stack template", scaffold.DEFAULT_TEMPLATE)) not in scaffold.TEMPLATES:
-        say(f"{answer!r} is not a template: one of {', '.join(scaffold.TEMPLATES)}")
+    while (answer := _ask("Stack template", choices.DEFAULT_TEMPLATE)) not in choices.TEMPLATES:
+        say(f"{answer!r} is not a template: one of {', '.join(choices.TEMPLATES)}")
     return answer
 
 

@@ -18,20 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from libreplay.authoring import template_files
+from libreplay.authoring.choices import DEFAULT_DIFFICULTY, DEFAULT_TEMPLATE, TEMPLATES
 from libreplay.core.errors import InvalidInput, NotFound, ScenarioInvalid
 
 if TYPE_CHECKING:
     from libreplay.authoring.postmortem import Draft
 
-# The stacks, each with what it is for (shown by --help and the prompt).
-TEMPLATES: dict[str, str] = {
-    "blank": "one small service (a python app)",
-    "nginx-app": "nginx in front of a small python app",
-    "app-postgres": "a python app with a Postgres database, seeded at build time",
-    "app-redis": "a python app with Redis",
-}
-DEFAULT_TEMPLATE = "blank"
-DEFAULT_DIFFICULTY = 2
 # meta.schema.json's id pattern: the whole text must match.
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
 ID_RULE = (

@@ -38,6 +38,11 @@ def sessions_dir() -> Path:
     return state_dir() / "sessions"
 
 
+def list_cache_dir() -> Path:
+    """Validation results kept for ``list``, one JSON file per pack (libreplay/packs/listing.py)."""
+    return state_dir() / "list-cache"
+
+
 def session_dir(session_id: str) -> Path:
     return sessions_dir() / session_id
 
@@ -52,10 +57,15 @@ def ledger_path() -> Path:
 
 
 def official_pack_dir() -> Path:
-    """The pack that ships inside the project (``packs/official``)."""
-    from importlib.resources import files
+    """The pack that ships inside the project (``packs/official``), a directory of plain files
+    beside the package's modules (importlib.resources would say the same, and costs every
+    ``list`` its zipfile support)."""
+    from importlib.util import find_spec
 
-    return Path(str(files("replaybook.packs") / "official"))
+    spec = find_spec("replaybook.packs")  # by name: the library imports nothing of the commands
+    if spec is None or not spec.submodule_search_locations:
+        raise InvalidInput("replaybook.packs is not installed: reinstall replaybook")
+    return Path(next(iter(spec.submodule_search_locations))) / "official"
 
 
 def asset_path(name: str) -> Path:

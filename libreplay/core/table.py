@@ -1,22 +1,20 @@
 """Plain-text tables: the one renderer of aligned columns, for the commands and the library alike.
 
 Lines come back inert (libreplay.core.text.inert), so a table can be built from a pack's names
-and printed anywhere. rich does the measuring: a column is as wide as its widest cell in
-terminal cells (a wide CJK character or an emoji counts two), which ``len`` would get wrong.
+and printed anywhere. A column is as wide as its widest cell in terminal cells: a wide CJK
+character or an emoji counts two, which ``len`` would get wrong, so a cell that is not plain
+ASCII is measured by rich's cell table (``rich.cells``; importing rich's console and table
+layout cost ``list`` more than laying the columns out here). The layout is the one rich drew
+before (tests/unit/test_table_layout.py compares the two).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from libreplay.core.text import inert
 
-if TYPE_CHECKING:
-    from rich.box import Box  # imported when a table is drawn: a command's --help stays quick
-
-_TABLE_WIDTH = 100_000
+GAP = "  "  # between two columns
 
 
 def table_lines(
@@ -31,31 +29,36 @@ def table_lines(
     column by column). Every cell is made inert and kept on one line; the last column is never
     padded, so ``split(None, n)`` and ``grep`` see the cells.
     """
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     columns = len(header) if header is not None else max((len(row) for row in rows), default=0)
-    drawn = Table(box=_rule_box(), show_header=header is not None, show_edge=False, pad_edge=False,
-                  padding=(0, 1, 0, 0), header_style=None)
-    for index in range(columns):
-        name = header[index] if header is not None else ""
-        minimum = min_widths[index] if index < len(min_widths) else None
-        drawn.add_column(Text(inert(name, keep_newlines=False)), no_wrap=True, overflow="ignore",
-                         min_width=minimum)
-    for row in rows:
-        drawn.add_row(*(Text(inert(cell, keep_newlines=False)) for cell in row))
-    out = io.StringIO()
-    # Never wrapped nor cut to a terminal's width: the widest row decides.
-    console = Console(file=out, width=_TABLE_WIDTH, color_system=None, markup=False, emoji=False,
-                      highlight=False, force_terminal=False, force_jupyter=False)
-    console.print(drawn)
-    return [line.rstrip() for line in out.getvalue().splitlines()]
+    body = [_cells(row, columns) for row in rows]
+    head = [_cells(header, columns)] if header is not None else []
+    widths = [max(map(cell_width, column), default=0) for column in zip(*head, *body, strict=True)]
+    widths += [0] * (columns - len(widths))  # no row at all
+    minimums = [*min_widths[:columns], *[0] * (columns - len(min_widths))]
+    widths = [max(width, minimum) for width, minimum in zip(widths, minimums, strict=True)]
+    lines = [_line(row, widths) for row in head]
+    if head:
+        lines.append("-" * (sum(widths) + len(GAP) * (columns - 1)))
+    lines.extend(_line(row, widths) for row in body)
+    return lines
 
 
-def _rule_box() -> Box:
-    from rich.box import Box
+def cell_width(text: str) -> int:
+    """How many terminal cells ``text`` (already inert) takes."""
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
 
-    # rich's eight box lines (top, head, rule under the head, …), each: left, line, divider, right.
-    # Only the rule under the head is drawn, in ASCII dashes, across the dividers too.
-    return Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+    return cell_len(text)
+
+
+def _cells(row: Sequence[str], columns: int) -> list[str]:
+    """A row's cells, inert and on one line; a short row is filled with empty cells."""
+    cells = [inert(cell, keep_newlines=False) for cell in row[:columns]]
+    return cells + [""] * (columns - len(cells))
+
+
+def _line(cells: list[str], widths: list[int]) -> str:
+    padded = (cell.ljust(width) if cell.isascii() else cell + " " * (width - cell_width(cell))
+              for cell, width in zip(cells, widths, strict=True))
+    return GAP.join(padded).rstrip()

@@ -67,6 +67,8 @@ def inert(text: str, *, keep_newlines: bool = True) -> str:
     become spaces (their width depends on the terminal). Carriage returns before a newline are
     dropped (``\\r\\n`` stays one line break). Ordinary text of any script, and emoji, stay.
     """
+    if text.isascii() and text.isprintable():
+        return text  # nothing below can match it: the common case, at list scale
     text = text.replace("\r\n", "\n").replace("\t", "    ")
     text = _INVISIBLE.sub(_invisible_replacement, text)
     text = _ESCAPE_SEQUENCE.sub("", text)

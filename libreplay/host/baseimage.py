@@ -25,9 +25,9 @@ from libreplay.core.errors import EnvironmentProblem, InvalidInput, ReplayError
 from libreplay.core.signals import signals_raise
 from libreplay.engine import images
 from libreplay.engine.docker_api import BASE_IMAGE_LABEL
+from libreplay.host.debian import DEFAULT_SUITE
 
 BASE_IMAGE = "debian:bookworm-slim"
-DEFAULT_SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PULL_TIMEOUT_SECONDS = 120
 DEBOOTSTRAP_TIMEOUT_SECONDS = 1800

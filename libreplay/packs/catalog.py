@@ -7,20 +7,25 @@ share one; the display name (``owner/repo``) is what users type in ``pack/id``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from libreplay.core import paths
 from libreplay.core.errors import Ambiguous, EnvironmentProblem, NotFound, PackError, ScenarioInvalid
-from libreplay.core.store import read_toml, write_toml
-from libreplay.scenario.load import is_scenario_dir, load_scenario
-from libreplay.scenario.model import Scenario
+from libreplay.packs import listing
+
+if TYPE_CHECKING:
+    from libreplay.scenario.model import Scenario
+
+# libreplay.scenario.load (jsonschema, PyYAML) is imported where a scenario is validated: a
+# list answered from its cache (libreplay.packs.listing) never loads it. libreplay.core.store
+# (tomllib, tempfile) is imported where a record is read or written: a list of the official
+# pack alone reads none.
 
 OFFICIAL = "official"
 # The pack name of a scenario named by a directory outside every installed pack; never given to
@@ -85,23 +90,52 @@ def get_pack(name: str) -> Pack:
     raise NotFound(f"no pack named {name!r} (packs: {known})")
 
 
-def scenario_dirs(root: Path) -> Iterator[Path]:
-    """Scenario directories of a pack: the root itself, its children and grandchildren."""
-    if not root.is_dir():
+def scenario_dirs(root: Path, *, known: Callable[[str], bool] | None = None) -> Iterator[Path]:
+    """Scenario directories of a pack: the root itself, its children and grandchildren.
+
+    ``known`` may vouch for a directory (given as text) being a scenario's before meta.json is
+    looked for: the list cache, for a directory whose stamps are unchanged."""
+    return (Path(found) for found in scenario_paths(os.fspath(root), known=known))
+
+
+def scenario_paths(root: str, *, known: Callable[[str], bool] | None = None) -> Iterator[str]:
+    """:func:`scenario_dirs` as text: what a list of thousands of scenarios walks (a Path for
+    each directory looked at would cost that list a tenth of its time)."""
+    if not os.path.isdir(root):  # noqa: PTH112 - text paths, see above
         return
-    if is_scenario_dir(root):
+
+    def is_scenario(directory: str) -> bool:
+        return (known is not None and known(directory)) or _is_scenario_dir(directory)
+
+    if is_scenario(root):
         yield root
         return
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if is_scenario_dir(child):
+    for child in _subdirectories(root):
+        if is_scenario(child):
             yield child
             continue
-        for grandchild in sorted(p for p in child.iterdir() if p.is_dir()):
-            if not grandchild.name.startswith(".") and is_scenario_dir(grandchild):
-                yield grandchild
+        yield from (grandchild for grandchild in _subdirectories(child) if is_scenario(grandchild))
+
+
+def _subdirectories(directory: str) -> list[str]:
+    """Directories (links to one too) not hidden, by name. os.scandir, not Path.iterdir: the
+    kind of each entry comes with the listing."""
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(entry.name for entry in entries
+                           if not entry.name.startswith(".") and entry.is_dir())
+    except OSError:
+        return []
+    return [f"{directory}/{name}" for name in names]
+
+
+def _is_scenario_dir(directory: str) -> bool:
+    return os.path.isfile(f"{directory}/meta.json")  # noqa: PTH113 - text paths, see scenario_paths
 
 
 def scan_pack(pack: Pack) -> PackScan:
+    from libreplay.scenario.load import load_scenario
+
     scan = PackScan(pack)
     for directory in scenario_dirs(pack.directory):
         try:
@@ -135,6 +169,8 @@ def pack_containing(directory: Path) -> Pack | None:
 
 def resolve_scenario(name: str) -> Scenario:
     """A scenario by id, ``pack/id`` or path. An id found in two packs is an error naming both."""
+    from libreplay.scenario.load import is_scenario_dir, load_scenario
+
     path = Path(name).expanduser()
     if _looks_like_path(name):
         if not path.is_dir():
@@ -231,6 +267,7 @@ def add_pack(source: str, *, ref: str | None = None) -> Pack:
     name = _unique_name(spec.name)
     commit = _clone_into(spec.url, directory, ref)
     pack = Pack(name, directory, spec.url, ref, commit)
+    listing.forget(pack)  # a directory added again: no answer of its last life stands
     _write_record(pack)
     return pack
 
@@ -239,6 +276,7 @@ def remove_pack(name: str) -> Pack:
     if name == OFFICIAL:
         raise PackError("the official pack ships with replaybook and cannot be removed")
     pack = get_pack(name)
+    listing.forget(pack)
     shutil.rmtree(pack.directory, ignore_errors=True)
     _record_path(pack.directory).unlink(missing_ok=True)
     return pack
@@ -247,6 +285,8 @@ def remove_pack(name: str) -> Pack:
 def _clone_into(url: str, directory: Path, ref: str | None) -> str:
     """Clone to a temporary directory beside the target and move it in: a failure leaves nothing."""
     _require_git()
+    import tempfile
+
     import git
 
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -299,6 +339,7 @@ def _update(pack: Pack, ref: str | None) -> Pack:
         raise PackError(f"pack {pack.name}: {pack.directory} is no git clone any more",
                         hint=f"replay-remove {pack.name}, then add it again") from exc
     updated = Pack(pack.name, pack.directory, pack.source, pin, commit)
+    listing.forget(updated)
     _write_record(updated)
     return updated
 
@@ -354,6 +395,8 @@ def _git_message(exc: Exception) -> str:
 
 
 def _dir_name(spec: SourceSpec) -> str:
+    import hashlib  # here: listing, the frequent caller of this module, never needs it
+
     digest = hashlib.sha256(spec.url.encode()).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9._-]+", "-", spec.name.lower()).strip("-") or "pack"
     return f"{slug}-{digest}"
@@ -364,11 +407,15 @@ def _record_path(directory: Path) -> Path:
 
 
 def _write_record(pack: Pack) -> None:
+    from libreplay.core.store import write_toml
+
     record = {"name": pack.name, "source": pack.source, "ref": pack.ref, "commit": pack.commit}
     write_toml(_record_path(pack.directory), record)
 
 
 def _pack_from_record(record: Path) -> Pack:
+    from libreplay.core.store import read_toml
+
     data = read_toml(record)
     return Pack(
         name=str(data.get("name", record.stem)),

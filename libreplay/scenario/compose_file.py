@@ -38,6 +38,8 @@ class ComposeFile:
     services: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The host paths the check looked at (.env, env_file): see libreplay.scenario.load.Checked.
+    consulted: list[Path] = field(default_factory=list)
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -110,18 +112,22 @@ def _check_file_reads(found: ComposeFile, root: yaml.Node, directory: Path) -> N
                                           "in this one")
         elif key.value == "env_file":
             for index, path in enumerate(_env_file_paths(value)):
-                if path is None or _escapes(directory, path):
+                if path is None or _escapes(directory, path, found.consulted):
                     found.problem(f"{spot}[{index}]", f"a host file outside the scenario ({path})")
     dotenv = directory / ".env"
+    found.consulted.append(dotenv)
     if dotenv.exists() and not is_inside(directory, dotenv):
         found.problem(".env", "a link to a file outside the scenario directory")
 
 
-def _escapes(directory: Path, path: str) -> bool:
+def _escapes(directory: Path, path: str, consulted: list[Path]) -> bool:
     """Whether a host path Compose resolves against the scenario directory leaves it.
 
     Any ``$`` counts: Compose interpolates variables anywhere in the string (``./${X}``)."""
-    return "$" in path or path.startswith(("/", "~")) or not is_inside(directory, directory / path)
+    if "$" in path or path.startswith(("/", "~")):
+        return True
+    consulted.append(directory / path)
+    return not is_inside(directory, directory / path)
 
 
 def published_ports(document: dict[str, Any]) -> tuple[PublishedPort, ...]:

@@ -13,6 +13,7 @@ The format is documented in docs/scenario-format.md.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,13 +79,39 @@ def load_scenario(directory: Path, *, pack: str = "local") -> Scenario:
     return _Loader(directory.resolve(), pack).load()
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A scenario directory validated: the scenario or why it is invalid, and every path the
+    validation looked at (read, tested for existence or resolved), so that a cache of the answer
+    (libreplay.packs.listing) can tell when it no longer holds."""
+
+    scenario: Scenario | None
+    invalid: ScenarioInvalid | None
+    consulted: frozenset[Path]
+    read: frozenset[Path]  # those of them whose contents were read (the rest: existence, kind, links)
+
+
+def check_scenario(directory: Path, *, pack: str = "local") -> Checked:
+    """:func:`load_scenario`, with the paths it consulted; never raises ScenarioInvalid."""
+    loader = _Loader(directory.resolve(), pack)
+    try:
+        scenario, invalid = loader.load(), None
+    except ScenarioInvalid as exc:
+        scenario, invalid = None, exc
+    return Checked(scenario, invalid, frozenset(loader.consulted), frozenset(loader.read))
+
+
 class _Loader:
     """Collects problems while reading, so that every one is reported in a single pass.
 
     meta.json is walked field by field in the order problems have always been reported; at each
     place the schema's message, if any, comes first, and the checks that need the other files
     run only where the schema found nothing. Where a place is wrong, what lies inside it is not
-    looked at (a fault with a bad name is not checked further)."""
+    looked at (a fault with a bad name is not checked further).
+
+    Every path looked at goes through :meth:`consult` first: the list cache trusts an answer
+    only while none of these paths has changed, so a check that reads a file without
+    consulting it would let a stale answer stand."""
 
     def __init__(self, directory: Path, pack: str) -> None:
         self.dir = directory
@@ -94,6 +121,13 @@ class _Loader:
         self.meta: dict[str, Any] = {}
         self.issues = schema.Issues(())
         self.compose = ComposeFile("docker-compose.yml")
+        self.consulted: set[Path] = {directory}
+        self.read: set[Path] = set()
+
+    def consult(self, path: Path) -> Path:
+        """Note that validation looks at ``path`` (see the class's note); returns it."""
+        self.consulted.add(path)
+        return path
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -119,7 +153,7 @@ class _Loader:
     # -- files -----------------------------------------------------------------------------
 
     def _read_meta(self) -> dict[str, Any] | None:
-        path = self.dir / "meta.json"
+        path = self.consult(self.dir / "meta.json")
         if not path.is_file():
             self.problem("meta.json", "missing")
             return None
@@ -149,6 +183,8 @@ class _Loader:
         return UNREADABLE
 
     def _read_compose(self) -> None:
+        for name in COMPOSE_NAMES:
+            self.consult(self.dir / name)
         path = find_compose_file(self.dir)
         if path is None:
             self.problem("docker-compose.yml", "missing (also looked for compose.yaml, compose.yml)")
@@ -162,11 +198,13 @@ class _Loader:
         if text is None:
             return
         self.compose = read_compose_text(text, path.name, self.dir)
+        self.consulted.update(self.compose.consulted)
         self.problems += self.compose.problems
         self.warnings += self.compose.warnings
 
     def _read_bounded(self, path: Path) -> str | None:
         """The file's text, or None after reporting that it is too large or unreadable."""
+        self.read.add(self.consult(path))
         try:
             with path.open("rb") as handle:
                 data = handle.read(MAX_FILE_BYTES + 1)
@@ -365,7 +403,7 @@ class _Loader:
         return Debrief(fix=fix, why=why, follow_ups=self._strings((*place, "follow_ups")))
 
     def _script_exists(self, where: str, name: str) -> bool:
-        path = self.dir / name
+        path = self.consult(self.dir / name)
         if not is_inside(self.dir, path):
             self.problem(where, f"{name} is outside the scenario directory")
             return False
@@ -378,7 +416,7 @@ class _Loader:
 
     def _faults(self) -> tuple[Fault, ...]:
         meta = self.meta
-        has_script = (self.dir / "break.sh").is_file()
+        has_script = self.consult(self.dir / "break.sh").is_file()
         has_steps = given(meta.get("break"))
         has_faults = given(meta.get("faults"))
         if not (has_script or has_steps or has_faults):
@@ -427,7 +465,7 @@ class _Loader:
         named_solve = entry.get("solve")
         solve = DEFAULT_SOLVE_SCRIPT if named_solve is None else named_solve
         if not self._reported((*place, "solve")):
-            if not is_inside(self.dir, self.dir / solve):
+            if not is_inside(self.dir, self.consult(self.dir / solve)):
                 self.problem(f"{where}.solve",
                              f"must name a script inside the scenario, got {show_value(solve)}")
                 solve = DEFAULT_SOLVE_SCRIPT
@@ -469,7 +507,7 @@ class _Loader:
 
     def _cp_source(self, place: Place, src: str) -> bool:
         where = f"meta.json: {schema.place_name(place)}.src"
-        if not is_inside(self.dir, self.dir / src):
+        if not is_inside(self.dir, self.consult(self.dir / src)):
             self.problem(where, f"{src} is outside the scenario directory")
             return False
         if not (self.dir / src).is_file():

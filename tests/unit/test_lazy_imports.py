@@ -81,6 +81,18 @@ def test_every_command_help_imports_no_heavy_library(name: str, tmp_path: Path) 
     assert modules & HEAVY == set()
 
 
+@pytest.mark.parametrize(("name", "library"), [
+    ("new", "libreplay.authoring.scaffold"),  # its options list the templates: authoring/choices.py
+    ("base-image", "libreplay.host.baseimage"),  # its --suite default: host/debian.py
+])
+def test_option_help_takes_its_choices_from_constants_not_the_library(
+    name: str, library: str, tmp_path: Path
+) -> None:
+    modules, result = loaded_modules(f"replay-{name}", "--help", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert library not in modules
+
+
 def test_the_dispatchers_help_imports_no_command_module(tmp_path: Path) -> None:
     """`replaybook --help` prints the static table; `replaybook up --help` imports up alone."""
     modules, _ = loaded_modules("replaybook", "--help", home=tmp_path)
@@ -90,3 +102,27 @@ def test_the_dispatchers_help_imports_no_command_module(tmp_path: Path) -> None:
     commands = {name for name in modules if name.startswith("replaybook.commands.")}
     assert commands == {"replaybook.commands.main", "replaybook.commands.common", "replaybook.commands.up",
                         "replaybook.commands.trust"}  # up asks trust's admit, and uses its --yes option
+
+
+# What a list answered from its cache (libreplay/packs/listing.py) has no use for: the validator's
+# (jsonschema, PyYAML), typer's coercion of text options (pydantic), rich's console, the session
+# library when there is no session.
+NOT_FOR_A_WARM_LIST = frozenset({"jsonschema", "yaml", "pydantic", "rich", "libreplay.session.owners",
+                                 "libreplay.scenario.load"})
+
+
+@pytest.mark.parametrize("argv", [
+    ("replay-list",),
+    ("replaybook", "list"),
+    ("replay-list", "--json", "--tag", "http"),
+    ("replaybook", "list", "--pack", "official"),
+], ids=" ".join)
+def test_a_warm_list_loads_no_validator(argv: tuple[str, ...], tmp_path: Path) -> None:
+    modules, first = loaded_modules(argv[0], *argv[1:], home=tmp_path)  # validates, fills the cache
+    assert first.returncode == 0, first.stderr
+    assert {"jsonschema", "yaml"} <= modules  # the check can fail: a cold list validates
+    modules, result = loaded_modules(argv[0], *argv[1:], home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == first.stdout
+    assert "001-nginx-502" in result.stdout
+    assert modules & NOT_FOR_A_WARM_LIST == set()
