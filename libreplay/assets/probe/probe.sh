@@ -14,15 +14,22 @@
 [ -n "${PROBE_URL:-}" ] || exec sleep infinity
 rate="${PROBE_RATE:-5/s}"
 batch="${PROBE_BATCH:-25}"
+retry="${PROBE_RETRY:-0.2}"  # after a transfer that could not connect
 # The fragment is never sent, so it is dropped; curl's glob characters in the rest are escaped.
 url=$(printf '%s' "${PROBE_URL%%#*}" | sed 's/[][{}]/\\&/g')
 
+# A transfer that could not connect ends the batch (--fail-early): curl keeps the name's
+# address for the whole batch, and a restarted or recreated container may come back at
+# another one, so the next curl looks the name up again. Such a failure is paced by hand.
 statuses() {
     while :; do
-        curl -ks -o /dev/null -m 2 -H 'Connection: close' --rate "$rate" \
+        curl -ks -o /dev/null -m 2 -H 'Connection: close' --rate "$rate" --fail-early \
             -w '%{stderr}%{http_code}\n' "$url#[1-$batch]" 2>&1 >/dev/null
-        # Exit 2 or 3 (curl could not start, or refuses the URL): do not spin.
-        case $? in 2|3) echo 000; sleep 1 ;; esac
+        case $? in
+            0) ;;
+            2|3) echo 000; sleep 1 ;;  # curl could not start, or refuses the URL: do not spin
+            *) sleep "$retry" ;;
+        esac
     done
 }
 
