@@ -167,7 +167,9 @@ def emit_session(state: Any, json_: bool) -> None:
 def end_of_data() -> None:
     """Nothing more goes to stdout: a pipe's reader (replay-break after replay-up, replay-check
     after replay-break) sees the end now instead of when this process has finished exiting.
-    Only a pipe is closed early; a terminal, a file or a test's capture is left as it is."""
+    Only a pipe is let go early; a terminal, a file or a test's capture is left as it is.
+    The pipe is replaced by /dev/null rather than closed: a closed descriptor 1 would be the next
+    file this process opens, and anything printed later would land in that file."""
     sys.stdout.flush()
     try:
         descriptor = sys.stdout.fileno()
@@ -175,7 +177,9 @@ def end_of_data() -> None:
     except (OSError, ValueError):  # not a real descriptor (io.UnsupportedOperation is an OSError)
         return
     if is_pipe:
-        os.close(descriptor)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, descriptor)  # our end of the pipe goes: the reader sees its end now
+        os.close(devnull)
 
 
 def fail(error: ReplayError) -> typer.Exit:

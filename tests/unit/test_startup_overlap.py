@@ -114,6 +114,10 @@ def test_end_of_data_closes_a_piped_stdout_so_the_reader_sees_the_end(
     end_of_data()
     with os.fdopen(read_end, "rb") as reader:
         assert reader.read() == b"abc123\n"  # the end came with the id: this process still runs
+    # Not closed: the descriptor now writes to /dev/null, so no file opened later can become it.
+    assert os.path.samestat(os.fstat(piped.fileno()), os.stat(os.devnull))
+    emit("later talk")  # lost, harmlessly
+    piped.close()
 
 
 def test_end_of_data_leaves_a_file_or_a_capture_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
