@@ -74,11 +74,19 @@ def _text_without_pydantic() -> None:
     first time the command runs, even for an option left out. Text and flags need no coercion
     (typer's own adapter for ``str`` only decodes bytes, which argv never holds), so they get
     typer's pass-through coercion instead (:func:`_needs_no_coercion`), which returns a value of
-    the declared type unchanged; other types keep their adapters. Applied once."""
-    from typer._coercion import PassThroughRuntimeParam
-    from typer.core import _TyperParameter
+    the declared type unchanged; other types keep their adapters. Applied once.
 
-    build = _TyperParameter.get_runtime_param
+    Both names are typer's private API, and pyproject allows any typer from 0.29 on: rather than
+    pin typer below its next release, a typer without them gets no bypass, and every parameter
+    goes through pydantic as typer means it to (correct, only slower)."""
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+    build = getattr(_TyperParameter, "get_runtime_param", None)
+    if build is None:
+        return
     if getattr(build, "text_without_pydantic", False):
         return
 
