@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
 OUTPUT_TAIL_LINES = 15
 CHUNK_BYTES = 64 * 1024  # what reading() hands on, and a kept stdout is read, at a time
-TREE_GRACE_SECONDS = 2.0  # run and reading (a time limit, a stop): SIGTERM, then SIGKILL each have that long to end a tree
+TREE_GRACE_SECONDS = 2.0  # run, reading (time limit, stop): SIGTERM, then SIGKILL, each has that long
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def test_end_of_data_closes_a_piped_stdout_so_the_reader_sees_the_end(
     with os.fdopen(read_end, "rb") as reader:
         assert reader.read() == b"abc123\n"  # the end came with the id: this process still runs
     # Not closed: the descriptor now writes to /dev/null, so no file opened later can become it.
-    assert os.path.samestat(os.fstat(piped.fileno()), os.stat(os.devnull))
+    assert os.path.samestat(os.fstat(piped.fileno()), Path(os.devnull).stat())
     emit("later talk")  # lost, harmlessly
     piped.close()
 

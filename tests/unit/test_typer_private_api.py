@@ -27,6 +27,7 @@ WITHOUT_PRIVATE_NAME = textwrap.dedent("""
 
 def test_a_command_runs_without_the_bypass_when_typers_private_name_is_gone() -> None:
     script = WITHOUT_PRIVATE_NAME.replace("{missing}", "typer._coercion.PassThroughRuntimeParam")
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         check=False)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.lstrip().startswith(("[", "{")), ran.stdout  # the list itself, as JSON
