@@ -155,6 +155,24 @@ def engine_answers() -> bool:
     return True
 
 
+def put_file(container_id: str, directory: str, archive: bytes) -> str | None:
+    """Extract the tar ``archive`` into ``directory`` of a container; None, or the engine's reason
+    it could not. Unlike the SDK's ``put_archive``, the engine is told never to replace a
+    directory with a file (``noOverwriteDirNonDir``, which ``docker cp`` sets too): left out, a
+    file entry named like an existing directory replaces that directory, with all it holds."""
+    api = client().api
+    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/archive"
+    with engine_errors():
+        answer = api.put(url, params={"path": directory, "noOverwriteDirNonDir": "true"}, data=archive)
+    if answer.ok:
+        return None
+    try:
+        said = answer.json().get("message")
+    except ValueError:
+        said = None
+    return str(said or answer.text or f"HTTP {answer.status_code}").strip()
+
+
 # -- objects by label ------------------------------------------------------------------------
 
 

@@ -573,7 +573,11 @@ def inject(stack: Stack, fault: Fault) -> None:
                 source = _written_now(stack.scenario_file(step.src or ""), Path(scratch) / str(index))
                 problem = stack.copy_into(step.service, source, step.dest or "")
                 if problem is not None:
-                    raise ScenarioFailure(f"{stack.scenario.ref}: break[{index}].cp failed:\n{problem}")
+                    raise ScenarioFailure(
+                        f"{stack.scenario.ref}: fault {fault.name!r}: break[{index}].cp of {step.src} "
+                        f"to {step.service}:{step.dest} failed:\n{problem}",
+                        hint="cp.dest names the file to write; a directory there is refused, not copied into",
+                    )
                 continue
             if step.action == "exec":
                 args = ["exec", "-T", step.service, *step.cmd]
