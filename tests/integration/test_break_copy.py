@@ -45,7 +45,7 @@ def inside(stack: Stack, *command: str) -> str:
                           text=True).stdout
 
 
-def test_a_file_lands_at_its_path_with_its_content_mode_and_the_tars_owner(stack: Stack, tmp_path: Path) -> None:
+def test_a_file_lands_with_its_content_mode_and_the_tars_owner(stack: Stack, tmp_path: Path) -> None:
     source = tmp_path / "fault.conf"
     source.write_text("upstream app:3001;\n")
     source.chmod(0o640)
@@ -75,8 +75,9 @@ def test_a_directory_at_the_destination_is_refused_and_left_whole(stack: Stack, 
 
 def test_every_replica_of_the_service_gets_the_file(stack: Stack, tmp_path: Path) -> None:
     subprocess.run(
-        ["docker", "run", "-d", "--label", f"{PROJECT_LABEL}={stack.project}", "--label", f"{SERVICE_LABEL}=web",
-         "--label", "com.docker.compose.container-number=2", IMAGE, "sleep", "300"],
+        ["docker", "run", "-d", "--label", f"{PROJECT_LABEL}={stack.project}",
+         "--label", f"{SERVICE_LABEL}=web", "--label", "com.docker.compose.container-number=2",
+         IMAGE, "sleep", "300"],
         check=True, capture_output=True,
     )  # fmt: skip
     source = tmp_path / "fault.conf"
