@@ -331,7 +331,9 @@ class _BaselineProof(threading.Thread):
     Its time limits (BASELINE_TIMEOUT_SECONDS, then GUARDS_SETTLE_SECONDS) count from
     :meth:`stack_is_up`, so a slow start is Compose's to time, not the proof's; before that, a
     failing answer or guard is only tried again. :meth:`result` waits for the proof and raises
-    what it found; leaving the block early (a failure, a stop signal) makes the proof give up."""
+    what it found; leaving the block early (a failure, a stop signal) makes the proof give up.
+    A pass seen before the stack was up counts only if it still holds then (:meth:`_relapsed`):
+    a half-started stack is not the baseline."""
 
     def __init__(self, stack: Stack, *, then: Callable[[], str | None]) -> None:
         super().__init__(name="baseline-proof", daemon=True)
@@ -342,6 +344,8 @@ class _BaselineProof(threading.Thread):
         self.settled = Deadline(GUARDS_SETTLE_SECONDS, started=False)
         self.events: ProbeEvents | None = queue.Queue() if self.check.http else None
         self.passed = False
+        self.passed_at: float | None = None  # unix time: when the passing check began
+        self.up_at: float | None = None  # unix time: when Compose's --wait returned
         self.error: BaseException | None = None
 
     def __enter__(self) -> _BaselineProof:
@@ -353,14 +357,16 @@ class _BaselineProof(threading.Thread):
         self.settled.cancel()
 
     def stack_is_up(self) -> None:
+        self.up_at = time.time()
         self.proven.start()
         self.settled.start()
 
     def run(self) -> None:
         try:
             if self._probe_followed():
-                self.passed = _wait_for(self.check, self.events, fixed=True, since=None,
-                                        deadline=self.proven, confirm=True) is not None
+                self.passed_at = _wait_for(self.check, self.events, fixed=True, since=None,
+                                           deadline=self.proven, confirm=True)
+                self.passed = self.passed_at is not None
             if self.passed:
                 _require_guards(self.check, "the healthy stack", self.settled)
                 self.then_said = self.then()
@@ -394,7 +400,11 @@ class _BaselineProof(threading.Thread):
 
     def _relapsed(self) -> bool:
         """The probe said fail after the proof (during the rest of the start): then the healthy
-        stack must pass again (confirmed, within the time limit) before it counts as proven."""
+        stack must pass again (confirmed, within the time limit) before it counts as proven.
+        check.sh has no such events: when it passed before Compose's wait returned (a stack
+        half started), it runs once more now; failing, it must pass again like the probe."""
+        if self.events is None:
+            return self._script_relapsed()
         last: ProbeEvent | None = None
         while self.events is not None and not self.events.empty():
             event = self.events.get_nowait()
@@ -403,6 +413,15 @@ class _BaselineProof(threading.Thread):
             return False
         return _wait_for(self.check, self.events, fixed=True, since=None,
                          deadline=Deadline(BASELINE_TIMEOUT_SECONDS), confirm=True) is None
+
+    def _script_relapsed(self) -> bool:
+        """check.sh's pass counts when its run began once the stack was up; an earlier one is
+        tried once more (one run: cheap), then given the time limit to pass again."""
+        if self.passed_at is not None and self.up_at is not None and self.passed_at >= self.up_at:
+            return False
+        if self.check.once():
+            return False
+        return _poll(self.check, want=True, deadline=Deadline(BASELINE_TIMEOUT_SECONDS)) is None
 
 
 PROBE_LOOK_SECONDS = 0.1  # how often the baseline proof looks whether Compose started the probe

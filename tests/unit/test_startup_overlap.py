@@ -129,3 +129,56 @@ def test_end_of_data_leaves_a_file_or_a_capture_open(tmp_path: Path, monkeypatch
         file.write("more")  # still open
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     end_of_data()  # no descriptor at all: nothing to do
+
+
+class FakeScript:
+    """An exit_zero check (check.sh) answering from a list, then with its last answer."""
+
+    http = False
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = answers
+        self.runs = 0
+        self.stack: Any = SimpleNamespace(scenario=SimpleNamespace(guards=[], ref="p/s"))
+
+    def once(self) -> bool:
+        self.runs += 1
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def baseline_of(script: FakeScript, monkeypatch: pytest.MonkeyPatch) -> lifecycle._BaselineProof:
+    monkeypatch.setattr(lifecycle, "Check", lambda stack: script)
+    monkeypatch.setattr(lifecycle, "SCRIPT_CHECK_INTERVAL_SECONDS", 0.01)
+    monkeypatch.setattr(lifecycle, "BASELINE_TIMEOUT_SECONDS", 0.2)
+    return lifecycle._BaselineProof(script.stack, then=lambda: None)
+
+
+def test_a_check_sh_that_passed_on_a_half_started_stack_must_pass_again_once_it_is_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = FakeScript([True, False])  # passes while Compose still starts, then fails for good
+    with baseline_of(script, monkeypatch) as proof, pytest.raises(ScenarioFailure, match="fails its own"):
+        proof.join()  # proven before the stack is up
+        proof.stack_is_up()
+        proof.result()
+    assert script.runs > 2
+
+
+def test_a_check_sh_pass_before_the_stack_was_up_is_run_once_more_and_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = FakeScript([True])
+    with baseline_of(script, monkeypatch) as proof:
+        proof.join()
+        proof.stack_is_up()
+        proof.result()
+    assert script.runs == 2
+
+
+def test_a_check_sh_pass_after_the_stack_was_up_needs_no_other_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = FakeScript([True])
+    proof = baseline_of(script, monkeypatch)
+    proof.stack_is_up()  # before the proof's first run
+    with proof:
+        proof.result()
+    assert script.runs == 1
