@@ -370,12 +370,13 @@ class Child(_Tracked):
         _terminate(self._send, lambda seconds: self.wait(seconds) is not None,
                    grace=grace, after_kill=None)
 
-    def output(self) -> bytes:
-        """All it wrote to stdout (``stdout=CAPTURE``). Blocks until the pipe ends, which comes
-        when it has exited (and whatever it started holding that stdout)."""
+    def output(self, timeout: float | None = None) -> bytes:
+        """All it wrote to stdout (``stdout=CAPTURE``). Waits until the pipe ends, which comes
+        when it has exited (and whatever it started holding that stdout has too), or at most
+        ``timeout`` seconds: then what came so far."""
         if self._reader is None:
             raise ValueError(f"the stdout of {self.argv[0]} was not kept (spawn(..., stdout=CAPTURE))")
-        self._reader.join()
+        self._reader.join(timeout)
         return b"".join(self._stdout)
 
     def _send(self, sig: int) -> bool:
