@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -121,11 +121,22 @@ def client() -> docker.DockerClient:
     return _client_for((*(os.environ.get(name, "") for name in _ENGINE_ENV), context or ""))
 
 
-@cache
+_clients: dict[tuple[str, ...], docker.DockerClient] = {}
+# replay-up meets the engine on a thread while its main thread goes on: one client, not two.
+_clients_lock = threading.Lock()
+
+
 def _client_for(engine: tuple[str, ...]) -> docker.DockerClient:
+    with _clients_lock:
+        made = _clients.get(engine)
+        if made is None:
+            made = _clients[engine] = _new_client(engine[-1])
+        return made
+
+
+def _new_client(context_host: str) -> docker.DockerClient:
     import docker
 
-    context_host = engine[-1]
     with engine_errors():
         if context_host:
             return docker.DockerClient(base_url=context_host, timeout=120)

@@ -190,7 +190,8 @@ def up(
     from libreplay.packs import trust
 
     # Meanwhile: trust, Compose's resolution of the model and the port checks come first.
-    threading.Thread(target=_meet_engine, name="meet-engine", daemon=True).start()
+    meeting = _EngineMeeting()
+    meeting.start()
     # The commit the snapshot must be taken at. require_trust reads the clone's HEAD again: a
     # clone that moved in between fails the snapshot's check, so the gap fails closed.
     admitted = trust.commit_of(scenario)
@@ -248,6 +249,7 @@ def up(
             baseline.result()
             if baseline.then_said is not None:
                 _install_get_hint(state, on_progress)
+        meeting.done()  # long over by now; a bug of its own is raised here, not lost on its thread
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
 
@@ -439,6 +441,27 @@ def ready_to_break() -> None:
     _meet_engine()
     with suppress(ReplayError):
         compose_program()
+
+
+class _EngineMeeting(threading.Thread):
+    """:func:`_meet_engine` on a thread of its own while replay-up's main thread goes on. What it
+    raises beyond a ReplayError (left for the step that needs the engine) is a bug: kept, and
+    raised in the main thread by :meth:`done`, not printed as a stray thread's traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(name="meet-engine", daemon=True)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _meet_engine()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by done()
+            self.error = exc
+
+    def done(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _meet_engine() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -182,3 +183,18 @@ def test_a_check_sh_pass_after_the_stack_was_up_needs_no_other_run(monkeypatch: 
     with proof:
         proof.result()
     assert script.runs == 1
+
+
+def test_a_bug_in_replay_ups_engine_meeting_reaches_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    stray: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", stray.append)  # a thread's traceback would go here
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(lifecycle, "_meet_engine", broken)
+    meeting = lifecycle._EngineMeeting()
+    meeting.start()
+    with pytest.raises(RuntimeError, match="a bug"):
+        meeting.done()
+    assert stray == []
