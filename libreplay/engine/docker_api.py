@@ -37,6 +37,7 @@ _LABEL_OF = {"project": PROJECT_LABEL, "service": SERVICE_LABEL, "session": SESS
 ENGINE_HINT = "is the Docker daemon running and may you use it? `replaybook doctor` checks"
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 PING_TIMEOUT_SECONDS = 10
+PUT_TIMEOUT_SECONDS = 60  # a break step's time (a file of a fault is small)
 # What the SDK's docker.from_env reads: a client is kept per combination of them.
 _ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
@@ -174,7 +175,8 @@ def put_file(container_id: str, directory: str, archive: bytes) -> str | None:
     api = client().api
     url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/archive"
     with engine_errors():
-        answer = api.put(url, params={"path": directory, "noOverwriteDirNonDir": "true"}, data=archive)
+        answer = api.put(url, params={"path": directory, "noOverwriteDirNonDir": "true"}, data=archive,
+                         timeout=PUT_TIMEOUT_SECONDS)
     if answer.ok:
         return None
     try:
