@@ -615,9 +615,10 @@ def inject(stack: Stack, fault: Fault) -> None:
                 source = _written_now(stack.scenario_file(step.src or ""), Path(scratch) / str(index))
                 problem = stack.copy_into(step.service, source, step.dest or "")
                 if problem is not None:
+                    # The step, its file and its field; not the fault's name (blind play).
                     raise ScenarioFailure(
-                        f"{stack.scenario.ref}: fault {fault.name!r}: break[{index}].cp of {step.src} "
-                        f"to {step.service}:{step.dest} failed:\n{problem}",
+                        f"{stack.scenario.ref}: break[{index}].cp of {step.src} to "
+                        f"{step.service}:{step.dest} (cp.dest) failed:\n{problem}",
                         hint="cp.dest names the file to write; a directory there is refused, not copied into",
                     )
                 continue
