@@ -198,3 +198,19 @@ def test_a_bug_in_replay_ups_engine_meeting_reaches_the_main_thread(monkeypatch:
     with pytest.raises(RuntimeError, match="a bug"):
         meeting.done()
     assert stray == []
+
+
+def test_a_cp_step_the_engine_refuses_fails_the_break_naming_step_file_and_field(tmp_path: Path) -> None:
+    from libreplay.scenario.model import BreakStep, Fault
+
+    (tmp_path / "bad.conf").write_text("x\n")
+    stack: Any = SimpleNamespace(
+        scenario=SimpleNamespace(ref="p/s"), session_dir=tmp_path,
+        scenario_file=lambda name: tmp_path / name,
+        copy_into=lambda service, source, dest: f'cannot overwrite directory "{dest}" with non-directory',
+    )
+    fault = Fault("secret-name", steps=(BreakStep("cp", "web", src="bad.conf", dest="/etc/nginx"),))
+    named = r"break\[0\]\.cp of bad\.conf to web:/etc/nginx \(cp\.dest\)"
+    with pytest.raises(ScenarioFailure, match=named) as err:
+        lifecycle.inject(stack, fault)
+    assert "secret-name" not in err.value.message
