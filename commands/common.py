@@ -74,11 +74,19 @@ def _text_without_pydantic() -> None:
     first time the command runs, even for an option left out. Text and flags need no coercion
     (typer's own adapter for ``str`` only decodes bytes, which argv never holds), so they get
     typer's pass-through coercion instead (:func:`_needs_no_coercion`), which returns a value of
-    the declared type unchanged; other types keep their adapters. Applied once."""
-    from typer._coercion import PassThroughRuntimeParam
-    from typer.core import _TyperParameter
+    the declared type unchanged; other types keep their adapters. Applied once.
 
-    build = _TyperParameter.get_runtime_param
+    Both names are typer's private API, and pyproject allows any typer from 0.29 on: rather than
+    pin typer below its next release, a typer without them gets no bypass, and every parameter
+    goes through pydantic as typer means it to (correct, only slower)."""
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+    build = getattr(_TyperParameter, "get_runtime_param", None)
+    if build is None:
+        return
     if getattr(build, "text_without_pydantic", False):
         return
 
@@ -167,7 +175,9 @@ def emit_session(state: Any, json_: bool) -> None:
 def end_of_data() -> None:
     """Nothing more goes to stdout: a pipe's reader (replay-break after replay-up, replay-check
     after replay-break) sees the end now instead of when this process has finished exiting.
-    Only a pipe is closed early; a terminal, a file or a test's capture is left as it is."""
+    Only a pipe is let go early; a terminal, a file or a test's capture is left as it is.
+    The pipe is replaced by /dev/null rather than closed: a closed descriptor 1 would be the next
+    file this process opens, and anything printed later would land in that file."""
     sys.stdout.flush()
     try:
         descriptor = sys.stdout.fileno()
@@ -175,7 +185,9 @@ def end_of_data() -> None:
     except (OSError, ValueError):  # not a real descriptor (io.UnsupportedOperation is an OSError)
         return
     if is_pipe:
-        os.close(descriptor)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, descriptor)  # our end of the pipe goes: the reader sees its end now
+        os.close(devnull)
 
 
 def fail(error: ReplayError) -> typer.Exit:

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
 OUTPUT_TAIL_LINES = 15
 CHUNK_BYTES = 64 * 1024  # what reading() hands on, and a kept stdout is read, at a time
-TREE_GRACE_SECONDS = 2.0  # run and reading: each of SIGTERM and SIGKILL has that long to end a tree
+TREE_GRACE_SECONDS = 2.0  # run, reading (time limit, stop): SIGTERM, then SIGKILL, each has that long
 
 
 @dataclass(frozen=True)
@@ -370,12 +370,13 @@ class Child(_Tracked):
         _terminate(self._send, lambda seconds: self.wait(seconds) is not None,
                    grace=grace, after_kill=None)
 
-    def output(self) -> bytes:
-        """All it wrote to stdout (``stdout=CAPTURE``). Blocks until the pipe ends, which comes
-        when it has exited (and whatever it started holding that stdout)."""
+    def output(self, timeout: float | None = None) -> bytes:
+        """All it wrote to stdout (``stdout=CAPTURE``). Waits until the pipe ends, which comes
+        when it has exited (and whatever it started holding that stdout has too), or at most
+        ``timeout`` seconds: then what came so far."""
         if self._reader is None:
             raise ValueError(f"the stdout of {self.argv[0]} was not kept (spawn(..., stdout=CAPTURE))")
-        self._reader.join()
+        self._reader.join(timeout)
         return b"".join(self._stdout)
 
     def _send(self, sig: int) -> bool:
@@ -420,16 +421,28 @@ class _Child(_Tracked):
         self._timer.start()
 
     def _expire(self) -> None:
-        """Past the time limit: SIGTERM to the child's tree at once (what it started holds its
-        output open, so waiting for the child alone would wait for them); wait() then makes
-        sure the tree is gone."""
+        """Past the time limit (in the timer's thread): the child's tree is stopped at once, not
+        the child alone (what it started holds its output open, so waiting for the child would
+        wait for them too): SIGTERM, TREE_GRACE_SECONDS to end, then SIGKILL, so a child that
+        ignores SIGTERM (a check.sh with ``trap '' TERM``) cannot hold wait() forever. wait()
+        then raises ProcessTimeout."""
         self.expired.set()
-        if self._done:
-            return
-        if self.group is not None:
-            _signal_group(self.group, signal.SIGTERM)
-        else:
-            _signal_pid(self.pid, signal.SIGTERM)
+        _stop_by(self._signal_unless_reaped)
+
+    def _signal_unless_reaped(self, sig: int) -> bool:
+        """``sig`` to the child's group (or the child alone); False once it has been reaped:
+        its pid may then be another process's. Under the lock :meth:`_reaped` takes, so the two
+        cannot cross. A group outlives its leader's reaping by sh's thread while what the leader
+        started still runs (the kernel keeps the group's id theirs), so only a lone child is also
+        checked against sh's own record of its exit."""
+        with self._lock:
+            if self._done:
+                return False
+            if self.group is not None:
+                return _signal_group(self.group, sig)
+            if self.running.process.exit_code is not None:
+                return False
+            return _signal_pid(self.pid, sig)
 
     @classmethod
     def start(
@@ -487,11 +500,7 @@ class _Child(_Tracked):
         """Kill the child's tree unless it was waited for already; reap it."""
         if self._done:
             return
-        if self.group is not None:
-            _kill_tree(self.group)
-        else:
-            pid = self.pid
-            _stop_by(lambda sig: _signal_pid(pid, sig))
+        _stop_by(self._signal_unless_reaped)
         self._timer.cancel()
         self.running.wait()  # dead by now: this only reaps it
         self._reaped()
@@ -601,11 +610,6 @@ def _terminate(
     for sig, patience in ((signal.SIGTERM, grace), (signal.SIGKILL, after_kill)):
         if not send(sig) or gone_within(patience):
             return
-
-
-def _kill_tree(group: int) -> None:
-    """Kill a child's whole process group (it leads a session of its own)."""
-    _stop_by(lambda sig: _signal_group(group, sig))
 
 
 def _stop_by(send: Callable[[int], bool]) -> None:

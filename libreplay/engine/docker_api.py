@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,6 +37,7 @@ _LABEL_OF = {"project": PROJECT_LABEL, "service": SERVICE_LABEL, "session": SESS
 ENGINE_HINT = "is the Docker daemon running and may you use it? `replaybook doctor` checks"
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 PING_TIMEOUT_SECONDS = 10
+PUT_TIMEOUT_SECONDS = 60  # a break step's time (a file of a fault is small)
 # What the SDK's docker.from_env reads: a client is kept per combination of them.
 _ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
@@ -121,11 +122,22 @@ def client() -> docker.DockerClient:
     return _client_for((*(os.environ.get(name, "") for name in _ENGINE_ENV), context or ""))
 
 
-@cache
+_clients: dict[tuple[str, ...], docker.DockerClient] = {}
+# replay-up meets the engine on a thread while its main thread goes on: one client, not two.
+_clients_lock = threading.Lock()
+
+
 def _client_for(engine: tuple[str, ...]) -> docker.DockerClient:
+    with _clients_lock:
+        made = _clients.get(engine)
+        if made is None:
+            made = _clients[engine] = _new_client(engine[-1])
+        return made
+
+
+def _new_client(context_host: str) -> docker.DockerClient:
     import docker
 
-    context_host = engine[-1]
     with engine_errors():
         if context_host:
             return docker.DockerClient(base_url=context_host, timeout=120)
@@ -153,6 +165,25 @@ def engine_answers() -> bool:
     except EnvironmentProblem:
         return False
     return True
+
+
+def put_file(container_id: str, directory: str, archive: bytes) -> str | None:
+    """Extract the tar ``archive`` into ``directory`` of a container; None, or the engine's reason
+    it could not. Unlike the SDK's ``put_archive``, the engine is told never to replace a
+    directory with a file (``noOverwriteDirNonDir``, which ``docker cp`` sets too): left out, a
+    file entry named like an existing directory replaces that directory, with all it holds."""
+    api = client().api
+    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/archive"
+    with engine_errors():
+        answer = api.put(url, params={"path": directory, "noOverwriteDirNonDir": "true"}, data=archive,
+                         timeout=PUT_TIMEOUT_SECONDS)
+    if answer.ok:
+        return None
+    try:
+        said = answer.json().get("message")
+    except ValueError:
+        said = None
+    return str(said or answer.text or f"HTTP {answer.status_code}").strip()
 
 
 # -- objects by label ------------------------------------------------------------------------

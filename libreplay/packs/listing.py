@@ -8,7 +8,8 @@ validation consulted (:class:`libreplay.scenario.load.Checked`) and their stamps
 An entry is used only while it still describes the files:
 
 - the file's format version, the pack's directory, its checked-out commit (read from
-  ``.git`` without git) and the validator's own files are those the entry was made with;
+  ``.git`` without git), the validator's own files and the versions that can change a verdict
+  (replaybook's, Python's, PyYAML's and jsonschema's files) are those the entry was made with;
 - the scenario directory, every file whose contents validation read (meta.json, the compose
   file) and the directories on the way to every consulted path have the same stamp now (type
   and mode, inode, device, size, mtime and ctime in ns). A path validation only looked for
@@ -31,6 +32,7 @@ import json
 import os
 import stat
 import struct
+import sys
 import time
 from collections.abc import Iterable
 from contextlib import suppress
@@ -289,14 +291,43 @@ def _racy(stamps: list[Stamp | None], started_ns: int) -> bool:
 
 def _validator_stamp() -> str:
     """The stamps of the validator's files, this module's and the errors' (how an invalid scenario
-    is told): what the answers depend on besides the scenario's own files (an upgrade, or an edit
-    in a checkout). Unreadable, it matches nothing, so that nothing cached is used."""
+    is told), and of what else can change a verdict (:func:`_versions_stamp`): what the answers
+    depend on besides the scenario's own files (an upgrade, or an edit in a checkout).
+    Unreadable, it matches nothing, so that nothing cached is used."""
     files = sorted([*VALIDATOR_DIR.glob("*.py"), *VALIDATOR_DIR.glob("*.json"), Path(__file__),
                     ERRORS_MODULE])
     try:
-        return ";".join(f"{file.name} {file.stat().st_size} {file.stat().st_mtime_ns}" for file in files)
+        own = ";".join(f"{file.name} {file.stat().st_size} {file.stat().st_mtime_ns}" for file in files)
+        return f"{own};{_versions_stamp()}"
     except OSError:
         return f"unreadable at {time.time_ns()}"
+
+
+def _versions_stamp() -> str:
+    """replaybook's version, Python's, and the files of the libraries validation runs (PyYAML,
+    with its libyaml extension or without, and jsonschema). Stamped by ``os.stat``, not read
+    from their ``__version__`` nor from importlib.metadata: a warm list imports neither library
+    (importing them is most of a cold list's cost), and importlib.metadata alone costs ~20 ms.
+    An upgrade or a reinstall writes the files anew (inode, ctime), so it shows here."""
+    import importlib.util
+
+    import libreplay
+
+    parts = [f"replaybook {libreplay.__version__}", f"python {sys.version}"]
+    for library, files in (("yaml", ("__init__.py", "_yaml*")), ("jsonschema", ("__init__.py",))):
+        spec = importlib.util.find_spec(library)
+        if spec is None or not spec.submodule_search_locations:
+            parts.append(f"{library} missing")
+            continue
+        package = Path(next(iter(spec.submodule_search_locations)))
+        found = sorted(path for pattern in files for path in package.glob(pattern))
+        parts.extend(f"{library}/{path.name} {_stamp_of(path)}" for path in found)
+    return ";".join(parts)
+
+
+def _stamp_of(path: Path) -> str:
+    status = path.stat()
+    return f"{status.st_ino} {status.st_size} {status.st_mtime_ns} {status.st_ctime_ns}"
 
 
 # -- the commit, without git ---------------------------------------------------------------

@@ -502,8 +502,17 @@ class _Loader:
 
     def _cp_fields(self, place: Place, body: dict[str, Any]) -> bool:
         src_ok = not self._reported((*place, "src")) and self._cp_source(place, body["src"])
-        dest_ok = not self._reported((*place, "dest"))
+        dest_ok = not self._reported((*place, "dest")) and self._cp_dest(place, body["dest"])
         return src_ok and dest_ok
+
+    def _cp_dest(self, place: Place, dest: str) -> bool:
+        """``dest`` names a file: `docker compose cp` would copy into a directory named there,
+        where the break writes the file at that very path (docs/scenario-format.md)."""
+        if dest.rsplit("/", 1)[-1] in ("", ".", ".."):  # "/", "/etc/", "/etc/.", "/etc/.."
+            where = f"meta.json: {schema.place_name(place)}.dest"
+            self.problem(where, f"{dest} names a directory; name the file to write in it")
+            return False
+        return True
 
     def _cp_source(self, place: Place, src: str) -> bool:
         where = f"meta.json: {schema.place_name(place)}.src"

@@ -190,7 +190,8 @@ def up(
     from libreplay.packs import trust
 
     # Meanwhile: trust, Compose's resolution of the model and the port checks come first.
-    threading.Thread(target=_meet_engine, name="meet-engine", daemon=True).start()
+    meeting = _EngineMeeting()
+    meeting.start()
     # The commit the snapshot must be taken at. require_trust reads the clone's HEAD again: a
     # clone that moved in between fails the snapshot's check, so the gap fails closed.
     admitted = trust.commit_of(scenario)
@@ -248,6 +249,7 @@ def up(
             baseline.result()
             if baseline.then_said is not None:
                 _install_get_hint(state, on_progress)
+        meeting.done()  # long over by now; a bug of its own is raised here, not lost on its thread
         return update_session(session_id, _mark_ready)
     raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
 
@@ -331,7 +333,9 @@ class _BaselineProof(threading.Thread):
     Its time limits (BASELINE_TIMEOUT_SECONDS, then GUARDS_SETTLE_SECONDS) count from
     :meth:`stack_is_up`, so a slow start is Compose's to time, not the proof's; before that, a
     failing answer or guard is only tried again. :meth:`result` waits for the proof and raises
-    what it found; leaving the block early (a failure, a stop signal) makes the proof give up."""
+    what it found; leaving the block early (a failure, a stop signal) makes the proof give up.
+    A pass seen before the stack was up counts only if it still holds then (:meth:`_relapsed`):
+    a half-started stack is not the baseline."""
 
     def __init__(self, stack: Stack, *, then: Callable[[], str | None]) -> None:
         super().__init__(name="baseline-proof", daemon=True)
@@ -342,6 +346,8 @@ class _BaselineProof(threading.Thread):
         self.settled = Deadline(GUARDS_SETTLE_SECONDS, started=False)
         self.events: ProbeEvents | None = queue.Queue() if self.check.http else None
         self.passed = False
+        self.passed_at: float | None = None  # unix time: when the passing check began
+        self.up_at: float | None = None  # unix time: when Compose's --wait returned
         self.error: BaseException | None = None
 
     def __enter__(self) -> _BaselineProof:
@@ -353,14 +359,16 @@ class _BaselineProof(threading.Thread):
         self.settled.cancel()
 
     def stack_is_up(self) -> None:
+        self.up_at = time.time()
         self.proven.start()
         self.settled.start()
 
     def run(self) -> None:
         try:
             if self._probe_followed():
-                self.passed = _wait_for(self.check, self.events, fixed=True, since=None,
-                                        deadline=self.proven, confirm=True) is not None
+                self.passed_at = _wait_for(self.check, self.events, fixed=True, since=None,
+                                           deadline=self.proven, confirm=True)
+                self.passed = self.passed_at is not None
             if self.passed:
                 _require_guards(self.check, "the healthy stack", self.settled)
                 self.then_said = self.then()
@@ -394,7 +402,11 @@ class _BaselineProof(threading.Thread):
 
     def _relapsed(self) -> bool:
         """The probe said fail after the proof (during the rest of the start): then the healthy
-        stack must pass again (confirmed, within the time limit) before it counts as proven."""
+        stack must pass again (confirmed, within the time limit) before it counts as proven.
+        check.sh has no such events: when it passed before Compose's wait returned (a stack
+        half started), it runs once more now; failing, it must pass again like the probe."""
+        if self.events is None:
+            return self._script_relapsed()
         last: ProbeEvent | None = None
         while self.events is not None and not self.events.empty():
             event = self.events.get_nowait()
@@ -403,6 +415,15 @@ class _BaselineProof(threading.Thread):
             return False
         return _wait_for(self.check, self.events, fixed=True, since=None,
                          deadline=Deadline(BASELINE_TIMEOUT_SECONDS), confirm=True) is None
+
+    def _script_relapsed(self) -> bool:
+        """check.sh's pass counts when its run began once the stack was up; an earlier one is
+        tried once more (one run: cheap), then given the time limit to pass again."""
+        if self.passed_at is not None and self.up_at is not None and self.passed_at >= self.up_at:
+            return False
+        if self.check.once():
+            return False
+        return _poll(self.check, want=True, deadline=Deadline(BASELINE_TIMEOUT_SECONDS)) is None
 
 
 PROBE_LOOK_SECONDS = 0.1  # how often the baseline proof looks whether Compose started the probe
@@ -420,6 +441,27 @@ def ready_to_break() -> None:
     _meet_engine()
     with suppress(ReplayError):
         compose_program()
+
+
+class _EngineMeeting(threading.Thread):
+    """:func:`_meet_engine` on a thread of its own while replay-up's main thread goes on. What it
+    raises beyond a ReplayError (left for the step that needs the engine) is a bug: kept, and
+    raised in the main thread by :meth:`done`, not printed as a stray thread's traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(name="meet-engine", daemon=True)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _meet_engine()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by done()
+            self.error = exc
+
+    def done(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _meet_engine() -> None:
@@ -573,7 +615,12 @@ def inject(stack: Stack, fault: Fault) -> None:
                 source = _written_now(stack.scenario_file(step.src or ""), Path(scratch) / str(index))
                 problem = stack.copy_into(step.service, source, step.dest or "")
                 if problem is not None:
-                    raise ScenarioFailure(f"{stack.scenario.ref}: break[{index}].cp failed:\n{problem}")
+                    # The step, its file and its field; not the fault's name (blind play).
+                    raise ScenarioFailure(
+                        f"{stack.scenario.ref}: break[{index}].cp of {step.src} to "
+                        f"{step.service}:{step.dest} (cp.dest) failed:\n{problem}",
+                        hint="cp.dest names the file to write; a directory there is refused, not copied into",
+                    )
                 continue
             if step.action == "exec":
                 args = ["exec", "-T", step.service, *step.cmd]

@@ -5,7 +5,10 @@ cycle itself (libreplay/session/cycle.py): its own main thread, so its own stop-
 and its own guaranteed teardown; sessions are isolated already (a Compose project and a state
 directory each). This module only decides which cycle starts when, collects each child's result,
 and, on a stop signal, hands the signal on to every running child and waits for each to tear its
-stack down before it re-raises.
+stack down before it re-raises. During that wait (up to TEARDOWN_GRACE_SECONDS) a second Ctrl-C,
+or any other stop signal, is held back (core.signals.shielded): cutting the wait short would
+leave stacks behind. A child's stdout is read at most OUTPUT_GRACE_SECONDS after it has exited:
+something it left running that holds the pipe cannot hold the run.
 
 What two cycles must not do at once is scheduled apart, never raced:
 
@@ -40,6 +43,8 @@ from libreplay.session.cycle import CycleResult
 POLL_SECONDS = 0.2
 # A child told to stop tears its stack down first (Compose's down has 120 s): then it is killed.
 TEARDOWN_GRACE_SECONDS = 180.0
+# A child that exited has written its result; its pipe may stay open in what it left running.
+OUTPUT_GRACE_SECONDS = 5.0
 
 
 def auto_jobs() -> int:
@@ -119,7 +124,8 @@ def run_side_by_side(
     ``on_start`` is told of each cycle as its child starts, ``on_result`` of each result as it
     comes (in the order the cycles end). The results are returned in the order of ``cycles``.
     A stop signal (SIGINT, SIGTERM, SIGHUP) is handed on to every running child, which tears its
-    stack down, and raises Interrupted once every child has ended.
+    stack down, and raises Interrupted once every child has ended (up to TEARDOWN_GRACE_SECONDS
+    each, then it is killed); a second stop signal meanwhile is held back, not acted on.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -173,7 +179,7 @@ def _result_of(done: _Running) -> CycleResult:
     cycle = done.cycle
     exit_code = done.child.wait()
     try:
-        reported = json.loads(done.child.output())[0]
+        reported = json.loads(done.child.output(OUTPUT_GRACE_SECONDS))[0]
         steps = [(str(name), float(seconds)) for name, seconds in reported["steps"]]
         return CycleResult(
             cycle.scenario.ref, cycle.fault.name, ok=bool(reported["ok"]),
@@ -198,7 +204,8 @@ def _tail(path: Path) -> str:
 @contextmanager
 def _children_stopped_on_exit(schedule: _Schedule) -> Iterator[None]:
     """On any way out but the normal one, every running child gets the stop signal we got (or
-    SIGTERM), and is waited for while it tears its stack down; then the error goes on."""
+    SIGTERM), and is waited for while it tears its stack down; then the error goes on. Stop
+    signals during that wait (a second Ctrl-C) are held back until it is over."""
     try:
         yield
     except BaseException as exc:  # noqa: BLE001 - every way out stops the children, then re-raises

@@ -44,6 +44,7 @@ DOWN_TIMEOUT_SECONDS = 120
 STEP_TIMEOUT_SECONDS = 60
 SCRIPT_TIMEOUT_SECONDS = 120
 CONTAINER_NUMBER_LABEL = "com.docker.compose.container-number"  # Compose's: which replica
+ONE_OFF_LABEL = "com.docker.compose.oneoff"  # Compose's: "True" on a `compose run` container
 PORT_TAKEN = re.compile(r"port is already allocated|address already in use", re.IGNORECASE)
 
 
@@ -151,24 +152,26 @@ class Stack:
             )
 
     def copy_into(self, service: str, source: Path, dest: str) -> str | None:
-        """Copy the host file ``source`` to the path ``dest`` in the service's container (its
-        first), as `docker compose cp` does (name, mode, owner and times kept), in one call to the
-        engine. None, or why it could not."""
-        import docker.errors
-
-        found = docker_api.labelled("containers", project=self.project, service=service)
-        if not found:
+        """Copy the host file ``source`` to the path ``dest`` in every container of the service
+        (each replica, as `docker compose cp` does), one call to the engine each: content, mode
+        and times as the host file has them; its owner is the host file's numeric uid and gid as
+        the tar carries them (where `docker compose cp` without ``-a`` would give root's).
+        ``dest`` names the file itself: a directory there is refused (the engine's answer), not
+        replaced and not copied into. None, or why it could not."""
+        containers = [
+            found for found in docker_api.labelled("containers", project=self.project, service=service)
+            if found.labels.get(ONE_OFF_LABEL) != "True"  # a `compose run` container is no replica
+        ]
+        if not containers:
             return f"service {service!r} has no container"
-        container = min(found, key=lambda c: int(c.labels.get(CONTAINER_NUMBER_LABEL, "1") or 1))
         target = PurePosixPath(dest)
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
             tar.add(source, arcname=target.name, recursive=False)
-        with docker_api.engine_errors():
-            try:
-                container.put_archive(str(target.parent), archive.getvalue())
-            except docker.errors.APIError as exc:
-                return str(exc.explanation or exc)
+        for container in sorted(containers, key=_replica_number):
+            problem = docker_api.put_file(container.id, str(target.parent), archive.getvalue())
+            if problem is not None:
+                return problem
         return None
 
     def host_ports(self) -> tuple[HostPort, ...]:
@@ -232,6 +235,11 @@ class Stack:
     def probe_url(self) -> str:
         """The success URL as seen from inside the scenario network (see docs/scenario-format.md)."""
         return probe_url(self.scenario)
+
+
+def _replica_number(container: Any) -> int:
+    number = container.labels.get(CONTAINER_NUMBER_LABEL, "1")
+    return int(number) if number.isdigit() else 1
 
 
 def _engine_still_answers() -> None:

@@ -147,6 +147,7 @@ def watch(
 
 
 LOST_STATE_GRACE_SECONDS = 2.0
+TRIGGERED_RUN_SPACING_SECONDS = 0.25  # at most four check.sh runs a second that events ask for
 
 
 def _lost_state(stack: Stack) -> NotFound | None:
@@ -187,14 +188,25 @@ class CheckTriggers:
     its earlier windows, so an exec that ended in another service is worth one more run (the
     first window teaches those services, at the cost of one run). A container that started,
     restarted or stopped inside the window is always worth one: a check does not do that.
+
+    A run an event asks for starts no sooner than TRIGGERED_RUN_SPACING_SECONDS after the last
+    run's end (:meth:`earliest_run`): a healthcheck's exec every interval, or a container in a
+    crash loop, would otherwise keep check.sh running back to back. Events that come during a
+    run, or before that time, all ask for the same one run.
     """
 
     def __init__(self) -> None:
         self.window = (0.0, 0.0)  # the last run's start and end, engine time (unix seconds)
         self.check_services: set[str] = set()  # where the check's own execs ran so far
+        self.last_end = float("-inf")  # the last run's end, monotonic
 
     def ran(self, started: float, ended: float) -> None:
         self.window = (started, ended)
+        self.last_end = time.monotonic()
+
+    def earliest_run(self) -> float:
+        """When (monotonic) a run an event asked for may start."""
+        return self.last_end + TRIGGERED_RUN_SPACING_SECONDS
 
     def worth_a_run(self, event: StackEvent) -> bool:
         if not event.may_change or event.service == PROBE_SERVICE:
@@ -344,7 +356,8 @@ class _Watcher:
             self._follow_stack()
             event = StackEvent(service=state.shell_service, action="recheck")  # missed meanwhile?
         if not self.check.http and self.triggers.worth_a_run(event):
-            self.next_check = 0.0  # ask check.sh now (http_200: the probe sees it by itself)
+            # Ask check.sh soon (http_200: the probe sees it by itself); spaced, coalesced.
+            self.next_check = min(self.next_check, self.triggers.earliest_run())
         if event.changes_containers and event.service != PROBE_SERVICE:
             self._nudge_guards()  # a container stopped, went or came back: what a guard sees may differ
         if event.settles and event.service == state.shell_service:

@@ -1,5 +1,5 @@
 """A break's `cp` step goes through the engine's API (Stack.copy_into) instead of a Compose
-process: the file lands as `docker compose cp` leaves it (mode and owner kept), and what cannot
+process: the file lands in every replica (mode kept, owner the tar's uid and gid), and what cannot
 be copied is said, not raised. Against a real container labelled as a session's service."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def inside(stack: Stack, *command: str) -> str:
                           text=True).stdout
 
 
-def test_a_file_lands_at_its_path_with_its_content_mode_and_owner(stack: Stack, tmp_path: Path) -> None:
+def test_a_file_lands_with_its_content_mode_and_the_tars_owner(stack: Stack, tmp_path: Path) -> None:
     source = tmp_path / "fault.conf"
     source.write_text("upstream app:3001;\n")
     source.chmod(0o640)
@@ -62,3 +62,33 @@ def test_what_cannot_be_copied_is_said(stack: Stack, tmp_path: Path) -> None:
     source.write_text("x\n")
     assert stack.copy_into("web", source, "/no/such/directory/fault.conf") is not None
     assert stack.copy_into("db", source, "/etc/fault.conf") == "service 'db' has no container"
+
+
+def test_a_directory_at_the_destination_is_refused_and_left_whole(stack: Stack, tmp_path: Path) -> None:
+    # docker compose cp would copy into it; the engine, unasked, would replace it by the file.
+    source = tmp_path / "apt"
+    source.write_text("x\n")
+    problem = stack.copy_into("web", source, "/etc/apt")
+    assert problem is not None and "directory" in problem
+    assert "sources.list.d" in inside(stack, "ls", "/etc/apt").split()
+
+
+def test_every_replica_of_the_service_gets_the_file(stack: Stack, tmp_path: Path) -> None:
+    subprocess.run(
+        ["docker", "run", "-d", "--label", f"{PROJECT_LABEL}={stack.project}",
+         "--label", f"{SERVICE_LABEL}=web", "--label", "com.docker.compose.container-number=2",
+         IMAGE, "sleep", "300"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    source = tmp_path / "fault.conf"
+    source.write_text("both\n")
+    assert stack.copy_into("web", source, "/etc/fault.conf") is None
+    replicas = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label={PROJECT_LABEL}={stack.project}"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert len(replicas) == 2
+    for replica in replicas:
+        shown = subprocess.run(["docker", "exec", replica, "cat", "/etc/fault.conf"], check=True,
+                               capture_output=True, text=True).stdout
+        assert shown == "both\n"

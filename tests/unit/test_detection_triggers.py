@@ -7,11 +7,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from libreplay.session import verify
+from libreplay.session import verify, watcher
 from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.verify import GuardRunner, GuardsChecked
 from libreplay.session.vitals import StackEvent, StackFollower
@@ -117,3 +118,21 @@ def test_a_check_runs_after_news_not_after_its_own_execs() -> None:
     assert triggers.worth_a_run(StackEvent("box", "restart", at=11.3))  # a check restarts nothing
     assert not triggers.worth_a_run(StackEvent(PROBE_SERVICE, "exec_die", at=12.0))  # the guards' fetches
     assert not triggers.worth_a_run(StackEvent("box", "recheck", at=12.0))
+
+
+def test_runs_events_ask_for_are_spaced_and_coalesced(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A healthcheck's exec every interval, or a crash loop, must not run check.sh back to back.
+    clock = [100.0]
+    monkeypatch.setattr(watcher, "time", SimpleNamespace(monotonic=lambda: clock[0], time=time.time))
+    triggers = CheckTriggers()
+    assert triggers.earliest_run() < clock[0]  # no run yet: at once
+    triggers.ran(10.0, 10.4)
+    burst = [StackEvent("box", action, at=10.5 + i / 100) for i, action in enumerate(["die", "start"] * 20)]
+    asked = {triggers.earliest_run() for event in burst if triggers.worth_a_run(event)}
+    assert asked == {100.0 + watcher.TRIGGERED_RUN_SPACING_SECONDS}  # one run, a spacing after the last
+    # The watcher's loop: the run is due then, not at once, however many events came.
+    loop: Any = SimpleNamespace(check=SimpleNamespace(http=False), triggers=triggers, next_check=clock[0] + 1,
+                                _nudge_guards=lambda: None)
+    for event in burst:
+        watcher._Watcher._stack_changed(loop, event, SimpleNamespace(shell_service="shell"))  # type: ignore[arg-type]
+    assert loop.next_check == 100.0 + watcher.TRIGGERED_RUN_SPACING_SECONDS

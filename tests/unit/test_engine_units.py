@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -254,3 +255,25 @@ def test_a_ledger_line_holds_what_its_score_is_computed_from(tmp_path: Path) -> 
                          hints_used=line["hints_used"], guards_tripped=len(line["guards_tripped"]),
                          relapses=line["relapses"])
     assert line["score"] == again == 400 + round(600 * (1 - 12.35 / 300)) - 50 - 150 - 75
+
+
+def test_threads_asking_for_the_client_at_once_get_one_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # replay-up meets the engine on a thread while its main thread goes on.
+    from libreplay.engine import docker_api
+
+    made: list[object] = []
+
+    def slow_client(_context_host: str) -> object:
+        time.sleep(0.05)  # the SDK's import and connection: long enough for a race
+        made.append(object())
+        return made[-1]
+
+    monkeypatch.setattr(docker_api, "_new_client", slow_client)
+    monkeypatch.setattr(docker_api, "_clients", {})
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(docker_api.client())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and all(each is made[0] for each in got)

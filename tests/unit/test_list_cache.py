@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -202,6 +203,25 @@ def test_a_change_to_the_validator_validates_everything_again(
     monkeypatch.setattr(listing, "VALIDATOR_DIR", validator)
     listed(pack)
     edit(validator / "load.py", "rules = 22\n")
+    listed(pack)
+    assert len(validated) == 6
+
+
+@pytest.mark.parametrize("upgrade", ["replaybook", "python", "yaml"])
+def test_a_changed_version_of_what_validates_validates_everything_again(
+    pack: Pack, validated: list[Path], monkeypatch: pytest.MonkeyPatch, upgrade: str
+) -> None:
+    import libreplay
+
+    listed(pack)  # validates the pack's six scenarios and caches them
+    if upgrade == "replaybook":
+        monkeypatch.setattr(libreplay, "__version__", "99.0")
+    elif upgrade == "python":
+        monkeypatch.setattr(sys, "version", "3.99.0 (another build)")
+    else:  # PyYAML upgraded, or reinstalled with or without its libyaml extension: its files change
+        stamp_of = listing._stamp_of
+        monkeypatch.setattr(listing, "_stamp_of",
+                            lambda path: "anew" if path.parent.name == "yaml" else stamp_of(path))
     listed(pack)
     assert len(validated) == 6
 

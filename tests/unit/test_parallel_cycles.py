@@ -137,6 +137,28 @@ def test_a_child_without_a_result_fails_its_cycle_at_start() -> None:
     assert "Error: pack p is not trusted at abc1234" in results[0].detail
 
 
+def test_a_child_whose_stdout_stays_open_in_what_it_left_running_does_not_hold_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "OUTPUT_GRACE_SECONDS", 0.5)
+    pid_file = tmp_path / "left"
+    result = {"ok": True, "failed_step": None, "detail": "", "seconds": 1.0, "steps": []}
+    code = (
+        "import json, subprocess\n"
+        "left = subprocess.Popen(['sleep', '30'])  # inherits our stdout\n"
+        f"open({str(pid_file)!r}, 'w').write(str(left.pid))\n"
+        f"print(json.dumps([{result!r}]), flush=True)\n"
+    )
+    started = time.monotonic()
+    try:
+        results, _, _ = collect(cycles((scenario("a"), "default")), 1,
+                                lambda _cycle: [sys.executable, "-c", code])
+    finally:
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert results[0].ok
+    assert time.monotonic() - started < 10  # not the 30 s the pipe stays open
+
+
 TORN_DOWN = """
 import os, signal, sys, time
 def stop(signum, frame):

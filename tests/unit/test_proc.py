@@ -276,6 +276,26 @@ def test_a_run_past_its_time_limit_stops_the_whole_tree_and_says_so(tmp_path: Pa
     assert eventually(lambda: gone(pid_in(pids)))
 
 
+def test_a_run_past_its_time_limit_kills_a_child_that_ignores_sigterm() -> None:
+    # A check.sh trapping TERM would otherwise hold run(), and the fix watcher, forever.
+    trapper = "trap '' TERM; while :; do sleep 0.2; done"
+    started = time.monotonic()
+    with pytest.raises(proc.ProcessTimeout, match="did not finish within 1 s"):
+        proc.run(["bash", "-c", trapper], timeout=1)
+    assert time.monotonic() - started < 1 + 2 * proc.TREE_GRACE_SECONDS + 3  # SIGKILL after the grace
+
+
+def test_a_reaped_child_is_never_signalled_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its pid may belong to another process by then.
+    sent: list[int] = []
+    monkeypatch.setattr(proc, "_signal_group", lambda group, sig: sent.append(sig) or True)
+    child = proc._Child.start(["true"], timeout=10, cwd=None, env=None, stdout=None, stderr=None)
+    assert child.wait() == 0
+    child._expire()  # a timer firing just as the child was reaped
+    child.stop()
+    assert sent == []
+
+
 def test_a_run_within_its_time_limit_gives_the_exit_status_and_output() -> None:
     ran = proc.run(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
     assert (ran.exit_code, ran.stdout, ran.stderr) == (3, "out\n", "err\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -114,6 +115,10 @@ def test_end_of_data_closes_a_piped_stdout_so_the_reader_sees_the_end(
     end_of_data()
     with os.fdopen(read_end, "rb") as reader:
         assert reader.read() == b"abc123\n"  # the end came with the id: this process still runs
+    # Not closed: the descriptor now writes to /dev/null, so no file opened later can become it.
+    assert os.path.samestat(os.fstat(piped.fileno()), Path(os.devnull).stat())
+    emit("later talk")  # lost, harmlessly
+    piped.close()
 
 
 def test_end_of_data_leaves_a_file_or_a_capture_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,3 +130,87 @@ def test_end_of_data_leaves_a_file_or_a_capture_open(tmp_path: Path, monkeypatch
         file.write("more")  # still open
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     end_of_data()  # no descriptor at all: nothing to do
+
+
+class FakeScript:
+    """An exit_zero check (check.sh) answering from a list, then with its last answer."""
+
+    http = False
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = answers
+        self.runs = 0
+        self.stack: Any = SimpleNamespace(scenario=SimpleNamespace(guards=[], ref="p/s"))
+
+    def once(self) -> bool:
+        self.runs += 1
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def baseline_of(script: FakeScript, monkeypatch: pytest.MonkeyPatch) -> lifecycle._BaselineProof:
+    monkeypatch.setattr(lifecycle, "Check", lambda stack: script)
+    monkeypatch.setattr(lifecycle, "SCRIPT_CHECK_INTERVAL_SECONDS", 0.01)
+    monkeypatch.setattr(lifecycle, "BASELINE_TIMEOUT_SECONDS", 0.2)
+    return lifecycle._BaselineProof(script.stack, then=lambda: None)
+
+
+def test_a_check_sh_that_passed_on_a_half_started_stack_must_pass_again_once_it_is_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = FakeScript([True, False])  # passes while Compose still starts, then fails for good
+    with baseline_of(script, monkeypatch) as proof, pytest.raises(ScenarioFailure, match="fails its own"):
+        proof.join()  # proven before the stack is up
+        proof.stack_is_up()
+        proof.result()
+    assert script.runs > 2
+
+
+def test_a_check_sh_pass_before_the_stack_was_up_is_run_once_more_and_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = FakeScript([True])
+    with baseline_of(script, monkeypatch) as proof:
+        proof.join()
+        proof.stack_is_up()
+        proof.result()
+    assert script.runs == 2
+
+
+def test_a_check_sh_pass_after_the_stack_was_up_needs_no_other_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = FakeScript([True])
+    proof = baseline_of(script, monkeypatch)
+    proof.stack_is_up()  # before the proof's first run
+    with proof:
+        proof.result()
+    assert script.runs == 1
+
+
+def test_a_bug_in_replay_ups_engine_meeting_reaches_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    stray: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", stray.append)  # a thread's traceback would go here
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(lifecycle, "_meet_engine", broken)
+    meeting = lifecycle._EngineMeeting()
+    meeting.start()
+    with pytest.raises(RuntimeError, match="a bug"):
+        meeting.done()
+    assert stray == []
+
+
+def test_a_cp_step_the_engine_refuses_fails_the_break_naming_step_file_and_field(tmp_path: Path) -> None:
+    from libreplay.scenario.model import BreakStep, Fault
+
+    (tmp_path / "bad.conf").write_text("x\n")
+    stack: Any = SimpleNamespace(
+        scenario=SimpleNamespace(ref="p/s"), session_dir=tmp_path,
+        scenario_file=lambda name: tmp_path / name,
+        copy_into=lambda service, source, dest: f'cannot overwrite directory "{dest}" with non-directory',
+    )
+    fault = Fault("secret-name", steps=(BreakStep("cp", "web", src="bad.conf", dest="/etc/nginx"),))
+    named = r"break\[0\]\.cp of bad\.conf to web:/etc/nginx \(cp\.dest\)"
+    with pytest.raises(ScenarioFailure, match=named) as err:
+        lifecycle.inject(stack, fault)
+    assert "secret-name" not in err.value.message
