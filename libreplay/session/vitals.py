@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,11 @@ LIVE_STATUSES = ("running", "restarting")
 GONE_ACTIONS = ("die", "destroy")
 BACK_ACTIONS = ("start", "restart")
 EXEC_ENDED = "exec_die"
+# An exec made through the API (the trainee's `docker exec`, a script's `docker compose exec`)
+# is announced when created; a health check's exec is not, and its end is no news: a service
+# checked every 2 s would otherwise set off a check and a guard round every 2 s.
+EXEC_CREATED = "exec_create"
+EXECS_KEPT = 1024  # execs created and not yet ended that are remembered
 # What may have changed what a check sees: the watcher runs an exit_zero check right after it.
 CHANGE_ACTIONS = ("die", *BACK_ACTIONS, EXEC_ENDED)
 
@@ -38,12 +44,13 @@ class StackEvent:
     """A container of the stack was removed (``destroy``) or stopped (``die``), or a stopped one
     is due to be looked at again (``recheck``), or (when changes are followed) started,
     restarted or ended an exec; ``ended``: the event stream ended. ``at``: the engine's time of
-    the event (unix seconds), 0 for the watcher's own."""
+    the event (unix seconds), 0 for the watcher's own; ``exec_id``: the exec that ended."""
 
     service: str = ""
     action: str = ""
     ended: bool = False
     at: float = 0.0
+    exec_id: str = ""
 
     @property
     def settles(self) -> bool:
@@ -71,7 +78,9 @@ class StackFollower(threading.Thread):
         super().__init__(name="stack-follower", daemon=True)
         self.project = project
         self.events = events
-        self.actions = [*GONE_ACTIONS, *(BACK_ACTIONS if returns else ()), *((EXEC_ENDED,) if execs else ())]
+        self.actions = [*GONE_ACTIONS, *(BACK_ACTIONS if returns else ()),
+                        *((EXEC_CREATED, EXEC_ENDED) if execs else ())]
+        self.created: OrderedDict[str, None] = OrderedDict()  # execs made through the API, not ended
 
     def run(self) -> None:
         started = time.monotonic()
@@ -90,13 +99,30 @@ class StackFollower(threading.Thread):
     def _put(self, event: dict[str, Any]) -> None:
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
         service, action = str(attributes.get(SERVICE_LABEL, "")), str(event.get("Action", ""))
-        found = StackEvent(service=service, action=action, at=_event_time(event))
+        exec_id = str(attributes.get("execID", ""))
+        if not self._news_of_exec(action, exec_id):
+            return
+        found = StackEvent(service=service, action=action, at=_event_time(event), exec_id=exec_id)
         self.events.put(found)
         if found.action == "die":
             recheck = StackEvent(service=found.service, action="recheck")
             timer = threading.Timer(STOPPED_GRACE_SECONDS, self.events.put, args=(recheck,))
             timer.daemon = True
             timer.start()
+
+
+    def _news_of_exec(self, action: str, exec_id: str) -> bool:
+        """Whether an event is worth passing on as far as execs go: the end of one created
+        through the API is; its creation (``exec_create: <command>``) and a health check's end
+        are not."""
+        if action.startswith(EXEC_CREATED):
+            self.created[exec_id] = None
+            while len(self.created) > EXECS_KEPT:
+                self.created.popitem(last=False)
+            return False
+        if action == EXEC_ENDED:
+            return self.created.pop(exec_id, "gone") is None
+        return True
 
 
 def _event_time(event: dict[str, Any]) -> float:

@@ -5,8 +5,10 @@ trainee's hint requests from the shell's log stream, the engine's word on the st
 changes of the session directory, the guards' rounds, and the deadline. An ``exit_zero`` check
 has no stream of answers: ``check.sh`` runs right after the engine says something in the stack
 may have changed (a container started, restarted or stopped, a ``docker exec`` ended, other
-than the check's own), and once a second besides for fixes no event announces (a command typed
-in the trainee's shell). It writes the outcome through
+than the check's own), right after a command typed in the trainee's shell finished (the shell
+says so on its log stream, libreplay/play/shell.py), and besides once a second while that shell
+runs a command, every few seconds while it sits at its prompt, for fixes nothing announces. The
+guards' rounds are paced alike (libreplay/session/verify.py). It writes the outcome through
 :mod:`libreplay.session.lifecycle` (``finish``), which the HUD, ``replaybook run`` and the
 ledger then read.
 
@@ -46,12 +48,15 @@ from libreplay.session.checks import (
 )
 from libreplay.session.hints import (
     SLOW_DOWN,
+    CommandFinished,
+    CommandStarted,
     HintChannel,
     HintFollower,
     HintFollowerEvent,
     HintRequest,
     HintStreamEnded,
     RequestGate,
+    ShellPacer,
     ToolCancel,
     ToolRequest,
     format_hint,
@@ -90,6 +95,11 @@ from libreplay.session.verify import (
     Restarter,
 )
 from libreplay.session.vitals import EXEC_ENDED, StackEvent, StackFollower, shell_problem
+
+# The exit_zero poll while the trainee's shell sits at its prompt: nothing typed there can change
+# the answer before the prompt says a command finished, which runs the check at once; the poll
+# is left for fixes that land by themselves. While a command runs, SCRIPT_CHECK_INTERVAL_SECONDS.
+SCRIPT_QUIET_INTERVAL_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,13 @@ class _Watcher:
         self.engine_skew = 0.0  # the engine's clock minus ours
         self.stop = threading.Event()
         self.guards: GuardRunner | None = None
+        # Busy until the shell says it sits at its prompt: a shell that cannot say so (sh, a
+        # bashrc of its own, another user than PID 1) keeps the quick paces.
+        self.shell_busy = True
+        self.command_news = ShellPacer()  # a command finished: a check and a guard round now
+        self.exec_news = ShellPacer()  # an exec ended: a guard round now
+        self.check_window = (0.0, 0.0)  # the last check run, unix time: its own execs ended then
+        self.guard_exec_services: set[str] = set()  # where the guards' own execs went so far
         self.hold = Hold(
             self.session_id, guarded=bool(stack.scenario.guards), restart=self._restart,
             resolve=lambda: self._finish(RESOLVED), publish=self._publish,
@@ -249,8 +266,8 @@ class _Watcher:
     def run(self) -> SessionState:
         if self.check.http:
             ProbeFollower(self.check, self.events).start()
-        else:
-            self.engine_skew = engine_now() - time.time()
+        if not self.check.http or self.stack.scenario.guards:
+            self.engine_skew = engine_now() - time.time()  # the engine's events are in its time
         self._follow_stack()
         self._follow_hints()
         if self.stack.scenario.guards:
@@ -279,7 +296,7 @@ class _Watcher:
             if due is not None:
                 self._finish(due)
                 continue
-            wait = self.hold.seconds_to_next(state, now())
+            wait = min(self.hold.seconds_to_next(state, now()), self._act_on_news())
             # check.sh has no stream of answers; nor has the wait for a restarted service to answer.
             if not self.check.http or self.hold.polling:
                 if time.monotonic() >= self.next_check:
@@ -308,12 +325,41 @@ class _Watcher:
             ProbeFollower(self.check, self.events).start()  # the log stream dropped: follow again
         elif isinstance(event, StackEvent):
             self._stack_changed(event, state)
+        elif isinstance(event, CommandStarted | CommandFinished):
+            self._shell_said(event)
+
+    def _shell_said(self, event: CommandStarted | CommandFinished) -> None:
+        """The trainee's shell started a command (quick paces until it is back at its prompt), or
+        one finished (look now, paced: a forged line can only make a check run sooner)."""
+        self.shell_busy = isinstance(event, CommandStarted)
+        if self.shell_busy:
+            self.next_check = min(self.next_check, time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS)
+        else:
+            self.command_news.finished()
+
+    def _act_on_news(self) -> float:
+        """What a finished command or exec asks for, once its pace allows; how long until the
+        next one is due (the loop waits no longer)."""
+        if self.command_news.take():
+            self._check_soon()
+            self._nudge_guards()
+        if self.exec_news.take():
+            self._nudge_guards()
+        pending = [left for left in (self.command_news.seconds_left(), self.exec_news.seconds_left())
+                   if left is not None]
+        return min(pending, default=3600.0)
+
+    def _check_soon(self) -> None:
+        if not self.check.http:
+            self.next_check = 0.0  # ask check.sh now (http_200: the probe sees it by itself)
 
     def _check_now(self, state: SessionState) -> None:
         asked = time.time()
         self._checked(self.check.once(), asked, state)
+        self.check_window = (asked, time.time())
         self.triggers.ran(asked + self.engine_skew, time.time() + self.engine_skew)
-        self.next_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+        interval = SCRIPT_CHECK_INTERVAL_SECONDS if self.shell_busy else SCRIPT_QUIET_INTERVAL_SECONDS
+        self.next_check = time.monotonic() + interval
 
     def _checked(self, ok: bool, at: float, state: SessionState) -> None:
         passed_now = ok and not self.hold.check_ok
@@ -323,8 +369,12 @@ class _Watcher:
 
     def _guard_pace(self) -> float:
         """Guard rounds every 2 s while one can start, suspend or end a hold, or clear a failing
-        guard's message; slower while the check fails (read by the guards' thread)."""
-        idle = self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail
+        guard's message, or while the trainee's shell runs a command (what it does shows at no
+        prompt: psql, a long command line); slower while the check fails and the shell sits at
+        its prompt, when every change that could matter nudges a round (read by the guards'
+        thread)."""
+        idle = (self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail
+                and not self.shell_busy)
         return GUARD_IDLE_INTERVAL_SECONDS if idle else GUARD_INTERVAL_SECONDS
 
     def _nudge_guards(self) -> None:
@@ -332,9 +382,10 @@ class _Watcher:
             self.guards.nudge()
 
     def _follow_stack(self) -> None:
-        # exit_zero: every change may change check.sh's answer; guards: a container coming back.
-        script, guarded = not self.check.http, bool(self.stack.scenario.guards)
-        StackFollower(self.stack.project, self.events, returns=script or guarded, execs=script).start()
+        # exit_zero: every change may change check.sh's answer; guards: a container coming back,
+        # an exec that ended.
+        changes = not self.check.http or bool(self.stack.scenario.guards)
+        StackFollower(self.stack.project, self.events, returns=changes, execs=changes).start()
 
     def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
         """The engine's word on the stack: a shell gone for good ends the session; an event
@@ -347,11 +398,32 @@ class _Watcher:
             self.next_check = 0.0  # ask check.sh now (http_200: the probe sees it by itself)
         if event.changes_containers and event.service != PROBE_SERVICE:
             self._nudge_guards()  # a container stopped, went or came back: what a guard sees may differ
+        elif self._exec_news_for_guards(event):
+            self.exec_news.finished()
         if event.settles and event.service == state.shell_service:
             problem = shell_problem(state)
             if problem is not None:
                 docker_api.ensure_engine()  # an engine that is shutting down stops every container
                 raise ScenarioFailure(f"session {self.session_id}: {problem}: the session cannot go on")
+
+    def _exec_news_for_guards(self, event: StackEvent) -> bool:
+        """Whether an exec that ended may have changed what a guard sees: not the probe's, not a
+        reply's, not the check's own (it ended while check.sh ran), not the guards' own (it ended
+        during a round, in a service their execs went to before: the first teaches, at the cost
+        of one round, as CheckTriggers does)."""
+        if self.guards is None or event.action != EXEC_ENDED or event.service == PROBE_SERVICE:
+            return False
+        if self.channel.is_own_exec(event.exec_id):
+            return False
+        moment = event.at - self.engine_skew
+        started, ended = self.check_window
+        if started <= moment <= ended:
+            return False
+        if self.guards.ran_during(moment):
+            new = event.service not in self.guard_exec_services
+            self.guard_exec_services.add(event.service)
+            return new
+        return True
 
     def _wait_event(self, wait: float) -> WatcherEvent | NothingArrived:
         try:
