@@ -199,7 +199,8 @@ def announcements_into(target: Path) -> tuple[str, dict[str, str]]:
     def aimed(text: str) -> str:
         return text.replace(">/proc/1/fd/1", f">>{target}")
 
-    return aimed(shell.SHELL_COMMAND), {name: aimed(value) for name, value in shell.SHELL_ANNOUNCEMENTS.items()}
+    env = {name: aimed(value) for name, value in shell.SHELL_ANNOUNCEMENTS.items()}
+    return aimed(shell.SHELL_COMMAND), env
 
 
 def run_in_pty(command: str, env: dict[str, str], typed: list[bytes]) -> str:
@@ -283,7 +284,9 @@ def test_guards_are_slow_only_while_the_check_fails_and_the_shell_sits_at_its_pr
     assert quiet._guard_pace() == verify.GUARD_INTERVAL_SECONDS  # a shell not heard from yet: busy
     quiet.shell_busy = False
     assert quiet._guard_pace() == verify.GUARD_IDLE_INTERVAL_SECONDS
-    for busy in (bare_watcher(check_ok=True), bare_watcher(guards_fail=True), bare_watcher(status="verifying")):
+    waiting_on_rounds = (bare_watcher(check_ok=True), bare_watcher(guards_fail=True),
+                         bare_watcher(status="verifying"))
+    for busy in waiting_on_rounds:
         busy.shell_busy = False
         assert busy._guard_pace() == verify.GUARD_INTERVAL_SECONDS
 
