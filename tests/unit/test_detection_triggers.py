@@ -29,6 +29,7 @@ from libreplay.session.hints import (
     ShellPacer,
     parse_shell_line,
 )
+from libreplay.session.lifecycle import SCRIPT_CHECK_INTERVAL_SECONDS
 from libreplay.session.model import PROBE_SERVICE
 from libreplay.session.verify import GuardRunner, GuardsChecked
 from libreplay.session.vitals import StackEvent, StackFollower
@@ -267,7 +268,7 @@ def test_the_shell_is_opened_with_its_announcements() -> None:
 
 def bare_watcher(*, status: str = "active", check_ok: bool = False, guards_fail: bool = False) -> Any:
     """A watcher's pacing state without a session behind it."""
-    found = watcher_module._Watcher.__new__(watcher_module._Watcher)
+    found: Any = watcher_module._Watcher.__new__(watcher_module._Watcher)
     found.last_state = SimpleNamespace(status=status)
     found.hold = SimpleNamespace(check_ok=check_ok, guards_fail=guards_fail)
     found.shell_busy = True
@@ -299,7 +300,7 @@ def test_the_shell_saying_busy_and_done_moves_the_paces() -> None:
     assert not watching.shell_busy and watching.command_news.seconds_left() == 0.0
     watching._shell_said(CommandStarted())
     assert watching.shell_busy
-    assert watching.next_check <= time.monotonic() + watcher_module.SCRIPT_CHECK_INTERVAL_SECONDS
+    assert watching.next_check <= time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
 
 
 def test_a_finished_command_asks_for_a_check_and_a_guard_round_now() -> None:
