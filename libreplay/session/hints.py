@@ -149,25 +149,38 @@ class ToolCancel:
 ToolEvent = ToolRequest | ToolCancel
 @dataclass(frozen=True)
 class CommandStarted:
-    """The trainee's shell started a command, or opened: until it is back at its prompt,
-    anything may change at any moment."""
+    """A trainee's shell in ``service``'s container started a command, or opened: until it is
+    back at its prompt, anything may change at any moment."""
+
+    service: str = ""
 
 
 @dataclass(frozen=True)
 class CommandFinished:
-    """A command typed in the trainee's shell finished: what it changed is there to be seen."""
+    """A command typed in a trainee's shell in ``service``'s container finished: what it changed
+    is there to be seen."""
+
+    service: str = ""
+
+
+@dataclass(frozen=True)
+class CommandStreamEnded:
+    """The log stream of ``service``'s container ended (a restart, the engine): follow it again."""
+
+    service: str
 
 
 ShellEvent = CommandStarted | CommandFinished
 HintFollowerEvent = HintRequest | HintStreamEnded | ToolEvent | ShellEvent
+CommandFollowerEvent = ShellEvent | CommandStreamEnded
 
 
-def parse_shell_line(line: str) -> ShellEvent | None:
+def parse_shell_line(line: str, service: str = "") -> ShellEvent | None:
     """What a line that is exactly one of the shell's markers says; None for any other."""
     if line == COMMAND_FINISHED:
-        return CommandFinished()
+        return CommandFinished(service)
     if line == COMMAND_STARTED:
-        return CommandStarted()
+        return CommandStarted(service)
     return None
 
 
@@ -358,7 +371,7 @@ class HintFollower(LogFollower[HintFollowerEvent]):
         return self.following
 
     def parse(self, line: str) -> HintFollowerEvent | None:
-        shell_news = parse_shell_line(line)
+        shell_news = parse_shell_line(line, self.channel.state.shell_service)
         if shell_news is not None:
             return shell_news  # paced by the watcher (ShellPacer)
         request_id = parse_request(line)
@@ -381,6 +394,30 @@ class HintFollower(LogFollower[HintFollowerEvent]):
         if verdict is None:
             return None
         return ToolRequest(self.following, *request, slow_down=not verdict)
+
+
+class CommandFollower(LogFollower[CommandFollowerEvent]):
+    """Follows the log stream of a service other than the shell's, whose tmux window runs a shell
+    too, for that shell's markers only (requests are read in the shell's container alone)."""
+
+    max_line = MAX_REQUEST_LINE_BYTES
+    marker = CHANNEL_MARKER
+
+    def __init__(self, state: SessionState, service: str, events: EventSink[CommandFollowerEvent], *,
+                 since: float | None) -> None:
+        super().__init__(f"command-follower-{service}", events, since=since)
+        self.state = state
+        self.service = service
+        self.end = CommandStreamEnded(service)
+
+    def container_id(self) -> str:
+        container = find_container(self.state, self.service)
+        if not container.running:
+            raise NotFound(f"service {self.service} is {container.status}")
+        return container.id
+
+    def parse(self, line: str) -> ShellEvent | None:
+        return parse_shell_line(line, self.service)
 
 
 CHANNEL_COMMANDS = ("get-hint", "docker")  # assets installed in bin/

@@ -49,7 +49,10 @@ from libreplay.session.checks import (
 from libreplay.session.hints import (
     SLOW_DOWN,
     CommandFinished,
+    CommandFollower,
+    CommandFollowerEvent,
     CommandStarted,
+    CommandStreamEnded,
     HintChannel,
     HintFollower,
     HintFollowerEvent,
@@ -111,7 +114,8 @@ class SessionFilesChanged:
 # requests, the engine's word on the stack's containers, the session directory's changes, the
 # guards' rounds, and the end of a restart the fix must survive.
 WatcherEvent = (
-    ProbeFollowerEvent | HintFollowerEvent | StackEvent | SessionFilesChanged | GuardsChecked | RestartDone
+    ProbeFollowerEvent | HintFollowerEvent | CommandFollowerEvent | StackEvent | SessionFilesChanged
+    | GuardsChecked | RestartDone
 )
 
 
@@ -251,9 +255,10 @@ class _Watcher:
         self.engine_skew = 0.0  # the engine's clock minus ours
         self.stop = threading.Event()
         self.guards: GuardRunner | None = None
-        # Busy until the shell says it sits at its prompt: a shell that cannot say so (sh, a
-        # bashrc of its own, another user than PID 1) keeps the quick paces.
-        self.shell_busy = True
+        # The services whose shell runs a command, or opened and has not said it sits at its
+        # prompt (sh, a bashrc that sets its own PROMPT_COMMAND): the quick paces while any does.
+        self.busy_shells: set[str] = set()
+        self.command_followers: dict[str, CommandFollower] = {}
         self.command_news = ShellPacer()  # a command finished: a check and a guard round now
         self.exec_news = ShellPacer()  # an exec ended: a guard round now
         self.check_window = (0.0, 0.0)  # the last check run, unix time: its own execs ended then
@@ -270,6 +275,9 @@ class _Watcher:
             self.engine_skew = engine_now() - time.time()  # the engine's events are in its time
         self._follow_stack()
         self._follow_hints()
+        for service in self.last_state.services:
+            if service not in (self.last_state.shell_service, PROBE_SERVICE):
+                self._follow_commands(service)
         if self.stack.scenario.guards:
             self.guards = GuardRunner(self.check, self.events, self.stop, pace=self._guard_pace)
             self.guards.start()
@@ -327,14 +335,22 @@ class _Watcher:
             self._stack_changed(event, state)
         elif isinstance(event, CommandStarted | CommandFinished):
             self._shell_said(event)
+        elif isinstance(event, CommandStreamEnded):
+            self._follow_commands(event.service)  # restarted, or not running yet: follow again
+
+    @property
+    def shell_busy(self) -> bool:
+        """Whether a trainee's shell, in any service, runs a command (or cannot say it does not)."""
+        return bool(self.busy_shells)
 
     def _shell_said(self, event: CommandStarted | CommandFinished) -> None:
-        """The trainee's shell started a command (quick paces until it is back at its prompt), or
+        """A trainee's shell started a command (quick paces until it is back at its prompt), or
         one finished (look now, paced: a forged line can only make a check run sooner)."""
-        self.shell_busy = isinstance(event, CommandStarted)
-        if self.shell_busy:
+        if isinstance(event, CommandStarted):
+            self.busy_shells.add(event.service)
             self.next_check = min(self.next_check, time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS)
         else:
+            self.busy_shells.discard(event.service)
             self.command_news.finished()
 
     def _act_on_news(self) -> float:
@@ -459,6 +475,15 @@ class _Watcher:
         self.hint_follower = HintFollower(self.channel, self.hint_gate, self.events, since=since,
                                           tool_gate=self.tools.gate)
         self.hint_follower.start()
+
+    def _follow_commands(self, service: str) -> None:
+        """Follow ``service``'s log for the markers of a shell in its window, from where the
+        last follower stopped."""
+        previous = self.command_followers.get(service)
+        since = previous.resume_point() if previous is not None else engine_now()
+        follower = self.command_followers[service] = CommandFollower(self.last_state, service, self.events,
+                                                                     since=since)
+        follower.start()
 
     def _answer(self, request: HintRequest) -> None:
         if request.slow_down:

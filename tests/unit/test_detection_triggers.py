@@ -22,7 +22,9 @@ from libreplay.session import verify
 from libreplay.session import watcher as watcher_module
 from libreplay.session.hints import (
     CommandFinished,
+    CommandFollower,
     CommandStarted,
+    CommandStreamEnded,
     HintFollower,
     HintRequest,
     RequestGate,
@@ -158,12 +160,17 @@ def test_only_exact_marker_lines_are_shell_news(line: str, expected: object) -> 
     assert parse_shell_line(line) == expected
 
 
-def test_the_hint_follower_passes_the_markers_on_and_still_reads_requests() -> None:
-    follower = HintFollower(None, RequestGate(), queue.Queue(), since=None)  # type: ignore[arg-type]
-    assert follower.parse("replaybook-prompt") == CommandFinished()
-    assert follower.parse("replaybook-busy") == CommandStarted()
+def test_the_followers_pass_the_markers_on_with_their_service() -> None:
+    channel = SimpleNamespace(state=SimpleNamespace(shell_service="app"))
+    follower = HintFollower(channel, RequestGate(), queue.Queue(), since=None)  # type: ignore[arg-type]
+    assert follower.parse("replaybook-prompt") == CommandFinished("app")
+    assert follower.parse("replaybook-busy") == CommandStarted("app")
     request = follower.parse("replaybook-hint-request abc123")
     assert isinstance(request, HintRequest) and request.request_id == "abc123"
+    other = CommandFollower(SimpleNamespace(), "db", queue.Queue(), since=None)  # type: ignore[arg-type]
+    assert other.parse("replaybook-prompt") == CommandFinished("db")
+    assert other.parse("replaybook-hint-request abc123") is None  # requests: the shell's container only
+    assert other.end == CommandStreamEnded("db")
 
 
 class FakeClock:
@@ -271,7 +278,7 @@ def bare_watcher(*, status: str = "active", check_ok: bool = False, guards_fail:
     found: Any = watcher_module._Watcher.__new__(watcher_module._Watcher)
     found.last_state = SimpleNamespace(status=status)
     found.hold = SimpleNamespace(check_ok=check_ok, guards_fail=guards_fail)
-    found.shell_busy = True
+    found.busy_shells = {"app"}  # a shell opened, not yet at its prompt
     found.engine_skew = 0.0
     found.check_window = (0.0, 0.0)
     found.guard_exec_services = set()
@@ -282,13 +289,13 @@ def bare_watcher(*, status: str = "active", check_ok: bool = False, guards_fail:
 
 def test_guards_are_slow_only_while_the_check_fails_and_the_shell_sits_at_its_prompt() -> None:
     quiet = bare_watcher()
-    assert quiet._guard_pace() == verify.GUARD_INTERVAL_SECONDS  # a shell not heard from yet: busy
-    quiet.shell_busy = False
-    assert quiet._guard_pace() == verify.GUARD_IDLE_INTERVAL_SECONDS
+    assert quiet._guard_pace() == verify.GUARD_INTERVAL_SECONDS  # a shell opened, not at its prompt
+    quiet.busy_shells.clear()
+    assert quiet._guard_pace() == verify.GUARD_IDLE_INTERVAL_SECONDS  # no shell, or all at their prompt
     waiting_on_rounds = (bare_watcher(check_ok=True), bare_watcher(guards_fail=True),
                          bare_watcher(status="verifying"))
     for busy in waiting_on_rounds:
-        busy.shell_busy = False
+        busy.busy_shells.clear()
         assert busy._guard_pace() == verify.GUARD_INTERVAL_SECONDS
 
 
@@ -296,11 +303,16 @@ def test_the_shell_saying_busy_and_done_moves_the_paces() -> None:
     watching = bare_watcher()
     watching.next_check = time.monotonic() + 100
     watching.command_news = ShellPacer()
-    watching._shell_said(CommandFinished())
+    watching._shell_said(CommandFinished("app"))
     assert not watching.shell_busy and watching.command_news.seconds_left() == 0.0
-    watching._shell_said(CommandStarted())
+    watching._shell_said(CommandStarted("db"))  # psql running in the db window
     assert watching.shell_busy
     assert watching.next_check <= time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+    watching._shell_said(CommandStarted("app"))
+    watching._shell_said(CommandFinished("app"))
+    assert watching.shell_busy  # the db window still runs its command
+    watching._shell_said(CommandFinished("db"))
+    assert not watching.shell_busy
 
 
 def test_a_finished_command_asks_for_a_check_and_a_guard_round_now() -> None:
