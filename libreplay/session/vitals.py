@@ -22,6 +22,7 @@ from libreplay.core.errors import NotFound
 from libreplay.engine import docker_api
 from libreplay.engine.docker_api import SERVICE_LABEL
 from libreplay.session.checks import EventSink
+from libreplay.session.hints import COMMAND_STARTED
 from libreplay.session.state import SessionState
 
 STREAM_RETRY_SECONDS = 1.0
@@ -35,6 +36,9 @@ EXEC_ENDED = "exec_die"
 # checked every 2 s would otherwise set off a check and a guard round every 2 s.
 EXEC_CREATED = "exec_create"
 EXECS_KEPT = 1024  # execs created and not yet ended that are remembered
+# A trainee's shell opening (replay-shell's exec, whose command starts with the shell's "busy"
+# line): busy until that shell says it sits at its prompt, even if it cannot say so at all.
+SHELL_OPENED = "shell_opened"
 # What may have changed what a check sees: the watcher runs an exit_zero check right after it.
 CHANGE_ACTIONS = ("die", *BACK_ACTIONS, EXEC_ENDED)
 
@@ -43,7 +47,8 @@ CHANGE_ACTIONS = ("die", *BACK_ACTIONS, EXEC_ENDED)
 class StackEvent:
     """A container of the stack was removed (``destroy``) or stopped (``die``), or a stopped one
     is due to be looked at again (``recheck``), or (when changes are followed) started,
-    restarted or ended an exec; ``ended``: the event stream ended. ``at``: the engine's time of
+    restarted or ended an exec, or a trainee's shell opened (``shell_opened``); ``ended``: the
+    event stream ended. ``at``: the engine's time of
     the event (unix seconds), 0 for the watcher's own; ``exec_id``: the exec that ended."""
 
     service: str = ""
@@ -100,6 +105,9 @@ class StackFollower(threading.Thread):
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
         service, action = str(attributes.get(SERVICE_LABEL, "")), str(event.get("Action", ""))
         exec_id = str(attributes.get("execID", ""))
+        if action.startswith(EXEC_CREATED) and COMMAND_STARTED in action:
+            opened = StackEvent(service=service, action=SHELL_OPENED, at=_event_time(event), exec_id=exec_id)
+            self.events.put(opened)
         if not self._news_of_exec(action, exec_id):
             return
         found = StackEvent(service=service, action=action, at=_event_time(event), exec_id=exec_id)

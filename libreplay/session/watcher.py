@@ -97,7 +97,7 @@ from libreplay.session.verify import (
     RestartDone,
     Restarter,
 )
-from libreplay.session.vitals import EXEC_ENDED, StackEvent, StackFollower, shell_problem
+from libreplay.session.vitals import EXEC_ENDED, SHELL_OPENED, StackEvent, StackFollower, shell_problem
 
 # The exit_zero poll while the trainee's shell sits at its prompt: nothing typed there can change
 # the answer before the prompt says a command finished, which runs the check at once; the poll
@@ -258,6 +258,7 @@ class _Watcher:
         # The services whose shell runs a command, or opened and has not said it sits at its
         # prompt (sh, a bashrc that sets its own PROMPT_COMMAND): the quick paces while any does.
         self.busy_shells: set[str] = set()
+        self.open_shells: dict[str, str] = {}  # the trainee's shells' execs: their services
         self.command_followers: dict[str, CommandFollower] = {}
         self.command_news = ShellPacer()  # a command finished: a check and a guard round now
         self.exec_news = ShellPacer()  # an exec ended: a guard round now
@@ -406,6 +407,7 @@ class _Watcher:
     def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
         """The engine's word on the stack: a shell gone for good ends the session; an event
         stream that ended is followed again while the engine still answers."""
+        self._shells_opened_or_closed(event)
         if event.ended:
             docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
             self._follow_stack()
@@ -421,6 +423,18 @@ class _Watcher:
             if problem is not None:
                 docker_api.ensure_engine()  # an engine that is shutting down stops every container
                 raise ScenarioFailure(f"session {self.session_id}: {problem}: the session cannot go on")
+
+    def _shells_opened_or_closed(self, event: StackEvent) -> None:
+        """A trainee's shell opened (busy until it says it sits at its prompt, which a shell that
+        cannot write the log never says), or closed (a window left with `exit`, which PS0 said
+        was a command, says nothing more)."""
+        if event.action == SHELL_OPENED:
+            self.open_shells[event.exec_id] = event.service
+            self.busy_shells.add(event.service)
+        elif event.action == EXEC_ENDED and event.exec_id in self.open_shells:
+            service = self.open_shells.pop(event.exec_id)
+            if service not in self.open_shells.values():
+                self.busy_shells.discard(service)
 
     def _exec_news_for_guards(self, event: StackEvent) -> bool:
         """Whether an exec that ended may have changed what a guard sees: not the probe's, not a

@@ -389,3 +389,22 @@ def test_a_round_remembers_when_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
         stop.set()
         runner.nudge()
         runner.join(timeout=2)
+
+
+def test_a_shell_opening_is_busy_until_its_prompt_and_its_end_clears_it() -> None:
+    events: queue.Queue[StackEvent] = queue.Queue()
+    follower = StackFollower("replaybook-x", events, returns=True, execs=True)
+    created = engine_event(f"exec_create: sh -c {shell.SHELL_COMMAND}", service="db")
+    created["Actor"]["Attributes"]["execID"] = "s1"
+    follower._put(created)
+    opened = events.get_nowait()
+    assert (opened.service, opened.action, opened.exec_id) == ("db", "shell_opened", "s1")
+    assert not opened.may_change and not opened.changes_containers
+    assert events.empty()
+    watching = bare_watcher()
+    watching.busy_shells.clear()
+    watching.open_shells = {}
+    watching._shells_opened_or_closed(opened)
+    assert watching.shell_busy  # a shell that cannot write the log never says it is at its prompt
+    watching._shells_opened_or_closed(StackEvent("db", "exec_die", exec_id="s1"))
+    assert not watching.shell_busy  # the window was left
