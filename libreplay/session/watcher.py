@@ -23,6 +23,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -103,6 +104,7 @@ from libreplay.session.vitals import EXEC_ENDED, SHELL_OPENED, StackEvent, Stack
 # the answer before the prompt says a command finished, which runs the check at once; the poll
 # is left for fixes that land by themselves. While a command runs, SCRIPT_CHECK_INTERVAL_SECONDS.
 SCRIPT_QUIET_INTERVAL_SECONDS = 3.0
+OWN_CHECKS_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,9 @@ class _Watcher:
         self.command_followers: dict[str, CommandFollower] = {}
         self.command_news = ShellPacer()  # a command finished: a check and a guard round now
         self.exec_news = ShellPacer()  # an exec ended: a guard round now
-        self.check_window = (0.0, 0.0)  # the last check run, unix time: its own execs ended then
+        # The last check runs, unix time: their own execs ended then (a few: the events of one
+        # may be read after the next has run).
+        self.check_windows: deque[tuple[float, float]] = deque(maxlen=OWN_CHECKS_KEPT)
         self.guard_exec_services: set[str] = set()  # where the guards' own execs went so far
         self.hold = Hold(
             self.session_id, guarded=bool(stack.scenario.guards), restart=self._restart,
@@ -373,7 +377,7 @@ class _Watcher:
     def _check_now(self, state: SessionState) -> None:
         asked = time.time()
         self._checked(self.check.once(), asked, state)
-        self.check_window = (asked, time.time())
+        self.check_windows.append((asked, time.time()))
         self.triggers.ran(asked + self.engine_skew, time.time() + self.engine_skew)
         interval = SCRIPT_CHECK_INTERVAL_SECONDS if self.shell_busy else SCRIPT_QUIET_INTERVAL_SECONDS
         self.next_check = time.monotonic() + interval
@@ -446,8 +450,7 @@ class _Watcher:
         if self.channel.is_own_exec(event.exec_id):
             return False
         moment = event.at - self.engine_skew
-        started, ended = self.check_window
-        if started <= moment <= ended:
+        if any(started <= moment <= ended for started, ended in self.check_windows):
             return False
         if self.guards.ran_during(moment):
             new = event.service not in self.guard_exec_services

@@ -11,6 +11,7 @@ import select
 import shutil
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -280,7 +281,7 @@ def bare_watcher(*, status: str = "active", check_ok: bool = False, guards_fail:
     found.hold = SimpleNamespace(check_ok=check_ok, guards_fail=guards_fail)
     found.busy_shells = {"app"}  # a shell opened, not yet at its prompt
     found.engine_skew = 0.0
-    found.check_window = (0.0, 0.0)
+    found.check_windows = deque(maxlen=4)
     found.guard_exec_services = set()
     found.channel = SimpleNamespace(is_own_exec=lambda exec_id: exec_id == "reply")
     found.guards = SimpleNamespace(ran_during=lambda moment: 50.0 <= moment <= 51.0)
@@ -333,11 +334,12 @@ def test_a_finished_command_asks_for_a_check_and_a_guard_round_now() -> None:
 
 def test_an_exec_that_ended_nudges_the_guards_unless_it_was_ours() -> None:
     watching = bare_watcher()
-    watching.check_window = (40.0, 41.0)
+    watching.check_windows.extend([(40.0, 41.0), (42.0, 43.0)])
     assert watching._exec_news_for_guards(StackEvent("db", "exec_die", at=60.0, exec_id="x"))  # the trainee's
     assert not watching._exec_news_for_guards(StackEvent("db", "exec_die", at=60.0, exec_id="reply"))
     assert not watching._exec_news_for_guards(StackEvent(PROBE_SERVICE, "exec_die", at=60.0))
     assert not watching._exec_news_for_guards(StackEvent("db", "exec_die", at=40.5))  # check.sh's own
+    assert not watching._exec_news_for_guards(StackEvent("db", "exec_die", at=42.5))  # an older run
     assert not watching._exec_news_for_guards(StackEvent("db", "start", at=60.0))  # not an exec
     # During a round: the first in a service teaches where the guards' execs go (one more round).
     assert watching._exec_news_for_guards(StackEvent("db", "exec_die", at=50.5))
