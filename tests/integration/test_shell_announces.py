@@ -14,10 +14,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from dockerkit import FIXTURES, TESTPACK, leftovers, run
+from dockerkit import FIXTURES, TESTPACK, leftovers, run, up_and_broken
 
 from libreplay.play.shell import shell_argv
 from libreplay.session import watcher
@@ -28,16 +27,6 @@ pytestmark = pytest.mark.docker
 
 T_HOLD = FIXTURES / "fair" / "t-hold"
 FAR = 600.0  # seconds: a pace that never comes within a test
-
-
-def up(scenario: Path, projects: list[str]) -> str:
-    result = run("replay-up", str(scenario))
-    assert result.returncode == 0, result.stderr
-    session = result.stdout.strip()
-    projects.append(f"replaybook-{session}")
-    broke = run("replay-break", session)
-    assert broke.returncode == 0, broke.stderr
-    return session
 
 
 class Terminal:
@@ -99,7 +88,7 @@ def test_a_guard_broken_in_the_shell_is_seen_at_once_while_the_check_fails(
 ) -> None:
     monkeypatch.setattr(watcher, "GUARD_INTERVAL_SECONDS", FAR)  # no round comes by its pace
     monkeypatch.setattr(watcher, "GUARD_IDLE_INTERVAL_SECONDS", FAR)
-    session = up(T_HOLD, projects)
+    session = up_and_broken(T_HOLD, projects)
     seen: dict[str, object] = {}
 
     def trainee() -> None:
@@ -140,7 +129,7 @@ def test_an_exit_zero_fix_typed_in_the_shell_is_checked_at_once(
 ) -> None:
     monkeypatch.setattr(watcher, "SCRIPT_CHECK_INTERVAL_SECONDS", FAR)  # no check comes by its poll
     monkeypatch.setattr(watcher, "SCRIPT_QUIET_INTERVAL_SECONDS", FAR)
-    session = up(TESTPACK / "t-exit", projects)
+    session = up_and_broken(TESTPACK / "t-exit", projects)
     seen: list[float] = []
 
     def trainee() -> None:
