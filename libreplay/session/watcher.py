@@ -276,11 +276,12 @@ class _Watcher:
     def run(self) -> SessionState:
         if self.check.http:
             ProbeFollower(self.check, self.events).start()
-        if not self.check.http or self.stack.scenario.guards:
+        paced = not self.check.http or bool(self.stack.scenario.guards)  # by what the shells say
+        if paced:
             self.engine_skew = engine_now() - time.time()  # the engine's events are in its time
         self._follow_stack()
         self._follow_hints()
-        for service in self.last_state.services:
+        for service in self.last_state.services if paced else ():
             if service not in (self.last_state.shell_service, PROBE_SERVICE):
                 self._follow_commands(service)
         if self.stack.scenario.guards:
