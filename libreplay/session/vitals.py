@@ -31,9 +31,9 @@ LIVE_STATUSES = ("running", "restarting")
 GONE_ACTIONS = ("die", "destroy")
 BACK_ACTIONS = ("start", "restart")
 EXEC_ENDED = "exec_die"
-# An exec made through the API (the trainee's `docker exec`, a script's `docker compose exec`)
-# is announced when created; a health check's exec is not, and its end is no news: a service
-# checked every 2 s would otherwise set off a check and a guard round every 2 s.
+# Each exec is announced when created (``exec_create: <command>``); a health check's, whose
+# command is the container's own health test, is no news: a service checked every 2 s would
+# otherwise set off a check and a guard round every 2 s.
 EXEC_CREATED = "exec_create"
 EXECS_KEPT = 1024  # execs created and not yet ended that are remembered
 # A trainee's shell opening (replay-shell's exec, whose command starts with the shell's "busy"
@@ -85,7 +85,8 @@ class StackFollower(threading.Thread):
         self.events = events
         self.actions = [*GONE_ACTIONS, *(BACK_ACTIONS if returns else ()),
                         *((EXEC_CREATED, EXEC_ENDED) if execs else ())]
-        self.created: OrderedDict[str, None] = OrderedDict()  # execs made through the API, not ended
+        self.created: OrderedDict[str, None] = OrderedDict()  # execs seen created (not health), not ended
+        self.health_tests: dict[str, str | None] = {}  # per container: its health test's command line
 
     def run(self) -> None:
         started = time.monotonic()
@@ -108,7 +109,8 @@ class StackFollower(threading.Thread):
         if action.startswith(EXEC_CREATED) and COMMAND_STARTED in action:
             opened = StackEvent(service=service, action=SHELL_OPENED, at=_event_time(event), exec_id=exec_id)
             self.events.put(opened)
-        if not self._news_of_exec(action, exec_id):
+        container_id = str(event.get("id") or (event.get("Actor") or {}).get("ID") or "")
+        if not self._news_of_exec(action, exec_id, container_id):
             return
         found = StackEvent(service=service, action=action, at=_event_time(event), exec_id=exec_id)
         self.events.put(found)
@@ -119,18 +121,42 @@ class StackFollower(threading.Thread):
             timer.start()
 
 
-    def _news_of_exec(self, action: str, exec_id: str) -> bool:
-        """Whether an event is worth passing on as far as execs go: the end of one created
-        through the API is; its creation (``exec_create: <command>``) and a health check's end
-        are not."""
+    def _news_of_exec(self, action: str, exec_id: str, container_id: str) -> bool:
+        """Whether an event is worth passing on as far as execs go: the end of one seen created
+        is, unless it ran the container's health test; a creation is not."""
         if action.startswith(EXEC_CREATED):
-            self.created[exec_id] = None
-            while len(self.created) > EXECS_KEPT:
-                self.created.popitem(last=False)
+            if action.rstrip() != f"{EXEC_CREATED}: {self._health_test(container_id)}":
+                self.created[exec_id] = None
+                while len(self.created) > EXECS_KEPT:
+                    self.created.popitem(last=False)
             return False
         if action == EXEC_ENDED:
             return self.created.pop(exec_id, "gone") is None
         return True
+
+    def _health_test(self, container_id: str) -> str | None:
+        """The command line the engine runs for the container's health check, as its exec events
+        show it (asked once per container)."""
+        if container_id not in self.health_tests:
+            self.health_tests[container_id] = health_command(container_id) if container_id else None
+        return self.health_tests[container_id]
+
+
+def health_command(container_id: str) -> str | None:
+    """The command line of the container's health test as the engine runs it (``CMD-SHELL``
+    through the container's shell, ``/bin/sh -c`` by default); None without one, or unknown."""
+    try:
+        with docker_api.engine_errors():
+            config = docker_api.client().api.inspect_container(container_id).get("Config") or {}
+    except Exception:  # noqa: BLE001 - a container gone meanwhile has no health test to tell apart
+        return None
+    test = list((config.get("Healthcheck") or {}).get("Test") or [])
+    if not test or test[0] == "NONE":
+        return None
+    kind, argv = test[0], [str(arg) for arg in test[1:]]
+    if kind == "CMD-SHELL":
+        argv = [*(config.get("Shell") or ["/bin/sh", "-c"]), *argv]
+    return " ".join(argv) if argv else None
 
 
 def _event_time(event: dict[str, Any]) -> float:

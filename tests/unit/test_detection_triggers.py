@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from libreplay.play import shell
-from libreplay.session import verify
+from libreplay.session import verify, vitals
 from libreplay.session import watcher as watcher_module
 from libreplay.session.hints import (
     CommandFinished,
@@ -349,24 +349,51 @@ def test_an_exec_that_ended_nudges_the_guards_unless_it_was_ours() -> None:
     assert not watching._exec_news_for_guards(StackEvent("db", "exec_die", at=60.0))  # no guards
 
 
-def test_a_health_checks_exec_is_no_news_but_an_api_exec_is() -> None:
+def test_a_health_checks_exec_is_no_news_but_another_exec_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def health_of(container_id: str) -> str:
+        asked.append(container_id)
+        return "/bin/sh -c pg_isready -q"
+
+    monkeypatch.setattr(vitals, "health_command", health_of)
     events: queue.Queue[StackEvent] = queue.Queue()
     follower = StackFollower("replaybook-x", events, returns=True, execs=True)
     assert "exec_create" in follower.actions
-    created = engine_event("exec_create: sh -c echo up")
-    created["Actor"]["Attributes"]["execID"] = "e1"
-    follower._put(created)
+
+    def exec_event(action: str, exec_id: str) -> dict[str, Any]:
+        event = engine_event(action, service="db")
+        event["id"] = "c1"
+        event["Actor"]["Attributes"]["execID"] = exec_id
+        return event
+
+    follower._put(exec_event("exec_create: psql -c select ", "e1"))
     assert events.empty()  # a creation is no news by itself
-    ended = engine_event("exec_die")
-    ended["Actor"]["Attributes"]["execID"] = "e1"
-    follower._put(ended)
+    follower._put(exec_event("exec_die", "e1"))
     assert events.get_nowait().exec_id == "e1"
-    health = engine_event("exec_die")
-    health["Actor"]["Attributes"]["execID"] = "h1"  # never created through the API: a health check
-    follower._put(health)
+    follower._put(exec_event("exec_create: /bin/sh -c pg_isready -q", "h1"))  # the health test
+    follower._put(exec_event("exec_die", "h1"))
+    follower._put(exec_event("exec_die", "never-seen"))  # created before the follower: not known
     assert events.empty()
+    assert asked == ["c1"]  # the container's health test, asked once
     follower._put(engine_event("die"))
     assert events.get_nowait().action == "die"
+
+
+def test_the_health_test_is_the_command_line_the_engine_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    configs = {
+        "shell": {"Healthcheck": {"Test": ["CMD-SHELL", "curl -fs http://localhost/ || exit 1"]}},
+        "exec": {"Healthcheck": {"Test": ["CMD", "pg_isready", "-q"]}},
+        "none": {"Healthcheck": {"Test": ["NONE"]}},
+        "bare": {},
+        "own-shell": {"Shell": ["/bin/bash", "-c"], "Healthcheck": {"Test": ["CMD-SHELL", "true"]}},
+    }
+    api = SimpleNamespace(inspect_container=lambda cid: {"Config": configs[cid]})
+    monkeypatch.setattr(vitals.docker_api, "client", lambda: SimpleNamespace(api=api))
+    assert vitals.health_command("shell") == "/bin/sh -c curl -fs http://localhost/ || exit 1"
+    assert vitals.health_command("exec") == "pg_isready -q"
+    assert vitals.health_command("none") is None and vitals.health_command("bare") is None
+    assert vitals.health_command("own-shell") == "/bin/bash -c true"
 
 
 def test_a_round_remembers_when_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
