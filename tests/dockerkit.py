@@ -93,3 +93,14 @@ def wait_for_line(process: subprocess.Popen[str], pattern: str, timeout: float) 
         if re.search(pattern, line):
             return seen
     raise AssertionError(f"no line matching {pattern!r} within {timeout} s; saw:\n{seen}")
+
+
+def up_and_broken(scenario: Path, projects: list[str]) -> str:
+    """A new session of ``scenario``, broken; its project noted for the teardown by label."""
+    result = run("replay-up", str(scenario))
+    assert result.returncode == 0, result.stderr
+    session = result.stdout.strip()
+    projects.append(f"replaybook-{session}")
+    broke = run("replay-break", session)
+    assert broke.returncode == 0, broke.stderr
+    return session

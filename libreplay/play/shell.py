@@ -19,19 +19,38 @@ from libreplay.core.errors import EnvironmentProblem, NotFound, SessionError
 from libreplay.core.paths import session_dir
 from libreplay.core.proc import interactive
 from libreplay.session.containers import ServiceContainer, find_container
+from libreplay.session.hints import COMMAND_FINISHED, COMMAND_STARTED
 from libreplay.session.state import CHANNEL_MOUNT, SessionState, load_session
+
+
+# One line on PID 1's stdout, the container's log stream, which the watcher follows (as
+# get-hint's requests): silent, and harmless when it cannot be written (another user's PID 1).
+# The braces take the redirection's own error too; bash keeps $? across PROMPT_COMMAND.
+def _announce(marker: str) -> str:
+    return f"{{ printf '{marker}\\n' >/proc/1/fd/1; }} 2>/dev/null"
+
 
 # Prefer bash for its line editing; fall back to sh in minimal images. Interactive but NOT a
 # login shell: a login shell runs /etc/profile, which on Debian-based images sets PATH from
-# scratch for root and so would drop the hint directory put in front of it.
-SHELL_COMMAND = "command -v bash >/dev/null && exec bash -i || exec sh -i"
+# scratch for root and so would drop the hint directory put in front of it. The shell says it
+# is busy as it opens; bash then says when each command starts (PS0) and when the prompt is
+# back (PROMPT_COMMAND), so the watcher slows its rounds down while the trainee sits at the
+# prompt. sh says nothing more (a PS1 trick is unreliable): the watcher keeps it busy, polled.
+SHELL_COMMAND = f"{_announce(COMMAND_STARTED)}; command -v bash >/dev/null && exec bash -i || exec sh -i"
+SHELL_ANNOUNCEMENTS = {
+    "PROMPT_COMMAND": _announce(COMMAND_FINISHED),
+    "PS0": f"$({_announce(COMMAND_STARTED)})",  # expanded before each command; prints nothing
+}
 WAIT_POLL_SECONDS = 1.0  # how often a window waiting for its service looks again
 
 
 def shell_argv(container: ServiceContainer, *, docker_bin: str = "docker") -> list[str]:
-    """``docker exec -it`` into the container with the hint channel first on PATH."""
+    """``docker exec -it`` into the container with the hint channel first on PATH and the
+    shell's announcements of its commands."""
     path = f"{CHANNEL_MOUNT}/bin:{container.image_path}"
-    return [docker_bin, "exec", "-it", "-e", f"PATH={path}", container.id, "sh", "-c", SHELL_COMMAND]
+    announcements = [arg for name, value in SHELL_ANNOUNCEMENTS.items() for arg in ("-e", f"{name}={value}")]
+    return [docker_bin, "exec", "-it", "-e", f"PATH={path}", *announcements, container.id,
+            "sh", "-c", SHELL_COMMAND]
 
 
 def shell_command_line(container: ServiceContainer, *, docker_bin: str = "docker") -> str:

@@ -17,6 +17,13 @@ shim installed beside get-hint writes ``replaybook-tool-request <id>`` followed 
 as `` x<hex of its bytes>`` (so nothing typed can end the line or forge another), and
 ``replaybook-tool-cancel <id>`` when a ``docker logs -f`` is stopped. This module owns the
 lines' grammar and the replies' transport; what a tool request does is tools.py's.
+
+The trainee's shell (libreplay/play/shell.py) also says, on the same stream, when a command
+starts (``replaybook-busy``, bash's PS0, and once as the shell opens) and when one has finished
+and the prompt is back (``replaybook-prompt``, bash's PROMPT_COMMAND): the watcher runs its
+checks at once and slows its rounds down only while the shell sits at its prompt. Those lines
+carry nothing else; a forged or repeated one can only make a check run sooner (never pass), and
+:class:`ShellPacer` caps how often.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -51,7 +59,9 @@ MAX_TOOL_ARGS = 24
 TOOL_REQUEST = re.compile(re.escape(TOOL_PREFIX) + " " + _ID + r"((?: x(?:[0-9a-f]{2})*){0,"
                           + str(MAX_TOOL_ARGS) + "})")
 TOOL_CANCEL = re.compile(re.escape(CANCEL_PREFIX) + _ID)
-CHANNEL_MARKER = b"replaybook-"  # in every request line of either kind
+COMMAND_STARTED = "replaybook-busy"  # the shell runs a command (or opened: it may not announce)
+COMMAND_FINISHED = "replaybook-prompt"  # a command finished: the shell is back at its prompt
+CHANNEL_MARKER = b"replaybook-"  # in every line of the channel, of every kind
 # The longest line read at all, the engine's timestamp in front included: a hint request needs
 # about 120 bytes, the docker shim keeps its requests under 900. Longer lines are dropped whole.
 MAX_REQUEST_LINE_BYTES = 1024
@@ -137,7 +147,77 @@ class ToolCancel:
 
 
 ToolEvent = ToolRequest | ToolCancel
-HintFollowerEvent = HintRequest | HintStreamEnded | ToolEvent
+@dataclass(frozen=True)
+class CommandStarted:
+    """A trainee's shell in ``service``'s container started a command, or opened: until it is
+    back at its prompt, anything may change at any moment."""
+
+    service: str = ""
+
+
+@dataclass(frozen=True)
+class CommandFinished:
+    """A command typed in a trainee's shell in ``service``'s container finished: what it changed
+    is there to be seen."""
+
+    service: str = ""
+
+
+@dataclass(frozen=True)
+class CommandStreamEnded:
+    """The log stream of ``service``'s container ended (a restart, the engine): follow it again."""
+
+    service: str
+
+
+ShellEvent = CommandStarted | CommandFinished
+HintFollowerEvent = HintRequest | HintStreamEnded | ToolEvent | ShellEvent
+CommandFollowerEvent = ShellEvent | CommandStreamEnded
+
+
+def parse_shell_line(line: str, service: str = "") -> ShellEvent | None:
+    """What a line that is exactly one of the shell's markers says; None for any other."""
+    if line == COMMAND_FINISHED:
+        return CommandFinished(service)
+    if line == COMMAND_STARTED:
+        return CommandStarted(service)
+    return None
+
+
+SHELL_NEWS_SPACING_SECONDS = 0.5
+
+
+class ShellPacer:
+    """When a finished command is acted on: at once, but at most once per ``spacing`` seconds.
+
+    A command that finishes within the spacing is not dropped: it is coalesced into one action
+    at the end of the spacing, so the last of a quick series (a fix typed right after another
+    command) is always looked at, and a flood of forged lines costs two actions a second.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 spacing: float = SHELL_NEWS_SPACING_SECONDS) -> None:
+        self.clock = clock
+        self.spacing = spacing
+        self.acted_at: float | None = None
+        self.due: float | None = None  # (clock) when the pending action is due
+
+    def finished(self) -> None:
+        """A command finished: an action is due now, or once the spacing has passed."""
+        if self.due is None:
+            earliest = self.clock() if self.acted_at is None else self.acted_at + self.spacing
+            self.due = max(self.clock(), earliest)
+
+    def take(self) -> bool:
+        """Whether an action is due now (then it is counted as done)."""
+        if self.due is None or self.clock() < self.due:
+            return False
+        self.acted_at, self.due = self.clock(), None
+        return True
+
+    def seconds_left(self) -> float | None:
+        """How long until the pending action is due; None when none is pending."""
+        return None if self.due is None else max(0.0, self.due - self.clock())
 
 
 class RequestGate:
@@ -186,6 +266,19 @@ class HintChannel:
 
     def __init__(self, state: SessionState) -> None:
         self.state = state
+        self._own_execs: OrderedDict[str, None] = OrderedDict()  # the replies' execs, newest last
+        self._own_lock = threading.Lock()  # written from the watcher's thread and the tools' threads
+
+    def is_own_exec(self, exec_id: str) -> bool:
+        """Whether ``exec_id`` is one of the replies' execs (its end changes nothing a guard sees)."""
+        with self._own_lock:
+            return exec_id in self._own_execs
+
+    def _remember_exec(self, exec_id: str) -> None:
+        with self._own_lock:
+            self._own_execs[exec_id] = None
+            while len(self._own_execs) > SEEN_IDS_KEPT:
+                self._own_execs.popitem(last=False)
 
     def shell_container_id(self) -> str:
         container = find_container(self.state, self.state.shell_service)
@@ -243,6 +336,7 @@ class HintChannel:
                     container_id, ["sh", "-c", _REPLY_SCRIPT, "replaybook-reply", name],
                     environment={REPLY_ENV: text}, stdout=False, stderr=False,
                 )  # fmt: skip
+                self._remember_exec(str(created["Id"]))
                 api.exec_start(created["Id"], detach=True)
         except (EnvironmentProblem, docker.errors.APIError):
             return False
@@ -277,6 +371,9 @@ class HintFollower(LogFollower[HintFollowerEvent]):
         return self.following
 
     def parse(self, line: str) -> HintFollowerEvent | None:
+        shell_news = parse_shell_line(line, self.channel.state.shell_service)
+        if shell_news is not None:
+            return shell_news  # paced by the watcher (ShellPacer)
         request_id = parse_request(line)
         if request_id is None:
             return self._parse_tool(line) if self.tool_gate is not None else None
@@ -297,6 +394,30 @@ class HintFollower(LogFollower[HintFollowerEvent]):
         if verdict is None:
             return None
         return ToolRequest(self.following, *request, slow_down=not verdict)
+
+
+class CommandFollower(LogFollower[CommandFollowerEvent]):
+    """Follows the log stream of a service other than the shell's, whose tmux window runs a shell
+    too, for that shell's markers only (requests are read in the shell's container alone)."""
+
+    max_line = MAX_REQUEST_LINE_BYTES
+    marker = CHANNEL_MARKER
+
+    def __init__(self, state: SessionState, service: str, events: EventSink[CommandFollowerEvent], *,
+                 since: float | None) -> None:
+        super().__init__(f"command-follower-{service}", events, since=since)
+        self.state = state
+        self.service = service
+        self.end = CommandStreamEnded(service)
+
+    def container_id(self) -> str:
+        container = find_container(self.state, self.service)
+        if not container.running:
+            raise NotFound(f"service {self.service} is {container.status}")
+        return container.id
+
+    def parse(self, line: str) -> ShellEvent | None:
+        return parse_shell_line(line, self.service)
 
 
 CHANNEL_COMMANDS = ("get-hint", "docker")  # assets installed in bin/

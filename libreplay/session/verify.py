@@ -4,8 +4,10 @@ A guard (docs/scenario-format.md, "Fair wins") is a named check that passes whil
 is broken and fails when a shortcut destroys what the real fix keeps. :func:`failing_guards`
 runs every guard once; :class:`GuardRunner` does so for the watcher, whose one queue takes its
 :class:`GuardsChecked`: every :data:`GUARD_INTERVAL_SECONDS` while a round can start, suspend or
-end a hold, every :data:`GUARD_IDLE_INTERVAL_SECONDS` otherwise (a guard script costs the
-Compose CLI), and at once when the watcher nudges it (the stack changed, the check passed).
+end a hold or while the trainee's shell runs a command, every :data:`GUARD_IDLE_INTERVAL_SECONDS`
+otherwise (a guard script costs the Compose CLI), and at once when the watcher nudges it (a
+command typed in the shell finished, a ``docker exec`` ended, a container stopped or came back,
+the check passed).
 :class:`Restarter` restarts the ``survive_restart`` services off the watcher's thread and says
 when it is done.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,9 +32,11 @@ from libreplay.session.checks import CHECK_TIMEOUT_SECONDS, Check, EventSink
 from libreplay.session.stack import probe_url
 
 GUARD_INTERVAL_SECONDS = 2.0
-# While the check fails nothing waits on a round but a guard's message and charge; the watcher
-# nudges the runner on every change of the stack's containers, so that is seldom late.
+# Only while the check fails and the trainee's shell sits at its prompt: then nothing waits on a
+# round but a guard's message and charge, and whatever could change what a guard sees nudges a
+# round at once (a command typed in the shell finished, an exec ended, a container changed).
 GUARD_IDLE_INTERVAL_SECONDS = 30.0
+OWN_ROUNDS_KEPT = 4  # rounds whose windows are remembered, to know the guards' own execs
 RESTART_GRACE_SECONDS = 10  # what a service gets to stop before it is killed, as `docker restart`
 RETURN_TIMEOUT_SECONDS = 60  # for the check to pass again once the services are back
 # How long past the deadline a session may go on verifying a fix that landed in time: the
@@ -89,6 +94,16 @@ class GuardRunner(threading.Thread):
         self.stop = stop
         self.pace = pace
         self.woken = threading.Event()
+        self._windows: deque[tuple[float, float]] = deque(maxlen=OWN_ROUNDS_KEPT)  # unix time
+        self._running_since: float | None = None
+
+    def ran_during(self, moment: float) -> bool:
+        """Whether ``moment`` (unix time) fell inside one of the last rounds, or the one running:
+        an exec that ended then may be one of the guards' own."""
+        running = self._running_since
+        if running is not None and moment >= running:
+            return True
+        return any(start <= moment <= end for start, end in list(self._windows))
 
     def nudge(self) -> None:
         """Start the next round now (or right after the one running)."""
@@ -98,11 +113,15 @@ class GuardRunner(threading.Thread):
         while not self.stop.is_set():
             started = time.monotonic()
             self.woken.clear()  # a nudge from now on asks for a round after this one
+            since = self._running_since = time.time()
             try:
                 failing = tuple(failing_guards(self.check))
                 conclusive = not failing or every_service_running(self.check)
             except ReplayError:
                 failing = None
+            finally:
+                self._windows.append((since, time.time()))
+                self._running_since = None
             if failing is not None and not self.stop.is_set():
                 self.events.put(GuardsChecked(started, failing if conclusive else (), conclusive))
             self._pause(started)

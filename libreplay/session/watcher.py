@@ -5,8 +5,10 @@ trainee's hint requests from the shell's log stream, the engine's word on the st
 changes of the session directory, the guards' rounds, and the deadline. An ``exit_zero`` check
 has no stream of answers: ``check.sh`` runs right after the engine says something in the stack
 may have changed (a container started, restarted or stopped, a ``docker exec`` ended, other
-than the check's own), and once a second besides for fixes no event announces (a command typed
-in the trainee's shell). It writes the outcome through
+than the check's own), right after a command typed in the trainee's shell finished (the shell
+says so on its log stream, libreplay/play/shell.py), and besides once a second while that shell
+runs a command, every few seconds while it sits at its prompt, for fixes nothing announces. The
+guards' rounds are paced alike (libreplay/session/verify.py). It writes the outcome through
 :mod:`libreplay.session.lifecycle` (``finish``), which the HUD, ``replaybook run`` and the
 ledger then read.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -46,12 +49,18 @@ from libreplay.session.checks import (
 )
 from libreplay.session.hints import (
     SLOW_DOWN,
+    CommandFinished,
+    CommandFollower,
+    CommandFollowerEvent,
+    CommandStarted,
+    CommandStreamEnded,
     HintChannel,
     HintFollower,
     HintFollowerEvent,
     HintRequest,
     HintStreamEnded,
     RequestGate,
+    ShellPacer,
     ToolCancel,
     ToolRequest,
     format_hint,
@@ -89,7 +98,13 @@ from libreplay.session.verify import (
     RestartDone,
     Restarter,
 )
-from libreplay.session.vitals import EXEC_ENDED, StackEvent, StackFollower, shell_problem
+from libreplay.session.vitals import EXEC_ENDED, SHELL_OPENED, StackEvent, StackFollower, shell_problem
+
+# The exit_zero poll while the trainee's shell sits at its prompt: nothing typed there can change
+# the answer before the prompt says a command finished, which runs the check at once; the poll
+# is left for fixes that land by themselves. While a command runs, SCRIPT_CHECK_INTERVAL_SECONDS.
+SCRIPT_QUIET_INTERVAL_SECONDS = 3.0
+OWN_CHECKS_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,8 @@ class SessionFilesChanged:
 # requests, the engine's word on the stack's containers, the session directory's changes, the
 # guards' rounds, and the end of a restart the fix must survive.
 WatcherEvent = (
-    ProbeFollowerEvent | HintFollowerEvent | StackEvent | SessionFilesChanged | GuardsChecked | RestartDone
+    ProbeFollowerEvent | HintFollowerEvent | CommandFollowerEvent | StackEvent | SessionFilesChanged
+    | GuardsChecked | RestartDone
 )
 
 
@@ -253,6 +269,17 @@ class _Watcher:
         self.engine_skew = 0.0  # the engine's clock minus ours
         self.stop = threading.Event()
         self.guards: GuardRunner | None = None
+        # The services whose shell runs a command, or opened and has not said it sits at its
+        # prompt (sh, a bashrc that sets its own PROMPT_COMMAND): the quick paces while any does.
+        self.busy_shells: set[str] = set()
+        self.open_shells: dict[str, str] = {}  # the trainee's shells' execs: their services
+        self.command_followers: dict[str, CommandFollower] = {}
+        self.command_news = ShellPacer()  # a command finished: a check and a guard round now
+        self.exec_news = ShellPacer()  # an exec ended: a guard round now
+        # The last check runs, unix time: their own execs ended then (a few: the events of one
+        # may be read after the next has run).
+        self.check_windows: deque[tuple[float, float]] = deque(maxlen=OWN_CHECKS_KEPT)
+        self.guard_exec_services: set[str] = set()  # where the guards' own execs went so far
         self.hold = Hold(
             self.session_id, guarded=bool(stack.scenario.guards), restart=self._restart,
             resolve=lambda: self._finish(RESOLVED), publish=self._publish,
@@ -261,10 +288,14 @@ class _Watcher:
     def run(self) -> SessionState:
         if self.check.http:
             ProbeFollower(self.check, self.events).start()
-        else:
-            self.engine_skew = engine_now() - time.time()
+        paced = not self.check.http or bool(self.stack.scenario.guards)  # by what the shells say
+        if paced:
+            self.engine_skew = engine_now() - time.time()  # the engine's events are in its time
         self._follow_stack()
         self._follow_hints()
+        for service in self.last_state.services if paced else ():
+            if service not in (self.last_state.shell_service, PROBE_SERVICE):
+                self._follow_commands(service)
         if self.stack.scenario.guards:
             self.guards = GuardRunner(self.check, self.events, self.stop, pace=self._guard_pace)
             self.guards.start()
@@ -291,7 +322,7 @@ class _Watcher:
             if due is not None:
                 self._finish(due)
                 continue
-            wait = self.hold.seconds_to_next(state, now())
+            wait = min(self.hold.seconds_to_next(state, now()), self._act_on_news())
             # check.sh has no stream of answers; nor has the wait for a restarted service to answer.
             if not self.check.http or self.hold.polling:
                 if time.monotonic() >= self.next_check:
@@ -320,12 +351,49 @@ class _Watcher:
             ProbeFollower(self.check, self.events).start()  # the log stream dropped: follow again
         elif isinstance(event, StackEvent):
             self._stack_changed(event, state)
+        elif isinstance(event, CommandStarted | CommandFinished):
+            self._shell_said(event)
+        elif isinstance(event, CommandStreamEnded):
+            self._follow_commands(event.service)  # restarted, or not running yet: follow again
+
+    @property
+    def shell_busy(self) -> bool:
+        """Whether a trainee's shell, in any service, runs a command (or cannot say it does not)."""
+        return bool(self.busy_shells)
+
+    def _shell_said(self, event: CommandStarted | CommandFinished) -> None:
+        """A trainee's shell started a command (quick paces until it is back at its prompt), or
+        one finished (look now, paced: a forged line can only make a check run sooner)."""
+        if isinstance(event, CommandStarted):
+            self.busy_shells.add(event.service)
+            self.next_check = min(self.next_check, time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS)
+        else:
+            self.busy_shells.discard(event.service)
+            self.command_news.finished()
+
+    def _act_on_news(self) -> float:
+        """What a finished command or exec asks for, once its pace allows; how long until the
+        next one is due (the loop waits no longer)."""
+        if self.command_news.take():
+            self._check_soon()
+            self._nudge_guards()
+        if self.exec_news.take():
+            self._nudge_guards()
+        pending = [left for left in (self.command_news.seconds_left(), self.exec_news.seconds_left())
+                   if left is not None]
+        return min(pending, default=3600.0)
+
+    def _check_soon(self) -> None:
+        if not self.check.http:  # ask check.sh now, spaced (http_200: the probe sees it by itself)
+            self.next_check = min(self.next_check, self.triggers.earliest_run())
 
     def _check_now(self, state: SessionState) -> None:
         asked = time.time()
         self._checked(self.check.once(), asked, state)
+        self.check_windows.append((asked, time.time()))
         self.triggers.ran(asked + self.engine_skew, time.time() + self.engine_skew)
-        self.next_check = time.monotonic() + SCRIPT_CHECK_INTERVAL_SECONDS
+        interval = SCRIPT_CHECK_INTERVAL_SECONDS if self.shell_busy else SCRIPT_QUIET_INTERVAL_SECONDS
+        self.next_check = time.monotonic() + interval
 
     def _checked(self, ok: bool, at: float, state: SessionState) -> None:
         passed_now = ok and not self.hold.check_ok
@@ -335,8 +403,12 @@ class _Watcher:
 
     def _guard_pace(self) -> float:
         """Guard rounds every 2 s while one can start, suspend or end a hold, or clear a failing
-        guard's message; slower while the check fails (read by the guards' thread)."""
-        idle = self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail
+        guard's message, or while the trainee's shell runs a command (what it does shows at no
+        prompt: psql, a long command line); slower while the check fails and the shell sits at
+        its prompt, when every change that could matter nudges a round (read by the guards'
+        thread)."""
+        idle = (self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail
+                and not self.shell_busy)
         return GUARD_IDLE_INTERVAL_SECONDS if idle else GUARD_INTERVAL_SECONDS
 
     def _nudge_guards(self) -> None:
@@ -344,13 +416,15 @@ class _Watcher:
             self.guards.nudge()
 
     def _follow_stack(self) -> None:
-        # exit_zero: every change may change check.sh's answer; guards: a container coming back.
-        script, guarded = not self.check.http, bool(self.stack.scenario.guards)
-        StackFollower(self.stack.project, self.events, returns=script or guarded, execs=script).start()
+        # exit_zero: every change may change check.sh's answer; guards: a container coming back,
+        # an exec that ended.
+        changes = not self.check.http or bool(self.stack.scenario.guards)
+        StackFollower(self.stack.project, self.events, returns=changes, execs=changes).start()
 
     def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
         """The engine's word on the stack: a shell gone for good ends the session; an event
         stream that ended is followed again while the engine still answers."""
+        self._shells_opened_or_closed(event)
         if event.ended:
             docker_api.ensure_engine()  # EnvironmentProblem: the engine went away
             self._follow_stack()
@@ -360,11 +434,43 @@ class _Watcher:
             self.next_check = min(self.next_check, self.triggers.earliest_run())
         if event.changes_containers and event.service != PROBE_SERVICE:
             self._nudge_guards()  # a container stopped, went or came back: what a guard sees may differ
+        elif self._exec_news_for_guards(event):
+            self.exec_news.finished()
         if event.settles and event.service == state.shell_service:
             problem = shell_problem(state)
             if problem is not None:
                 docker_api.ensure_engine()  # an engine that is shutting down stops every container
                 raise ScenarioFailure(f"session {self.session_id}: {problem}: the session cannot go on")
+
+    def _shells_opened_or_closed(self, event: StackEvent) -> None:
+        """A trainee's shell opened (busy until it says it sits at its prompt, which a shell that
+        cannot write the log never says), or closed (a window left with `exit`, which PS0 said
+        was a command, says nothing more)."""
+        if event.action == SHELL_OPENED:
+            self.open_shells[event.exec_id] = event.service
+            self.busy_shells.add(event.service)
+        elif event.action == EXEC_ENDED and event.exec_id in self.open_shells:
+            service = self.open_shells.pop(event.exec_id)
+            if service not in self.open_shells.values():
+                self.busy_shells.discard(service)
+
+    def _exec_news_for_guards(self, event: StackEvent) -> bool:
+        """Whether an exec that ended may have changed what a guard sees: not the probe's, not a
+        reply's, not the check's own (it ended while check.sh ran), not the guards' own (it ended
+        during a round, in a service their execs went to before: the first teaches, at the cost
+        of one round, as CheckTriggers does)."""
+        if self.guards is None or event.action != EXEC_ENDED or event.service == PROBE_SERVICE:
+            return False
+        if self.channel.is_own_exec(event.exec_id):
+            return False
+        moment = event.at - self.engine_skew
+        if any(started <= moment <= ended for started, ended in self.check_windows):
+            return False
+        if self.guards.ran_during(moment):
+            new = event.service not in self.guard_exec_services
+            self.guard_exec_services.add(event.service)
+            return new
+        return True
 
     def _wait_event(self, wait: float) -> WatcherEvent | NothingArrived:
         try:
@@ -400,6 +506,15 @@ class _Watcher:
         self.hint_follower = HintFollower(self.channel, self.hint_gate, self.events, since=since,
                                           tool_gate=self.tools.gate)
         self.hint_follower.start()
+
+    def _follow_commands(self, service: str) -> None:
+        """Follow ``service``'s log for the markers of a shell in its window, from where the
+        last follower stopped."""
+        previous = self.command_followers.get(service)
+        since = previous.resume_point() if previous is not None else engine_now()
+        follower = self.command_followers[service] = CommandFollower(self.last_state, service, self.events,
+                                                                     since=since)
+        follower.start()
 
     def _answer(self, request: HintRequest) -> None:
         if request.slow_down:

@@ -22,6 +22,7 @@ def test_an_exec_fix_is_checked_at_once_and_the_checks_own_execs_are_not_news(
     projects: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(watcher, "SCRIPT_CHECK_INTERVAL_SECONDS", 120.0)  # only events can be quick
+    monkeypatch.setattr(watcher, "SCRIPT_QUIET_INTERVAL_SECONDS", 120.0)  # no shell open: the quiet poll
     runs: list[float] = []
     original = Check.once
 

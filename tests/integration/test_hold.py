@@ -13,10 +13,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from dockerkit import FAILING, FIXTURES, leftovers, run, session_from_stderr, start
+from dockerkit import FAILING, FIXTURES, leftovers, run, session_from_stderr, start, up_and_broken
 
 from libreplay.session import hold, ledger, watcher
 from libreplay.session.state import SessionState, load_session
@@ -26,16 +25,6 @@ pytestmark = pytest.mark.docker
 T_HOLD = FIXTURES / "fair" / "t-hold"
 STATE_UP = "echo up > /srv/state"
 SETTING_UP = "echo up > /etc/app.state"
-
-
-def up(scenario: Path, projects: list[str]) -> str:
-    result = run("replay-up", str(scenario))
-    assert result.returncode == 0, result.stderr
-    session = result.stdout.strip()
-    projects.append(f"replaybook-{session}")
-    broke = run("replay-break", session)
-    assert broke.returncode == 0, broke.stderr
-    return session
 
 
 def in_app(session: str, script: str) -> None:
@@ -67,7 +56,7 @@ def hold_of_the_scenario(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_relapse_returns_to_active_a_guard_blocks_the_win_and_both_are_charged(
     projects: list[str], hold_of_the_scenario: None
 ) -> None:
-    session = up(T_HOLD, projects)
+    session = up_and_broken(T_HOLD, projects)
     watching = start("replay-check", session, "--watch")
     try:
         # A momentary fix: the check passes, the session verifies, then it breaks again.
@@ -115,7 +104,7 @@ def test_a_fix_in_memory_does_not_survive_the_restart(
     undone by the start, which is a relapse. The watcher runs here, in the main thread (it takes
     the signals), with a shorter wait for the check to come back."""
     monkeypatch.setattr(hold, "RETURN_TIMEOUT_SECONDS", 6)
-    session = up(FAILING / "memfix", projects)
+    session = up_and_broken(FAILING / "memfix", projects)
     relapsed = threading.Event()
     notes: list[str] = []
 

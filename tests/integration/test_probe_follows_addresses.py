@@ -63,7 +63,9 @@ def test_a_service_back_at_another_address_is_seen_within_seconds(projects: list
         while time.time() < deadline and not _seen_ok(probe, back):
             time.sleep(0.1)
         seen = _seen_ok(probe, back)
-        assert seen and seen[0] - back < 5.0, f"the probe saw web answer after {seen[0] - back if seen else 'more than 30'} s"
+        assert seen and seen[0] - back < 5.0, (
+            f"the probe saw web answer after {seen[0] - back if seen else 'more than 30'} s"
+        )
     finally:
         subprocess.run(["docker", "rm", "-f", holder.id], capture_output=True, check=False)
     assert run("replay-down", result.stdout.strip()).returncode == 0
