@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from dockerkit import leftovers, run, start
-from test_hold import T_HOLD, in_app, up, wait_until  # the same trainee's moves as the watcher's tests
+from dockerkit import leftovers, run, start, up_and_broken
+from test_hold import T_HOLD, in_app, wait_until  # the same trainee's moves as the watcher's tests
 
 from libreplay.play.debrief import debrief_lines
 from libreplay.session.snapshot import load_snapshot
@@ -66,7 +66,7 @@ def down(session: str) -> SessionState:
 def test_the_hud_follows_the_hold_and_the_debrief_reviews_the_win(
     projects: list[str], hold_of_the_scenario: None
 ) -> None:
-    session = up(T_HOLD, projects)
+    session = up_and_broken(T_HOLD, projects)
     watching = start("replay-check", session, "--watch")
     try:
         in_app(session, "echo up > /srv/state")  # a momentary fix
@@ -108,7 +108,7 @@ def test_the_hud_follows_the_hold_and_the_debrief_reviews_the_win(
 
 
 def test_giving_up_shows_the_real_fix(projects: list[str]) -> None:
-    session = up(T_HOLD, projects)
+    session = up_and_broken(T_HOLD, projects)
     scenario = load_snapshot(session)
     lines = debrief_lines(down(session), scenario, None, width=80)
     assert "Outcome:   ABANDONED" in lines and "Score:     0" in lines
