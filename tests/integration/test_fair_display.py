@@ -82,9 +82,11 @@ def test_the_hud_follows_the_hold_and_the_debrief_reviews_the_win(
 
         in_app(session, "rm /srv/data && echo up > /etc/app.state && echo up > /srv/state")  # a shortcut
         shown = hud(wait_until(session, lambda s: bool(s.guards_failing)))
-        state_line, _sla, costs = after(shown, "STATUS: WARNING - the app's data was deleted", 3)
+        state_line = after(shown, "STATUS: WARNING - the app's data was deleted", 1)[0]
         assert state_line.endswith(": no win while a guard fails)")
-        assert costs == "relapses: 1, guards tripped: 1"
+        # The relapse's note may still show under it: the guard's round, set off by the command
+        # itself, can fail before the probe sees the check pass (and verifying clears the note).
+        assert "relapses: 1, guards tripped: 1" in shown
 
         in_app(session, "echo orders > /srv/data")  # put back: the guard passes, the hold ends
         out, err = watching.communicate(timeout=60)
