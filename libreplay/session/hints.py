@@ -22,8 +22,11 @@ The trainee's shell (libreplay/play/shell.py) also says, on the same stream, whe
 starts (``replaybook-busy``, bash's PS0, and once as the shell opens) and when one has finished
 and the prompt is back (``replaybook-prompt``, bash's PROMPT_COMMAND): the watcher runs its
 checks at once and slows its rounds down only while the shell sits at its prompt. Those lines
-carry nothing else; a forged or repeated one can only make a check run sooner (never pass), and
-:class:`ShellPacer` caps how often.
+carry nothing else; a forged or repeated one can only make a check run sooner (never pass), or
+move the pace between the quick and the quiet one (never slower than a check every 3 s and a
+guard round every 30 s while the check fails, and the quick paces through the hold).
+:class:`ShellLineGate` caps how many reach the watcher's queue and :class:`ShellPacer` how
+often they are acted on.
 """
 
 from __future__ import annotations
@@ -182,6 +185,41 @@ def parse_shell_line(line: str, service: str = "") -> ShellEvent | None:
     if line == COMMAND_STARTED:
         return CommandStarted(service)
     return None
+
+
+SHELL_LINES_PER_SECOND = 10
+
+
+class ShellLineGate:
+    """How many of a follower's shell lines reach the watcher's queue: at most ``rate`` a second.
+
+    A line is written by whoever can write PID 1's stdout, the trainee (``yes replaybook-prompt``)
+    or a pack's service included: unbounded, a flood would fill the queue, and the probe's and
+    the guards' answers behind it would be read late (a relapse after the hold's end). Beyond
+    the rate the lines are dropped; the first dropped in each second is passed on as "busy", so
+    the watcher keeps its quick paces until a later line says the shell is back at its prompt.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, rate: int = SHELL_LINES_PER_SECOND
+    ) -> None:
+        self.clock = clock
+        self.rate = rate
+        self.second_began = float("-inf")
+        self.admitted = 0
+        self.flooded = False
+
+    def admit(self, event: ShellEvent) -> ShellEvent | None:
+        now = self.clock()
+        if now - self.second_began >= 1.0:
+            self.second_began, self.admitted, self.flooded = now, 0, False
+        if self.admitted < self.rate:
+            self.admitted += 1
+            return event
+        if self.flooded:
+            return None
+        self.flooded = True
+        return CommandStarted(event.service)
 
 
 SHELL_NEWS_SPACING_SECONDS = 0.5
@@ -363,6 +401,7 @@ class HintFollower(LogFollower[HintFollowerEvent]):
         self.channel = channel
         self.gate = gate
         self.tool_gate = tool_gate
+        self.shell_gate = ShellLineGate()
         self.following = ""
 
     def container_id(self) -> str:
@@ -373,7 +412,7 @@ class HintFollower(LogFollower[HintFollowerEvent]):
     def parse(self, line: str) -> HintFollowerEvent | None:
         shell_news = parse_shell_line(line, self.channel.state.shell_service)
         if shell_news is not None:
-            return shell_news  # paced by the watcher (ShellPacer)
+            return self.shell_gate.admit(shell_news)  # acted on at the watcher's pace (ShellPacer)
         request_id = parse_request(line)
         if request_id is None:
             return self._parse_tool(line) if self.tool_gate is not None else None
@@ -409,6 +448,7 @@ class CommandFollower(LogFollower[CommandFollowerEvent]):
         self.state = state
         self.service = service
         self.end = CommandStreamEnded(service)
+        self.shell_gate = ShellLineGate()
 
     def container_id(self) -> str:
         container = find_container(self.state, self.service)
@@ -417,7 +457,8 @@ class CommandFollower(LogFollower[CommandFollowerEvent]):
         return container.id
 
     def parse(self, line: str) -> ShellEvent | None:
-        return parse_shell_line(line, self.service)
+        news = parse_shell_line(line, self.service)
+        return None if news is None else self.shell_gate.admit(news)
 
 
 CHANNEL_COMMANDS = ("get-hint", "docker")  # assets installed in bin/

@@ -392,7 +392,10 @@ class _Watcher:
         self._checked(self.check.once(), asked, state)
         self.check_windows.append((asked, time.time()))
         self.triggers.ran(asked + self.engine_skew, time.time() + self.engine_skew)
-        interval = SCRIPT_CHECK_INTERVAL_SECONDS if self.shell_busy else SCRIPT_QUIET_INTERVAL_SECONDS
+        # Quick while a shell runs a command, and through the hold (a relapse, by a job left
+        # in the background, say, must not slip between two looks); quiet otherwise.
+        quick = self.shell_busy or self.hold.check_ok
+        interval = SCRIPT_CHECK_INTERVAL_SECONDS if quick else SCRIPT_QUIET_INTERVAL_SECONDS
         self.next_check = time.monotonic() + interval
 
     def _checked(self, ok: bool, at: float, state: SessionState) -> None:

@@ -22,6 +22,7 @@ from libreplay.play import shell
 from libreplay.session import verify, vitals
 from libreplay.session import watcher as watcher_module
 from libreplay.session.hints import (
+    SHELL_LINES_PER_SECOND,
     CommandFinished,
     CommandFollower,
     CommandStarted,
@@ -29,6 +30,7 @@ from libreplay.session.hints import (
     HintFollower,
     HintRequest,
     RequestGate,
+    ShellLineGate,
     ShellPacer,
     parse_shell_line,
 )
@@ -457,3 +459,21 @@ def test_a_shell_opening_is_busy_until_its_prompt_and_its_end_clears_it() -> Non
     assert watching.shell_busy  # a shell that cannot write the log never says it is at its prompt
     watching._shells_opened_or_closed(StackEvent("db", "exec_die", exec_id="s1"))
     assert not watching.shell_busy  # the window was left
+
+
+def test_a_flood_of_shell_lines_reaches_the_queue_bounded_and_leaves_the_shell_busy() -> None:
+    # `yes replaybook-prompt >/proc/1/fd/1`: unbounded, the queue would hold the probe's and
+    # the guards' answers back behind it (a relapse read after the hold's end).
+    clock = [100.0]
+    gate = ShellLineGate(lambda: clock[0], rate=10)
+    admitted = [gate.admit(CommandFinished("app")) for _ in range(10_000)]
+    passed = [event for event in admitted if event is not None]
+    assert passed == [CommandFinished("app")] * 10 + [CommandStarted("app")]  # then busy: quick paces
+    clock[0] += 1.0
+    assert gate.admit(CommandFinished("app")) == CommandFinished("app")  # a new second: heard again
+
+
+def test_the_command_follower_gates_its_lines() -> None:
+    follower = CommandFollower(SimpleNamespace(), "db", queue.Queue(), since=None)  # type: ignore[arg-type]
+    parsed = [follower.parse("replaybook-prompt") for _ in range(1000)]
+    assert sum(event is not None for event in parsed) <= SHELL_LINES_PER_SECOND + 1
