@@ -180,9 +180,10 @@ def put_file(container_id: str, directory: str, archive: bytes) -> str | None:
     if answer.ok:
         return None
     try:
-        said = answer.json().get("message")
+        body = answer.json()
     except ValueError:
-        said = None
+        body = None
+    said = body.get("message") if isinstance(body, dict) else None  # an engine's own error shape
     return str(said or answer.text or f"HTTP {answer.status_code}").strip()
 
 
