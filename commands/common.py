@@ -23,13 +23,17 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from libreplay.core import table
 from libreplay.core.errors import Interrupted, ReplayError
 from libreplay.core.text import inert
+
+if TYPE_CHECKING:
+    from libreplay.session.ledger import Ledgers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +42,15 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 RevealOption = Annotated[
     bool,
     typer.Option("--reveal", help="Author's view: name the scenario and the fault, show Compose's output."),
+]
+PlayerOption = Annotated[
+    str | None,
+    typer.Option(help="Who plays, as the ledger records it (default: your user name)."),
+]
+LedgerOption = Annotated[
+    list[Path] | None,
+    typer.Option("--ledger", metavar="FILE",
+                 help="Read this ledger instead of yours; give it again to merge several (a team's)."),
 ]
 SessionArgument = Annotated[
     str | None,
@@ -260,3 +273,23 @@ def _notice_orphans() -> None:
     if orphans:
         ids = ", ".join(orphans)
         say(f"Note: orphaned session(s) {ids}: their owner is gone. `replay-down --all` removes them.")
+
+
+SKIPPED_LINES_SHOWN = 5  # per ledger: a file of garbage gets a count, not a page of warnings
+
+
+def read_ledgers(files: Sequence[Path] | None) -> Ledgers:
+    """The ledgers ``--ledger`` named (none: this machine's), each line a reader cannot use
+    named on stderr as a warning (file and line number); the files are never written."""
+    from libreplay.session.ledger import read_ledgers as read
+
+    ledgers = read(files or ())
+    shown: dict[Path, int] = {}
+    for skipped in ledgers.skipped:
+        shown[skipped.source] = shown.get(skipped.source, 0) + 1
+        if shown[skipped.source] <= SKIPPED_LINES_SHOWN:
+            say(f"warning: {skipped}")
+    for source, count in shown.items():
+        if count > SKIPPED_LINES_SHOWN:
+            say(f"warning: {source}: {count - SKIPPED_LINES_SHOWN} more lines skipped")
+    return ledgers

@@ -15,7 +15,7 @@ import typer
 
 from libreplay.core.errors import EnvironmentProblem, Interrupted
 from libreplay.core.text import inert
-from replaybook.commands.common import confirm, emit, handles_errors, make_app, say, silence
+from replaybook.commands.common import PlayerOption, confirm, emit, handles_errors, make_app, say, silence
 from replaybook.commands.trust import YesOption, admit
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def run(  # noqa: PLR0917 - one parameter per option
     random_: Annotated[bool, typer.Option("--random", help="Play a scenario drawn at random.")] = False,
     tag: Annotated[str | None, typer.Option(help="With --random: only scenarios with this tag.")] = None,
     yes: YesOption = False,
+    player: PlayerOption = None,
 ) -> None:
     """Bring SCENARIO up, break it, open the shell and HUD in tmux; debrief and tear down at the end."""
     from libreplay.play.flow import Play, PlayOptions
@@ -47,6 +48,10 @@ def run(  # noqa: PLR0917 - one parameter per option
             "replaybook run is interactive and needs a terminal (stdin/stdout are not a tty)",
             hint="to script a session use replay-up | replay-break | replay-check --watch; replay-down",
         )
+    if player is not None:
+        from libreplay.session.ledger import check_player
+
+        check_player(player)  # before anything is built
     chosen = _choose(scenario, random_, tag)
     admit(chosen.scenario, yes=yes)  # asked here, once: replay-up then finds the pack trusted
     if not no_split and shutil.which("tmux") is None:
@@ -57,7 +62,7 @@ def run(  # noqa: PLR0917 - one parameter per option
             raise EnvironmentProblem("tmux is not installed")
         no_split = True
     options = PlayOptions(chosen.name, sla=sla, fault=fault, keep=keep, split=not no_split,
-                          title=chosen.scenario.title)
+                          title=chosen.scenario.title, player=player)
     result = Play(options, CommandSteps(), on_say=say, on_news=_news).run()
     if result.terminal_gone:
         silence()  # the terminal is closed: writing to it would only fail

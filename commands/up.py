@@ -8,6 +8,7 @@ import typer
 
 from replaybook.commands.common import (
     JsonOption,
+    PlayerOption,
     RevealOption,
     emit_session,
     end_of_data,
@@ -22,12 +23,13 @@ app = make_app("Bring a scenario's stack up as a new session and prove its healt
 
 @app.command()
 @handles_errors
-def up(
+def up(  # noqa: PLR0917 - one parameter per option
     scenario: Annotated[str, typer.Argument(help="Scenario id, pack/id, or a scenario directory.")],
     sla: Annotated[int | None, typer.Option(help="SLA in minutes (default: the scenario's).")] = None,
     yes: YesOption = False,
     json_: JsonOption = False,
     reveal: RevealOption = False,
+    player: PlayerOption = None,
 ) -> None:
     """Create a session: build and start the stack (`docker compose up --build --wait` under the
     project `replaybook-<session>`), prove the success check passes, print the session id.
@@ -40,7 +42,7 @@ def up(
 
     found = packs.resolve_scenario(scenario)
     admit(found, yes=yes)  # before the build: the compose build already runs the pack's Dockerfiles
-    state = sessions.up(found, sla_minutes=sla, on_progress=say, reveal=reveal)
+    state = sessions.up(found, sla_minutes=sla, on_progress=say, reveal=reveal, player=player)
     say(f"session {state.id} is up and healthy: next, replay-break {state.id}")
     emit_session(state, json_)
     end_of_data()  # replay-break, reading the id, need not wait for this process's exit

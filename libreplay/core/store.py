@@ -152,19 +152,6 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
             os.close(fd)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn line from a crashed writer is skipped, not fatal
-    return records
-
-
 def _drop_none(value: Any) -> Any:
     """TOML has no null: keys whose value is None are left out."""
     if isinstance(value, dict):

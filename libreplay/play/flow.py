@@ -63,6 +63,7 @@ class PlayOptions:
     keep: bool = False  # leave the stack up afterwards
     split: bool = True  # tmux; False: the shell in this terminal
     title: str = ""  # what the talk calls it: blind play names no scenario id (docs/terminal.md)
+    player: str | None = None  # who plays, for the ledger; None: the OS user
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ class Play:
         self.step = "replay-up"
         shown = f'"{self.options.title}"' if self.options.title else "the scenario"
         self.say(f"Starting {shown} (the first run builds its images; this can take a few minutes)...")
-        self.session_id = self.steps.up(self.options.scenario, sla=self.options.sla)
+        options = self.options
+        self.session_id = self.steps.up(options.scenario, sla=options.sla, player=options.player)
         self.scenario = self._snapshot()
         cast = self._record_transcript()
         self.step = "replay-break"

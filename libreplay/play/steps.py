@@ -85,8 +85,9 @@ class Steps(Protocol):
         """The path of a replaybook executable (the workspace's panes run them)."""
         ...
 
-    def up(self, scenario: str, *, sla: int | None) -> str:
-        """A new session of ``scenario``: its id. StepFailed when replay-up fails."""
+    def up(self, scenario: str, *, sla: int | None, player: str | None = None) -> str:
+        """A new session of ``scenario`` (played by ``player``; None: the OS user): its id.
+        StepFailed when replay-up fails."""
         ...
 
     def break_session(self, session_id: str, *, fault: str | None) -> None: ...
@@ -153,9 +154,10 @@ class CommandSteps:
     def executable(self, name: str) -> str:
         return self._executable(name)
 
-    def up(self, scenario: str, *, sla: int | None) -> str:
+    def up(self, scenario: str, *, sla: int | None, player: str | None = None) -> str:
         # `is not None`: a bad --sla (0, negative) is replay-up's to refuse, with its own message.
-        argv = [self.executable("replay-up"), scenario, *(["--sla", str(sla)] if sla is not None else [])]
+        argv = [self.executable("replay-up"), scenario, *(["--sla", str(sla)] if sla is not None else []),
+                *(["--player", player] if player is not None else [])]
         self.foreground = child = self._on_terminal(argv, stdout=proc.CAPTURE)
         try:
             code = child.wait()

@@ -177,9 +177,10 @@ def holding(session_id: str, *, alone: bool = False) -> Iterator[None]:
 
 def up(
     scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progress = _quiet,
-    reveal: bool = False,
+    reveal: bool = False, player: str | None = None,
 ) -> SessionState:
     """Create a session, bring its stack up and prove the healthy baseline passes its check.
+    ``player``: who plays, as the ledger will name them (None: the OS user's name).
 
     Raises PackUntrusted, before anything is made, for a pack not trusted at the commit checked
     out (the command layer asks first: libreplay/packs/trust.py). The session's snapshot of the
@@ -189,6 +190,7 @@ def up(
     is blanked out of Compose's own output), unless ``reveal`` (an author's view)."""
     from libreplay.packs import trust
 
+    who = ledger.check_player(player) if player is not None else ledger.default_player()
     # Meanwhile: trust, Compose's resolution of the model and the port checks come first.
     meeting = _EngineMeeting()
     meeting.start()
@@ -221,6 +223,7 @@ def up(
         pack_commit=admitted,
         hold_seconds=hold,
         survive_restart=list(scenario.survive_restart),
+        player=who,
     )
     stack = Stack(scenario, session_id, state.project, state.directory)
     # Checked before anything of the session exists: a refused model, or a host port another

@@ -165,6 +165,7 @@ class SessionState:
     holder_pid: int | None = None
     holder_started: float | None = None
     transcript: str | None = None
+    player: str = ""  # who plays, for the ledger (replay-up --player; the OS user by default)
     pack_commit: str | None = None  # an added pack's commit admitted by replay-up: the snapshot's
     page: str = ""
     title: str = ""

@@ -78,7 +78,7 @@ class FakeSteps:
     def executable(self, name: str) -> str:
         return f"/fake/bin/{name}"
 
-    def up(self, scenario: str, *, sla: int | None) -> str:
+    def up(self, scenario: str, *, sla: int | None, player: str | None = None) -> str:
         self.calls.append(f"up {scenario} {sla}")
         save_new_session(SessionState(
             id=SESSION, scenario="001-nginx-502", pack="official", scenario_dir="/nowhere",
@@ -309,7 +309,7 @@ def test_a_stop_signal_abandons_tears_down_and_is_returned(signum: int) -> None:
 
 def test_a_session_made_by_an_interrupted_replay_up_is_torn_down() -> None:
     class UpFinishedAnyway(FakeSteps):
-        def up(self, scenario: str, *, sla: int | None) -> str:
+        def up(self, scenario: str, *, sla: int | None, player: str | None = None) -> str:
             super().up(scenario, sla=sla)
             stop = Stop(signal.SIGTERM)
             stop.session_id = SESSION
