@@ -25,6 +25,7 @@ from dockerkit import (
 )
 
 from libreplay.core import paths
+from libreplay.session.ledger import default_player
 from libreplay.session.state import load_session
 
 pytestmark = pytest.mark.docker
@@ -77,7 +78,26 @@ def test_single_commands_from_up_to_down(projects: list[str]) -> None:
     assert json.loads(down.stdout)["outcome"] == "abandoned"
     assert [line["outcome"] for line in ledger()] == ["abandoned"]
     assert ledger()[0]["hints_used"] == 1 and ledger()[0]["score"] == 0
+    assert ledger()[0]["player"] == default_player()  # the OS user, when --player is not given
     assert_clean(session)
+
+
+def test_the_player_named_at_up_is_the_ledger_s(projects: list[str]) -> None:
+    refused = run("replay-up", T_EXIT, "--player", "ana\x1b[2J")
+    assert refused.returncode == 3 and "--player" in refused.stderr
+    assert "\x1b" not in refused.stderr and not any(paths.sessions_dir().glob("*"))
+    session = up_as(T_EXIT, "Ana María", projects)
+    assert run("replay-break", session).returncode == 0
+    assert run("replay-down", session).returncode == 0
+    assert [(line["session"], line["player"]) for line in ledger()] == [(session, "Ana María")]
+    assert_clean(session)
+
+
+def up_as(scenario: str, player: str, projects: list[str]) -> str:
+    result = run("replay-up", scenario, "--player", player)
+    assert result.returncode == 0, result.stderr
+    projects.append(f"replaybook-{result.stdout.strip()}")
+    return result.stdout.strip()
 
 
 def test_pipe_up_break_watch_resolves_when_fixed(projects: list[str]) -> None:
