@@ -29,7 +29,8 @@ app = make_app("Sum up the ledger: per scenario and overall, and what to play ne
 WIDTH = 80  # every line fits an 80-column terminal
 HEADER = ("SCENARIO", "PLAYED", "WON", "BEST", "MEDIAN", "HINTS", "SCORE", "LAST")
 GAP = 2  # between columns (libreplay.core.table)
-SCENARIO_MIN_WIDTH = 12  # a long name is cut to fit, never below this
+SCENARIO_MIN_WIDTH = 16  # a long name is cut to fit, never below this
+PACK_MIN_WIDTH = 5  # of which a cut pack name keeps at least this
 NO_FIGURE = "-"
 
 StatsPlayerOption = Annotated[
@@ -82,7 +83,7 @@ def table(scenarios: Sequence[ScenarioStats]) -> list[str]:
     figures = [_figures(scenario) for scenario in scenarios]
     others = [max(map(_width, column)) for column in zip(HEADER[1:], *figures, strict=True)]
     room = max(SCENARIO_MIN_WIDTH, WIDTH - sum(others) - GAP * len(others))
-    rows = [(_cut(_name(scenario), room), *cells) for scenario, cells in zip(scenarios, figures, strict=True)]
+    rows = [(_name(scenario, room), *cells) for scenario, cells in zip(scenarios, figures, strict=True)]
     return table_lines(HEADER, rows)
 
 
@@ -98,11 +99,18 @@ def _figures(scenario: ScenarioStats) -> tuple[str, ...]:
     )
 
 
-def _name(scenario: ScenarioStats) -> str:
-    """As `replaybook list` names it: the id alone in the official pack, else pack/id."""
+def _name(scenario: ScenarioStats, room: int) -> str:
+    """As `replaybook list` names it (the id alone in the official pack, else pack/id), within
+    ``room`` cells: a long pack name gives way first, since the id says which scenario."""
     from libreplay.packs.catalog import OFFICIAL
 
-    return scenario.scenario if scenario.pack == OFFICIAL else scenario.ref
+    if scenario.pack == OFFICIAL or not scenario.pack:
+        return _cut(scenario.scenario, room)
+    whole = _cut(scenario.ref, room)
+    if not whole.endswith("…"):
+        return whole
+    pack = _cut(scenario.pack, max(PACK_MIN_WIDTH, room // 3))
+    return f"{pack}/{_cut(scenario.scenario, room - _width(pack) - 1)}"
 
 
 def _cut(text: str, room: int) -> str:

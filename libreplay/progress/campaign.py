@@ -3,7 +3,7 @@
 
 Every installed scenario gets one :class:`Suggestion` of a kind, from its sessions in the ledger:
 
-- ``retry``: the last session was lost (timeout, abandoned). Due again after (misses in a row − 1)
+- ``retry``: the last session was lost (timeout, abandoned). Due again after (misses in a row - 1)
   days, at most :data:`RETRY_COOL_DOWN_CAP_DAYS`: at once after the first miss, while a scenario
   lost over and over cools down and lets the campaign move on.
 - ``new``: never played. Due now; the easiest first.
@@ -70,7 +70,9 @@ class Suggestion:
     due: date  # when it is due (today or earlier for what is due now)
 
 
-def plan(entries: Sequence[LedgerEntry], scenarios: Sequence[CampaignScenario], today: date) -> list[Suggestion]:
+def plan(
+    entries: Sequence[LedgerEntry], scenarios: Sequence[CampaignScenario], today: date,
+) -> list[Suggestion]:
     """Every installed scenario, in the order the campaign would have them played.
 
     ``entries`` in the order played (as read_ledgers gives them); those of scenarios not in

@@ -111,9 +111,12 @@ def test_a_lost_scenario_comes_back_at_once_before_new_ones(outcome: str, said: 
 
 
 @pytest.mark.parametrize(("misses", "cool_down"), [(1, 0), (2, 1), (3, 2), (5, 4), (8, 7), (9, 7), (20, 7)])
-def test_misses_in_a_row_cool_a_scenario_down_one_day_each_capped_at_a_week(misses: int, cool_down: int) -> None:
+def test_misses_in_a_row_cool_a_scenario_down_one_day_each_capped_at_a_week(
+    misses: int, cool_down: int,
+) -> None:
     last = days_ago(1)
-    entries = [session(MIDDLE, "timeout", last - timedelta(days=misses - n), number=n) for n in range(1, misses)]
+    entries = [session(MIDDLE, "timeout", last - timedelta(days=misses - n), number=n)
+               for n in range(1, misses)]
     entries.append(session(MIDDLE, "abandoned", last, number=misses))
     assert by_ref(plan(entries, SCENARIOS, TODAY))[MIDDLE.ref].due == last + timedelta(days=cool_down)
 
@@ -130,7 +133,8 @@ def test_a_cooling_retry_waits_behind_new_ones_and_comes_first_when_due() -> Non
     planned = plan(entries, SCENARIOS, TODAY)
     assert refs(planned)[-1] == HARD.ref
     assert planned[-1].kind == RETRY
-    assert planned[-1].reason == f"lost 4 times in a row: cooling down, back on {(TODAY + timedelta(2)).isoformat()}"
+    back_on = (TODAY + timedelta(days=2)).isoformat()
+    assert planned[-1].reason == f"lost 4 times in a row: cooling down, back on {back_on}"
     later = plan(entries, SCENARIOS, TODAY + timedelta(days=2))
     assert later[0].ref == HARD.ref and later[0].kind == RETRY
     assert later[0].reason == "lost 4 times in a row, last 3 days ago: cooled down, try again"
@@ -151,7 +155,8 @@ def test_due_retries_come_oldest_due_first() -> None:
 def test_a_shaky_win_comes_back_for_review_the_next_day(figures: dict[str, Any]) -> None:
     suggestion = by_ref(plan([win(MIDDLE, days_ago(4), **figures)], SCENARIOS, TODAY))[MIDDLE.ref]
     assert (suggestion.kind, suggestion.due) == (REVIEW, days_ago(3))
-    assert suggestion.reason.startswith("shaky win 4 days ago (") and suggestion.reason.endswith("review due now")
+    assert suggestion.reason.startswith("shaky win 4 days ago (")
+    assert suggestion.reason.endswith("review due now")
 
 
 @pytest.mark.parametrize("figures", [
@@ -206,7 +211,8 @@ def test_the_order_is_retries_then_new_then_reviews_then_not_due_then_rests() ->
     ]
     planned = plan(entries, SCENARIOS, TODAY)
     assert [(s.ref, s.kind) for s in planned] == [
-        (MIDDLE.ref, RETRY), (HARD.ref, NEW), (EASY.ref, REVIEW), (ADDED_EASY.ref, REVIEW), (EASY_TOO.ref, REST),
+        (MIDDLE.ref, RETRY), (HARD.ref, NEW), (EASY.ref, REVIEW), (ADDED_EASY.ref, REVIEW),
+        (EASY_TOO.ref, REST),
     ]
     assert planned[3].reason == "shaky win today (2 hints): review tomorrow"
 
@@ -221,7 +227,8 @@ def test_when_nothing_is_due_what_comes_due_soonest_leads_and_rests_come_last() 
     ]
     planned = plan(entries, SCENARIOS, TODAY)
     assert [(s.ref, s.kind) for s in planned] == [
-        (MIDDLE.ref, REVIEW), (HARD.ref, RETRY), (EASY.ref, REVIEW), (ADDED_EASY.ref, REST), (EASY_TOO.ref, REST),
+        (MIDDLE.ref, REVIEW), (HARD.ref, RETRY), (EASY.ref, REVIEW), (ADDED_EASY.ref, REST),
+        (EASY_TOO.ref, REST),
     ]
     assert all(s.due > TODAY for s in planned)
 
@@ -229,7 +236,8 @@ def test_when_nothing_is_due_what_comes_due_soonest_leads_and_rests_come_last() 
 def test_ties_are_broken_by_difficulty_then_pack_order_then_ref() -> None:
     same_day = days_ago(2)
     entries = [session(s, "timeout", same_day, number=n) for n, s in enumerate(reversed(SCENARIOS))]
-    assert refs(plan(entries, SCENARIOS, TODAY)) == [EASY.ref, EASY_TOO.ref, ADDED_EASY.ref, MIDDLE.ref, HARD.ref]
+    expected = [EASY.ref, EASY_TOO.ref, ADDED_EASY.ref, MIDDLE.ref, HARD.ref]
+    assert refs(plan(entries, SCENARIOS, TODAY)) == expected
 
 
 def test_the_plan_is_deterministic_whatever_order_the_scenarios_come_in() -> None:
@@ -298,8 +306,9 @@ def test_two_merged_ledgers_are_one_campaign_in_the_order_played(tmp_path: Path)
 # -- what is installed, and this machine's suggestion -------------------------------------------
 
 
-def test_installed_scenarios_come_from_the_list_with_their_pack_order(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_installed_scenarios_come_from_the_list_with_their_pack_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from libreplay.packs import catalog
 
     official = use_official_pack(monkeypatch, tmp_path / "official", ["002-two"])
@@ -315,8 +324,9 @@ def test_installed_scenarios_come_from_the_list_with_their_pack_order(tmp_path: 
     ]
 
 
-def test_suggest_next_plans_the_given_ledger_against_the_installed_packs(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_suggest_next_plans_the_given_ledger_against_the_installed_packs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     use_official_pack(monkeypatch, tmp_path / "official", ["001-one", "002-two"])
     ledger = Ledgers([session("official/002-two", "timeout", days_ago(1))])
     suggestion = campaign.suggest_next(ledger, today=TODAY)
@@ -325,7 +335,9 @@ def test_suggest_next_plans_the_given_ledger_against_the_installed_packs(tmp_pat
         "official/001-one", "Official 001-one", 2, NEW, "not played yet (difficulty 2)", TODAY)
 
 
-def test_suggest_next_reads_this_machines_ledger_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_suggest_next_reads_this_machines_ledger_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from libreplay.core import paths
 
     use_official_pack(monkeypatch, tmp_path / "official", ["001-one", "002-two"])
