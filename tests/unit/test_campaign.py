@@ -345,3 +345,42 @@ def test_suggest_next_reads_this_machines_ledger_by_default(
     write_ledger(paths.ledger_path(), [win(CampaignScenario("official/001-one", "", 2, 0), date.today())])
     suggestion = campaign.suggest_next()
     assert suggestion is not None and suggestion.ref == "official/002-two"
+
+
+# -- docs/progress.md's worked example ------------------------------------------------------------
+
+EXAMPLE_LEDGER = Path(__file__).resolve().parents[2] / "docs" / "examples" / "ledger-alice.jsonl"
+OFFICIAL_AS_IN_THE_EXAMPLE = [
+    CampaignScenario(f"official/{scenario_id}", scenario_id, difficulty, 0)
+    for scenario_id, difficulty in [
+        ("001-nginx-502", 1), ("002-postgres-wont-start", 1), ("003-missing-env-var", 2),
+        ("004-disk-full", 2), ("005-oom-kill", 2), ("006-sidekiq-cant-connect", 2),
+        ("007-redis-oom-eviction", 3),
+        ("008-migration-lock", 3), ("009-tls-cert-expired", 3), ("010-pool-exhausted", 3),
+        ("011-too-many-open-files", 2),
+    ]
+]
+
+
+def test_the_worked_example_in_the_docs() -> None:
+    entries = read_ledgers([EXAMPLE_LEDGER]).entries
+    planned = plan(entries, OFFICIAL_AS_IN_THE_EXAMPLE, date(2026, 11, 5))
+    assert [(s.ref.removeprefix("official/")[:3], s.kind, s.due.isoformat()[5:]) for s in planned] == [
+        ("008", RETRY, "11-04"), ("009", NEW, "11-05"), ("010", NEW, "11-05"), ("003", REVIEW, "10-14"),
+        ("011", REVIEW, "10-18"), ("005", REVIEW, "10-26"), ("001", REST, "11-09"), ("002", REST, "11-17"),
+        ("006", REST, "11-23"), ("007", REST, "11-27"), ("004", REST, "12-01"),
+    ]
+    assert planned[0].reason == "abandoned yesterday: try it again"
+    # 008 abandoned three times in a row: due two days after, and the new 009 leads
+    lost_again = [*entries, *(session("official/008-migration-lock", "abandoned", date(2026, 11, 4), number=n)
+                              for n in (2, 3))]
+    again = by_ref(plan(lost_again, OFFICIAL_AS_IN_THE_EXAMPLE, date(2026, 11, 5)))
+    assert again["official/008-migration-lock"].due == date(2026, 11, 6)
+    first = suggest(lost_again, OFFICIAL_AS_IN_THE_EXAMPLE, date(2026, 11, 5))
+    assert first is not None and first.ref == "official/009-tls-cert-expired"
+    # on 11-09, with 008, 009 and 010 won cleanly since: the reviews, then 001's check-up
+    cleared = [*entries, *(win(s, date(2026, 11, 6)) for s in OFFICIAL_AS_IN_THE_EXAMPLE[7:10])]
+    later = plan(cleared, OFFICIAL_AS_IN_THE_EXAMPLE, date(2026, 11, 9))
+    assert [(s.ref[9:12], s.kind) for s in later[:4]] == [
+        ("003", REVIEW), ("011", REVIEW), ("005", REVIEW), ("001", REVIEW)]
+    assert later[3].reason == "mastered 30 days ago: time for a check-up"
