@@ -146,23 +146,30 @@ def _day(moment: datetime | None) -> str:
 
 
 def totals_lines(totals: Totals) -> list[str]:
-    from libreplay.core.text import wrap
-
-    line = (f"Total: {totals.sessions} sessions, {totals.successes} won ({totals.success_rate:.0%}), "
-            f"{_duration(totals.seconds_trained)} trained, score {totals.score}")
-    lines = [line]
+    lines = _fitted(f"Total: {totals.sessions} sessions, {totals.successes} won ({totals.success_rate:.0%}), "
+                    f"{_duration(totals.seconds_trained)} trained, score {totals.score}", indent="  ")
     if len(totals.players) > 1:
-        lines += wrap(f"Players: {', '.join(totals.players)}", WIDTH, indent="  ")
+        lines += _fitted(f"Players: {', '.join(totals.players)}", indent="  ")
     return lines
 
 
 def next_lines(suggestion: Suggestion | None) -> list[str]:
-    from libreplay.core.text import inert, wrap
-
     if suggestion is None:
         return ["Next: nothing to suggest (no scenario installed)"]
-    text = inert(f"Next: {suggestion.title} — {suggestion.reason}", keep_newlines=False)
-    return wrap(text, WIDTH, indent="      ")
+    return _fitted(f"Next: {suggestion.title} — {suggestion.reason}", indent="      ")
+
+
+def _fitted(text: str, *, indent: str) -> list[str]:
+    """``text`` inert and wrapped (libreplay.core.text.wrap, which counts characters) so that
+    every line fits WIDTH terminal cells: narrower when wide characters (CJK, emoji) need it."""
+    from libreplay.core.text import inert, wrap
+
+    text = inert(text, keep_newlines=False)
+    for width in range(WIDTH, len(indent) + 1, -1):
+        lines = wrap(text, width, indent=indent)
+        if all(_width(line) <= WIDTH for line in lines):
+            return lines
+    return lines
 
 
 def _duration(seconds: float) -> str:

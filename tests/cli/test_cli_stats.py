@@ -208,3 +208,21 @@ def test_escape_sequences_in_a_ledger_or_a_pack_come_out_inert(
     else:
         assert "Next: Evil title — not played yet (difficulty 1)" in result.stdout
         assert all(cell_width(line) <= 80 for line in result.stdout.splitlines())
+
+
+def test_wide_titles_and_names_are_wrapped_to_80_cells_not_80_characters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    official = use_official_pack(monkeypatch, tmp_path / "official", [])
+    title = "データベースの接続がすべて使い果たされて応答しない障害 " * 2
+    write_scenario(official / "001-wide", meta={"id": "001-wide", "difficulty": 1, "title": title.strip()})
+    ledger = tmp_path / "team.jsonl"
+    lines = [ledger_line(session=f"0000{n:04x}", scenario="009-gone", player=f"プレイヤー{n}")
+             for n in range(12)]
+    ledger.write_text("\n".join(lines) + "\n")
+    out = stats_of("--ledger", ledger).stdout
+    assert all(cell_width(line) <= 80 for line in out.splitlines()), out
+    expected = f"Next: {title} — not played yet (difficulty 1)"
+    assert "".join(joined_next(out).split()) == "".join(expected.split())
+    players = out[out.index("Players: "):out.index("Next: ")]
+    assert "".join(players.split()).count("プレイヤー") == 12
