@@ -146,8 +146,8 @@ def _sessions_by_scenario(
     played: dict[str, list[LedgerEntry]] = {}
     for entry in entries:
         ref = entry.ref
-        if not entry.pack and len(by_id.get(entry.scenario, [])) == 1:
-            ref = by_id[entry.scenario][0]
+        if "/" not in ref and len(by_id.get(ref, [])) == 1:  # no pack: the ref is the bare id
+            ref = by_id[ref][0]
         if ref in refs:
             played.setdefault(ref, []).append(entry)
     return played
@@ -199,9 +199,13 @@ def _suggestion(scenario: CampaignScenario, kind: str, reason: str, due: date) -
 
 def _last_day(sessions: list[LedgerEntry], today: date) -> date | None:
     """The (UTC) day of the scenario's latest session with a time, never after ``today`` (a clock
-    ahead, a ledger from a zone already tomorrow); None when no session has a time."""
-    days = [entry.played_at.astimezone(UTC).date() for entry in sessions if entry.played_at]
-    return min(max(days), today) if days else None
+    ahead, a ledger from a zone already tomorrow); None when no session has a time. Sessions come
+    in the order played, so the latest is the last with a time (times are parsed on each look)."""
+    for entry in reversed(sessions):
+        played_at = entry.played_at
+        if played_at is not None:
+            return min(played_at.astimezone(UTC).date(), today)
+    return None
 
 
 def _after(last_day: date | None, days: int, today: date) -> date:
