@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +228,11 @@ def test_wide_titles_and_names_are_wrapped_to_80_cells_not_80_characters(
     assert "".join(joined_next(out).split()) == "".join(expected.split())
     players = out[out.index("Players: "):out.index("Next: ")]
     assert "".join(players.split()).count("プレイヤー") == 12
+
+
+def test_replaybook_stats_runs_through_the_dispatcher() -> None:
+    replaybook = Path(sys.executable).parent / "replaybook"
+    done = subprocess.run([str(replaybook), "stats", "--ledger", str(BOB)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == stats_of("--ledger", BOB).stdout

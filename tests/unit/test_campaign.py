@@ -266,6 +266,14 @@ def test_sessions_without_a_time_count_as_long_ago_and_what_they_make_due_is_due
     assert (planned[MIDDLE.ref].kind, planned[MIDDLE.ref].due) == (REVIEW, TODAY)
 
 
+def test_an_undated_line_is_the_last_session_and_the_days_count_from_the_last_dated_one() -> None:
+    entries = [shaky_win(EASY, days_ago(10)), session(EASY, "timeout", None), session(EASY, "abandoned", None,
+                                                                                        number=2)]
+    suggestion = by_ref(plan(entries, SCENARIOS, TODAY))[EASY.ref]
+    assert (suggestion.kind, suggestion.due) == (RETRY, days_ago(9))  # two losses in a row: a day's cool-down
+    assert suggestion.reason == "lost 2 times in a row, last 10 days ago: cooled down, try again"
+
+
 def test_a_line_without_a_pack_belongs_to_the_one_installed_scenario_of_its_id() -> None:
     packless = session("003-middle", "timeout", days_ago(1))
     assert by_ref(plan([packless], SCENARIOS, TODAY))[MIDDLE.ref].kind == RETRY
