@@ -55,6 +55,9 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("replay", "replay", "Play SESSION's transcript (one window of it); Ctrl-C stops, space pauses "
                               "(asciinema play)."),
     Entry("sessions", "sessions", "List the sessions whose stacks are up."),
+    Entry("stats", "stats", "Per scenario: sessions, wins, best and median time to fix, hints, best score, "
+                            "last played; totals; and what to play next, and why (what `replaybook next` "
+                            "suggests)."),
     Entry("trust", "trust", "List every script the pack runs on this machine (with its size) and every "
                             "service it starts, then ask whether to trust the pack at this commit."),
     Entry("new-pack", "new_pack", "Start a scenario pack in DIR: a git repository with a Makefile, a "
