@@ -29,6 +29,8 @@ class Entry(NamedTuple):
 COMMANDS: tuple[Entry, ...] = (
     Entry("run", "run", "Bring SCENARIO up, break it, open the shell and HUD in tmux; debrief and "
                         "tear down at the end."),
+    Entry("next", "next_", "Play the scenario the campaign suggests now, exactly as `replaybook run "
+                           "--next` does."),
     Entry("list", "list_", "List scenarios: ID, difficulty and title; `--json` for scripts."),
     Entry("add", "add", "Clone SOURCE as a pack (a second add updates it) and show its scenarios."),
     Entry("remove", "remove", "Remove PACK: its clone and its record."),
@@ -55,6 +57,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("replay", "replay", "Play SESSION's transcript (one window of it); Ctrl-C stops, space pauses "
                               "(asciinema play)."),
     Entry("sessions", "sessions", "List the sessions whose stacks are up."),
+    Entry("export", "export", "Write the ledger's sessions on stdout in the order played: JSON Lines, or "
+                              "CSV with a header."),
     Entry("trust", "trust", "List every script the pack runs on this machine (with its size) and every "
                             "service it starts, then ask whether to trust the pack at this commit."),
     Entry("new-pack", "new_pack", "Start a scenario pack in DIR: a git repository with a Makefile, a "
