@@ -110,10 +110,10 @@ def jsonl_lines(entries: Iterable[LedgerEntry]) -> Iterator[str]:
 
 
 def csv_lines(entries: Iterable[LedgerEntry]) -> Iterator[str]:
-    """A header of CSV_FIELDS, then a row per entry (RFC 4180: quoted where needed, lines
-    ending in CRLF)."""
+    """A header of CSV_FIELDS, then a row per entry: quoted where needed (RFC 4180), each ending
+    in a newline, as Unix tools read lines (every spreadsheet reads them too)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\n")
 
     def row(cells: Sequence[str]) -> str:
         buffer.seek(0)

@@ -103,19 +103,19 @@ def test_since_a_date_is_its_start_in_utc() -> None:
 
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "03/12/2026", "", "2026-12-03T25:00"])
 def test_a_bad_since_names_the_option(text: str) -> None:
-    with pytest.raises(InvalidInput, match="^--since: ") as raised:
+    with pytest.raises(InvalidInput, match=r"^--since: ") as raised:
         parse_since(text)
     assert raised.value.exit_code == 3
 
 
 def test_outcome_and_format_are_checked_naming_the_option() -> None:
     assert check_outcome("abandoned") == "abandoned"
-    with pytest.raises(InvalidInput, match="^--outcome: 'won'"):
+    with pytest.raises(InvalidInput, match=r"^--outcome: 'won'"):
         check_outcome("won")
     assert check_format("csv") == "csv"
-    with pytest.raises(InvalidInput, match="^--format: 'xml'"):
+    with pytest.raises(InvalidInput, match=r"^--format: 'xml'"):
         check_format("xml")
-    with pytest.raises(InvalidInput, match="^--format: "):
+    with pytest.raises(InvalidInput, match=r"^--format: "):
         list(lines([], "JSONL"))
 
 
@@ -155,7 +155,7 @@ def test_csv_has_the_documented_header_then_a_row_per_entry() -> None:
 
 
 def test_csv_of_nothing_is_its_header() -> None:
-    assert list(lines([], "csv")) == [",".join(CSV_FIELDS) + "\r\n"]
+    assert list(lines([], "csv")) == [",".join(CSV_FIELDS) + "\n"]
 
 
 def test_csv_leaves_missing_and_odd_values_empty_or_plain() -> None:
