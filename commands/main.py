@@ -29,6 +29,8 @@ class Entry(NamedTuple):
 COMMANDS: tuple[Entry, ...] = (
     Entry("run", "run", "Bring SCENARIO up, break it, open the shell and HUD in tmux; debrief and "
                         "tear down at the end."),
+    Entry("next", "next_", "Play the scenario the campaign suggests now, exactly as `replaybook run "
+                           "--next` does."),
     Entry("list", "list_", "List scenarios: ID, difficulty and title; `--json` for scripts."),
     Entry("add", "add", "Clone SOURCE as a pack (a second add updates it) and show its scenarios."),
     Entry("remove", "remove", "Remove PACK: its clone and its record."),
@@ -58,6 +60,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("stats", "stats", "Per scenario: sessions, wins, best and median time to fix, hints, best score, "
                             "last played; totals; and what to play next, and why (what `replaybook next` "
                             "suggests)."),
+    Entry("export", "export", "Write the ledger's sessions on stdout in the order played: JSON Lines, or "
+                              "CSV with a header."),
     Entry("trust", "trust", "List every script the pack runs on this machine (with its size) and every "
                             "service it starts, then ask whether to trust the pack at this commit."),
     Entry("new-pack", "new_pack", "Start a scenario pack in DIR: a git repository with a Makefile, a "

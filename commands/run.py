@@ -2,46 +2,77 @@
 
 The flow is the library's (libreplay/play/flow.py), composing the single executables as
 subprocesses as a trainee could by hand (docs/terminal.md); this adapter checks the terminal,
-asks about tmux and the pack's trust, and shows the debrief.
+asks about tmux and the pack's trust, shows the debrief, and after a miss offers to play again
+(libreplay/play/offer.py decides what to offer; the key is read here). `replaybook next`
+(commands/next_.py) plays through :func:`play` too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import select
 import shutil
+import signal
 import sys
+import termios
+import tty
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from libreplay.core.errors import EnvironmentProblem, Interrupted
+from libreplay.core.errors import EnvironmentProblem, Interrupted, ReplayError
 from libreplay.core.text import inert
 from replaybook.commands.common import PlayerOption, confirm, emit, handles_errors, make_app, say, silence
 from replaybook.commands.trust import YesOption, admit
 
 if TYPE_CHECKING:
     from libreplay.play.choice import Choice
+    from libreplay.play.flow import PlayOptions, PlayResult
+    from libreplay.play.offer import Answer, Offer
+    from libreplay.progress.campaign import Suggestion
 
 app = make_app("Play a scenario: break it, fix it in a real shell against the SLA, get a debrief.")
+
+# The options every play shares (`replaybook next` takes them too).
+SlaOption = Annotated[int | None, typer.Option(help="SLA in minutes (default: the scenario's).")]
+KeepOption = Annotated[bool, typer.Option("--keep", help="Leave the stack up afterwards.")]
+NoSplitOption = Annotated[
+    bool, typer.Option("--no-split", help="No tmux: the shell in this terminal, the HUD elsewhere.")
+]
+KEYS_READ_AT_ONCE = 64  # an arrow key or a paste arrives whole; only its first character counts
 
 
 @app.command()
 @handles_errors
 def run(  # noqa: PLR0917 - one parameter per option
     scenario: Annotated[str | None, typer.Argument(help="Scenario id, pack/id or directory.")] = None,
-    sla: Annotated[int | None, typer.Option(help="SLA in minutes (default: the scenario's).")] = None,
+    sla: SlaOption = None,
     fault: Annotated[str | None, typer.Option(help="The fault to inject (default: drawn at random).")] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the stack up afterwards.")] = False,
-    no_split: Annotated[
-        bool, typer.Option("--no-split", help="No tmux: the shell in this terminal, the HUD elsewhere.")
-    ] = False,
+    keep: KeepOption = False,
+    no_split: NoSplitOption = False,
     random_: Annotated[bool, typer.Option("--random", help="Play a scenario drawn at random.")] = False,
     tag: Annotated[str | None, typer.Option(help="With --random: only scenarios with this tag.")] = None,
+    next_: Annotated[bool, typer.Option("--next", help="Play the scenario the campaign suggests "
+                                                       "(replaybook next --show names it).")] = False,
     yes: YesOption = False,
     player: PlayerOption = None,
 ) -> None:
     """Bring SCENARIO up, break it, open the shell and HUD in tmux; debrief and tear down at the end."""
-    from libreplay.play.flow import Play, PlayOptions
-    from libreplay.play.steps import CommandSteps
+    _check_choice(scenario, random_=random_, tag=tag, next_=next_, fault=fault)
+    play(lambda: _choose(scenario, random_, tag, next_=next_),
+         sla=sla, fault=fault, keep=keep, no_split=no_split, yes=yes, player=player)
+
+
+def play(
+    choose: Callable[[], Choice], *, sla: int | None, fault: str | None, keep: bool, no_split: bool,
+    yes: bool, player: str | None,
+) -> None:
+    """Play what ``choose`` picks, offer again after each miss, and exit with the last play's
+    status: `replaybook run` and `replaybook next` alike."""
+    from libreplay.play.flow import PlayOptions
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise EnvironmentProblem(
@@ -52,7 +83,7 @@ def run(  # noqa: PLR0917 - one parameter per option
         from libreplay.session.ledger import check_player
 
         check_player(player)  # before anything is built
-    chosen = _choose(scenario, random_, tag)
+    chosen = choose()
     admit(chosen.scenario, yes=yes)  # asked here, once: replay-up then finds the pack trusted
     if not no_split and shutil.which("tmux") is None:
         from libreplay.play.workspace import install_hint
@@ -63,29 +94,152 @@ def run(  # noqa: PLR0917 - one parameter per option
         no_split = True
     options = PlayOptions(chosen.name, sla=sla, fault=fault, keep=keep, split=not no_split,
                           title=chosen.scenario.title, player=player)
-    result = Play(options, CommandSteps(), on_say=say, on_news=_news).run()
-    if result.terminal_gone:
-        silence()  # the terminal is closed: writing to it would only fail
-    for line in result.debrief:
-        emit(line)
+    result = _play_until_quit(options, yes=yes)
     if result.signum:
         raise Interrupted(result.signum)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
 
-def _choose(scenario: str | None, random_: bool, tag: str | None) -> Choice:
-    from libreplay.play import choice
-
+def _check_choice(scenario: str | None, *, random_: bool, tag: str | None, next_: bool,
+                  fault: str | None) -> None:
+    """What to play is named one way only; checked before the terminal, so a typo in the
+    command line is told as such."""
+    if next_ and (scenario or random_):
+        raise typer.BadParameter("--next plays the campaign's suggestion: name no SCENARIO and "
+                                 "leave out --random")
+    if next_ and (tag or fault):
+        raise typer.BadParameter("--next plays the campaign's suggestion as it is: "
+                                 "--tag and --fault go with --random or a SCENARIO")
     if scenario and random_:
         raise typer.BadParameter("name a SCENARIO or use --random, not both")
+    if not (scenario or random_ or next_):
+        raise typer.BadParameter("name a SCENARIO (replay-list shows them), or use --random or --next")
+
+
+def _choose(scenario: str | None, random_: bool, tag: str | None, *, next_: bool = False) -> Choice:
+    from libreplay.play import choice
+
+    _check_choice(scenario, random_=random_, tag=tag, next_=next_, fault=None)
     if scenario:
         return choice.named(scenario)  # a typo fails here, before anything is built
-    if not random_:
-        raise typer.BadParameter("name a SCENARIO (replay-list shows them) or use --random")
+    if next_:
+        return suggested_choice()
     chosen = choice.drawn(tag)
     say(f"Drawn at random: {chosen.scenario.title}")  # blind play: never the id (docs/terminal.md)
     return chosen
+
+
+def suggested_choice(suggestion: Suggestion | None = None) -> Choice:
+    """The campaign's suggestion, announced by its title and the campaign's reason (blind play)."""
+    from libreplay.play import choice
+
+    chosen = choice.suggested(suggestion)
+    say(f"Next: {chosen.scenario.title} ({chosen.reason})" if chosen.reason
+        else f"Next: {chosen.scenario.title}")
+    return chosen
+
+
+# -- playing, and the offer after a miss ------------------------------------------------------------
+
+
+def _play_until_quit(options: PlayOptions, *, yes: bool) -> PlayResult:
+    """Play ``options``; after each miss, offer to retry it, to play the next suggestion, or to
+    quit (docs/progress.md). The last play's result."""
+    from libreplay.play.offer import Answer, offer_after
+
+    while True:
+        result = _play_once(options)
+        offer = offer_after(result, options, _suggestion_or_none)
+        if offer is None:
+            return result
+        answer = _ask(offer)
+        if answer is Answer.RETRY:
+            options = offer.retry
+        elif answer is Answer.NEXT and offer.next is not None:
+            chosen = suggested_choice(offer.next)
+            admit(chosen.scenario, yes=yes)
+            options = dataclasses.replace(options, scenario=chosen.name, fault=None,
+                                          title=chosen.scenario.title)
+        else:
+            return result
+
+
+def _play_once(options: PlayOptions) -> PlayResult:
+    from libreplay.play.flow import Play
+    from libreplay.play.steps import CommandSteps
+
+    result = Play(options, CommandSteps(), on_say=say, on_news=_news).run()
+    if result.terminal_gone:
+        silence()  # the terminal is closed: writing to it would only fail
+    for line in result.debrief:
+        emit(line)
+    return result
+
+
+def _suggestion_or_none() -> Suggestion | None:
+    """The campaign's suggestion for the offer's ``n``; none when it cannot be had (then the
+    offer leaves ``n`` out rather than failing the run over it)."""
+    from libreplay.play import choice
+
+    try:
+        return choice.suggestion()
+    except ReplayError:
+        return None
+
+
+def _ask(offer: Offer) -> Answer:
+    """The offer on the terminal, answered by one key (see Offer.answer for what each means)."""
+    from libreplay.play.offer import ANSWER_SECONDS, Answer
+
+    _talk(f"\n{inert(offer.prompt, keep_newlines=False)} ")
+    try:
+        key = read_key(ANSWER_SECONDS)
+    except Interrupted as stop:  # a stop signal while asking: quit, as a stop always means
+        if stop.signum == signal.SIGHUP:
+            silence()
+        _talk("\n")
+        return Answer.QUIT
+    answer = offer.answer(key)
+    _talk("(no answer: quitting)\n" if key is None else f"{answer.value}\n")
+    return answer
+
+
+def read_key(timeout: float) -> str | None:
+    """One key from the terminal on stdin, without Enter (raw mode, restored on every path);
+    None when stdin is not a terminal, has ended, or no key came within ``timeout`` seconds.
+    Keys typed before the question (during the teardown) are discarded, not taken as answers.
+    SIGTERM and SIGHUP (and a SIGINT sent from elsewhere) raise Interrupted."""
+    from libreplay.core.signals import signals_raise
+
+    try:
+        descriptor = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        return None
+    if not os.isatty(descriptor):
+        return None
+    saved = termios.tcgetattr(descriptor)
+    try:
+        with signals_raise():
+            tty.setraw(descriptor, termios.TCSAFLUSH)  # FLUSH: what was typed before goes
+            ready, _, _ = select.select([descriptor], [], [], timeout)
+            if not ready:
+                return None
+            try:
+                keys = os.read(descriptor, KEYS_READ_AT_ONCE)
+            except OSError:  # the terminal went away
+                return None
+            return keys.decode(errors="replace") or None
+    finally:
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
+
+
+def _talk(text: str) -> None:
+    """Part of a line on stderr (the question waits on its line for the key)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def _news(text: str) -> None:

@@ -1,4 +1,5 @@
-"""Which scenario ``replaybook run`` plays: one the trainee named, or one drawn at random.
+"""Which scenario ``replaybook run`` plays: one the trainee named, one drawn at random, or the
+campaign's suggestion (``run --next``, ``replaybook next``).
 
 Either way the scenario is looked up once, here, before anything is built: a typo fails at
 once, and the same :class:`~libreplay.scenario.model.Scenario` is what the pack's trust is
@@ -9,17 +10,22 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from libreplay.core.errors import NotFound
 from libreplay.packs import catalog
 from libreplay.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    from libreplay.progress.campaign import Suggestion
 
 
 @dataclass(frozen=True)
 class Choice:
     name: str  # what replay-up is given: the name as typed, or the drawn scenario's pack/id
     scenario: Scenario
-    drawn: bool = False
+    drawn: bool = False  # not named by the trainee (drawn or suggested): announced by title only
+    reason: str = ""  # a suggestion's: why this one now
 
 
 def named(name: str) -> Choice:
@@ -34,3 +40,20 @@ def drawn(tag: str | None = None, *, rng: random.Random | None = None) -> Choice
         raise NotFound(f"no scenario has the tag {tag!r}" if tag else "no scenario is installed")
     chosen = (rng or random).choice(found)
     return Choice(chosen.ref, chosen, drawn=True)
+
+
+def suggestion() -> Suggestion:
+    """The campaign's suggestion for this machine's ledger; NotFound when no scenario is installed."""
+    from libreplay.progress.campaign import suggest_next
+
+    found = suggest_next()
+    if found is None:
+        raise NotFound("no scenario is installed, so there is none to suggest",
+                       hint="replay-add SOURCE adds a pack of scenarios")
+    return found
+
+
+def suggested(chosen: Suggestion | None = None) -> Choice:
+    """The scenario the campaign suggests (``chosen``, or asked now), looked up like a named one."""
+    chosen = chosen or suggestion()
+    return Choice(chosen.ref, catalog.resolve_scenario(chosen.ref), drawn=True, reason=chosen.reason)

@@ -98,6 +98,7 @@ def test_sla_breach_turns_red_and_counts_as_a_timeout(trainee: Trainee) -> None:
     trainee.wait_for("STATUS: SLA BREACHED", timeout=60)
     trainee.wait_for("SLA: BREACHED", timeout=10)
     trainee.type("exit")
+    trainee.quit_the_offer()
     assert trainee.exit_status(timeout=120) == 1
     assert "Outcome:   SLA BREACHED" in trainee.screen()
     assert trainee.session_id is not None
@@ -124,6 +125,7 @@ def test_a_signal_to_run_abandons_and_tears_down(trainee: Trainee, signum: int, 
 def test_detaching_from_tmux_abandons_and_tears_down(trainee: Trainee) -> None:
     start_and_wait_until_active(trainee)
     trainee.tmux("send-keys", "C-b", "d")
+    trainee.quit_the_offer()
     assert trainee.exit_status(timeout=180) == 1
     assert "Outcome:   ABANDONED" in trainee.screen()
     assert trainee.session_id is not None
@@ -134,6 +136,7 @@ def test_detaching_from_tmux_abandons_and_tears_down(trainee: Trainee) -> None:
 def test_leaving_the_shell_abandons_and_tears_down(trainee: Trainee) -> None:
     start_and_wait_until_active(trainee)
     trainee.type("exit")
+    trainee.quit_the_offer()
     assert trainee.exit_status(timeout=180) == 1
     assert "Outcome:   ABANDONED" in trainee.screen()
     assert trainee.session_id is not None

@@ -24,6 +24,7 @@ from libreplay.play.workspace import socket_path
 BIN = Path(sys.executable).parent
 SCENARIO = "001-nginx-502"
 COLUMNS, ROWS = 160, 45
+OFFER_QUIT = "[q] quit"  # the end of the offer after a miss (libreplay/play/offer.py)
 
 
 class Trainee:
@@ -67,15 +68,25 @@ class Trainee:
         self.tmux("send-keys", "-l", text)
         self.tmux("send-keys", "Enter")
 
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+    def press(self, key: str) -> None:
+        """One key, no Enter (the offer after a miss reads a single key)."""
+        self.tmux("send-keys", "-l", key)
+
+    def wait_for(self, text: str, timeout: float = 60.0, *, times: int = 1) -> str:
+        """The screen once ``text`` shows on it (``times`` times: the scrollback keeps earlier ones)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if screen.count(text) >= times:
                 return screen
             time.sleep(0.5)
         raise AssertionError(f"{text!r} did not appear within {timeout:.0f} s; the screen:\n{screen}")
+
+    def quit_the_offer(self, *, times: int = 1) -> None:
+        """After a miss run offers to play again: answer q (without it, run waits 60 s)."""
+        self.wait_for(OFFER_QUIT, timeout=180, times=times)
+        self.press("q")
 
     def exit_status(self, timeout: float = 120.0) -> int:
         screen = self.wait_for("RUN-EXIT=", timeout)
