@@ -47,8 +47,10 @@ OUTCOME_COLOURS = {OUTCOME_SUCCESS: "#3f9e6b", OUTCOME_TIMEOUT: "#e3a13b", OUTCO
 OUTCOMES = (OUTCOME_SUCCESS, OUTCOME_TIMEOUT, OUTCOME_ABANDONED)
 NO_PLAYER = "(no player)"  # lines written before the ledger had a player field
 INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
-WIDTH_INCHES = 7.2
+WIDTH_INCHES = 7.2  # a chart in one of the page's two columns
+WIDE_INCHES = 14.4  # one across both (the score; the outcomes, a row per scenario), text the same size
 SCENARIO_LABEL_LENGTH = 36
+DENSE_POINTS = 120  # past this many sessions on a chart, no lines between them (see _points)
 
 _CHART_STYLE: dict[str, Any] = {
     "svg.fonttype": "none",
@@ -95,6 +97,7 @@ class Chart:
     title: str
     svg: str | None  # None: nothing to draw (``note`` says why)
     note: str = ""
+    wide: bool = False  # drawn to span the page's two columns
 
 
 def player_series(entries: Sequence[LedgerEntry]) -> dict[str | None, Series]:
@@ -117,25 +120,26 @@ def draw_charts(entries: Sequence[LedgerEntry], stats: Stats,
     note = f"{untimed} session(s) without a time are not on this chart." if untimed else ""
     wins = [entry for entry in timed if entry.won and entry.elapsed_seconds is not None]
     return [
-        _chart("score", "Score over time", timed, note, lambda ax: _score(ax, timed, series)),
+        _chart("score", "Score over time", timed, note, lambda ax: _score(ax, timed, series),
+               width=WIDE_INCHES),
         _chart("fix-time", "Time to fix over time (successes)", wins, "" if wins else "No fix yet.",
                lambda ax: _fix_time(ax, wins, series)),
-        _chart("outcomes", "Outcome by scenario", stats.scenarios, "", lambda ax: _outcomes(ax, stats),
-               height=_outcome_height(len(stats.scenarios))),
         _chart("hints", "Hints per session", timed, note, lambda ax: _hints(ax, timed, series)),
+        _chart("outcomes", "Outcome by scenario", stats.scenarios, "", lambda ax: _outcomes(ax, stats),
+               width=WIDE_INCHES, height=_outcome_height(len(stats.scenarios))),
     ]
 
 
 def _chart(name: str, title: str, data: Sequence[object], note: str, draw: Any, *,
-           height: float = 2.6) -> Chart:
+           width: float = WIDTH_INCHES, height: float = 2.6) -> Chart:
     if not data:
         return Chart(name, title, None, note or "Nothing to draw yet.")
     with _style(name):
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(WIDTH_INCHES, height), layout="constrained")
+        figure = Figure(figsize=(width, height), layout="constrained")
         draw(figure.add_subplot())
-        return Chart(name, title, _svg(figure, name), note)
+        return Chart(name, title, _svg(figure, name), note, wide=width > WIDTH_INCHES)
 
 
 @contextmanager
@@ -191,11 +195,30 @@ def _moments(entries: Sequence[LedgerEntry]) -> Any:
     return date2num(moments)  # type: ignore[no-untyped-call]
 
 
+def _points(ax: Axes, x: Any, y: Sequence[float], line: Series, gid: str, *, dense: bool,
+            joined: bool = True) -> None:
+    """A player's sessions as markers (one ``<use>`` each, in the group ``gid``), joined by a faint
+    line while there are few; a dense chart (a team's year) gets small, translucent markers alone,
+    where lines would only be noise."""
+    from matplotlib.colors import to_rgba
+
+    if dense:
+        ax.plot(x, y, linestyle="none", marker="o", markersize=3, markeredgewidth=0,
+                color=to_rgba(line.colour, 0.55), gid=gid)
+    else:
+        ax.plot(x, y, linestyle="-" if joined else "none", color=to_rgba(line.colour, 0.45), marker="o",
+                markerfacecolor=line.colour, markeredgecolor="white", markeredgewidth=0.7, gid=gid)
+
+
+def _dense(entries: Sequence[object]) -> bool:
+    return len(entries) > DENSE_POINTS
+
+
 def _score(ax: Axes, entries: Sequence[LedgerEntry], series: dict[str | None, Series]) -> None:
     for player, played in _by_player(entries).items():
         line = series[player]
-        ax.plot(_moments(played), [entry.score for entry in played], color=line.colour, marker="o",
-                markeredgecolor="white", markeredgewidth=0.6, gid=f"score-{line.key}")
+        _points(ax, _moments(played), [entry.score for entry in played], line, f"score-{line.key}",
+                dense=_dense(entries))
     ax.set_ylim(bottom=-20, top=max(1000, *(entry.score for entry in entries)) * 1.04)
     ax.set_ylabel("points")
     _dates(ax)
@@ -205,8 +228,7 @@ def _fix_time(ax: Axes, wins: Sequence[LedgerEntry], series: dict[str | None, Se
     for player, played in _by_player(wins).items():
         line = series[player]
         minutes = [(entry.elapsed_seconds or 0.0) / 60 for entry in played]
-        ax.plot(_moments(played), minutes, color=line.colour, marker="o", markeredgecolor="white",
-                markeredgewidth=0.6, gid=f"fix-time-{line.key}")
+        _points(ax, _moments(played), minutes, line, f"fix-time-{line.key}", dense=_dense(wins))
     ax.set_ylim(bottom=0)
     ax.set_ylabel("minutes to the fix")
     _dates(ax)
@@ -218,9 +240,9 @@ def _hints(ax: Axes, entries: Sequence[LedgerEntry], series: dict[str | None, Se
     for player, played in _by_player(entries).items():
         line = series[player]
         moments, hints = _moments(played), [entry.hints_used for entry in played]
-        ax.vlines(moments, 0, hints, colors=line.colour, linewidth=1.2, alpha=0.45)
-        ax.plot(moments, hints, linestyle="none", color=line.colour, marker="o", markeredgecolor="white",
-                markeredgewidth=0.6, gid=f"hints-{line.key}")
+        if not _dense(entries):  # a stem from 0 to each session's count
+            ax.vlines(moments, 0, hints, colors=line.colour, linewidth=1.2, alpha=0.4)
+        _points(ax, moments, hints, line, f"hints-{line.key}", dense=_dense(entries), joined=False)
     ax.set_ylim(bottom=-0.2, top=max(3, *(entry.hints_used for entry in entries)) + 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("hints taken")

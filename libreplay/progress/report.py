@@ -192,7 +192,8 @@ def _charts(charts: list[Chart], series: dict[str | None, Series]) -> str:
         keys = outcome_legend if chart.name == "outcomes" else legend
         body = chart.svg or ""
         note = f'<p class="note">{html.escape(chart.note)}</p>' if chart.note else ""
-        cards.append(f'<figure class="card" id="{chart.name}"><figcaption><h2>{chart.title}</h2>'
+        wide = " wide" if chart.wide else ""
+        cards.append(f'<figure class="card{wide}" id="{chart.name}"><figcaption><h2>{chart.title}</h2>'
                      f'<ul class="legend">{keys}</ul></figcaption>{body}{note}</figure>')
     return f'<section class="charts" aria-label="charts">{"".join(cards)}</section>'
 
@@ -317,6 +318,7 @@ box-shadow:0 1px 2px rgba(31,41,51,.05)}
 .tile .sub{color:var(--muted);font-size:12px;overflow-wrap:anywhere}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:14px}
 figure.card{margin:0;padding:14px 16px 8px}
+figure.wide{grid-column:1/-1}
 figcaption{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:space-between;gap:8px}
 figcaption h2{margin:0}
 svg.chart{display:block;width:100%;height:auto;margin-top:6px}

@@ -298,3 +298,22 @@ def test_a_directory_no_file_can_be_made_in_is_named() -> None:
     """sysfs makes no regular file, whoever asks (root included): the write fails, named."""
     with pytest.raises(InvalidInput, match=r"/sys/replaybook-report\.html: cannot be written"):
         write_report(Path("/sys/replaybook-report.html"), "x")
+
+
+def test_a_dense_ledger_still_draws_every_session(tmp_path: Path) -> None:
+    """Past DENSE_POINTS sessions the charts drop their joining lines and stems, not their points."""
+    from libreplay.progress.charts import DENSE_POINTS
+
+    sessions = DENSE_POINTS + 30
+    ledger = write_ledger(tmp_path / "big.jsonl", [
+        line(f"{n:08x}", f"s{n % 4}", player=("ann", "ben")[n % 2], day=1 + n % 28, hints=n % 4,
+             outcome=("success", "timeout")[n % 3 == 0]) for n in range(sessions)])
+    entries = read_ledgers([ledger]).entries
+    tree = Tree(report_page(entries))
+    for player in ("ann", "ben"):
+        played = [entry for entry in entries if entry.player == player]
+        assert markers(tree, f"score-{player}") == markers(tree, f"hints-{player}") == len(played)
+        assert markers(tree, f"fix-time-{player}") == sum(entry.won for entry in played)
+    assert tree.root.by_id("chart-hints").find("path")  # the axes and markers, ...
+    assert not [e for e in tree.root.by_id("chart-hints").walk() if e.attrs.get("id", "").startswith(
+        "hints-LineCollection")]  # ... no stems
