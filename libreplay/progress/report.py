@@ -136,6 +136,11 @@ def _text(value: object) -> str:
     return html.escape(inert(str(value), keep_newlines=False), quote=True)
 
 
+def _ref(ref: str) -> str:
+    """A scenario's name on one line, a very long one cut short on screen (in full on hover)."""
+    return f'<span class="clip" title="{_text(ref)}">{_text(ref)}</span>'
+
+
 def _player(name: str | None) -> str:
     return _text(name) if name else f'<span class="muted">{html.escape(NO_PLAYER)}</span>'
 
@@ -199,10 +204,11 @@ def _charts(charts: list[Chart], series: dict[str | None, Series]) -> str:
 
 
 def _scenario_table(scenarios: list[ScenarioStats]) -> str:
-    head = _row("th", ["Scenario", "Sessions", "Fixed", "Timeouts", "Abandoned", "Success", "Best time",
-                       "Median time", "Hints / session", "Best score", "Last played", "Last outcome"])
+    head = _column_heads(["Scenario", "Sessions", "Fixed", "Timeouts", "Abandoned", "Success", "Best time",
+                          "Median time", "Hints / session", "Best score", "Last played", "Last outcome"],
+                         numeric=range(1, 11))
     rows = [
-        f'<tr data-scenario="{_text(s.ref)}"><td class="ref">{_text(s.ref)}</td>'
+        f'<tr data-scenario="{_text(s.ref)}"><td class="ref">{_ref(s.ref)}</td>'
         + "".join(f'<td class="num">{cell}</td>' for cell in (
             s.attempts, s.successes, s.timeouts, s.abandoned, _percent(s.success_rate),
             _duration(s.best_seconds), _duration(s.median_seconds), f"{s.mean_hints:.1f}",
@@ -217,7 +223,7 @@ def _scenario_table(scenarios: list[ScenarioStats]) -> str:
 def _leaderboards(boards: dict[str, list[Standing]]) -> str:
     cards = []
     for ref, standings in boards.items():
-        head = _row("th", ["#", "Player", "Best score", "Time", "Fixed"])
+        head = _column_heads(["#", "Player", "Best score", "Time", "Fixed"], numeric=range(2, 5))
         rows = "".join(
             f'<tr><td class="num rank">{place}</td><td>{_player(s.player)}</td>'
             f'<td class="num">{s.best_score or "—"}</td><td class="num">{_duration(s.best_seconds)}</td>'
@@ -230,8 +236,8 @@ def _leaderboards(boards: dict[str, list[Standing]]) -> str:
 
 
 def _sessions_table(entries: Sequence[LedgerEntry]) -> str:
-    head = _row("th", ["Played (UTC)", "Player", "Scenario", "Fault", "Outcome", "Time", "Hints", "Score",
-                       "Replay its transcript"])
+    head = _column_heads(["Played (UTC)", "Player", "Scenario", "Fault", "Outcome", "Time", "Hints", "Score",
+                          "Replay its transcript"], numeric=range(5, 8))
     rows = [_session_row(entry) for entry in reversed(entries)]  # the newest first
     return _section("sessions", "Every session", f'<table id="session-table"><thead>{head}</thead>'
                                                  f'<tbody>{"".join(rows)}</tbody></table>',
@@ -246,7 +252,7 @@ def _session_row(entry: LedgerEntry) -> str:
     else:
         replay = '<span class="muted">—</span>'
     return (f"<tr><td>{_moment(entry.played_at)}</td><td>{_player(entry.player)}</td>"
-            f'<td class="ref">{_text(entry.ref)}</td><td>{_text(entry.fault) if entry.fault else "—"}</td>'
+            f'<td class="ref">{_ref(entry.ref)}</td><td>{_text(entry.fault) if entry.fault else "—"}</td>'
             f"<td>{_outcome(entry.outcome)}</td><td class=\"num\">{_duration(entry.elapsed_seconds)}</td>"
             f'<td class="num">{hints}</td><td class="num">{entry.score}</td><td>{replay}</td></tr>')
 
@@ -263,8 +269,11 @@ def _section(name: str, title: str, body: str, lead: str = "") -> str:
     return f'<section id="{name}-section"><h2>{title}</h2>{intro}{body}</section>'
 
 
-def _row(cell: str, values: Iterable[str]) -> str:
-    return "<tr>" + "".join(f"<{cell}>{value}</{cell}>" for value in values) + "</tr>"
+def _column_heads(labels: Iterable[str], *, numeric: range) -> str:
+    """The header row; the heads of numeric columns align right, over their figures."""
+    cells = "".join(f'<th class="num">{label}</th>' if index in numeric else f"<th>{label}</th>"
+                    for index, label in enumerate(labels))
+    return f"<tr>{cells}</tr>"
 
 
 def _outcome(outcome: str) -> str:
@@ -336,7 +345,10 @@ th,td{padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 tbody tr:last-child td{border-bottom:0}
 tbody tr:hover{background:#f5f8fc}
 td.num{text-align:right;white-space:nowrap}
-td.ref{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12.5px;overflow-wrap:anywhere}
+th.num{text-align:right}
+td.ref{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12.5px}
+.clip{display:inline-block;max-width:26em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;
+vertical-align:top}
 code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;background:#f0f4f8;
 padding:2px 6px;border-radius:4px;white-space:nowrap}
 .muted{color:var(--muted)}
