@@ -50,6 +50,7 @@ INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
 WIDTH_INCHES = 7.2  # a chart in one of the page's two columns
 WIDE_INCHES = 14.4  # one across both (the score; the outcomes, a row per scenario), text the same size
 SCENARIO_LABEL_LENGTH = 36
+FIRST_YEAR, LAST_YEAR = 1970, 9000  # the times a chart places (see _chartable)
 DENSE_POINTS = 120  # past this many sessions on a chart, no lines between them (see _points)
 
 _CHART_STYLE: dict[str, Any] = {
@@ -115,9 +116,9 @@ def player_series(entries: Sequence[LedgerEntry]) -> dict[str | None, Series]:
 def draw_charts(entries: Sequence[LedgerEntry], stats: Stats,
                 series: dict[str | None, Series]) -> list[Chart]:
     """The four charts of the report, each an ``<svg>`` element as text."""
-    timed = [entry for entry in entries if entry.played_at is not None]
+    timed = [entry for entry in entries if _chartable(entry.played_at)]
     untimed = len(entries) - len(timed)
-    note = f"{untimed} session(s) without a time are not on this chart." if untimed else ""
+    note = f"{untimed} session(s) without a usable time are not on this chart." if untimed else ""
     wins = [entry for entry in timed if entry.won and entry.elapsed_seconds is not None]
     return [
         _chart("score", "Score over time", timed, note, lambda ax: _score(ax, timed, series),
@@ -185,6 +186,12 @@ def _by_player(entries: Sequence[LedgerEntry]) -> dict[str | None, list[LedgerEn
     for entry in entries:
         grouped.setdefault(entry.player, []).append(entry)
     return grouped
+
+
+def _chartable(moment: datetime | None) -> bool:
+    """A time a date axis can show: matplotlib's dates run from year 1 to 9999, and an axis's
+    margins reach past its points, so a ledger's odd year 1 or 9999 stays in the tables only."""
+    return moment is not None and FIRST_YEAR <= moment.year <= LAST_YEAR
 
 
 def _moments(entries: Sequence[LedgerEntry]) -> Any:

@@ -253,7 +253,7 @@ def test_sessions_without_a_time_are_tabled_and_noted(tmp_path: Path) -> None:
     ledger = write_ledger(tmp_path / "l.jsonl", [line("cccc0002", "s", player="ann", day=2), untimed])
     tree = Tree(report_page(read_ledgers([ledger]).entries))
     assert markers(tree, "score-ann") == 1
-    assert "1 session(s) without a time are not on this chart." in tree.root.by_id("score").all_text()
+    assert "1 session(s) without a usable time are not on this chart." in tree.root.by_id("score").all_text()
     assert len(tree.root.by_id("session-table").find("tbody")[0].find("tr")) == 2
 
 
@@ -317,3 +317,20 @@ def test_a_dense_ledger_still_draws_every_session(tmp_path: Path) -> None:
     assert tree.root.by_id("chart-hints").find("path")  # the axes and markers, ...
     assert not [e for e in tree.root.by_id("chart-hints").walk() if e.attrs.get("id", "").startswith(
         "hints-LineCollection")]  # ... no stems
+
+
+def test_odd_values_and_look_alike_names_still_make_a_page(tmp_path: Path) -> None:
+    """Years a date axis cannot show, numbers far out of range, names that slug alike."""
+    odd = [line("dddd0001", "s", player="Bob", day=1, score=10**30, hints=10**9),
+           line("dddd0002", "s", player="bob", day=2, outcome="timeout"),
+           line("dddd0003", "t", player="b.o.b", day=3, elapsed=1e12),
+           line("dddd0004", "t", player="$$", day=4)]
+    odd[1]["started_at"] = "9999-12-31T23:59:59+14:00"
+    odd[3]["started_at"] = "0001-01-01T00:00:00"
+    entries = read_ledgers([write_ledger(tmp_path / "odd.jsonl", odd)]).entries
+    tree = Tree(report_page(entries))
+    keys = [li.attrs["data-series"] for li in tree.root.by_id("score").find("li")]
+    assert sorted(keys) == ["b-o-b", "bob", "bob-2", "player"]  # one each, none shared
+    assert markers(tree, "score-bob") == 1 and markers(tree, "score-b-o-b") == 1
+    assert "2 session(s) without a usable time are not on this chart." in tree.root.by_id("score").all_text()
+    assert len(tree.root.by_id("session-table").find("tbody")[0].find("tr")) == 4
