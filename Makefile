@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python benchmarks/list_catalogue.py
 	$(BIN)/python benchmarks/parallel_test.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/report_big_ledger.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

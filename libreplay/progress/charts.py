@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,7 +149,10 @@ def _style(name: str) -> Iterator[None]:
     import matplotlib
 
     style: Any = {**_CHART_STYLE, "svg.hashsalt": f"replaybook-report-{name}"}  # rcParams' keys are Literals
-    with matplotlib.rc_context(style):
+    with matplotlib.rc_context(style), warnings.catch_warnings():
+        # A name in a script DejaVu Sans lacks (CJK, emoji) is only measured with the wrong glyphs:
+        # the text stays text in the SVG and the browser draws it with a font that has them.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         yield
 
 

@@ -334,3 +334,11 @@ def test_odd_values_and_look_alike_names_still_make_a_page(tmp_path: Path) -> No
     assert markers(tree, "score-bob") == 1 and markers(tree, "score-b-o-b") == 1
     assert "2 session(s) without a usable time are not on this chart." in tree.root.by_id("score").all_text()
     assert len(tree.root.by_id("session-table").find("tbody")[0].find("tr")) == 4
+
+
+def test_names_in_any_script_are_drawn_as_text_without_warnings(tmp_path: Path,
+                                                                recwarn: pytest.WarningsRecorder) -> None:
+    ledger = write_ledger(tmp_path / "l.jsonl", [line("eeee0001", "障害-🔥", player="太郎", day=1)])
+    tree = Tree(report_page(read_ledgers([ledger]).entries))
+    assert "official/障害-🔥" in [t.all_text() for t in tree.root.by_id("chart-outcomes").find("text")]
+    assert [str(w.message) for w in recwarn] == []
