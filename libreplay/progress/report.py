@@ -100,9 +100,13 @@ def check_destination(path: Path) -> None:
     """Refuse at once a page that could not be written (before the charts are drawn): a missing
     directory is NotFound, a directory given as the file or one that cannot be written
     InvalidInput, each naming the path."""
-    if path.is_dir():
+    try:
+        is_directory, parent_is_directory = path.is_dir(), path.parent.is_dir()
+    except OSError as error:  # a name too long, a loop of links
+        raise _unwritable(path, error) from None
+    if is_directory:
         raise InvalidInput(f"--html: {path} is a directory", hint="name the page's file, e.g. report.html")
-    if not path.parent.is_dir():
+    if not parent_is_directory:
         raise NotFound(f"--html: {path}: directory {path.parent} does not exist",
                        hint=f"create it first (mkdir -p {path.parent}) or name a file elsewhere")
     if not os.access(path.parent, os.W_OK | os.X_OK):
@@ -118,16 +122,13 @@ def write_report(path: Path, page: str) -> None:
     check_destination(path)
     try:
         write_atomic(path, page.encode("utf-8"), create_parents=False, mode=REPORT_MODE)
-    except PermissionError:
-        raise _unwritable(path) from None
-    except OSError as error:
-        if error.errno in (errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
-            raise InvalidInput(f"--html: {path}: cannot be written ({error.strerror})") from None
-        raise
+    except OSError as error:  # a full disk is not one: store raised EnvironmentProblem for it
+        raise _unwritable(path, error) from None
 
 
-def _unwritable(path: Path) -> InvalidInput:
-    return InvalidInput(f"--html: {path}: cannot be written (permission denied in {path.parent})",
+def _unwritable(path: Path, error: OSError | None = None) -> InvalidInput:
+    reason = (error.strerror or str(error)) if error else os.strerror(errno.EACCES)
+    return InvalidInput(f"--html: {path}: cannot be written ({reason})",
                         hint="name a file in a directory you can write")
 
 
