@@ -296,11 +296,19 @@ def _duration(seconds: float | None) -> str:
 
 
 def _moment(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "—"
+    return _utc(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
 def _day(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return _utc(moment).strftime("%Y-%m-%d")
+
+
+def _utc(moment: datetime) -> datetime:
+    """In UTC; a time so near year 1 or 9999 that UTC falls outside them stays as written."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return moment
 
 
 STYLE = """

@@ -326,7 +326,7 @@ def test_odd_values_and_look_alike_names_still_make_a_page(tmp_path: Path) -> No
            line("dddd0003", "t", player="b.o.b", day=3, elapsed=1e12),
            line("dddd0004", "t", player="$$", day=4)]
     odd[1]["started_at"] = "9999-12-31T23:59:59+14:00"
-    odd[3]["started_at"] = "0001-01-01T00:00:00"
+    odd[3]["started_at"] = "0001-01-01T00:00:00+14:00"  # before year 1 in UTC
     entries = read_ledgers([write_ledger(tmp_path / "odd.jsonl", odd)]).entries
     tree = Tree(report_page(entries))
     keys = [li.attrs["data-series"] for li in tree.root.by_id("score").find("li")]
