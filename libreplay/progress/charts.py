@@ -141,7 +141,7 @@ def _chart(name: str, title: str, data: Sequence[object], note: str, draw: Any, 
 
         figure = Figure(figsize=(width, height), layout="constrained")
         draw(figure.add_subplot())
-        return Chart(name, title, _svg(figure, name), note, wide=width > WIDTH_INCHES)
+        return Chart(name, title, _svg(figure, name, title), note, wide=width > WIDTH_INCHES)
 
 
 @contextmanager
@@ -156,7 +156,7 @@ def _style(name: str) -> Iterator[None]:
         yield
 
 
-def _svg(figure: Figure, name: str) -> str:
+def _svg(figure: Figure, name: str, title: str) -> str:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
     FigureCanvasSVG(figure)  # attaches itself: no display, no pyplot, no global backend
@@ -167,7 +167,7 @@ def _svg(figure: Figure, name: str) -> str:
     # matplotlib's one style rule is written for a document of its own (``*``); the page states it
     # once for its charts only (report.STYLE).
     svg = svg.replace(_MATPLOTLIB_STYLE, "", 1)
-    svg = svg.replace("<svg ", f'<svg id="chart-{name}" class="chart" role="img" ', 1)
+    svg = svg.replace("<svg ", f'<svg id="chart-{name}" class="chart" role="img" aria-label="{title}" ', 1)
     return _own_ids(svg, name)
 
 
