@@ -70,6 +70,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("dev", "dev", "Bring SCENARIO up and break it; beside a shell in the stack, a console shows the "
                         "check (passing or failing, since when) and validates the directory at every "
                         "change."),
+    Entry("report", "report", "Write a self-contained HTML report of the ledger: charts, tables, every "
+                              "session."),
 )
 _BY_NAME = {entry.name: entry for entry in COMMANDS}
 

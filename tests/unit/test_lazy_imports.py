@@ -2,7 +2,7 @@
 
 Each command line runs its installed entry point in a fresh interpreter of this venv, which
 prints, when it exits, every module it has loaded; none of docker, git (gitpython),
-sh or watchfiles may be among them for help and for listing. An import check, not a timing:
+sh, watchfiles or matplotlib may be among them for help and for listing. An import check, not a timing:
 the timings are benchmarks/cli_startup.py's."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from replaybook.commands.main import COMMANDS
 
-HEAVY = frozenset({"docker", "git", "sh", "watchfiles"})
+HEAVY = frozenset({"docker", "git", "sh", "watchfiles", "matplotlib", "numpy"})
 MARKER = "LOADED-MODULES:"
 
 # Runs an entry point as its console script would, then reports sys.modules at exit (atexit
