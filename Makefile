@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python benchmarks/parallel_test.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/report_big_ledger.py
+	$(BIN)/python benchmarks/progress_commands.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
