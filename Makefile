@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SCENARIO ?= 001-nginx-502
 
-.PHONY: play test setup venv browser lint unit integration e2e bench clean
+.PHONY: play test setup test-setup venv lint unit integration e2e bench clean
 
 $(BIN)/replaybook: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,23 +34,12 @@ lint: venv
 	for d in commands hud; do ln -sfn ../../../$$d $(MYPY_TREE)/$$d; done
 	MYPYPATH=build/mypy $(BIN)/mypy -p libreplay -p replaybook.commands -p replaybook.hud
 
-# The report's browser test (tests/e2e/test_report_browser.py) opens the page in Debian's
-# chromium through Debian's chromium-driver, at these paths. Where either is missing it is
-# installed with apt-get (as root, else with sudo), the command printed first on stderr as the
-# doctor prints its fixes.
-CHROMIUM := /usr/bin/chromium
-CHROMEDRIVER := /usr/bin/chromedriver
-APT = $(SUDO)env DEBIAN_FRONTEND=noninteractive apt-get
-APT_BROWSER = $(APT) update && $(APT) install -y chromium chromium-driver
-SUDO = $(if $(filter 0,$(shell id -u)),,sudo )
+# The suite needs, besides what playing needs, Debian's chromium and chromium-driver (the
+# browser tests): `doctor --tests` checks them too, and --fix installs what is missing.
+test-setup: venv
+	$(BIN)/replaybook doctor --fix --tests
 
-browser:
-	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; else \
-	  echo '$$ $(APT_BROWSER)' >&2; \
-	  $(APT_BROWSER); \
-	fi
-
-test: setup lint browser
+test: test-setup lint
 	$(BIN)/pytest
 
 unit: venv

@@ -292,4 +292,6 @@ def read_ledgers(files: Sequence[Path] | None) -> Ledgers:
     for source, count in shown.items():
         if count > SKIPPED_LINES_SHOWN:
             say(f"warning: {source}: {count - SKIPPED_LINES_SHOWN} more lines skipped")
+    if ledgers.repeated:
+        say(f"note: {ledgers.repeated} session line(s) met again in the ledgers given were counted once")
     return ledgers

@@ -23,19 +23,23 @@ def doctor_(
         typer.Option("--fix", help="Run the fix commands for what is missing (each printed), re-check."),
     ] = False,
     json_: JsonOption = False,
+    tests: Annotated[
+        bool,
+        typer.Option("--tests", help="Also what replaybook's own test suite needs (chromium, chromedriver)."),
+    ] = False,
 ) -> None:
     """Check Docker, Compose v2, tmux, git, debootstrap, free disk and the base image; exit 1 if
     something required is missing. `--fix` runs each fix command (printed on stderr) and re-checks."""
     from libreplay.host import doctor
 
-    report = doctor.examine()
+    report = doctor.examine(tests=tests)
     if fix and report.fixes():
         say(_fixing_notice(report))
         for command, status in doctor.apply_fixes(report, say):
             if status != 0:
                 say(f"Fix failed (exit status {status}): {command}")
         say("Checking again ...")
-        report = doctor.examine()
+        report = doctor.examine(tests=tests)
     elif fix:
         say("Nothing to fix.")
     if json_:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -139,15 +139,17 @@ def _clock(seconds: float | None) -> str:
 
 
 def _day(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).date().isoformat() if moment else NO_FIGURE
+    return moment.date().isoformat() if moment else NO_FIGURE  # the ledger's times are read in UTC
 
 
 # -- totals and next ------------------------------------------------------------------------------
 
 
 def totals_lines(totals: Totals) -> list[str]:
+    from libreplay.core.text import duration
+
     lines = _fitted(f"Total: {totals.sessions} sessions, {totals.successes} won ({totals.success_rate:.0%}), "
-                    f"{_duration(totals.seconds_trained)} trained, score {totals.score}", indent="  ")
+                    f"{duration(totals.seconds_trained)} trained, score {totals.score}", indent="  ")
     if len(totals.players) > 1:
         lines += _fitted(f"Players: {', '.join(totals.players)}", indent="  ")
     return lines
@@ -170,12 +172,6 @@ def _fitted(text: str, *, indent: str) -> list[str]:
         if all(_width(line) <= WIDTH for line in lines):
             return lines
     return lines
-
-
-def _duration(seconds: float) -> str:
-    minutes = int(seconds) // 60
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 # -- --json -----------------------------------------------------------------------------------

@@ -120,6 +120,15 @@ def clock(seconds: int | float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def duration(seconds: int | float) -> str:
+    """A span for people to read, to the second under an hour (``7m 36s``), else to the minute
+    (``3h 00m``); progress's stats and report."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
 def wrap(text: str, width: int, first_indent: str = "", indent: str = "") -> list[str]:
     """Wrap each paragraph of ``text`` to ``width``; blank lines are kept, long words broken.
 

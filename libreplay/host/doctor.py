@@ -25,7 +25,12 @@ from libreplay.host import baseimage
 OK, MISSING, WARN = "ok", "missing", "warn"
 MIN_FREE_BYTES = 5 * 1024**3
 MIN_ENGINE = (20, 10)
-APT_PACKAGES = {"tmux": "tmux", "git": "git", "debootstrap": "debootstrap"}
+APT_PACKAGES = {"tmux": "tmux", "git": "git", "debootstrap": "debootstrap",
+                "chromium": "chromium", "chromedriver": "chromium-driver"}
+# What the test suite needs besides what playing needs (`doctor --tests`, which `make test` runs):
+# the report's and the browser pages' tests drive Debian's chromium through its chromedriver.
+TEST_TOOLS = (("chromium", "the test suite's headless browser"),
+              ("chromedriver", "drives chromium in the test suite"))
 COMPOSE_SCRIPT = "install-compose-v2.sh"
 PROBE_TIMEOUT_SECONDS = 30  # a version question
 # A fix may build the base image (debootstrap, then the import): longer than all of that, so
@@ -108,7 +113,10 @@ class Host:
     replaybook: str = field(default_factory=baseimage.replaybook_program)
 
 
-def examine(host: Host | None = None, *, base_image: str = baseimage.BASE_IMAGE) -> Report:
+def examine(
+    host: Host | None = None, *, base_image: str = baseimage.BASE_IMAGE, tests: bool = False,
+) -> Report:
+    """What this machine lacks to play scenarios (``tests``: and to run replaybook's test suite)."""
     host = host or Host()
     sudo = "" if host.is_root() else "sudo "
     findings: list[Finding] = []
@@ -120,9 +128,12 @@ def examine(host: Host | None = None, *, base_image: str = baseimage.BASE_IMAGE)
     needs_debootstrap = image.status == MISSING and host.which("debootstrap") is None
     if needs_debootstrap:
         apt_missing.append("debootstrap")
-    apt_fix = _apt_fix(apt_missing, sudo)
-    for name, purpose in (("tmux", "splits the terminal into shell and HUD"),
-                          ("git", "clones scenario packs")):
+    tools = [("tmux", "splits the terminal into shell and HUD"), ("git", "clones scenario packs")]
+    if tests:
+        tools += TEST_TOOLS
+        apt_missing += [name for name, _purpose in TEST_TOOLS if host.which(name) is None]
+    apt_fix = _apt_fix(apt_missing, sudo)  # one apt-get for every package missing
+    for name, purpose in tools:
         findings.append(_check_tool(host, name, purpose, apt_fix))
     findings.append(_check_debootstrap(host, image, apt_fix))
     findings.append(image)

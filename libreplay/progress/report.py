@@ -17,18 +17,18 @@ import html
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from libreplay.core.errors import InvalidInput, NotFound
 from libreplay.core.store import write_atomic
-from libreplay.core.text import inert
+from libreplay.core.text import duration, inert
 from libreplay.progress.charts import NO_PLAYER, OUTCOME_COLOURS, Chart, Series, draw_charts, player_series
 from libreplay.progress.stats import ScenarioStats, Stats, summarize
 from libreplay.session.ledger import LedgerEntry
 
 DEFAULT_TITLE = "Incident training report"
-CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 REPORT_MODE = 0o644  # a page to be read by others (a team's report), as a browser would save it
 
 
@@ -287,28 +287,15 @@ def _percent(share: float) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+    return "—" if seconds is None else duration(seconds)
 
 
 def _moment(moment: datetime | None) -> str:
-    return _utc(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
 def _day(moment: datetime) -> str:
-    return _utc(moment).strftime("%Y-%m-%d")
-
-
-def _utc(moment: datetime) -> datetime:
-    """In UTC; a time so near year 1 or 9999 that UTC falls outside them stays as written."""
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        return moment
+    return moment.strftime("%Y-%m-%d")
 
 
 STYLE = """

@@ -22,7 +22,7 @@ from typing import Any
 from libreplay.core import paths
 from libreplay.core.errors import InvalidInput, NotFound
 from libreplay.core.store import append_jsonl
-from libreplay.session.state import OUTCOME_SUCCESS, SessionState
+from libreplay.session.state import ERROR, OUTCOME_SUCCESS, SessionState
 
 FIX_POINTS = 400
 SPEED_POINTS = 600
@@ -61,7 +61,8 @@ def record(state: SessionState) -> dict[str, Any]:
         "relapses": state.relapses,
         "guards_tripped": list(state.guards_tripped),
         "transcript": state.transcript,
-        "player": state.player,
+        "player": state.player or default_player(),  # a session started before the field existed
+        "status": state.status,  # "error": the scenario failed, not the trainee (the campaign skips it)
     }
     append_jsonl(paths.ledger_path(), line)
     return line
@@ -137,6 +138,11 @@ class LedgerEntry:
     @property
     def won(self) -> bool:
         return self.outcome == OUTCOME_SUCCESS
+
+    @property
+    def errored(self) -> bool:
+        """The session ended because the scenario or replaybook failed (recorded as abandoned)."""
+        return self.line.get("status") == ERROR
 
     @property
     def pack(self) -> str:
@@ -276,12 +282,17 @@ def _lines(source: Path, data: bytes) -> Iterable[LedgerEntry | SkippedLine]:
         if not raw.strip():
             continue
         try:
-            line = json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             yield SkippedLine(source, number, "not UTF-8 text")
             continue
+        try:
+            line = json.loads(text)
         except json.JSONDecodeError as error:
-            yield SkippedLine(source, number, f"not JSON: {error.msg} at column {error.colno}")
+            yield SkippedLine(source, number, f"not JSON: {error.msg} (column {error.colno})")
+            continue
+        except (ValueError, RecursionError):  # a number of thousands of digits; nesting too deep
+            yield SkippedLine(source, number, "not JSON a reader can take (too long a number, or too deep)")
             continue
         reason = _unusable(line)
         if reason:
@@ -319,7 +330,10 @@ def _text(value: Any) -> str | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        return float(value) if math.isfinite(value) else None
+    except OverflowError:  # an integer beyond any float
+        return None
 
 
 def _moment(value: Any) -> datetime | None:
@@ -328,6 +342,8 @@ def _moment(value: Any) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        # In UTC once, here: a time at the calendar's edge with a zone (9999-12-31T23:59-01:00)
+        # has no UTC equivalent, and is as unusable as a time that does not parse.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

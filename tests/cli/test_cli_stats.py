@@ -77,7 +77,7 @@ def test_the_table_totals_and_next_fit_80_columns() -> None:
     assert nginx.split() == ["001-nginx-502", "4", "4", "02:42", "04:57", "1.5", "892", "2026-10-19"]
     never_won = next(line for line in lines if line.startswith("008-migration-lock "))
     assert never_won.split()[3:7] == ["-", "-", "2.0", "-"]
-    assert "Total: 23 sessions, 17 won (74%), 3 h 00 min trained, score 11742" in lines
+    assert "Total: 23 sessions, 17 won (74%), 3h 00m trained, score 11742" in lines
     assert "Players: alice, bob" in lines
 
 
@@ -175,6 +175,8 @@ def test_two_ledgers_merge_and_a_ledger_given_twice_counts_once(tmp_path: Path) 
     assert merged["totals"]["sessions"] == 23
     assert merged["totals"]["players"] == ["alice", "bob"]
     assert as_json("--ledger", ALICE, "--ledger", BOB, "--ledger", ALICE) == merged
+    again = stats_of("--ledger", ALICE, "--ledger", ALICE)
+    assert "note: 15 session line(s) met again in the ledgers given were counted once" in again.stderr
 
 
 def test_a_missing_ledger_or_a_bad_player_is_refused_with_its_exit_status(tmp_path: Path) -> None:

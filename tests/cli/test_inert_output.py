@@ -318,7 +318,7 @@ def test_doctor_relays_engine_and_compose_text_inertly(monkeypatch: pytest.Monke
         replaybook="/venv/bin/replaybook",
     )
     real_examine = doctor.examine
-    monkeypatch.setattr(doctor, "examine", lambda: real_examine(host))
+    monkeypatch.setattr(doctor, "examine", lambda **kw: real_examine(host, **kw))
     table = invoke(doctor_command.app)
     assert table.exit_code == 1
     assert_inert(table, shown_on="stdout")

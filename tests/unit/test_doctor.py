@@ -87,6 +87,19 @@ def test_missing_tmux_and_git_share_one_apt_command() -> None:
     assert report.fixes() == ["apt-get update && apt-get install -y tmux git"]
 
 
+def test_the_test_suite_s_browser_is_checked_only_for_tests() -> None:
+    machine = FakeHost(tools={"docker", "debootstrap", "git"})
+    playing = {f.name for f in doctor.examine(machine.host()).findings}
+    assert not playing & {"chromium", "chromedriver"}
+    report = doctor.examine(machine.host(), tests=True)
+    found = {f.name: f for f in report.findings}
+    assert (found["chromium"].status, found["chromedriver"].status) == ("missing", "missing")
+    # One apt-get for everything missing, under Debian's package names.
+    assert report.fixes() == ["apt-get update && apt-get install -y tmux chromium chromium-driver"]
+    ready = FakeHost(tools={"docker", "debootstrap", "git", "tmux", "chromium", "chromedriver"})
+    assert doctor.examine(ready.host(), tests=True).ok
+
+
 def test_not_root_gets_the_sudo_form() -> None:
     found = findings(tools={"docker"}, image=False, root=False, compose=None)
     assert found["tmux"].fix == "sudo apt-get update && sudo apt-get install -y tmux git debootstrap"

@@ -85,6 +85,36 @@ def test_unusable_lines_are_skipped_by_file_and_line_and_the_file_is_never_writt
     assert not list(tmp_path.glob(".*"))  # not even a lock file
 
 
+HOSTILE_LINES = (
+    b'{"scenario": "001", "outcome": "success", "score": ' + b"9" * 5000 + b"}\n",  # int() refuses it
+    b"[" * 100_000 + b"\n",  # deeper than the decoder recurses
+    b'{"scenario": "002", "outcome": "success", "score": 1' + b"0" * 400 + b', "elapsed_seconds": 1e999}\n',
+    b'{"scenario": "003", "outcome": "timeout", "started_at": "9999-12-31T23:59:59-01:00"}\n',
+    b'{"scenario": "004", "outcome": "timeout", "started_at": "0001-01-01T00:00:00+01:00"}\n',
+)
+
+
+def test_lines_at_the_edges_of_json_and_the_calendar_are_skipped_or_read_as_absent(tmp_path: Path) -> None:
+    file = tmp_path / "sessions.jsonl"
+    file.write_bytes(b"".join(HOSTILE_LINES))
+    read = ledger.read_ledgers([file])
+    assert [skip.number for skip in read.skipped] == [1, 2]
+    assert all("not JSON" in skip.reason for skip in read.skipped)
+    huge, late, early = read.entries
+    assert (huge.score, huge.elapsed_seconds) == (0, None)  # beyond any float: absent
+    assert late.played_at is None and early.played_at is None  # no UTC time exists for them
+
+
+def test_times_are_read_in_utc(tmp_path: Path) -> None:
+    file = tmp_path / "sessions.jsonl"
+    file.write_text('{"scenario": "001", "outcome": "success", "started_at": "2026-11-01T08:00:00+10:00"}\n'
+                    '{"scenario": "002", "outcome": "success", "started_at": "2026-11-01T08:00:00"}\n')
+    first, second = ledger.read_ledgers([file]).entries
+    assert first.played_at == datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
+    assert first.played_at is not None and first.played_at.tzinfo is UTC
+    assert second.played_at == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)  # no zone: taken as UTC
+
+
 def test_two_ledgers_merge_in_play_order_and_a_session_counts_once(tmp_path: Path) -> None:
     ana, ben = tmp_path / "ana.jsonl", tmp_path / "ben.jsonl"
     ana.write_text(_line("a1", "001", "success", 1) + _line("a2", "002", "timeout", 5))
@@ -112,9 +142,19 @@ def test_new_lines_name_the_player() -> None:
         player="dana",
     )  # fmt: skip
     line = ledger.record(played)
-    assert line["player"] == "dana"
+    assert (line["player"], line["status"]) == ("dana", "timeout")
     (entry,) = ledger.read_ledgers().entries
     assert (entry.player, entry.outcome, entry.elapsed_seconds) == ("dana", "timeout", 900.0)
+
+
+def test_a_session_started_before_the_player_field_is_the_os_user_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGNAME", "erin")
+    old = state.SessionState.from_dict({"id": "o1", "scenario": "s1", "pack": "official", "scenario_dir": "",
+                                        "project": "", "status": state.ERROR, "outcome": "abandoned"})
+    line = ledger.record(old)
+    assert (line["player"], line["status"]) == ("erin", "error")
+    (entry,) = ledger.read_ledgers().entries
+    assert entry.errored and not entry.won
 
 
 def test_the_default_player_is_the_os_user(monkeypatch: pytest.MonkeyPatch) -> None:
