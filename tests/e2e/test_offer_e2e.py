@@ -43,7 +43,7 @@ def test_give_up_retry_the_same_fault_give_up_quit(trainee: Trainee) -> None:
     second = wait_until_playing(trainee)
     assert second != first
     trainee.type("exit")
-    trainee.quit_the_offer(times=2)
+    trainee.quit_the_offer(session_id=second)  # the second debrief's offer, not the first's
     assert trainee.exit_status(timeout=120) == 1  # the last play's: abandoned
     trainee.assert_nothing_left()
 
