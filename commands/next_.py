@@ -1,8 +1,9 @@
 """replay-next (replaybook next): play the scenario the campaign suggests, as `run --next` does.
 
 `--show` names the suggestion instead (its title and the campaign's reason on stdout; `--json`
-for scripts). The suggestion is libreplay/progress/campaign.py's; playing it is run's
-(commands/run.py :func:`play`), offer after a miss included. docs/progress.md.
+for scripts). The suggestion is libreplay/progress/campaign.py's, from the ledger's sessions of
+`--player` when one is named, else from every line, as `replaybook stats` counts them; playing
+it is run's (commands/run.py :func:`play`), offer after a miss included. docs/progress.md.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from replaybook.commands.common import PlayerOption, emit, emit_json, handles_errors, make_app
+from replaybook.commands.common import PlayerOption, emit, emit_json, handles_errors, make_app, read_ledgers
 from replaybook.commands.run import KeepOption, NoSplitOption, SlaOption, play, suggested_choice
 from replaybook.commands.trust import YesOption
 
@@ -30,19 +31,35 @@ def next_(  # noqa: PLR0917 - one parameter per option
     yes: YesOption = False,
     player: PlayerOption = None,
 ) -> None:
-    """Play the scenario the campaign suggests now, exactly as `replaybook run --next` does."""
+    """Play the scenario the campaign suggests now, exactly as `replaybook run --next` does.
+    With --player, the suggestion comes from that player's sessions only; without, from every
+    session in the ledger (as `replaybook stats` counts them)."""
     if show or json_:
-        _show(json_=json_)
+        _refuse_play_options(sla=sla, keep=keep, no_split=no_split, yes=yes)
+        _show(json_=json_, player=player)
         return
-    play(suggested_choice, sla=sla, fault=None, keep=keep, no_split=no_split, yes=yes, player=player)
+    play(lambda: suggested_choice(player=player), sla=sla, fault=None, keep=keep, no_split=no_split,
+         yes=yes, player=player, command="next")
 
 
-def _show(*, json_: bool) -> None:
+def _refuse_play_options(*, sla: int | None, keep: bool, no_split: bool, yes: bool) -> None:
+    """--show plays nothing: an option that only changes a play would be silently ignored."""
+    given = [name for name, value in (("--sla", sla is not None), ("--keep", keep),
+                                      ("--no-split", no_split), ("--yes", yes)) if value]
+    if given:
+        raise typer.BadParameter(f"{', '.join(given)}: for playing; --show and --json play nothing "
+                                 "(leave them out, or drop --show to play)")
+
+
+def _show(*, json_: bool, player: str | None) -> None:
     """The suggestion on stdout: its title, then why (blind play: the id only in --json, for
     scripts, which run it by its ref)."""
     from libreplay.play.choice import suggestion
+    from libreplay.session.ledger import check_player
 
-    suggested = suggestion()
+    if player is not None:
+        check_player(player)
+    suggested = suggestion(read_ledgers(None), player=player)
     if json_:
         emit_json({"ref": suggested.ref, "title": suggested.title, "difficulty": suggested.difficulty,
                    "kind": suggested.kind, "reason": suggested.reason, "due": suggested.due.isoformat()})

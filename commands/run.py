@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import select
 import shutil
 import signal
 import sys
-import termios
-import tty
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,7 +24,16 @@ import typer
 
 from libreplay.core.errors import EnvironmentProblem, Interrupted, ReplayError
 from libreplay.core.text import inert
-from replaybook.commands.common import PlayerOption, confirm, emit, handles_errors, make_app, say, silence
+from replaybook.commands.common import (
+    PlayerOption,
+    confirm,
+    emit,
+    handles_errors,
+    make_app,
+    read_ledgers,
+    say,
+    silence,
+)
 from replaybook.commands.trust import YesOption, admit
 
 if TYPE_CHECKING:
@@ -62,21 +70,21 @@ def run(  # noqa: PLR0917 - one parameter per option
 ) -> None:
     """Bring SCENARIO up, break it, open the shell and HUD in tmux; debrief and tear down at the end."""
     _check_choice(scenario, random_=random_, tag=tag, next_=next_, fault=fault)
-    play(lambda: _choose(scenario, random_, tag, next_=next_),
+    play(lambda: _choose(scenario, random_, tag, next_=next_, player=player),
          sla=sla, fault=fault, keep=keep, no_split=no_split, yes=yes, player=player)
 
 
 def play(
     choose: Callable[[], Choice], *, sla: int | None, fault: str | None, keep: bool, no_split: bool,
-    yes: bool, player: str | None,
+    yes: bool, player: str | None, command: str = "run",
 ) -> None:
     """Play what ``choose`` picks, offer again after each miss, and exit with the last play's
-    status: `replaybook run` and `replaybook next` alike."""
+    status: `replaybook run` and `replaybook next` alike (``command``: which, for its messages)."""
     from libreplay.play.flow import PlayOptions
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise EnvironmentProblem(
-            "replaybook run is interactive and needs a terminal (stdin/stdout are not a tty)",
+            f"replaybook {command} is interactive and needs a terminal (stdin/stdout are not a tty)",
             hint="to script a session use replay-up | replay-break | replay-check --watch; replay-down",
         )
     if player is not None:
@@ -117,24 +125,26 @@ def _check_choice(scenario: str | None, *, random_: bool, tag: str | None, next_
         raise typer.BadParameter("name a SCENARIO (replay-list shows them), or use --random or --next")
 
 
-def _choose(scenario: str | None, random_: bool, tag: str | None, *, next_: bool = False) -> Choice:
+def _choose(scenario: str | None, random_: bool, tag: str | None, *, next_: bool = False,
+            player: str | None = None) -> Choice:
+    """What run plays (the command line already checked by :func:`_check_choice`)."""
     from libreplay.play import choice
 
-    _check_choice(scenario, random_=random_, tag=tag, next_=next_, fault=None)
     if scenario:
         return choice.named(scenario)  # a typo fails here, before anything is built
     if next_:
-        return suggested_choice()
+        return suggested_choice(player=player)
     chosen = choice.drawn(tag)
     say(f"Drawn at random: {chosen.scenario.title}")  # blind play: never the id (docs/terminal.md)
     return chosen
 
 
-def suggested_choice(suggestion: Suggestion | None = None) -> Choice:
-    """The campaign's suggestion, announced by its title and the campaign's reason (blind play)."""
+def suggested_choice(suggestion: Suggestion | None = None, *, player: str | None = None) -> Choice:
+    """The campaign's suggestion (``suggestion``, else asked now of the ledger, ``player``'s
+    sessions only when one is named), announced by its title and reason (blind play)."""
     from libreplay.play import choice
 
-    chosen = choice.suggested(suggestion)
+    chosen = choice.suggested(suggestion or choice.suggestion(read_ledgers(None), player=player))
     say(f"Next: {chosen.scenario.title} ({chosen.reason})" if chosen.reason
         else f"Next: {chosen.scenario.title}")
     return chosen
@@ -150,7 +160,7 @@ def _play_until_quit(options: PlayOptions, *, yes: bool) -> PlayResult:
 
     while True:
         result = _play_once(options)
-        offer = offer_after(result, options, _suggestion_or_none)
+        offer = offer_after(result, options, functools.partial(_suggestion_or_none, options.player))
         if offer is None:
             return result
         answer = _ask(offer)
@@ -177,62 +187,65 @@ def _play_once(options: PlayOptions) -> PlayResult:
     return result
 
 
-def _suggestion_or_none() -> Suggestion | None:
-    """The campaign's suggestion for the offer's ``n``; none when it cannot be had (then the
-    offer leaves ``n`` out rather than failing the run over it)."""
+def _suggestion_or_none(player: str | None, excluding: str) -> Suggestion | None:
+    """The campaign's suggestion for the offer's ``n``: its first scenario other than the one
+    just missed (``excluding``, which ``r`` plays again), from the ledger as it is now, the miss
+    in it. None when there is none or it cannot be had (then the offer leaves ``n`` out rather
+    than failing the run over it)."""
     from libreplay.play import choice
 
     try:
-        return choice.suggestion()
+        return choice.suggestion(read_ledgers(None), player=player, excluding=excluding)
     except ReplayError:
         return None
 
 
 def _ask(offer: Offer) -> Answer:
-    """The offer on the terminal, answered by one key (see Offer.answer for what each means)."""
-    from libreplay.play.offer import ANSWER_SECONDS, Answer
+    """The offer on the terminal, answered by one key (see Offer.answer for what each means).
+    A stop signal while it waits raises Interrupted, the terminal restored: the run ends as
+    any stopped run does (128 + the signal), not with the miss's status."""
+    from libreplay.play.offer import ANSWER_SECONDS
 
-    _talk(f"\n{inert(offer.prompt, keep_newlines=False)} ")
+    _talk("\n")  # before raw mode, where a newline would not return the carriage
     try:
-        key = read_key(ANSWER_SECONDS)
-    except Interrupted as stop:  # a stop signal while asking: quit, as a stop always means
+        key = read_key(ANSWER_SECONDS, prompt=f"{inert(offer.prompt, keep_newlines=False)} ")
+    except Interrupted as stop:
         if stop.signum == signal.SIGHUP:
-            silence()
+            silence()  # the terminal is gone
         _talk("\n")
-        return Answer.QUIT
+        raise
     answer = offer.answer(key)
     _talk("(no answer: quitting)\n" if key is None else f"{answer.value}\n")
     return answer
 
 
-def read_key(timeout: float) -> str | None:
-    """One key from the terminal on stdin, without Enter (raw mode, restored on every path);
-    None when stdin is not a terminal, has ended, or no key came within ``timeout`` seconds.
-    Keys typed before the question (during the teardown) are discarded, not taken as answers.
-    SIGTERM and SIGHUP (and a SIGINT sent from elsewhere) raise Interrupted."""
-    from libreplay.core.signals import signals_raise
+def read_key(timeout: float, *, prompt: str = "") -> str | None:
+    """Show ``prompt`` (on stderr), then one key from the terminal on stdin, without Enter; None
+    when stdin is not a terminal, has ended, or no key came within ``timeout`` seconds.
+
+    Everything is in place before the prompt shows, so a key pressed the moment it does is
+    read: SIGTERM and SIGHUP (and a SIGINT sent from elsewhere) raise Interrupted, the terminal
+    is raw, and keys typed before (during the teardown) are discarded, not taken as answers.
+    The terminal's mode is restored on every path (libreplay.core.terminal.raw_mode)."""
+    from libreplay.core.terminal import raw_mode
 
     try:
         descriptor = sys.stdin.fileno()
     except (AttributeError, ValueError, OSError):
+        descriptor = -1
+    if descriptor < 0 or not os.isatty(descriptor):
+        _talk(prompt)
         return None
-    if not os.isatty(descriptor):
-        return None
-    saved = termios.tcgetattr(descriptor)
-    try:
-        with signals_raise():
-            tty.setraw(descriptor, termios.TCSAFLUSH)  # FLUSH: what was typed before goes
-            ready, _, _ = select.select([descriptor], [], [], timeout)
-            if not ready:
-                return None
-            try:
-                keys = os.read(descriptor, KEYS_READ_AT_ONCE)
-            except OSError:  # the terminal went away
-                return None
-            return keys.decode(errors="replace") or None
-    finally:
-        with contextlib.suppress(termios.error):
-            termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
+    with raw_mode(descriptor, discard_typed=True, signals_raise=True):
+        _talk(prompt)
+        ready, _, _ = select.select([descriptor], [], [], timeout)
+        if not ready:
+            return None
+        try:
+            keys = os.read(descriptor, KEYS_READ_AT_ONCE)
+        except OSError:  # the terminal went away
+            return None
+        return keys.decode(errors="replace") or None
 
 
 def _talk(text: str) -> None:

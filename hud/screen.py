@@ -14,15 +14,14 @@ import os
 import select
 import signal
 import sys
-import termios
 import threading
 import time
-import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
 from libreplay.core.signals import STOP_SIGNALS, handling
+from libreplay.core.terminal import raw_mode
 
 from .render import Line
 
@@ -143,17 +142,14 @@ class FullScreen:
     @contextlib.contextmanager
     def _raw_screen(self) -> Iterator[None]:
         stdin = self._stdin_fd()
-        saved = termios.tcgetattr(stdin) if stdin is not None else None
-        if stdin is not None:
-            tty.setraw(stdin)  # a stray Ctrl-C arrives as a key, not as a signal
-        self.write(ENTER_SCREEN)
-        try:
-            yield
-        finally:
-            self.write(RESET + LEAVE_SCREEN)
-            if stdin is not None and saved is not None:
-                with contextlib.suppress(termios.error):
-                    termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        # Raw: a stray Ctrl-C arrives as a key, not as a signal (the stop signals sent from
+        # elsewhere are _signals'); no stdin terminal, nothing to set.
+        with raw_mode(stdin) if stdin is not None else contextlib.nullcontext():
+            self.write(ENTER_SCREEN)
+            try:
+                yield
+            finally:
+                self.write(RESET + LEAVE_SCREEN)
 
     @staticmethod
     def _stdin_fd() -> int | None:

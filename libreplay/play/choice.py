@@ -18,6 +18,7 @@ from libreplay.scenario.model import Scenario
 
 if TYPE_CHECKING:
     from libreplay.progress.campaign import Suggestion
+    from libreplay.session.ledger import Ledgers
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,17 @@ def drawn(tag: str | None = None, *, rng: random.Random | None = None) -> Choice
     return Choice(chosen.ref, chosen, drawn=True)
 
 
-def suggestion() -> Suggestion:
-    """The campaign's suggestion for this machine's ledger; NotFound when no scenario is installed."""
+def suggestion(ledgers: Ledgers | None = None, *, player: str | None = None,
+               excluding: str | None = None) -> Suggestion:
+    """The campaign's suggestion for ``ledgers`` (None: this machine's ledger), of ``player``'s
+    sessions only when one is named, and other than the scenario ``excluding`` names (a ref)
+    when given; NotFound when there is none (no scenario installed, or only that one)."""
     from libreplay.progress.campaign import suggest_next
 
-    found = suggest_next()
+    found = suggest_next(ledgers, player=player, excluding=excluding)
     if found is None:
-        raise NotFound("no scenario is installed, so there is none to suggest",
+        which = "no other scenario" if excluding is not None else "no scenario"
+        raise NotFound(f"{which} is installed, so there is none to suggest",
                        hint="replay-add SOURCE adds a pack of scenarios")
     return found
 

@@ -70,13 +70,17 @@ def missed(result: PlayResult, options: PlayOptions) -> bool:
 
 
 def offer_after(
-    result: PlayResult, options: PlayOptions, suggest: Callable[[], Suggestion | None],
+    result: PlayResult, options: PlayOptions, suggest: Callable[[str], Suggestion | None],
 ) -> Offer | None:
     """The offer after the play of ``options`` ended in ``result``, or None when nothing is to
-    be asked. ``suggest`` (the campaign's suggestion) is called only when there is an offer."""
+    be asked. ``suggest`` gives the campaign's suggestion other than the scenario whose ref it
+    is given (the one just missed: a first miss is a retry due at once, the campaign's first,
+    and ``r`` plays it already); it is called only when there is an offer."""
     if not missed(result, options):
         return None
-    assert result.final is not None
-    fault = result.final.fault or options.fault  # the fault drawn, named so replay-break injects it
-    retry = dataclasses.replace(options, fault=fault, title=options.title or result.final.title)
-    return Offer(retry, suggest())
+    final = result.final
+    assert final is not None
+    fault = final.fault or options.fault  # the fault drawn, named so replay-break injects it
+    retry = dataclasses.replace(options, fault=fault, title=options.title or final.title)
+    played = f"{final.pack}/{final.scenario}" if final.pack else final.scenario  # as the ledger's ref
+    return Offer(retry, suggest(played))

@@ -21,19 +21,18 @@ The unit tests drive the flow with a fake of their own (tests/unit/test_play_flo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import sys
-import termios
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from libreplay.core import proc
 from libreplay.core.errors import EnvironmentProblem, ReplayError, SessionError
 from libreplay.core.proc import Child, Stream
+from libreplay.core.terminal import restore_mode, saved_mode
 from libreplay.play.workspace import Workspace, WorkspaceSpec, build_workspace
 from libreplay.session.state import SessionState
 
@@ -146,7 +145,7 @@ class CommandSteps:
         self._executable = executable
         self.env = dict(os.environ, REPLAYBOOK_OWNER_PID=str(os.getpid()))
         self.env.pop("TMUX", None)
-        self.tty_mode = _save_tty()  # before anything: the recorder may leave raw mode behind
+        self.tty_mode = saved_mode(_stdin_fd())  # before anything: the recorder may leave raw mode behind
         self.foreground: Child | None = None
         self.watcher: Child | None = None
         self.workspace: Workspace | None = None
@@ -217,7 +216,7 @@ class CommandSteps:
         argv = [self.executable("replay-shell"), session_id, "--record", str(record)]
         self.foreground = self._on_terminal(argv)
         self.foreground.wait()
-        _restore_tty(self.tty_mode)
+        restore_mode(_stdin_fd(), self.tty_mode)
 
     def stop_foreground(self) -> None:
         if self.foreground is not None:
@@ -254,14 +253,10 @@ def _last_line(out: bytes) -> str | None:
     return lines[-1] if lines else None
 
 
-def _save_tty() -> list[Any] | None:
+def _stdin_fd() -> int:
+    """stdin's descriptor; -1 (no terminal, which saved_mode and restore_mode pass over) when
+    stdin is closed or replaced by something without one."""
     try:
-        return termios.tcgetattr(sys.stdin.fileno())
-    except (termios.error, ValueError, OSError):
-        return None
-
-
-def _restore_tty(mode: list[Any] | None) -> None:
-    if mode is not None:
-        with contextlib.suppress(termios.error, ValueError, OSError):
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, mode)
+        return sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        return -1

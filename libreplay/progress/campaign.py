@@ -107,12 +107,22 @@ def installed_scenarios() -> list[CampaignScenario]:
     ]
 
 
-def suggest_next(ledgers: Ledgers | None = None, *, today: date | None = None) -> Suggestion | None:
-    """This machine's ledger (or the given one) against the installed packs; today: the local date."""
+def suggest_next(
+    ledgers: Ledgers | None = None, *, today: date | None = None, player: str | None = None,
+    excluding: str | None = None,
+) -> Suggestion | None:
+    """This machine's ledger (or the given one) against the installed packs; today: the local date.
+
+    ``player``: that player's sessions only (lines recording another player, or none, left out),
+    as ``stats --player`` counts them; None: every line. ``excluding``: the plan's first scenario
+    other than this ref (the offer after a miss, whose ``r`` already plays the one missed)."""
     from libreplay.session.ledger import read_ledgers
 
     entries = (ledgers if ledgers is not None else read_ledgers()).entries
-    return suggest(entries, installed_scenarios(), today or date.today())
+    if player is not None:
+        entries = [entry for entry in entries if entry.player == player]
+    ordered = plan(entries, installed_scenarios(), today or date.today())
+    return next((suggestion for suggestion in ordered if suggestion.ref != excluding), None)
 
 
 # -- one scenario -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import re
 import shutil
 import subprocess
 import sys
@@ -142,3 +143,14 @@ def test_wheel_installs_no_generic_top_level_package(tmp_path: Path) -> None:
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "replay-validate = replaybook.commands.validate:main" in text
+
+
+def test_the_readmes_table_of_single_commands_names_every_executable() -> None:
+    """README's table of single commands (its rows start with a replay-* executable) lists every
+    replay-* script pyproject installs."""
+    scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
+    installed = {name for name in scripts if name.startswith("replay-")}
+    readme = (PROJECT / "README.md").read_text().splitlines()
+    rows = [line for line in readme if line.startswith("| `replay-")]
+    named = {name for row in rows for name in re.findall(r"replay-[a-z][a-z-]*", row.split(" | ")[0])}
+    assert installed - named == set()

@@ -12,13 +12,16 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+from scenario_kit import use_official_pack
 from typer.testing import CliRunner
 
+from libreplay.core import paths
 from libreplay.core.errors import Interrupted
 from libreplay.packs.catalog import resolve_scenario
 from libreplay.play import choice
@@ -26,6 +29,7 @@ from libreplay.play.flow import PlayOptions, PlayResult
 from libreplay.play.offer import ANSWER_SECONDS, Answer, Offer
 from libreplay.progress import campaign
 from libreplay.progress.campaign import Suggestion
+from libreplay.session import ledger
 from libreplay.session.state import ABANDONED, RESOLVED, TIMEOUT, SessionState
 from replaybook.commands import main as dispatcher
 from replaybook.commands import run as run_command
@@ -96,7 +100,27 @@ def test_the_suggestion_unplayable_without_a_terminal() -> None:
     for args in (["next"], ["run", "--next"]):
         result = invoke(*args)
         assert result.exit_code == 5
-        assert "needs a terminal" in result.stderr
+        assert f"replaybook {args[0]} is interactive and needs a terminal" in result.stderr
+
+
+@pytest.mark.parametrize("option", [["--sla", "5"], ["--keep"], ["--no-split"], ["--yes"]])
+def test_show_refuses_the_options_of_a_play(suggestion: Suggestion, option: list[str]) -> None:
+    for show in (["--show"], ["--json"]):
+        result = invoke("next", *show, *option)
+        assert result.exit_code == 2
+        assert f"{option[0]}: for playing; --show and --json play nothing" in " ".join(result.stderr.split())
+        assert result.stdout == ""
+
+
+def test_the_command_line_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str | None] = []
+    check = run_command._check_choice
+    monkeypatch.setattr(run_command, "_check_choice",
+                        lambda scenario, **kwargs: (checked.append(scenario), check(scenario, **kwargs))[1])
+    result = invoke("run", "002-postgres-wont-start")  # no terminal: refused after the check
+    assert result.exit_code == 5
+    assert run_command._choose("002-postgres-wont-start", False, None).name == "002-postgres-wont-start"
+    assert checked == ["002-postgres-wont-start"]  # run's own; choosing does not check it again
 
 
 def test_next_and_run_next_choose_alike(suggestion: Suggestion, capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,20 +169,29 @@ WIN = PlayResult(final(RESOLVED, "success", "oom"), ["== debrief =="])
 
 class Scripted:
     """Stands in for the plays and the keys: each play returns the next result, each question
-    the next key; what was played is kept."""
+    shows its prompt and takes the next key (an Interrupted: a stop signal while it waits);
+    what was played is kept."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, results: list[PlayResult], keys: list[str | None]):
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, results: list[PlayResult],
+                 keys: list[str | Interrupted | None]):
         self.results = iter(results)
         self.keys = iter(keys)
         self.played: list[PlayOptions] = []
         self.admitted: list[str] = []
         monkeypatch.setattr(run_command, "_play_once", self.play)
-        monkeypatch.setattr(run_command, "read_key", lambda timeout: next(self.keys))
+        monkeypatch.setattr(run_command, "read_key", self.key)
         monkeypatch.setattr(run_command, "admit", lambda scenario, yes: self.admitted.append(scenario.ref))
 
     def play(self, options: PlayOptions) -> PlayResult:
         self.played.append(options)
         return next(self.results)
+
+    def key(self, timeout: float, *, prompt: str = "") -> str | None:
+        sys.stderr.write(prompt)
+        key = next(self.keys)
+        if isinstance(key, Interrupted):
+            raise key
+        return key
 
 
 FIRST = PlayOptions("official/002-postgres-wont-start", sla=5, split=False, title="Postgres will not start",
@@ -226,10 +259,13 @@ class Terminal:
     ([MISS, WIN], ["r"], 0),
     ([MISS, MISS], ["r", None], 1),
     ([MISS, PlayResult(final(ABANDONED, "abandoned", "x"), [], signum=signal.SIGTERM)], ["r"], 143),
+    ([MISS], [Interrupted(signal.SIGTERM)], 143),  # a stop while the question waits: a stop's status
+    ([MISS, MISS], ["r", Interrupted(signal.SIGINT)], 130),
 ])
-def test_the_runs_exit_status_is_the_last_plays(monkeypatch: pytest.MonkeyPatch, suggestion: Suggestion,
-                                                results: list[PlayResult], keys: list[str | None],
-                                                status: int) -> None:
+def test_the_runs_exit_status_is_the_last_plays(
+    monkeypatch: pytest.MonkeyPatch, suggestion: Suggestion, results: list[PlayResult],
+    keys: list[str | Interrupted | None], status: int,
+) -> None:
     Scripted(monkeypatch, results, keys)
     monkeypatch.setattr(sys, "stdin", Terminal())
     monkeypatch.setattr(sys, "stdout", Terminal())
@@ -245,16 +281,134 @@ def test_the_runs_exit_status_is_the_last_plays(monkeypatch: pytest.MonkeyPatch,
     assert code == status
 
 
+# -- the real campaign: the offer's next, --player, skipped lines -------------------------------------
+
+CAMPAIGN = ["001-web-down", "002-db-down", "003-cache-down"]  # the official pack, as these tests install it
+
+
+@pytest.fixture
+def official(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    use_official_pack(monkeypatch, tmp_path / "official", CAMPAIGN)
+    return [f"official/{scenario_id}" for scenario_id in CAMPAIGN]
+
+
+def missed_session(scenario_id: str, *, player: str, days_ago: int, session: str) -> SessionState:
+    started = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
+    return SessionState(id=session, scenario=scenario_id, pack="official", scenario_dir="/",
+                        project=f"replaybook-{session}", status=ABANDONED, outcome="abandoned",
+                        fault="wrong-owner", title=f"Official {scenario_id}", player=player,
+                        started_at=started, ended_at=started + timedelta(minutes=3))
+
+
+def test_the_offers_next_is_the_campaigns_first_other_than_the_miss(
+    official: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The miss is in the ledger when the offer asks the campaign (replay-down wrote it): a first
+    miss is a retry due at once, the campaign's first; n must not be r with another fault."""
+    miss = missed_session("002-db-down", player="alice", days_ago=0, session="5e55a001")
+    ledger.record(miss)
+    with paths.ledger_path().open("a") as ledger_file:
+        ledger_file.write("{not json\n")  # a damaged line: skipped, with a warning
+    ordered = campaign.plan(ledger.read_ledgers().entries, campaign.installed_scenarios(), date.today())
+    assert ordered[0].ref == "official/002-db-down"  # what the campaign as a whole says first
+    expected = next(item for item in ordered if item.ref != "official/002-db-down")
+
+    first = PlayOptions("002-db-down", split=False, title="Official 002-db-down", player="alice")
+    scripted = Scripted(monkeypatch, [PlayResult(miss, ["== debrief =="]), WIN], ["n"])
+    run_command._play_until_quit(first, yes=False)
+    assert [options.scenario for options in scripted.played] == ["002-db-down", expected.ref]
+    err = capsys.readouterr().err
+    assert f"[n] next: {expected.title}  [q] quit" in err
+    assert "line 2: skipped" in err  # the offer read the ledger through read_ledgers
+
+
+def test_with_only_the_missed_scenario_installed_n_is_not_offered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_official_pack(monkeypatch, tmp_path / "official", ["002-db-down"])
+    miss = missed_session("002-db-down", player="alice", days_ago=0, session="5e55a002")
+    ledger.record(miss)
+    scripted = Scripted(monkeypatch, [PlayResult(miss, ["== debrief =="])], ["n"])
+    first = PlayOptions("002-db-down", split=False, player="alice")
+    run_command._play_until_quit(first, yes=False)
+    assert len(scripted.played) == 1
+    assert "[r] retry now (same fault)  [q] quit" in capsys.readouterr().err
+
+
+def two_players() -> None:
+    """alice missed 002 yesterday; bob missed 003 three days ago (due first, over everyone's)."""
+    ledger.record(missed_session("003-cache-down", player="bob", days_ago=3, session="5e55b003"))
+    ledger.record(missed_session("002-db-down", player="alice", days_ago=1, session="5e55a004"))
+
+
+@pytest.mark.parametrize(("player", "ref"), [
+    (None, "official/003-cache-down"),  # no --player: every line, as stats counts them
+    ("alice", "official/002-db-down"),
+    ("bob", "official/003-cache-down"),
+    ("carol", "official/001-web-down"),  # no session of hers: the easiest new one
+])
+def test_stats_and_next_suggest_alike_with_and_without_player(official: list[str], player: str | None,
+                                                               ref: str) -> None:
+    two_players()
+    chosen = ["--player", player] if player else []
+    by_stats = json.loads(invoke("stats", "--json", *chosen).stdout)["next"]
+    shown = invoke("next", "--json", *chosen)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == by_stats
+    assert by_stats["ref"] == ref
+    next_line = invoke("stats", *chosen).stdout.split("Next: ")[1]
+    stats_text = " ".join(line.strip() for line in next_line.splitlines())  # its wrapped lines joined
+    assert stats_text == " — ".join(invoke("next", "--show", *chosen).stdout.splitlines())
+
+
+def test_run_next_plays_the_players_suggestion(official: list[str]) -> None:
+    two_players()
+    assert run_command._choose(None, False, None, next_=True, player="alice").name == "official/002-db-down"
+    assert run_command._choose(None, False, None, next_=True).name == "official/003-cache-down"
+
+
+def test_next_warns_of_the_ledgers_skipped_lines(official: list[str]) -> None:
+    two_players()
+    with paths.ledger_path().open("a") as ledger_file:
+        ledger_file.write("{not json\n")
+    result = invoke("next", "--show")
+    assert result.exit_code == 0
+    assert f"warning: {paths.ledger_path()}: line 3: skipped" in result.stderr
+    assert result.stdout.splitlines()[0] == "Official 003-cache-down"
+
+
+def test_a_bad_player_name_is_refused_by_show() -> None:
+    result = invoke("next", "--show", "--player", " x")
+    assert result.exit_code == 3
+    assert "--player" in result.stderr
+
+
 # -- the key, from a real pseudo-terminal ---------------------------------------------------------------
 
 
-LATER: list[threading.Timer] = []  # what a test does on a timer, done before its terminal closes
+BACKGROUND: list[threading.Thread] = []  # what a test does meanwhile, done before its terminal closes
+RAW_WITHIN_SECONDS = 10.0
 
 
-def later(delay: float, function: Any, *args: Any) -> None:
-    timer = threading.Timer(delay, function, args)
-    LATER.append(timer)
-    timer.start()
+def is_raw(far: int) -> bool:
+    return not termios.tcgetattr(far)[3] & (termios.ICANON | termios.ECHO | termios.ISIG)
+
+
+def once_raw(far: int, action: Any, *args: Any) -> None:
+    """In the background: ``action(*args)`` as soon as the terminal is raw (the question is up),
+    polled rather than guessed with a sleep."""
+
+    def wait_then_act() -> None:
+        deadline = time.monotonic() + RAW_WITHIN_SECONDS
+        while not is_raw(far):
+            if time.monotonic() > deadline:
+                return  # the test's own assertion says what went wrong
+            time.sleep(0.002)
+        action(*args)
+
+    thread = threading.Thread(target=wait_then_act)
+    BACKGROUND.append(thread)
+    thread.start()
 
 
 @pytest.fixture
@@ -266,14 +420,10 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     try:
         yield near
     finally:
-        while LATER:
-            LATER.pop().join()
+        while BACKGROUND:
+            BACKGROUND.pop().join()
         stdin.close()
         os.close(near)
-
-
-def type_later(near: int, keys: bytes, delay: float = 0.3) -> None:
-    later(delay, os.write, near, keys)
 
 
 def test_one_key_is_read_without_enter_and_the_terminal_restored(terminal: int) -> None:
@@ -286,7 +436,7 @@ def test_one_key_is_read_without_enter_and_the_terminal_restored(terminal: int) 
         while_asked.append(termios.tcgetattr(far)[3])
         os.write(terminal, b"r")
 
-    later(0.3, look_then_type)
+    once_raw(far, look_then_type)
     assert run_command.read_key(10) == "r"
     assert not while_asked[0] & (termios.ICANON | termios.ECHO | termios.ISIG)  # raw: no Enter, no echo
     assert termios.tcgetattr(far) == before
@@ -294,8 +444,51 @@ def test_one_key_is_read_without_enter_and_the_terminal_restored(terminal: int) 
 
 def test_keys_typed_before_the_question_are_not_answers(terminal: int) -> None:
     os.write(terminal, b"\r")  # an Enter pressed during the teardown
-    type_later(terminal, b"n")
+    once_raw(sys.stdin.fileno(), os.write, terminal, b"n")
     assert run_command.read_key(10) == "n"
+
+
+def test_the_prompt_shows_once_everything_is_ready_for_the_key(
+    terminal: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key sent the moment the prompt shows is the answer (it is not flushed away by raw mode
+    set afterwards, nor left to a 60 s wait), and a stop signal then is caught, not fatal."""
+    far = sys.stdin.fileno()
+    before = termios.tcgetattr(far)
+    seen: list[tuple[str, bool, Any]] = []
+
+    def prompt_then_key(text: str) -> None:
+        seen.append((text, is_raw(far), signal.getsignal(signal.SIGTERM)))
+        if text:
+            os.write(terminal, b"r")  # at once, as a script or a quick trainee does
+
+    monkeypatch.setattr(run_command, "_talk", prompt_then_key)
+    started = time.monotonic()
+    assert run_command.read_key(5, prompt="[r] retry  [q] quit ") == "r"
+    assert time.monotonic() - started < 2
+    [(text, raw, handler)] = seen
+    assert text == "[r] retry  [q] quit " and raw
+    assert handler not in (signal.SIG_DFL, signal.SIG_IGN, None)  # SIGTERM handled before the prompt
+    assert termios.tcgetattr(far) == before
+
+
+def test_a_stop_signal_as_the_prompt_shows_raises_and_restores(
+    terminal: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    far = sys.stdin.fileno()
+    before = termios.tcgetattr(far)
+
+    def prompt_then_stop(text: str) -> None:
+        if text:
+            # Sent only when handled: an unhandled SIGTERM would end the test run itself.
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN, None)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(run_command, "_talk", prompt_then_stop)
+    with pytest.raises(Interrupted) as stopped:
+        run_command.read_key(10, prompt="[q] quit ")
+    assert stopped.value.signum == signal.SIGTERM
+    assert termios.tcgetattr(far) == before
 
 
 def test_no_answer_in_time_is_none(terminal: int) -> None:
@@ -308,22 +501,26 @@ def test_no_answer_in_time_is_none(terminal: int) -> None:
 
 
 def test_an_arrow_key_comes_whole_and_quits(terminal: int) -> None:
-    type_later(terminal, b"\x1b[A")
+    once_raw(sys.stdin.fileno(), os.write, terminal, b"\x1b[A")
     key = run_command.read_key(10)
     assert key == "\x1b[A"
     assert Offer(FIRST, None).answer(key) is Answer.QUIT
 
 
-def test_a_stop_signal_while_asking_quits_and_restores_the_terminal(terminal: int) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_while_asking_ends_the_run_as_a_stop(
+    terminal: int, capfd: pytest.CaptureFixture[str], signum: int,
+) -> None:
     far = sys.stdin.fileno()
     before = termios.tcgetattr(far)
-    later(0.3, os.kill, os.getpid(), signal.SIGTERM)
-    assert run_command._ask(Offer(FIRST, SUGGESTED)) is Answer.QUIT
+    once_raw(far, os.kill, os.getpid(), signum)
+    with pytest.raises(Interrupted) as stopped:  # not Answer.QUIT: the run exits 128 + n
+        run_command._ask(Offer(FIRST, SUGGESTED))
+    assert stopped.value.signum == signum
+    assert stopped.value.exit_code == 128 + signum
     assert termios.tcgetattr(far) == before
-    with pytest.raises(Interrupted):  # read_key itself raises it
-        later(0.3, os.kill, os.getpid(), signal.SIGTERM)
-        run_command.read_key(10)
-    assert termios.tcgetattr(far) == before
+    if signum == signal.SIGTERM:
+        assert "[r] retry now (same fault)" in capfd.readouterr().err
 
 
 def test_no_terminal_on_stdin_is_no_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from trainee import OFFER_QUIT, Trainee
 
+from libreplay.packs.catalog import resolve_scenario
 from libreplay.session.ledger import read_ledger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(1800)]
@@ -36,14 +37,16 @@ def test_give_up_retry_the_same_fault_give_up_quit(trainee: Trainee) -> None:
     screen = trainee.wait_for(OFFER, timeout=180)
     assert "Outcome:   ABANDONED" in screen  # the debrief comes first
     assert OFFER_QUIT in screen
-    assert SCENARIO not in screen.split(OFFER)[1]  # the next one by its title only
+    offered = screen.split(OFFER)[1].split(OFFER_QUIT)[0].strip()
+    assert SCENARIO not in offered  # the next one by its title only
+    assert offered != resolve_scenario(SCENARIO).title  # n is another scenario: r plays this one
     trainee.assert_nothing_left()  # the first session is gone before the question
     trainee.press("r")
 
     second = wait_until_playing(trainee)
     assert second != first
     trainee.type("exit")
-    trainee.quit_the_offer(times=2)
+    trainee.quit_the_offer(session_id=second)  # the second debrief's offer, not the first's
     assert trainee.exit_status(timeout=120) == 1  # the last play's: abandoned
     trainee.assert_nothing_left()
 

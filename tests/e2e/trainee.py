@@ -72,20 +72,25 @@ class Trainee:
         """One key, no Enter (the offer after a miss reads a single key)."""
         self.tmux("send-keys", "-l", key)
 
-    def wait_for(self, text: str, timeout: float = 60.0, *, times: int = 1) -> str:
-        """The screen once ``text`` shows on it (``times`` times: the scrollback keeps earlier ones)."""
+    def wait_for(self, text: str, timeout: float = 60.0, *, after: str | None = None) -> str:
+        """The screen once ``text`` shows on it (with ``after``: below the last ``after`` on it,
+        so that an earlier ``text`` the scrollback keeps is not taken for this one)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if screen.count(text) >= times:
+            if text in _below(screen, after):
                 return screen
             time.sleep(0.5)
-        raise AssertionError(f"{text!r} did not appear within {timeout:.0f} s; the screen:\n{screen}")
+        where = f" after {after!r}" if after else ""
+        raise AssertionError(f"{text!r} did not appear{where} within {timeout:.0f} s; the screen:\n{screen}")
 
-    def quit_the_offer(self, *, times: int = 1) -> None:
-        """After a miss run offers to play again: answer q (without it, run waits 60 s)."""
-        self.wait_for(OFFER_QUIT, timeout=180, times=times)
+    def quit_the_offer(self, *, session_id: str | None = None) -> None:
+        """After a miss run offers to play again: answer q (without it, run waits 60 s).
+        ``session_id``: the offer after that session's debrief (which names it in its replay
+        line), not one of an earlier play still in the scrollback, however long the output."""
+        after = f"replaybook replay {session_id}" if session_id else None
+        self.wait_for(OFFER_QUIT, timeout=180, after=after)
         self.press("q")
 
     def exit_status(self, timeout: float = 120.0) -> int:
@@ -157,3 +162,12 @@ class Trainee:
             subprocess.run([str(BIN / "replay-down"), self.session_id], capture_output=True,
                            check=False, timeout=300)
         remove_project(self.project)
+
+
+def _below(screen: str, after: str | None) -> str:
+    """What the screen shows below the last ``after`` (all of it when None; nothing when
+    ``after`` is not on it yet)."""
+    if after is None:
+        return screen
+    _above, found, below = screen.rpartition(after)
+    return below if found else ""

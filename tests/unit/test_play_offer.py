@@ -43,7 +43,7 @@ def result(state: SessionState | None, *, signum: int = 0, terminal_gone: bool =
     return PlayResult(state, ["== debrief =="], signum, terminal_gone)
 
 
-def no_suggestion() -> Suggestion | None:
+def no_suggestion(_played: str) -> Suggestion | None:
     return None
 
 
@@ -57,7 +57,7 @@ def no_suggestion() -> Suggestion | None:
 ], ids=["timeout", "abandoned", "ended-while-active"])
 def test_a_miss_offers_the_same_scenario_with_the_same_fault_and_the_next(status: str,
                                                                          outcome: str | None) -> None:
-    offer = offer_after(result(final(status, outcome)), OPTIONS, lambda: NEXT)
+    offer = offer_after(result(final(status, outcome)), OPTIONS, lambda _played: NEXT)
     assert offer is not None
     assert offer.retry == PlayOptions("official/002-postgres-wont-start", sla=5, fault="wrong-owner",
                                       title="Postgres will not start", player="alice")
@@ -65,7 +65,7 @@ def test_a_miss_offers_the_same_scenario_with_the_same_fault_and_the_next(status
 
 
 def test_a_win_offers_nothing_and_asks_the_campaign_nothing() -> None:
-    def suggest() -> Suggestion | None:
+    def suggest(_played: str) -> Suggestion | None:
         raise AssertionError("the campaign is asked only when there is an offer")
 
     assert offer_after(result(final(RESOLVED, OUTCOME_SUCCESS)), OPTIONS, suggest) is None
@@ -75,7 +75,7 @@ def test_a_win_offers_nothing_and_asks_the_campaign_nothing() -> None:
 def test_a_stop_signal_means_stop_now(signum: int) -> None:
     stopped = result(final(ABANDONED, OUTCOME_ABANDONED), signum=signum,
                      terminal_gone=signum == signal.SIGHUP)
-    assert offer_after(stopped, OPTIONS, lambda: NEXT) is None
+    assert offer_after(stopped, OPTIONS, lambda _played: NEXT) is None
 
 
 def test_a_closed_terminal_is_not_asked() -> None:
@@ -84,20 +84,20 @@ def test_a_closed_terminal_is_not_asked() -> None:
 
 def test_a_session_ended_in_error_is_not_offered_again() -> None:
     # The scenario or the engine failed: playing it again would fail again.
-    assert offer_after(result(final(ERROR, OUTCOME_ABANDONED)), OPTIONS, lambda: NEXT) is None
+    assert offer_after(result(final(ERROR, OUTCOME_ABANDONED)), OPTIONS, lambda _played: NEXT) is None
 
 
 def test_a_session_that_never_reached_the_clock_is_no_miss() -> None:
-    assert offer_after(result(final(ABANDONED, None, started=False)), OPTIONS, lambda: NEXT) is None
+    assert offer_after(result(final(ABANDONED, None, started=False)), OPTIONS, lambda _played: NEXT) is None
 
 
 def test_no_final_state_no_offer() -> None:
-    assert offer_after(result(None), OPTIONS, lambda: NEXT) is None
+    assert offer_after(result(None), OPTIONS, lambda _played: NEXT) is None
 
 
 def test_a_kept_stack_is_not_played_again_beside_itself() -> None:
     kept = PlayOptions("official/002-postgres-wont-start", keep=True)
-    assert offer_after(result(final(TIMEOUT, OUTCOME_TIMEOUT)), kept, lambda: NEXT) is None
+    assert offer_after(result(final(TIMEOUT, OUTCOME_TIMEOUT)), kept, lambda _played: NEXT) is None
 
 
 def test_without_a_suggestion_only_retry_and_quit_are_offered() -> None:
@@ -122,7 +122,7 @@ def test_the_retry_is_called_by_the_sessions_title_when_run_had_none() -> None:
 
 
 def test_the_prompt_names_the_next_scenario_by_its_title_only() -> None:
-    offer = offer_after(result(final(TIMEOUT, OUTCOME_TIMEOUT)), OPTIONS, lambda: NEXT)
+    offer = offer_after(result(final(TIMEOUT, OUTCOME_TIMEOUT)), OPTIONS, lambda _played: NEXT)
     assert offer is not None
     assert offer.prompt == "[r] retry now (same fault)  [n] next: Cache falls over  [q] quit"
     assert "redis" not in offer.prompt and "wrong-owner" not in offer.prompt  # blind play
