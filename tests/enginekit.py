@@ -41,7 +41,6 @@ import pytest
 BASE_IMAGE = "debian:bookworm-slim"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
-SETUP_LOG = Path("/tmp/setup.log")
 
 
 class SecondEngine:
@@ -291,18 +290,6 @@ def _mounts_under(root: Path) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def _wait_for_setup(timeout: float = 1800) -> None:
-    """`make setup` may still be running (it provides the base image): wait for its `done`."""
-    if not SETUP_LOG.exists():
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lines = SETUP_LOG.read_text(errors="replace").strip().splitlines()
-        if lines and lines[-1].strip() == "done":
-            return
-        time.sleep(2)
-
-
 def _machine_has_base_image() -> bool:
     with contextlib.closing(docker.from_env(timeout=30)) as api:
         try:
@@ -317,7 +304,6 @@ def second_engine() -> Iterator[SecondEngine]:
     """One second dockerd for the test run, with the base image loaded; removed at the end."""
     if os.geteuid() != 0 or shutil.which("dockerd") is None or shutil.which("ip") is None:
         pytest.skip("a second Docker engine needs root, dockerd and ip")
-    _wait_for_setup()
     if not _machine_has_base_image():
         pytest.fail(f"{BASE_IMAGE} is not on the machine's engine: run `make setup` first")
     machine_env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
