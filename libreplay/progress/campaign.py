@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from libreplay.session.state import OUTCOME_ABANDONED, OUTCOME_TIMEOUT
@@ -33,8 +33,6 @@ RETRY = "retry"
 NEW = "new"
 REVIEW = "review"
 REST = "rest"
-KINDS = (RETRY, NEW, REVIEW, REST)
-
 RETRY_COOL_DOWN_CAP_DAYS = 7
 # After a shaky win: the n-th win in a row comes back after REVIEW_INTERVALS_DAYS[n - 1] days
 # (the last one for every win beyond).
@@ -111,7 +109,8 @@ def suggest_next(
     ledgers: Ledgers | None = None, *, today: date | None = None, player: str | None = None,
     excluding: str | None = None,
 ) -> Suggestion | None:
-    """This machine's ledger (or the given one) against the installed packs; today: the local date.
+    """This machine's ledger (or the given one) against the installed packs; today: the UTC date
+    (the ledger's calendar: a session's day is the UTC date of its start).
 
     ``player``: that player's sessions only (lines recording another player, or none, left out),
     as ``stats --player`` counts them; None: every line. ``excluding``: the plan's first scenario
@@ -121,7 +120,7 @@ def suggest_next(
     entries = (ledgers if ledgers is not None else read_ledgers()).entries
     if player is not None:
         entries = [entry for entry in entries if entry.player == player]
-    ordered = plan(entries, installed_scenarios(), today or date.today())
+    ordered = plan(entries, installed_scenarios(), today or datetime.now(UTC).date())
     return next((suggestion for suggestion in ordered if suggestion.ref != excluding), None)
 
 
@@ -147,14 +146,17 @@ def shaky(entry: LedgerEntry) -> list[str]:
 def _sessions_by_scenario(
     entries: Sequence[LedgerEntry], scenarios: Sequence[CampaignScenario],
 ) -> dict[str, list[LedgerEntry]]:
-    """Each installed scenario's sessions, in the order played. A line without a pack (written
-    before packs existed) belongs to the one installed scenario of its id, if only one has it."""
+    """Each installed scenario's sessions, in the order played, those that ended in error left
+    out. A line without a pack (written before packs existed) belongs to the one installed
+    scenario of its id, if only one has it."""
     refs = {scenario.ref for scenario in scenarios}
     by_id: dict[str, list[str]] = {}
     for ref in refs:
         by_id.setdefault(ref.rpartition("/")[2], []).append(ref)
     played: dict[str, list[LedgerEntry]] = {}
     for entry in entries:
+        if entry.errored:  # the scenario or replaybook failed, not the trainee: no lesson in it
+            continue
         ref = entry.ref
         if "/" not in ref and len(by_id.get(ref, [])) == 1:  # no pack: the ref is the bare id
             ref = by_id[ref][0]

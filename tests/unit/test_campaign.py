@@ -392,3 +392,14 @@ def test_the_worked_example_in_the_docs() -> None:
     assert [(s.ref[9:12], s.kind) for s in later[:4]] == [
         ("003", REVIEW), ("011", REVIEW), ("005", REVIEW), ("001", REVIEW)]
     assert later[3].reason == "mastered 30 days ago: time for a check-up"
+
+
+def test_a_session_that_ended_in_error_teaches_nothing_and_is_left_out() -> None:
+    """The watcher recorded an error (the scenario failed, not the trainee): outcome abandoned,
+    status error. The plan goes on as if that session had not been played."""
+    scenarios = [CampaignScenario("official/a", "A", 1, 0), CampaignScenario("official/b", "B", 2, 0)]
+    failed = LedgerEntry({"scenario": "a", "pack": "official", "outcome": "abandoned", "status": "error",
+                          "started_at": "2026-11-01T09:00:00+00:00"}, Path("l.jsonl"), 1)
+    assert [s.kind for s in plan([failed], scenarios, date(2026, 11, 2))] == ["new", "new"]
+    abandoned = LedgerEntry({**failed.line, "status": "abandoned"}, Path("l.jsonl"), 1)
+    assert plan([abandoned], scenarios, date(2026, 11, 2))[0].kind == "retry"
