@@ -293,5 +293,5 @@ def read_ledgers(files: Sequence[Path] | None) -> Ledgers:
         if count > SKIPPED_LINES_SHOWN:
             say(f"warning: {source}: {count - SKIPPED_LINES_SHOWN} more lines skipped")
     if ledgers.repeated:
-        say(f"note: {ledgers.repeated} session line(s) met again in the ledgers given were counted once")
+        say(f"note: {ledgers.repeated} session line(s) met more than once were counted once")
     return ledgers

@@ -49,7 +49,8 @@ def doctor_(
             emit(line)
     if not report.ok:
         if not fix:
-            say("Something required is missing: `replaybook doctor --fix` runs the fix commands above.")
+            again = "replaybook doctor --fix --tests" if tests else "replaybook doctor --fix"
+            say(f"Something required is missing: `{again}` runs the fix commands above.")
         raise typer.Exit(1)
 
 

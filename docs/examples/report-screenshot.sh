@@ -1,6 +1,6 @@
 #!/bin/sh
 # docs/report.png: the team report of the two sample ledgers, as headless chromium draws it.
-# Needs the checkout's virtualenv (make venv) and Debian's chromium (make browser).
+# Needs the checkout's virtualenv (make venv) and Debian's chromium (replaybook doctor --fix --tests).
 # Usage: sh docs/examples/report-screenshot.sh [OUTPUT.png]
 set -eu
 examples=$(cd "$(dirname "$0")" && pwd)

@@ -128,13 +128,14 @@ def examine(
     needs_debootstrap = image.status == MISSING and host.which("debootstrap") is None
     if needs_debootstrap:
         apt_missing.append("debootstrap")
-    tools = [("tmux", "splits the terminal into shell and HUD"), ("git", "clones scenario packs")]
-    if tests:
-        tools += TEST_TOOLS
-        apt_missing += [name for name, _purpose in TEST_TOOLS if host.which(name) is None]
-    apt_fix = _apt_fix(apt_missing, sudo)  # one apt-get for every package missing
+    tools = (("tmux", "splits the terminal into shell and HUD"), ("git", "clones scenario packs"))
+    apt_fix = _apt_fix(apt_missing, sudo)  # one apt-get for what playing needs
     for name, purpose in tools:
         findings.append(_check_tool(host, name, purpose, apt_fix))
+    if tests:
+        # Their own apt-get: a browser that fails to install must not take playing's tools with it.
+        test_fix = _apt_fix([name for name, _purpose in TEST_TOOLS if host.which(name) is None], sudo)
+        findings += [_check_tool(host, name, purpose, test_fix) for name, purpose in TEST_TOOLS]
     findings.append(_check_debootstrap(host, image, apt_fix))
     findings.append(image)
     findings += _check_disk(host, engine)

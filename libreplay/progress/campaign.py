@@ -216,7 +216,7 @@ def _last_day(sessions: list[LedgerEntry], today: date) -> date | None:
     for entry in reversed(sessions):
         played_at = entry.played_at
         if played_at is not None:
-            return min(played_at.astimezone(UTC).date(), today)
+            return min(played_at.date(), today)  # the reader gives times in UTC
     return None
 
 

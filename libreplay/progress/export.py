@@ -30,7 +30,7 @@ OUTCOMES = (OUTCOME_SUCCESS, OUTCOME_TIMEOUT, OUTCOME_ABANDONED)
 CSV_FIELDS = (
     "session", "player", "pack", "scenario", "fault", "started_at", "ended_at", "outcome",
     "elapsed_seconds", "sla_seconds", "hints_used", "hints_total", "score", "relapses",
-    "guards_tripped", "transcript",
+    "guards_tripped", "transcript", "status",
 )
 LIST_SEPARATOR = ";"  # guards_tripped's names in one cell
 # A cell a spreadsheet would take for a formula (OWASP's list: =, +, -, @, also after blanks,
@@ -143,5 +143,18 @@ def _cell(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)  # what json.dumps writes for a number, without its encoder's cost
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(_cell(item) for item in value)
-    return json.dumps(value, ensure_ascii=False)
+        return LIST_SEPARATOR.join(_scalar_cell(item) for item in value)
+    return _json_cell(value)
+
+
+def _scalar_cell(item: Any) -> str:
+    """A list's item: a scalar as _cell writes it; a nested list or object as JSON (no deeper
+    recursion of ours: a hostile line may nest as deep as the JSON decoder allowed)."""
+    return _json_cell(item) if isinstance(item, list | dict) else _cell(item)
+
+
+def _json_cell(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (RecursionError, ValueError):  # nested deeper than the encoder goes
+        return ""

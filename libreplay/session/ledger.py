@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -190,7 +189,9 @@ class LedgerEntry:
 
     @property
     def sla_seconds(self) -> float | None:
-        return _number(self.line.get("sla_seconds"))
+        """The SLA played against; under a second reads as absent (no ratio to it is meaningful)."""
+        sla = _number(self.line.get("sla_seconds"))
+        return sla if sla is not None and sla >= 1 else None
 
     @property
     def hints_used(self) -> int:
@@ -287,7 +288,7 @@ def _lines(source: Path, data: bytes) -> Iterable[LedgerEntry | SkippedLine]:
             yield SkippedLine(source, number, "not UTF-8 text")
             continue
         try:
-            line = json.loads(text)
+            line = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
         except json.JSONDecodeError as error:
             yield SkippedLine(source, number, f"not JSON: {error.msg} (column {error.colno})")
             continue
@@ -310,6 +311,18 @@ def _unusable(line: Any) -> str:
     return ""
 
 
+def _finite_float(text: str) -> float | None:
+    """A JSON number with a fraction or exponent; one beyond any float (``1e999``) as null, so
+    that no line read holds an infinity that a JSON writer would have to refuse or mangle."""
+    number = float(text)
+    return number if number - number == 0 else None  # inf - inf is nan, and nan != 0
+
+
+def _no_constant(_name: str) -> None:
+    """``NaN``, ``Infinity``, ``-Infinity``: Python's json reads them, JSON has no such values:
+    read as null."""
+
+
 def _identity(entry: LedgerEntry) -> tuple[str, str, str] | None:
     if entry.session is None:
         return None
@@ -327,13 +340,20 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# Every figure a ledger line records is a count, a score or seconds: never negative, and far below
+# this (a billion seconds is 31 years). Beyond it a figure reads as absent, so that sums, means
+# and ratios of figures from a hostile line cannot overflow.
+MAX_FIGURE = 1e9
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        return float(value) if math.isfinite(value) else None
+        number = float(value)
     except OverflowError:  # an integer beyond any float
         return None
+    return number if 0 <= number <= MAX_FIGURE else None  # also no NaN or infinity
 
 
 def _moment(value: Any) -> datetime | None:

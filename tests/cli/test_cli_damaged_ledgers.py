@@ -23,8 +23,20 @@ DAMAGE = (
       b' "started_at": "9999-12-31T23:59:59-01:00"}\n'
     + b'{"scenario": "\x1b]0;owned\x07003", "pack": "official", "outcome": "abandoned",'
       b' "started_at": "0001-01-01T00:00:00+01:00", "player": "\x1b[2Jeve"}\n'
+    # Figures any float holds, but whose sums, means and ratios would not: each twice, so that
+    # they meet in a sum or a mean.
+    + b'{"scenario": "004-disk-full", "pack": "official", "outcome": "timeout", "elapsed_seconds": 1e308,'
+      b' "hints_used": 1e308}\n' * 2
+    + b'{"scenario": "004-disk-full", "pack": "official", "outcome": "success", "elapsed_seconds": 1e308,'
+      b' "sla_seconds": 900, "score": -1e308}\n' * 2
+    + b'{"scenario": "005-oom-kill", "pack": "official", "outcome": "success", "elapsed_seconds": 60,'
+      b' "sla_seconds": 5e-324, "hints_used": -1e308}\n' * 2
+    # A list nested deeper than a writer of ours recurses (the decoder took it).
+    + b'{"scenario": "006-sidekiq-cant-connect", "pack": "official", "outcome": "success",'
+      b' "guards_tripped": ' + b"[" * 900 + b"]" * 900 + b"}\n"
     + b'{"session": "torn", "scenario": "004-di'
 )
+EXTRA_LINES = 7  # the lines above between the fifth and the torn one
 
 
 @pytest.fixture
@@ -49,7 +61,8 @@ def test_a_damaged_ledger_gives_warnings_not_a_traceback(
     assert done.returncode == 0, talk
     assert "Traceback" not in talk
     lines = len(SAMPLE.read_bytes().splitlines())
-    for number in (lines + 1, lines + 2, lines + 6):  # the two beyond JSON, and the torn last line
+    for number in (lines + 1, lines + 2, lines + 6 + EXTRA_LINES):  # the two beyond JSON, the torn last
         assert f"line {number}: skipped" in talk, talk
     assert b"\x1b" not in done.stdout + done.stderr  # the escape sequences came out inert
+    assert b"Infinity" not in done.stdout and b"NaN" not in done.stdout
     assert damaged.read_bytes() == before

@@ -176,7 +176,7 @@ def test_two_ledgers_merge_and_a_ledger_given_twice_counts_once(tmp_path: Path) 
     assert merged["totals"]["players"] == ["alice", "bob"]
     assert as_json("--ledger", ALICE, "--ledger", BOB, "--ledger", ALICE) == merged
     again = stats_of("--ledger", ALICE, "--ledger", ALICE)
-    assert "note: 15 session line(s) met again in the ledgers given were counted once" in again.stderr
+    assert "note: 15 session line(s) met more than once were counted once" in again.stderr
 
 
 def test_a_missing_ledger_or_a_bad_player_is_refused_with_its_exit_status(tmp_path: Path) -> None:

@@ -1,12 +1,14 @@
 """`replaybook report --html` opened in a real browser: Debian's chromium, headless, driven by
-Selenium through Debian's chromium-driver (both installed by `make browser`, which `make test`
-runs). The report of the two sample ledgers, merged with a ledger of hostile text, must draw every
-chart with one data point per session, list every scenario, run none of the hostile text, and
-fetch nothing: the browser's performance log may show no request but the page's own file."""
+Selenium through Debian's chromium-driver (both installed by `replaybook doctor --fix --tests`,
+which `make test` runs). The report of the two sample ledgers, merged with a ledger of hostile
+text, must draw every chart with one data point per session, list every scenario, run none of
+the hostile text, and fetch nothing: the browser's performance log may show no request but the
+page's own file."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +22,9 @@ from libreplay.session.ledger import LedgerEntry, read_ledgers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Found as the doctor finds them (`doctor --tests`): on PATH.
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SAMPLES = [EXAMPLES / "ledger-alice.jsonl", EXAMPLES / "ledger-bob.jsonl"]
 HOSTILE_PLAYER = "<script>document.title='pwned'</script>"
@@ -46,8 +49,8 @@ def hostile_ledger(path: Path) -> Path:
 def driver() -> Iterator[Any]:
     """Headless chromium with the performance log on. Both paths are given, so Selenium Manager
     has nothing to find (and SE_OFFLINE forbids it the network should it be asked)."""
-    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), \
-        "Debian's chromium and chromium-driver are needed: `make browser` installs them"
+    assert CHROMIUM and CHROMEDRIVER, \
+        "Debian's chromium and chromium-driver are needed: `replaybook doctor --fix --tests` installs them"
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -94,8 +94,9 @@ def test_the_test_suite_s_browser_is_checked_only_for_tests() -> None:
     report = doctor.examine(machine.host(), tests=True)
     found = {f.name: f for f in report.findings}
     assert (found["chromium"].status, found["chromedriver"].status) == ("missing", "missing")
-    # One apt-get for everything missing, under Debian's package names.
-    assert report.fixes() == ["apt-get update && apt-get install -y tmux chromium chromium-driver"]
+    # The browser's own apt-get (under Debian's package names), after playing's.
+    assert report.fixes() == ["apt-get update && apt-get install -y tmux",
+                              "apt-get update && apt-get install -y chromium chromium-driver"]
     ready = FakeHost(tools={"docker", "debootstrap", "git", "tmux", "chromium", "chromedriver"})
     assert doctor.examine(ready.host(), tests=True).ok
 

@@ -175,3 +175,20 @@ def test_a_player_name_must_be_printable_and_short(name: str) -> None:
 def test_a_player_name_may_be_any_printable_text() -> None:
     for name in ("ana", "Ana María", "bob@team-a", "x" * 64):
         assert ledger.check_player(name) == name
+
+
+def test_figures_out_of_any_session_s_range_read_as_absent(tmp_path: Path) -> None:
+    """Counts, scores and seconds are never negative and far below a billion: beyond, a figure
+    would only overflow the sums, means and ratios made of it."""
+    file = tmp_path / "sessions.jsonl"
+    file.write_text(
+        '{"scenario": "001", "outcome": "success", "elapsed_seconds": 1e308, "score": -5,'
+        ' "hints_used": 1e9, "sla_seconds": 5e-324, "relapses": NaN, "hints_total": Infinity}\n'
+        '{"scenario": "002", "outcome": "success", "elapsed_seconds": 1e999, "sla_seconds": 0.5}\n'
+    )
+    wild, inf = ledger.read_ledgers([file]).entries
+    assert (wild.elapsed_seconds, wild.score, wild.sla_seconds) == (None, 0, None)
+    assert wild.hints_used == 1_000_000_000  # the bound itself is a figure
+    assert (wild.relapses, wild.hints_total) == (0, 0)
+    assert wild.line["relapses"] is None and wild.line["hints_total"] is None  # JSON has no NaN
+    assert inf.line["elapsed_seconds"] is None and inf.sla_seconds is None  # an SLA under a second

@@ -151,6 +151,7 @@ def test_csv_has_the_documented_header_then_a_row_per_entry() -> None:
         "ended_at": "2026-12-01T10:05:00+00:00", "outcome": "success", "elapsed_seconds": "250.5",
         "sla_seconds": "900", "hints_used": "1", "hints_total": "3", "score": "843", "relapses": "0",
         "guards_tripped": "migration-kept;data-intact", "transcript": "/t/s1.cast",
+        "status": "",  # a line written before the field existed
     }
 
 
