@@ -206,7 +206,13 @@ def test_logs_follow_streams_until_stopped(watched: Watched) -> None:
     watched.shell.exec_run(["sh", "-c", follow], environment={"PATH": TRAINEE_PATH}, detach=True)
     wait_for(lambda: watched.trainee("cat /tmp/follow.pid")[1].strip().isdigit(), "the shim started")
     pid = watched.trainee("cat /tmp/follow.pid")[1].strip()
-    time.sleep(1)  # the stream is open
+    # The stream shows only what is logged once it is open (-n 0), which on a loaded machine may
+    # take a while: the app says "ready" until a "ready" comes through, then the lines to follow.
+    def stream_open() -> bool:
+        app_says(watched, "ready")
+        return "ready" in watched.trainee("cat /tmp/follow.out")[1].split()
+
+    wait_for(stream_open, "the stream open", timeout=60)
     for n in range(3):
         app_says(watched, f"followed-{n}")
     followed = [f"followed-{n}" for n in range(3)]
