@@ -51,7 +51,7 @@ from libreplay.session.checks import (
 from libreplay.session.hints import (
     HintChannel,
 )
-from libreplay.session.limits import Limits, session_ceiling
+from libreplay.session.limits import Limits, require_room, session_ceiling
 from libreplay.session.owners import process_alive, start_time
 from libreplay.session.ports import require_free
 from libreplay.session.snapshot import load_snapshot, write_snapshot
@@ -194,6 +194,7 @@ def up(
 
     who = ledger.check_player(player) if player is not None else ledger.default_player()
     ceiling = limits or session_ceiling()  # a bad variable is refused before anything is made
+    require_room(scenario, ceiling)
     # Meanwhile: trust, Compose's resolution of the model and the port checks come first.
     meeting = _EngineMeeting()
     meeting.start()

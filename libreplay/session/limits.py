@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from libreplay.core.errors import InvalidInput
+from libreplay.core.errors import EnvironmentProblem, InvalidInput
+from libreplay.scenario.model import Resources, Scenario, size_bytes
 
 CPUS_VARIABLE = "REPLAYBOOK_SESSION_CPUS"
 MEMORY_VARIABLE = "REPLAYBOOK_SESSION_MEMORY"
@@ -36,7 +37,6 @@ MIN_PIDS = 16  # the container's init, a shell and the commands a check runs
 MIN_CPUS = 0.01  # the engine's resolution
 CPU_PERIOD_DEFAULT = 100_000  # microseconds: the kernel's and the engine's default CFS period
 SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
-UNITS = {"": 1, "k": 1024, "m": MIB, "g": GIB, "t": 1024 * GIB}
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def parse_memory(text: str, where: str) -> int:
     match = SIZE.fullmatch(text.strip())
     if match is None:
         raise InvalidInput(f"{where}: {text!r} is not a size (e.g. 512m or 1g)")
-    value = int(float(match.group(1)) * UNITS[match.group(2).lower()])
+    value = size_bytes(match.group(1), match.group(2))
     if value < MIN_MEMORY:
         raise InvalidInput(f"{where}: {text!r}: must be at least {show_size(MIN_MEMORY)}")
     return value
@@ -128,6 +128,28 @@ def show_size(size: int) -> str:
         if size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)
+
+
+def require_room(scenario: Scenario, ceiling: Limits | None) -> None:
+    """Raise EnvironmentProblem when ``ceiling`` is below what the scenario says each of its
+    containers needs (meta.json ``resources``), naming what to raise."""
+    needs: Resources = scenario.resources
+    if ceiling is None:
+        return
+    short = []
+    if needs.cpus is not None and needs.cpus > ceiling.cpus:
+        short.append(f"{needs.cpus:g} CPU (the host gives {ceiling.cpus:g}: --cpus or {CPUS_VARIABLE})")
+    if needs.memory is not None and needs.memory > ceiling.memory:
+        short.append(f"{show_size(needs.memory)} memory (the host gives {show_size(ceiling.memory)}: "
+                     f"--memory or {MEMORY_VARIABLE})")
+    if needs.pids is not None and needs.pids > ceiling.pids:
+        short.append(f"{needs.pids} processes (the host gives {ceiling.pids}: --pids or {PIDS_VARIABLE})")
+    if short:
+        raise EnvironmentProblem(
+            # Not named: replay-up is blind (docs/terminal.md); the pack's author knows its needs.
+            "this scenario's meta.json resources: each container needs " + "; ".join(short),
+            hint="raise this host's per-container ceiling, or play another scenario",
+        )
 
 
 # -- a service's limits in the session's model -------------------------------------------------

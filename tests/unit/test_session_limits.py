@@ -176,3 +176,56 @@ def test_replay_up_refuses_a_bad_limit_before_anything(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "--memory: 'lots' is not a size" in result.output
     assert not paths.sessions_dir().exists() or not any(paths.sessions_dir().iterdir())
+
+
+# -- what a scenario says it needs (meta.json resources) ----------------------------------------
+
+
+def _scenario(tmp_path: Path, resources: Any) -> Any:
+    from scenario_kit import BASE_META
+
+    directory = write_scenario(tmp_path / "pack" / "s1", meta={**BASE_META, "resources": resources})
+    return load_scenario(directory)
+
+
+def test_a_scenario_states_what_each_container_needs(tmp_path: Path) -> None:
+    from libreplay.scenario.model import Resources
+
+    scenario = _scenario(tmp_path, {"cpus": 0.5, "memory": "768m", "pids": 300, "disk": "1g"})
+    assert scenario.resources == Resources(cpus=0.5, memory=768 * MIB, pids=300)
+    assert "meta.json: resources.disk: unknown key, ignored" in scenario.warnings
+    assert _scenario(tmp_path / "none", None).resources == Resources()
+
+
+@pytest.mark.parametrize(
+    ("resources", "problem"),
+    [
+        ("lots", "meta.json: resources: must be an object of cpus, memory and pids, got 'lots'"),
+        ({"cpus": 0}, "meta.json: resources.cpus: must be a number of CPUs from 0.01 to 256, got 0"),
+        ({"memory": "1.5g"}, "meta.json: resources.memory: must be a size such as 512m or 2g, got '1.5g'"),
+        ({"memory": 512}, "meta.json: resources.memory: must be a size such as 512m or 2g, got 512"),
+        ({"pids": 4.5}, "meta.json: resources.pids: must be an integer from 16 to 4194304, got 4.5"),
+    ],
+)
+def test_a_bad_resources_field_is_named(tmp_path: Path, resources: Any, problem: str) -> None:
+    from libreplay.core.errors import ScenarioInvalid
+
+    with pytest.raises(ScenarioInvalid) as caught:
+        _scenario(tmp_path, resources)
+    assert problem in caught.value.problems
+
+
+def test_a_host_below_the_scenarios_needs_is_refused_naming_what_to_raise(tmp_path: Path) -> None:
+    from libreplay.core.errors import EnvironmentProblem
+    from libreplay.session.limits import require_room
+
+    scenario = _scenario(tmp_path, {"memory": "2g", "pids": 300})
+    require_room(scenario, Limits(cpus=1.0, memory=2 * GIB, pids=300))  # exactly enough
+    require_room(scenario, None)  # limits off
+    with pytest.raises(EnvironmentProblem) as caught:
+        require_room(scenario, CEILING)
+    message = str(caught.value)
+    assert "2g memory (the host gives 512m: --memory or REPLAYBOOK_SESSION_MEMORY)" in message
+    assert "300 processes (the host gives 256: --pids or REPLAYBOOK_SESSION_PIDS)" in message
+    assert "CPU" not in message and scenario.id not in message  # blind: the scenario is not named
+    assert caught.value.exit_code == 5
