@@ -51,7 +51,7 @@ from libreplay.session.checks import (
 from libreplay.session.hints import (
     HintChannel,
 )
-from libreplay.session.limits import Limits, require_room, session_ceiling
+from libreplay.session.limits import Limits, engine_cpus, fit_to_engine, require_room, session_ceiling
 from libreplay.session.owners import process_alive, start_time
 from libreplay.session.ports import require_free
 from libreplay.session.snapshot import load_snapshot, write_snapshot
@@ -240,6 +240,7 @@ def up(
         save_new_session(state)
         write_snapshot(scenario, state.directory, admitted_commit=admitted)
         probe_image = ensure_probe_image(on_progress) if scenario.probes_http else ""
+        ceiling = fit_to_engine(ceiling, engine_cpus())
         stack.prepare(probe_image, resolved, ceiling)
         on_progress(f"each container limited to {ceiling.describe()}" if ceiling is not None
                     else "no resource limits (REPLAYBOOK_SESSION_LIMITS=off)")

@@ -20,7 +20,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from libreplay.core.errors import EnvironmentProblem, InvalidInput
@@ -150,6 +150,23 @@ def require_room(scenario: Scenario, ceiling: Limits | None) -> None:
             "this scenario's meta.json resources: each container needs " + "; ".join(short),
             hint="raise this host's per-container ceiling, or play another scenario",
         )
+
+
+def fit_to_engine(ceiling: Limits | None, engine_cpus: int | None) -> Limits | None:
+    """The ceiling with no more CPUs than the engine has (it refuses a container asking more);
+    ``engine_cpus`` None: unknown, the ceiling as it is."""
+    if ceiling is None or not engine_cpus or ceiling.cpus <= engine_cpus:
+        return ceiling
+    return replace(ceiling, cpus=float(engine_cpus))
+
+
+def engine_cpus() -> int | None:
+    """How many CPUs the engine's machine has (its ``NCPU``), or None when it does not say."""
+    from libreplay.engine.docker_api import client, engine_errors
+
+    with engine_errors():
+        count = client().info().get("NCPU")
+    return count if isinstance(count, int) and count > 0 else None
 
 
 # -- a service's limits in the session's model -------------------------------------------------

@@ -229,3 +229,13 @@ def test_a_host_below_the_scenarios_needs_is_refused_naming_what_to_raise(tmp_pa
     assert "300 processes (the host gives 256: --pids or REPLAYBOOK_SESSION_PIDS)" in message
     assert "CPU" not in message and scenario.id not in message  # blind: the scenario is not named
     assert caught.value.exit_code == 5
+
+
+def test_a_ceiling_of_more_cpus_than_the_engine_has_is_fitted_to_it() -> None:
+    from libreplay.session.limits import fit_to_engine
+
+    four = Limits(cpus=4.0, memory=GIB, pids=512)
+    assert fit_to_engine(four, 2) == Limits(cpus=2.0, memory=GIB, pids=512)
+    assert fit_to_engine(CEILING, 2) == CEILING
+    assert fit_to_engine(four, None) == four
+    assert fit_to_engine(None, 2) is None
