@@ -13,6 +13,7 @@ The format is documented in docs/scenario-format.md.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,11 @@ from libreplay.scenario.model import (
     Debrief,
     Fault,
     Guard,
+    Resources,
     Scenario,
     is_inside,
     show_value,
+    size_bytes,
 )
 from libreplay.scenario.schema import Place
 
@@ -43,13 +46,14 @@ META_KEYS = frozenset(
     {
         "id", "title", "page", "difficulty", "hints", "tags", "learning_objectives", "source",
         "success_condition", "success_target", "sla_minutes", "shell", "break", "faults",
-        "hold_seconds", "survive_restart", "guards", "debrief",
+        "hold_seconds", "survive_restart", "guards", "debrief", "resources",
     }
 )
 FAULT_KEYS = frozenset({"name", "break", "script", "hints", "solve", "debrief"})
 GUARD_KEYS = frozenset({"name", "condition", "script", "target", "message"})
 DEBRIEF_KEYS = frozenset({"fix", "why", "follow_ups"})
 SOURCE_KEYS = frozenset({"incident_date", "reference", "sanitized"})
+RESOURCE_KEYS = ("cpus", "memory", "pids")
 # Bounds on what a pack's files may cost to read: a document past these is refused, not parsed.
 MAX_FILE_BYTES = 1 << 20
 UNREADABLE = object()  # a file that did not parse (None is a valid document: `null`, an empty file)
@@ -245,6 +249,7 @@ class _Loader:
         guards = self._guards()
         debrief = self._debrief(("debrief",))
         faults = self._faults()
+        resources = self._resources()
         if self.problems or not self.services:
             return None
         return Scenario(
@@ -269,6 +274,7 @@ class _Loader:
             guards=guards,
             debrief=debrief,
             published_ports=published_ports(self.compose.document or {}),
+            resources=resources,
             warnings=tuple(self.warnings),
             pack=self.pack,
         )
@@ -293,6 +299,21 @@ class _Loader:
         for key in ("incident_date", "reference", "sanitized"):
             self._reported(("source", key))
         return dict(source)
+
+    def _resources(self) -> Resources:
+        needs = self.meta.get("resources")
+        if needs is None or self._reported(("resources",)):
+            return Resources()
+        for key in sorted(set(needs) - set(RESOURCE_KEYS)):
+            self.warnings.append(f"meta.json: resources.{key}: unknown key, ignored")
+        fine = {key: needs.get(key) for key in RESOURCE_KEYS if not self._reported(("resources", key))}
+        memory = fine.get("memory")
+        match = re.fullmatch(r"(\d+)([kmgKMG]?)", memory) if isinstance(memory, str) else None
+        return Resources(
+            cpus=float(fine["cpus"]) if fine.get("cpus") is not None else None,
+            memory=size_bytes(*match.groups()) if match else None,
+            pids=fine.get("pids"),
+        )
 
     def _shell(self) -> str:
         shell = self.meta.get("shell")

@@ -21,6 +21,22 @@ DEFAULT_FAULT_NAME = "default"
 DEFAULT_SOLVE_SCRIPT = "solve.sh"
 DEFAULT_HOLD_SECONDS = 15
 MAX_HOLD_SECONDS = 600
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What each container of a scenario needs at least (meta.json ``resources``); None: no need
+    stated."""
+
+    cpus: float | None = None
+    memory: int | None = None  # bytes, swap included
+    pids: int | None = None
+
+
+def size_bytes(number: str, unit: str) -> int:
+    """``512`` and ``m`` as bytes (``unit``: "", k, m, g or t, either case)."""
+    return int(float(number) * SIZE_UNITS[unit.lower()])
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,7 @@ class Scenario:
     guards: tuple[Guard, ...] = ()
     debrief: Debrief | None = None
     published_ports: tuple[PublishedPort, ...] = ()
+    resources: Resources = field(default_factory=Resources)
     warnings: tuple[str, ...] = ()
     pack: str = "local"
 

@@ -614,6 +614,8 @@ class _Checker:
 
     def _deploy(self, where: str, value: Any) -> None:
         deploy = as_dict(value)
+        if deploy.get("placement") == {}:  # Compose's own resolution writes an empty placement
+            deploy = {key: part for key, part in deploy.items() if key != "placement"}
         self._refuse_unknown(where, deploy, {"resources", "replicas", "labels", "restart_policy"})
         resources = as_dict(deploy.get("resources"))
         self._refuse_unknown(f"{where}.resources", resources, {"limits", "reservations"})

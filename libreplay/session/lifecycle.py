@@ -51,6 +51,7 @@ from libreplay.session.checks import (
 from libreplay.session.hints import (
     HintChannel,
 )
+from libreplay.session.limits import Limits, engine_cpus, fit_to_engine, require_room, session_ceiling
 from libreplay.session.owners import process_alive, start_time
 from libreplay.session.ports import require_free
 from libreplay.session.snapshot import load_snapshot, write_snapshot
@@ -177,10 +178,11 @@ def holding(session_id: str, *, alone: bool = False) -> Iterator[None]:
 
 def up(
     scenario: Scenario, *, sla_minutes: int | None = None, on_progress: Progress = _quiet,
-    reveal: bool = False, player: str | None = None,
+    reveal: bool = False, player: str | None = None, limits: Limits | None = None,
 ) -> SessionState:
     """Create a session, bring its stack up and prove the healthy baseline passes its check.
-    ``player``: who plays, as the ledger will name them (None: the OS user's name).
+    ``player``: who plays, as the ledger will name them (None: the OS user's name). ``limits``:
+    each container's ceiling (None: the environment's, session/limits.py).
 
     Raises PackUntrusted, before anything is made, for a pack not trusted at the commit checked
     out (the command layer asks first: libreplay/packs/trust.py). The session's snapshot of the
@@ -191,6 +193,8 @@ def up(
     from libreplay.packs import trust
 
     who = ledger.check_player(player) if player is not None else ledger.default_player()
+    ceiling = limits or session_ceiling()  # a bad variable is refused before anything is made
+    require_room(scenario, ceiling)
     # Meanwhile: trust, Compose's resolution of the model and the port checks come first.
     meeting = _EngineMeeting()
     meeting.start()
@@ -236,7 +240,10 @@ def up(
         save_new_session(state)
         write_snapshot(scenario, state.directory, admitted_commit=admitted)
         probe_image = ensure_probe_image(on_progress) if scenario.probes_http else ""
-        stack.prepare(probe_image, resolved)
+        ceiling = fit_to_engine(ceiling, engine_cpus())
+        stack.prepare(probe_image, resolved, ceiling)
+        on_progress(f"each container limited to {ceiling.describe()}" if ceiling is not None
+                    else "no resource limits (REPLAYBOOK_SESSION_LIMITS=off)")
         on_progress(f"starting {scenario.ref if reveal else 'the scenario'} as session {session_id} "
                     f"(project {state.project})")
         compose_progress = on_progress if reveal else _without(

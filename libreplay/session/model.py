@@ -26,6 +26,7 @@ from libreplay.scenario.sandbox import (
     service_ports,
     without_nulls,
 )
+from libreplay.session.limits import PROBE_LIMITS, Limits, limit_service
 from libreplay.session.snapshot import files_dir
 
 MODEL_FILE = "compose.json"
@@ -41,6 +42,7 @@ class SessionParts:
     labels: dict[str, str]
     image_name: Callable[[str], str]
     probe: dict[str, Any] | None = None  # the probe service, when the check is http_200
+    limits: Limits | None = None  # each service container's ceiling (session/limits.py); None: none
 
 
 def session_model(
@@ -88,6 +90,7 @@ def session_model(
         if networks:
             probe["networks"] = dict.fromkeys(sorted(networks))
         resolved.services[PROBE_SERVICE] = probe
+    _apply_limits(resolved.services, parts.limits)
     text = json.dumps(model, indent=1)
     (parts.session_dir / MODEL_FILE).write_text(text, encoding="utf-8")
     _replace_scripts_compose_file(scenario, parts.session_dir, text)
@@ -142,6 +145,15 @@ def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resol
         if volume.get("type") == "bind":
             volume["source"] = str(resolved.mounts[Path(volume["source"]).resolve()].copy)
             volume["bind"] = {"create_host_path": False}
+
+
+def _apply_limits(services: dict[str, Any], ceiling: Limits | None) -> None:
+    """The host's ceiling on every service container; the probe, replaybook's own, its small
+    fixed limits (docs/architecture.md, Resource limits)."""
+    if ceiling is None:
+        return
+    for name, spec in services.items():
+        limit_service(spec, PROBE_LIMITS if name == PROBE_SERVICE else ceiling)
 
 
 def _bounded_logging(logging: Any) -> dict[str, Any]:

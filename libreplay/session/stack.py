@@ -34,6 +34,7 @@ from libreplay.engine.compose import compose_argv
 from libreplay.engine.docker_api import HOME_LABEL, SESSION_LABEL
 from libreplay.scenario.model import Scenario
 from libreplay.scenario.sandbox import HostPort, ResolvedModel, check, model_ports
+from libreplay.session.limits import Limits, session_ceiling
 from libreplay.session.model import MODEL_FILE, SessionParts, session_model
 from libreplay.session.ports import require_free
 from libreplay.session.snapshot import files_dir
@@ -201,13 +202,17 @@ class Stack:
         session exists, so what it publishes can be checked first (session/ports.py)."""
         return check(self.scenario, self.project)
 
-    def prepare(self, probe_image: str, resolved: ResolvedModel | None = None) -> None:
+    def prepare(
+        self, probe_image: str, resolved: ResolvedModel | None = None, limits: Limits | None = None
+    ) -> None:
         """Write the session's model from ``resolved`` (resolved and checked now when not given;
-        raises ScenarioInvalid when refused)."""
+        raises ScenarioInvalid when refused), each container under ``limits`` (when not given:
+        the ceiling the environment sets, session/limits.py)."""
         labels = {SESSION_LABEL: self.session_id, HOME_LABEL: home_id()}
         # The probe also fetches the http_200 guards' targets, from inside the network.
         probe = self._probe_service(probe_image, labels) if self.scenario.probes_http else None
-        parts = SessionParts(self.project, self.session_dir, labels, self.image_name, probe)
+        parts = SessionParts(self.project, self.session_dir, labels, self.image_name, probe,
+                             limits or session_ceiling())
         session_model(self.scenario, parts, resolved)
 
     @property
