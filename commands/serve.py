@@ -16,8 +16,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @app.command()
 @handles_errors
 def serve(
-    bind: Annotated[str, typer.Option("--bind", metavar="HOST:PORT",
-                                      help="Where to listen; loopback unless you say otherwise.")] = "127.0.0.1:8080",
+    bind: Annotated[str, typer.Option(
+        "--bind", metavar="HOST:PORT", help="Where to listen; loopback unless you say otherwise.",
+    )] = "127.0.0.1:8080",
     max_sessions: Annotated[int, typer.Option("--max-sessions", metavar="N",
                                               help="Refuse to start more live sessions than N.")] = 8,
 ) -> None:
@@ -29,7 +30,8 @@ def serve(
 
     missing = xterm_missing()
     if missing:
-        raise EnvironmentProblem(f"serve needs Debian's xterm.js for the browser terminal: {missing[0]} is missing",
+        raise EnvironmentProblem(f"serve needs Debian's xterm.js for the browser terminal: {missing[0]} "
+                                 "is missing",
                                  hint="replaybook doctor --fix (apt-get install libjs-xterm node-xterm)")
     host, port = _host_and_port(bind)
     from libreplay.training.serving import Serving
@@ -40,7 +42,8 @@ def serve(
             "the clear over plain HTTP: put TLS in front of it (a reverse proxy; see docs/training-day.md)")
     shown = f"[{host}]" if ":" in host else host
     say(f"Serving on http://{shown}:{port}; Ctrl-C stops it and tears down every session it started.")
-    emit(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/facilitator?token={serving.token}")
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
+    emit(f"http://{reachable}:{port}/facilitator?token={serving.token}")
     _run(serving, host, port)
     ended = serving.stop()
     if ended:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,56 +96,49 @@ def _error(exc: ReplayError) -> JSONResponse:
 FORBIDDEN = JSONResponse({"error": "not allowed"}, status_code=403)
 
 
-def create_app(day: TrainingDay, *, facilitator_hash: str, reap_every: float = REAP_EVERY_SECONDS) -> Starlette:
-    pages = {name: (HERE / "templates" / f"{name}.html").read_text(encoding="utf-8")
-             for name in ("facilitator", "trainee", "refused")}
+class Site:
+    """The handlers, over one training day and the facilitator token's hash."""
 
-    def facilitator(token: str) -> bool:
-        return bool(token) and token_matches(token, facilitator_hash)
+    def __init__(self, day: TrainingDay, facilitator_hash: str, reap_every: float) -> None:
+        self.day = day
+        self.facilitator_hash = facilitator_hash
+        self.reap_every = reap_every
+        self.pages = {name: (HERE / "templates" / f"{name}.html").read_text(encoding="utf-8")
+                      for name in ("facilitator", "trainee", "refused")}
 
-    def refused(status: int) -> HTMLResponse:
-        return HTMLResponse(pages["refused"], status_code=status)
+    def facilitator(self, token: str) -> bool:
+        return bool(token) and token_matches(token, self.facilitator_hash)
+
+    def refused(self, status: int) -> HTMLResponse:
+        return HTMLResponse(self.pages["refused"], status_code=status)
 
     # -- pages ----------------------------------------------------------------------------------
 
-    async def facilitator_page(request: Request) -> Response:
-        if not facilitator(request.query_params.get("token", "")):
-            return refused(403)
-        return HTMLResponse(pages["facilitator"])
+    async def facilitator_page(self, request: Request) -> Response:
+        if not self.facilitator(request.query_params.get("token", "")):
+            return self.refused(403)
+        return HTMLResponse(self.pages["facilitator"])
 
-    async def trainee_page(request: Request) -> Response:
-        if day.seat_for(request.path_params["token"]) is None:
-            return refused(404)
-        return HTMLResponse(pages["trainee"])
+    async def trainee_page(self, request: Request) -> Response:
+        if self.day.seat_for(request.path_params["token"]) is None:
+            return self.refused(404)
+        return HTMLResponse(self.pages["trainee"])
 
-    async def xterm_script(_request: Request) -> Response:
+    async def xterm_script(self, _request: Request) -> Response:
         return Response(await run_in_threadpool(xterm.bundle), media_type="text/javascript")
 
-    async def xterm_css(_request: Request) -> Response:
+    async def xterm_css(self, _request: Request) -> Response:
         return Response(await run_in_threadpool(xterm.stylesheet), media_type="text/css")
 
     # -- the facilitator's API ----------------------------------------------------------------
 
-    def as_facilitator(
-        handler: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def checked(request: Request) -> Response:
-            if not facilitator(_bearer(request)):
-                return FORBIDDEN
-            try:
-                return await handler(request)
-            except ReplayError as exc:
-                return _error(exc)
-
-        return checked
-
-    async def create_training(request: Request) -> Response:
+    async def create_training(self, request: Request) -> Response:
         body = await _json(request)
         seats = body.get("seats")
         if not isinstance(seats, int | list) or isinstance(seats, bool):
             raise InvalidInput("seats: a list of trainees' names or a number of invite links")
         training, tokens = await run_in_threadpool(
-            lambda: day.create(
+            lambda: self.day.create(
                 scenarios=_strings(body.get("scenarios"), "scenarios"),
                 seats=seats if isinstance(seats, int) else _strings(seats, "seats"),
                 session_minutes=_number(body.get("session_minutes", 60), "session_minutes"),
@@ -154,56 +147,44 @@ def create_app(day: TrainingDay, *, facilitator_hash: str, reap_every: float = R
             ))
         base = str(request.base_url).rstrip("/")
         invites = [{"seat": seat.number, "name": seat.name, "scenario": training.scenario_for(seat),
-                    "url": f"{base}/join/{token}"} for seat, token in zip(training.seats, tokens, strict=True)]
+                    "url": f"{base}/join/{token}"}
+                   for seat, token in zip(training.seats, tokens, strict=True)]
         return JSONResponse({"training": training.id, "invites": invites}, status_code=201)
 
-    async def board(_request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(day.board))
+    async def board(self, _request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.day.board))
 
-    async def end_session(request: Request) -> Response:
-        await run_in_threadpool(day.end, request.path_params["session"])
+    async def end_session(self, request: Request) -> Response:
+        await run_in_threadpool(self.day.end, request.path_params["session"])
         return JSONResponse({"ended": request.path_params["session"]})
 
-    async def extend_session(request: Request) -> Response:
+    async def extend_session(self, request: Request) -> Response:
         body = await _json(request)
-        until = await run_in_threadpool(day.extend, request.path_params["session"],
+        until = await run_in_threadpool(self.day.extend, request.path_params["session"],
                                         _number(body.get("minutes", 15), "minutes"))
         return JSONResponse({"expires_at": until})
 
     # -- the trainee's API --------------------------------------------------------------------
 
-    def as_trainee(
-        handler: Callable[[Request, SeatRef], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def checked(request: Request) -> Response:
-            ref = await run_in_threadpool(day.seat_for, _bearer(request))
-            if ref is None:
-                return FORBIDDEN
-            try:
-                return await handler(request, ref)
-            except ReplayError as exc:
-                return _error(exc)
+    async def seat(self, _request: Request, ref: SeatRef) -> Response:
+        return JSONResponse(await run_in_threadpool(self.day.seat_view, ref))
 
-        return checked
-
-    async def seat(_request: Request, ref: SeatRef) -> Response:
-        return JSONResponse(await run_in_threadpool(day.seat_view, ref))
-
-    async def start(request: Request, ref: SeatRef) -> Response:
+    async def start(self, request: Request, ref: SeatRef) -> Response:
         body = await _json(request)
         name = str(body.get("name", ""))
-        if ref.seat.session_id or day.starting(ref):
+        if ref.seat.session_id or self.day.starting(ref):
             raise SessionError("this seat's session has already started")
         if not ref.seat.name and not name.strip():
             raise InvalidInput("name: say who you are before you start")
+        self.day.check_capacity()  # refused at once, clearly; the start itself checks again
         # Up and break take a while: the page follows the start on its events socket.
-        threading.Thread(target=_quietly, args=(day, ref, name), name="seat-start", daemon=True).start()
+        threading.Thread(target=_quietly, args=(self.day, ref, name), name="seat-start", daemon=True).start()
         return JSONResponse({"starting": True}, status_code=202)
 
-    async def hint(_request: Request, ref: SeatRef) -> Response:
+    async def hint(self, _request: Request, ref: SeatRef) -> Response:
         if not ref.seat.session_id:
             raise SessionError("the session has not started")
-        revealed = await run_in_threadpool(day.hint, ref.seat.session_id)
+        revealed = await run_in_threadpool(self.day.hint, ref.seat.session_id)
         if revealed is None:
             return JSONResponse({"hint": None})
         number, total, text = revealed
@@ -211,7 +192,7 @@ def create_app(day: TrainingDay, *, facilitator_hash: str, reap_every: float = R
 
     # -- live: events and terminals -----------------------------------------------------------
 
-    async def live(websocket: WebSocket, view: Callable[[], Any]) -> None:
+    async def live(self, websocket: WebSocket, view: Callable[[], Any]) -> None:
         """Send ``view()`` whenever it changes (looked at on every change the day reports, and
         every second for the clock) until the socket closes."""
         await websocket.accept()
@@ -227,42 +208,43 @@ def create_app(day: TrainingDay, *, facilitator_hash: str, reap_every: float = R
         except WebSocketDisconnect:
             return
 
-    async def board_socket(websocket: WebSocket) -> None:
-        if not _same_origin(websocket) or not facilitator(websocket.query_params.get("token", "")):
+    async def board_socket(self, websocket: WebSocket) -> None:
+        if not _same_origin(websocket) or not self.facilitator(websocket.query_params.get("token", "")):
             await websocket.close(POLICY_CLOSE)
             return
-        await live(websocket, day.board)
+        await self.live(websocket, self.day.board)
 
-    async def seat_socket(websocket: WebSocket) -> None:
+    async def seat_socket(self, websocket: WebSocket) -> None:
         token = websocket.query_params.get("token", "")
-        ref = await run_in_threadpool(day.seat_for, token) if _same_origin(websocket) else None
+        ref = await run_in_threadpool(self.day.seat_for, token) if _same_origin(websocket) else None
         if ref is None:
             await websocket.close(POLICY_CLOSE)
             return
 
         def view() -> Any:
-            fresh = day.seat_for(token)
-            return day.seat_view(fresh) if fresh is not None else {"status": "expired"}
+            fresh = self.day.seat_for(token)
+            return self.day.seat_view(fresh) if fresh is not None else {"status": "expired"}
 
-        await live(websocket, view)
+        await self.live(websocket, view)
 
-    async def terminal_socket(websocket: WebSocket) -> None:
-        ref = (await run_in_threadpool(day.seat_for, websocket.query_params.get("token", ""))
+    async def terminal_socket(self, websocket: WebSocket) -> None:
+        ref = (await run_in_threadpool(self.day.seat_for, websocket.query_params.get("token", ""))
                if _same_origin(websocket) else None)
         if ref is None or not ref.seat.session_id:
             await websocket.close(POLICY_CLOSE)
             return
         service = websocket.query_params.get("service", "")
         try:
-            bridge = await run_in_threadpool(lambda: day.terminal(ref.seat.session_id, service, create=True))
+            bridge = await run_in_threadpool(
+                lambda: self.day.terminal(ref.seat.session_id, service, create=True))
         except ReplayError:
             await websocket.close(POLICY_CLOSE)
             return
         assert bridge is not None
         await _carry(websocket, bridge, writable=True)
 
-    async def watch_socket(websocket: WebSocket) -> None:
-        if not _same_origin(websocket) or not facilitator(websocket.query_params.get("token", "")):
+    async def watch_socket(self, websocket: WebSocket) -> None:
+        if not _same_origin(websocket) or not self.facilitator(websocket.query_params.get("token", "")):
             await websocket.close(POLICY_CLOSE)
             return
         session_id, service = websocket.path_params["session"], websocket.query_params.get("service", "")
@@ -270,7 +252,8 @@ def create_app(day: TrainingDay, *, facilitator_hash: str, reap_every: float = R
         try:
             while True:  # the trainee may not have opened this shell yet
                 try:
-                    bridge = await run_in_threadpool(lambda: day.terminal(session_id, service, create=False))
+                    bridge = await run_in_threadpool(
+                        lambda: self.day.terminal(session_id, service, create=False))
                 except ReplayError as exc:
                     await websocket.send_text(json.dumps({"error": inert(exc.message)}))
                     await websocket.close()
@@ -283,42 +266,77 @@ def create_app(day: TrainingDay, *, facilitator_hash: str, reap_every: float = R
         except WebSocketDisconnect:
             return
 
-    async def reaper() -> None:
+    async def reaper(self) -> None:
         while True:
-            await asyncio.sleep(reap_every)
+            await asyncio.sleep(self.reap_every)
             with suppress(ReplayError, OSError):
-                await run_in_threadpool(day.reap)
+                await run_in_threadpool(self.day.reap)
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> Any:
-        task = asyncio.create_task(reaper())
+    async def lifespan(self, _app: Starlette) -> Any:
+        task = asyncio.create_task(self.reaper())
         try:
             yield
         finally:
             task.cancel()
-            await run_in_threadpool(day.shutdown)
+            await run_in_threadpool(self.day.shutdown)
 
+def as_facilitator(
+    site: Site, handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def checked(request: Request) -> Response:
+        if not site.facilitator(_bearer(request)):
+            return FORBIDDEN
+        try:
+            return await handler(request)
+        except ReplayError as exc:
+            return _error(exc)
+
+    return checked
+
+
+def as_trainee(
+    site: Site, handler: Callable[[Request, SeatRef], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def checked(request: Request) -> Response:
+        ref = await run_in_threadpool(site.day.seat_for, _bearer(request))
+        if ref is None:
+            return FORBIDDEN
+        try:
+            return await handler(request, ref)
+        except ReplayError as exc:
+            return _error(exc)
+
+    return checked
+
+
+def create_app(
+    day: TrainingDay, *, facilitator_hash: str, reap_every: float = REAP_EVERY_SECONDS,
+) -> Starlette:
+    site = Site(day, facilitator_hash, reap_every)
     routes = [
-        Route("/facilitator", facilitator_page),
-        Route("/join/{token}", trainee_page),
-        Route("/xterm/xterm.js", xterm_script),
-        Route("/xterm/xterm.css", xterm_css),
-        Route("/api/trainings", as_facilitator(create_training), methods=["POST"]),
-        Route("/api/board", as_facilitator(board)),
-        Route("/api/sessions/{session}/end", as_facilitator(end_session), methods=["POST"]),
-        Route("/api/sessions/{session}/extend", as_facilitator(extend_session), methods=["POST"]),
-        Route("/api/seat", as_trainee(seat)),
-        Route("/api/seat/start", as_trainee(start), methods=["POST"]),
-        Route("/api/seat/hint", as_trainee(hint), methods=["POST"]),
-        WebSocketRoute("/ws/board", board_socket),
-        WebSocketRoute("/ws/seat", seat_socket),
-        WebSocketRoute("/ws/terminal", terminal_socket),
-        WebSocketRoute("/ws/watch/{session}", watch_socket),
+        Route("/facilitator", site.facilitator_page),
+        Route("/join/{token}", site.trainee_page),
+        Route("/xterm/xterm.js", site.xterm_script),
+        Route("/xterm/xterm.css", site.xterm_css),
+        Route("/api/trainings", as_facilitator(site, site.create_training), methods=["POST"]),
+        Route("/api/board", as_facilitator(site, site.board)),
+        Route("/api/sessions/{session}/end", as_facilitator(site, site.end_session), methods=["POST"]),
+        Route("/api/sessions/{session}/extend", as_facilitator(site, site.extend_session), methods=["POST"]),
+        Route("/api/seat", as_trainee(site, site.seat)),
+        Route("/api/seat/start", as_trainee(site, site.start), methods=["POST"]),
+        Route("/api/seat/hint", as_trainee(site, site.hint), methods=["POST"]),
+        WebSocketRoute("/ws/board", site.board_socket),
+        WebSocketRoute("/ws/seat", site.seat_socket),
+        WebSocketRoute("/ws/terminal", site.terminal_socket),
+        WebSocketRoute("/ws/watch/{session}", site.watch_socket),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=site.lifespan)
     app.add_middleware(SecurityHeaders)
     return app
+
+
 
 
 def _quietly(day: TrainingDay, ref: SeatRef, name: str) -> None:
@@ -338,7 +356,7 @@ async def _json(request: Request) -> dict[str, Any]:
 
 def _strings(value: Any, field: str) -> list[str]:
     if isinstance(value, str):
-        value = [part for part in value.replace(",", "\n").splitlines()]
+        value = value.replace(",", "\n").splitlines()
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise InvalidInput(f"{field}: a list of names")
     return value
@@ -357,7 +375,7 @@ async def _closed_within(websocket: WebSocket, seconds: float) -> bool:
         message = await asyncio.wait_for(websocket.receive(), timeout=seconds)
     except TimeoutError:
         return False
-    return message["type"] == "websocket.disconnect"
+    return bool(message["type"] == "websocket.disconnect")
 
 
 async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted: bool = False) -> None:

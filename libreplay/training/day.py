@@ -98,6 +98,11 @@ class TrainingDay:
     def live_count(self) -> int:
         return len(self._live) + len(self._starting)
 
+    def check_capacity(self) -> None:
+        if self.live_count() >= self.max_sessions:
+            raise SessionError(f"the training host runs its most sessions already ({self.max_sessions}, "
+                               "--max-sessions): try again when one has ended")
+
     def start(self, ref: SeatRef, *, name: str | None = None) -> str:
         """Start the seat's session (a seat without a name takes ``name``): its id."""
         training, seat = ref.training, ref.seat
@@ -113,9 +118,7 @@ class TrainingDay:
                 raise SessionError("the training server is stopping")
             if seat.session_id or key in self._starting:
                 raise SessionError("this seat's session has already started")
-            if self.live_count() >= self.max_sessions:
-                raise SessionError(f"the training host runs its most sessions already ({self.max_sessions}, "
-                                   "--max-sessions): try again when one has ended")
+            self.check_capacity()
             self._starting.add(key)
             self._failed.pop(key, None)
         self.changed()
@@ -137,7 +140,8 @@ class TrainingDay:
 
         def taken(t: Training) -> None:
             mine = t.seats[seat.number - 1]
-            mine.name, mine.session_id, mine.scenario, mine.session_expires_at = player, session_id, scenario, expires
+            mine.name, mine.session_id, mine.scenario = player, session_id, scenario
+            mine.session_expires_at = expires
 
         update_training(training.id, taken)
         with self._lock:
@@ -245,6 +249,8 @@ class TrainingDay:
     def terminal(self, session_id: str, service: str, *, create: bool) -> TerminalBridge | None:
         """The session's shell in ``service`` (recorded as asciicast, like a local run); made on
         the trainee's first visit, never by a watcher (``create=False``)."""
+        if session_id not in self._live:  # first: nothing of another session is even read
+            raise NotFound(f"no live session {session_id[:40]!r} on this server")
         state = self.engine.state(session_id)
         if state is None or service not in state.services:
             raise NotFound(f"no service {service[:40]!r} in this session")

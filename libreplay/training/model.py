@@ -125,8 +125,8 @@ def create_training(
         id=f"t-{secrets.token_hex(6)}", title=title.strip()[:80], scenarios=scenarios,
         sla_minutes=sla_minutes, session_minutes=session_minutes, created_at=created,
         expires_at=created + days_valid * 86400,
-        seats=[Seat(number=i + 1, token_hash=token_hash(t), name=n) for i, (n, t) in enumerate(zip(names, tokens,
-                                                                                                     strict=True))],
+        seats=[Seat(number=number, token_hash=token_hash(token), name=name)
+               for number, (name, token) in enumerate(zip(names, tokens, strict=True), start=1)],
     )
     save_training(training)
     return training, tokens
