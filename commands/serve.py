@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from replaybook.commands.common import emit, handles_errors, make_app, say
+
+if TYPE_CHECKING:
+    from libreplay.training.serving import Serving
 
 app = make_app("Serve training days in the browser: a facilitator's board, a page and terminal per trainee.")
 
@@ -41,13 +45,23 @@ def serve(
         say(f"warning: listening on {host}: anyone who can reach this port can try it. Tokens travel in "
             "the clear over plain HTTP: put TLS in front of it (a reverse proxy; see docs/training-day.md)")
     shown = f"[{host}]" if ":" in host else host
-    say(f"Serving on http://{shown}:{port}; Ctrl-C stops it and tears down every session it started.")
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
-    emit(f"http://{reachable}:{port}/facilitator?token={serving.token}")
-    _run(serving, host, port)
-    ended = serving.stop()
-    if ended:
-        say(f"Tore down {len(ended)} session(s).")
+
+    def listening() -> None:
+        say(f"Serving on http://{shown}:{port}; Ctrl-C stops it and tears down every session it started.")
+        emit(f"http://{reachable}:{port}/facilitator?token={serving.token}")
+
+    from libreplay.core.signals import signals_raise
+
+    # uvicorn stops gracefully on SIGINT/SIGTERM (its lifespan tears the sessions down), then
+    # hands the signal on: here it becomes Interrupted, and the exit status 128+N.
+    try:
+        with signals_raise():
+            _run(serving, host, port, listening)
+    finally:
+        ended = serving.stop()
+        if ended:
+            say(f"Tore down {len(ended)} session(s).")
 
 
 def _host_and_port(bind: str) -> tuple[str, int]:
@@ -60,15 +74,32 @@ def _host_and_port(bind: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _run(serving: object, host: str, port: int) -> None:
+def _run(serving: Serving, host: str, port: int, listening: Callable[[], None]) -> None:
+    """uvicorn in this thread (it handles SIGINT and SIGTERM: a graceful stop); ``listening``
+    is called once it listens, so the URL printed always answers."""
+    import threading
+
     import uvicorn
 
     from replaybook.web.app import create_app
 
-    app_ = create_app(serving.day, facilitator_hash=serving.token_hash)  # type: ignore[attr-defined]
+    app_ = create_app(serving.day, facilitator_hash=serving.token_hash)
     config = uvicorn.Config(app_, host=host, port=port, log_level="warning", ws="websockets-sansio",
                             lifespan="on", access_log=False)
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    finished = threading.Event()
+
+    def announce() -> None:
+        while not server.started and not finished.wait(0.05):
+            pass
+        if server.started:
+            listening()
+
+    threading.Thread(target=announce, name="serve-announce", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        finished.set()
 
 
 main = app
