@@ -72,8 +72,8 @@ COMMANDS: tuple[Entry, ...] = (
                         "change."),
     Entry("report", "report", "Write a self-contained HTML report of the ledger: charts, tables, every "
                               "session."),
-    Entry("serve", "serve", "Serve training days in the browser: a facilitator's live board, a page and a "
-                            "terminal per trainee; Ctrl-C tears down every session it started."),
+    Entry("serve", "serve", "Serve training days in the browser until Ctrl-C (or SIGTERM), which tears down "
+                            "every session it started."),
 )
 _BY_NAME = {entry.name: entry for entry in COMMANDS}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -43,6 +44,7 @@ from replaybook.web import xterm
 HERE = Path(__file__).parent
 REAP_EVERY_SECONDS = 5.0
 LIVE_TICK_SECONDS = 1.0
+CHANGE_LOOK_SECONDS = 0.2  # how soon a live view notices that the day changed
 POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
           "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 SECURITY_HEADERS = [
@@ -193,17 +195,21 @@ class Site:
     # -- live: events and terminals -----------------------------------------------------------
 
     async def live(self, websocket: WebSocket, view: Callable[[], Any]) -> None:
-        """Send ``view()`` whenever it changes (looked at on every change the day reports, and
-        every second for the clock) until the socket closes."""
+        """Send ``view()`` whenever it changes until the socket closes: looked at as soon as the
+        day reports a change (a session's state file, followed), and every second (the clock)."""
         await websocket.accept()
         last: Any = None
+        seen_version, looked_at = -1, 0.0
         try:
             while True:
-                current = await run_in_threadpool(view)
-                if current != last:
-                    await websocket.send_text(json.dumps(current))
-                    last = current
-                if await _closed_within(websocket, LIVE_TICK_SECONDS):
+                moment = time.monotonic()
+                if self.day.version != seen_version or moment - looked_at >= LIVE_TICK_SECONDS:
+                    seen_version, looked_at = self.day.version, moment
+                    current = await run_in_threadpool(view)
+                    if current != last:
+                        await websocket.send_text(json.dumps(current))
+                        last = current
+                if await _closed_within(websocket, CHANGE_LOOK_SECONDS):
                     return
         except WebSocketDisconnect:
             return

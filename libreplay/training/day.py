@@ -27,6 +27,7 @@ from libreplay.training.model import Seat, Training, create_training, load_train
 from libreplay.training.terminal import TerminalBridge
 
 MAX_EXTEND_MINUTES = 240
+OVER_KEPT_SECONDS = 10 * 60  # a session that ended stays up this long (its shells, the debrief), then goes
 STARTING = "starting"
 
 
@@ -223,11 +224,18 @@ class TrainingDay:
         for session_id in list(self._live):
             with suppress(NotFound, InvalidInput):
                 ref = self.seat_ref(session_id)
-                if ref.seat.session_expires_at <= moment or ref.training.expired(moment):
+                if (ref.seat.session_expires_at <= moment or ref.training.expired(moment)
+                        or self._over_long_ago(session_id, moment)):
                     with suppress(ReplayError):
                         self.end(session_id)
                     ended.append(session_id)
         return ended
+
+    def _over_long_ago(self, session_id: str, moment: float) -> bool:
+        """Ended (resolved, timed out) more than OVER_KEPT_SECONDS ago: its place is freed."""
+        state = self.engine.state(session_id)
+        ended = state.ended_at if state is not None and state.terminal else None
+        return ended is not None and moment - ended.timestamp() >= OVER_KEPT_SECONDS
 
     def shutdown(self, *, wait_for_starts: float = 600.0) -> list[str]:
         """Tear down every session this server started, once those still starting are up (each

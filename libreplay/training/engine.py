@@ -18,7 +18,8 @@ from typing import Protocol
 
 from libreplay.core import paths, proc
 from libreplay.core.errors import NotFound, ReplayError
-from libreplay.session.state import SessionState
+from libreplay.session.owners import start_time
+from libreplay.session.state import SessionState, update_session
 
 WATCHER_STOP_GRACE_SECONDS = 10.0
 
@@ -43,6 +44,10 @@ class SessionEngine(Protocol):
     def debrief(self, session_id: str) -> list[str]: ...
 
 
+def _owned_by_us(state: SessionState) -> None:
+    state.owner_pid, state.owner_started = os.getpid(), start_time(os.getpid())
+
+
 class LifecycleEngine:
     """The real engine: one session per seat, each with its watcher."""
 
@@ -56,6 +61,9 @@ class LifecycleEngine:
         from libreplay.session import lifecycle
 
         state = lifecycle.up(resolve_scenario(scenario), sla_minutes=sla_minutes, player=player)
+        # This server answers for the session, as `replaybook run` does for its own: should it be
+        # killed (SIGKILL, no teardown), `replaybook sessions` names the session an orphan.
+        update_session(state.id, _owned_by_us)
         lifecycle.break_session(state.id)
         self._start_watcher(state.id)
         return state.id

@@ -147,3 +147,20 @@ def test_hints_and_ends_only_for_sessions_of_this_server() -> None:
         day.hint("deadbeef")
     with pytest.raises(NotFound):
         day.end("deadbeef")
+
+
+def test_a_session_over_for_a_while_frees_its_place() -> None:
+    from datetime import UTC, datetime
+
+    from libreplay.training.day import OVER_KEPT_SECONDS
+
+    moment = [datetime.now(UTC).timestamp()]
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=3, clock=lambda: moment[0])
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=600)
+    session = day.start(day.seat_for(tokens[0]))
+    engine.resolve(session)
+    engine.states[session].ended_at = datetime.fromtimestamp(moment[0], UTC)
+    assert day.reap() == []  # the debrief and the shells stay a while
+    moment[0] += OVER_KEPT_SECONDS
+    assert day.reap() == [session]
