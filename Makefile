@@ -35,7 +35,7 @@ lint: venv
 	MYPYPATH=build/mypy $(BIN)/mypy -p libreplay -p replaybook.commands -p replaybook.hud -p replaybook.web
 
 # The suite needs, besides what playing needs, Debian's chromium and chromium-driver (the
-# browser tests): `doctor --tests` checks them too, and --fix installs what is missing.
+# browser tests) and xterm.js (libjs-xterm, node-xterm: serve's browser test): `doctor --tests` checks them too, and --fix installs what is missing.
 test-setup: venv
 	$(BIN)/replaybook doctor --fix --tests
 

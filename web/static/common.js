@@ -30,7 +30,7 @@ var Replay = (function () {
   }
 
   // A terminal in `element`, attached to the socket at `path`; writable or read-only.
-  function terminal(element, path, writable) {
+  function terminal(element, path, writable, onClose) {
     var term = new Terminal({cursorBlink: writable, disableStdin: !writable, fontSize: 14, scrollback: 5000});
     term.open(element);
     term.fit();
@@ -46,7 +46,10 @@ var Replay = (function () {
       if (typeof event.data === "string") { term.write("\r\n" + JSON.parse(event.data).error + "\r\n"); return; }
       term.write(decoder.decode(new Uint8Array(event.data), {stream: true}));
     };
-    socket.onclose = function () { term.write("\r\n[disconnected]\r\n"); };
+    socket.onclose = function () {
+      term.write("\r\n[disconnected" + (writable ? ": click the tab for a new shell" : "") + "]\r\n");
+      if (onClose) { onClose(); }
+    };
     if (writable) {
       term.on("data", function (data) {
         if (socket.readyState === 1) { socket.send(JSON.stringify({input: data})); }

@@ -17,12 +17,19 @@
     Array.prototype.forEach.call($("tabs").children, function (tab) {
       tab.classList.toggle("active", tab.dataset.service === service);
     });
+    if (terminals[service] && terminals[service].closed) {
+      terminals[service].view.close();
+      terminals[service].element.remove();
+      delete terminals[service];
+    }
     if (!terminals[service]) {
       var element = document.createElement("div");
       element.className = "terminal";
       $("terminals").appendChild(element);
       var path = "/ws/terminal?token=" + encodeURIComponent(token) + "&service=" + encodeURIComponent(service);
-      terminals[service] = {element: element, view: Replay.terminal(element, path, true)};
+      var opened = {element: element, closed: false};
+      opened.view = Replay.terminal(element, path, true, function () { opened.closed = true; });
+      terminals[service] = opened;
     }
     terminals[service].view.resize();
     terminals[service].view.term.focus();
