@@ -29,7 +29,8 @@ def doctor_(
     ] = False,
 ) -> None:
     """Check Docker, Compose v2, tmux, git, xterm.js (serve), debootstrap, free disk and the base
-    image; exit 1 if something required is missing. `--fix` runs each fix command (printed on stderr) and re-checks."""
+    image; exit 1 if something required is missing. `--fix` runs each fix command (printed on stderr)
+    and re-checks."""
     from libreplay.host import doctor
 
     report = doctor.examine(tests=tests)

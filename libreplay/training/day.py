@@ -137,14 +137,11 @@ class TrainingDay:
     def _start_session(self, training: Training, seat: Seat, player: str) -> str:
         scenario = training.scenario_for(seat)
         session_id = self.engine.start(scenario, player=player, sla_minutes=training.sla_minutes or None)
-        expires = self._clock() + 60 * training.session_minutes
-
-        def taken(t: Training) -> None:
-            mine = t.seats[seat.number - 1]
-            mine.name, mine.session_id, mine.scenario = player, session_id, scenario
-            mine.session_expires_at = expires
-
-        update_training(training.id, taken)
+        try:
+            self._seat_taken(training, seat, player, session_id, scenario)
+        except BaseException:
+            self.engine.end(session_id)  # a session no seat names would outlive the day
+            raise
         with self._lock:
             self._live[session_id] = (training.id, seat.number)
             closing = self._closing
@@ -153,6 +150,18 @@ class TrainingDay:
             raise SessionError("the training server is stopping")
         self._follow(session_id)
         return session_id
+
+    def _seat_taken(
+        self, training: Training, seat: Seat, player: str, session_id: str, scenario: str,
+    ) -> None:
+        expires = self._clock() + 60 * training.session_minutes
+
+        def taken(t: Training) -> None:
+            mine = t.seats[seat.number - 1]
+            mine.name, mine.session_id, mine.scenario = player, session_id, scenario
+            mine.session_expires_at = expires
+
+        update_training(training.id, taken)
 
     def _follow(self, session_id: str) -> None:
         from libreplay.core.watch import follow_directory

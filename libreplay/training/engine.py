@@ -63,9 +63,14 @@ class LifecycleEngine:
         state = lifecycle.up(resolve_scenario(scenario), sla_minutes=sla_minutes, player=player)
         # This server answers for the session, as `replaybook run` does for its own: should it be
         # killed (SIGKILL, no teardown), `replaybook sessions` names the session an orphan.
-        update_session(state.id, _owned_by_us)
-        lifecycle.break_session(state.id)
-        self._start_watcher(state.id)
+        try:
+            update_session(state.id, _owned_by_us)
+            lifecycle.break_session(state.id)  # tears the stack down itself when it fails
+            self._start_watcher(state.id)
+        except BaseException:
+            with suppress(ReplayError):
+                lifecycle.down(state.id)
+            raise
         return state.id
 
     def _start_watcher(self, session_id: str) -> None:
