@@ -45,7 +45,7 @@ HERE = Path(__file__).parent
 REAP_EVERY_SECONDS = 5.0
 LIVE_TICK_SECONDS = 1.0
 CHANGE_LOOK_SECONDS = 0.2  # how soon a live view notices that the day changed
-POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
           "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 SECURITY_HEADERS = [
     (b"content-security-policy", POLICY.encode()),
