@@ -85,8 +85,10 @@ def test_a_training_day_in_the_browser(server: tuple[str, subprocess.Popen[str]]
 
     driver.get(invite)
     wait.until(until.element_to_be_clickable((By.ID, "start"))).click()
-    keys = WebDriverWait(driver, 400).until(
-        until.presence_of_element_located((By.CSS_SELECTOR, "#terminals .xterm-helper-textarea")))
+    # The shell has printed its prompt (what a trainee waits for before typing).
+    WebDriverWait(driver, 400).until(
+        until.presence_of_element_located((By.CSS_SELECTOR, "#terminals .terminal[data-received]")))
+    keys = driver.find_element(By.CSS_SELECTOR, "#terminals .xterm-helper-textarea")
     WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "status").text == "ACTIVE")
     assert driver.find_element(By.ID, "page").text.strip()  # the incident's page, in the HUD
     driver.find_element(By.ID, "hint").click()  # the button's hint is the session's hint

@@ -41,10 +41,17 @@ var Replay = (function () {
       term.fit();
       if (writable && socket.readyState === 1) { socket.send(JSON.stringify({resize: [term.rows, term.cols]})); }
     }
-    socket.onopen = resize;
+    var pending = [];  // keys typed before the socket opened: sent once it does
+    socket.onopen = function () {
+      resize();
+      pending.forEach(function (data) { socket.send(JSON.stringify({input: data})); });
+      pending = [];
+    };
     socket.onmessage = function (event) {
       if (typeof event.data === "string") { term.write("\r\n" + JSON.parse(event.data).error + "\r\n"); return; }
-      term.write(decoder.decode(new Uint8Array(event.data), {stream: true}));
+      var bytes = new Uint8Array(event.data);
+      element.dataset.received = String(Number(element.dataset.received || 0) + bytes.length);
+      term.write(decoder.decode(bytes, {stream: true}));
     };
     socket.onclose = function () {
       term.write("\r\n[disconnected" + (writable ? ": click the tab for a new shell" : "") + "]\r\n");
@@ -52,7 +59,7 @@ var Replay = (function () {
     };
     if (writable) {
       term.on("data", function (data) {
-        if (socket.readyState === 1) { socket.send(JSON.stringify({input: data})); }
+        if (socket.readyState === 1) { socket.send(JSON.stringify({input: data})); } else { pending.push(data); }
       });
     }
     window.addEventListener("resize", resize);
