@@ -37,7 +37,7 @@ class Served:
     def started(self, token: str, name: str = "") -> str:
         response = self.client.post("/api/seat/start", headers=bearer(token), json={"name": name})
         assert response.status_code == 202, response.text
-        for _ in range(100):
+        for _ in range(500):  # the start runs on a thread of its own
             session = self.client.get("/api/seat", headers=bearer(token)).json()["session"]
             if session:
                 return str(session)
@@ -123,7 +123,7 @@ def test_the_board_lives_and_the_facilitator_ends_and_extends(served: Served) ->
         assert rows["ann"]["status"] == "active" and rows["ben"]["status"] == "waiting"
         served.engine.resolve(session)
         served.serving.day.changed()
-        for _ in range(5):
+        for _ in range(30):  # a board a second at most, besides the changes
             board = json.loads(socket.receive_text())
             if board["leaderboard"]:
                 break
