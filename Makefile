@@ -31,11 +31,11 @@ MYPY_TREE := build/mypy/replaybook
 lint: venv
 	$(BIN)/ruff check .
 	mkdir -p $(MYPY_TREE)
-	for d in commands hud; do ln -sfn ../../../$$d $(MYPY_TREE)/$$d; done
-	MYPYPATH=build/mypy $(BIN)/mypy -p libreplay -p replaybook.commands -p replaybook.hud
+	for d in commands hud web; do ln -sfn ../../../$$d $(MYPY_TREE)/$$d; done
+	MYPYPATH=build/mypy $(BIN)/mypy -p libreplay -p replaybook.commands -p replaybook.hud -p replaybook.web
 
 # The suite needs, besides what playing needs, Debian's chromium and chromium-driver (the
-# browser tests): `doctor --tests` checks them too, and --fix installs what is missing.
+# browser tests) and xterm.js (libjs-xterm, node-xterm: serve's browser test): `doctor --tests` checks them too, and --fix installs what is missing.
 test-setup: venv
 	$(BIN)/replaybook doctor --fix --tests
 

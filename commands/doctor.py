@@ -28,8 +28,9 @@ def doctor_(
         typer.Option("--tests", help="Also what replaybook's own test suite needs (chromium, chromedriver)."),
     ] = False,
 ) -> None:
-    """Check Docker, Compose v2, tmux, git, debootstrap, free disk and the base image; exit 1 if
-    something required is missing. `--fix` runs each fix command (printed on stderr) and re-checks."""
+    """Check Docker, Compose v2, tmux, git, xterm.js (serve), debootstrap, free disk and the base
+    image; exit 1 if something required is missing. `--fix` runs each fix command (printed on stderr)
+    and re-checks."""
     from libreplay.host import doctor
 
     report = doctor.examine(tests=tests)

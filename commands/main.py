@@ -37,8 +37,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("packs", "packs", "List packs: name, source, ref, commit and scenario count; `--json` for "
                             "scripts."),
     Entry("validate", "validate", "Validate scenarios; exits 3 if any is invalid."),
-    Entry("doctor", "doctor", "Check Docker, Compose v2, tmux, git, debootstrap, free disk and the base "
-                              "image; exit 1 if something required is missing."),
+    Entry("doctor", "doctor", "Check Docker, Compose v2, tmux, git, xterm.js (serve), debootstrap, free disk "
+                              "and the base image; exit 1 if something required is missing."),
     Entry("base-image", "base_image", "Ensure the base image exists: if present say so, else docker pull, "
                                       "else build it from the Debian archive with debootstrap (as root) "
                                       "and docker import."),
@@ -72,6 +72,8 @@ COMMANDS: tuple[Entry, ...] = (
                         "change."),
     Entry("report", "report", "Write a self-contained HTML report of the ledger: charts, tables, every "
                               "session."),
+    Entry("serve", "serve", "Serve training days in the browser until Ctrl-C (or SIGTERM), which tears down "
+                            "every session it started."),
 )
 _BY_NAME = {entry.name: entry for entry in COMMANDS}
 

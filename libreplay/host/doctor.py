@@ -26,7 +26,14 @@ OK, MISSING, WARN = "ok", "missing", "warn"
 MIN_FREE_BYTES = 5 * 1024**3
 MIN_ENGINE = (20, 10)
 APT_PACKAGES = {"tmux": "tmux", "git": "git", "debootstrap": "debootstrap",
-                "chromium": "chromium", "chromedriver": "chromium-driver"}
+                "chromium": "chromium", "chromedriver": "chromium-driver",
+                "xterm.js": "libjs-xterm node-xterm"}
+# `replaybook serve`'s browser terminal: Debian's xterm.js, never a CDN. bookworm's libjs-xterm
+# ships the stylesheet and a stub script; node-xterm ships the modules the stub requires
+# (replaybook.web.xterm serves them as one script).
+XTERM_CSS = Path("/usr/share/javascript/xterm/xterm.css")
+XTERM_MODULES = Path("/usr/share/nodejs/xterm/lib")
+XTERM_PURPOSE = "the browser terminal of replaybook serve"
 # What the test suite needs besides what playing needs (`doctor --tests`, which `make test` runs):
 # the report's and the browser pages' tests drive Debian's chromium through its chromedriver.
 TEST_TOOLS = (("chromium", "the test suite's headless browser"),
@@ -111,6 +118,13 @@ class Host:
     free_bytes: Callable[[Path], int] = field(default=_free_bytes)
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)
     replaybook: str = field(default_factory=baseimage.replaybook_program)
+    exists: Callable[[Path], bool] = field(default=Path.exists)
+
+
+def xterm_missing(exists: Callable[[Path], bool] = Path.exists) -> list[Path]:
+    """What of Debian's xterm.js is not on this machine (serve refuses to start without it)."""
+    return [path for path in (XTERM_CSS, XTERM_MODULES / "xterm.js", XTERM_MODULES / "addons/fit/fit.js")
+            if not exists(path)]
 
 
 def examine(
@@ -129,9 +143,16 @@ def examine(
     if needs_debootstrap:
         apt_missing.append("debootstrap")
     tools = (("tmux", "splits the terminal into shell and HUD"), ("git", "clones scenario packs"))
-    apt_fix = _apt_fix(apt_missing, sudo)  # one apt-get for what playing needs
+    xterm_gone = xterm_missing(host.exists)
+    if xterm_gone:
+        apt_missing.append("xterm.js")
+    apt_fix = _apt_fix(apt_missing, sudo)  # one apt-get for what playing and serving need
     for name, purpose in tools:
         findings.append(_check_tool(host, name, purpose, apt_fix))
+    # Playing needs no browser terminal: required only of the test suite (serve's e2e test).
+    findings.append(Finding("xterm.js", MISSING, f"{xterm_gone[0]} is missing ({XTERM_PURPOSE})",
+                            fix=apt_fix, required=tests) if xterm_gone
+                    else Finding("xterm.js", OK, str(XTERM_MODULES), required=tests))
     if tests:
         # Their own apt-get: a browser that fails to install must not take playing's tools with it.
         test_fix = _apt_fix([name for name, _purpose in TEST_TOOLS if host.which(name) is None], sudo)

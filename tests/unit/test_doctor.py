@@ -34,6 +34,7 @@ class FakeHost:
         self.image = facts.get("image", True)
         self.free = facts.get("free", 50 * GIB)
         self.root = facts.get("root", True)
+        self.xterm = facts.get("xterm", True)
         self.commands: list[list[str]] = []
 
     def run(self, argv: Sequence[str]) -> tuple[int, str]:
@@ -59,6 +60,7 @@ class FakeHost:
             free_bytes=lambda path: int(self.free),
             is_root=lambda: bool(self.root),
             replaybook="/venv/bin/replaybook",
+            exists=lambda path: bool(self.xterm),
         )
 
 
@@ -73,7 +75,8 @@ def test_a_ready_machine_is_all_ok() -> None:
     assert {f.status for f in report.findings} == {"ok"}
     assert report.fixes() == []
     names = [f.name for f in report.findings]
-    assert names[:6] == ["docker engine", "docker compose v2", "tmux", "git", "debootstrap", "base image"]
+    assert names[:7] == ["docker engine", "docker compose v2", "tmux", "git", "xterm.js", "debootstrap",
+                         "base image"]
     assert "disk: data dir" in names and "disk: docker root" in names
 
 
@@ -314,3 +317,22 @@ def test_one_helper_names_the_replaybook_program(monkeypatch: pytest.MonkeyPatch
     assert doctor.Host().replaybook == baseimage.replaybook_program()
     assert baseimage.sudo_hint("doctor --fix") == f"sudo {baseimage.replaybook_program()} doctor --fix"
     assert not hasattr(doctor, "_replaybook_program")
+
+
+def test_serve_s_xterm_is_an_apt_fix_required_only_of_the_tests() -> None:
+    machine = FakeHost(xterm=False)
+    playing = doctor.examine(machine.host())
+    found = {f.name: f for f in playing.findings}
+    assert found["xterm.js"].status == "missing" and not found["xterm.js"].required
+    assert playing.ok  # playing in a terminal needs no browser terminal
+    assert playing.fixes() == ["apt-get update && apt-get install -y libjs-xterm node-xterm"]
+    testing = doctor.examine(machine.host(), tests=True)
+    assert not testing.ok
+    ready = FakeHost(tools={"docker", "debootstrap", "git", "tmux", "chromium", "chromedriver"})
+    assert doctor.examine(ready.host(), tests=True).ok
+
+
+def test_xterm_missing_names_each_missing_file() -> None:
+    assert doctor.xterm_missing(lambda path: True) == []
+    gone = doctor.xterm_missing(lambda path: path.suffix != ".css")
+    assert gone == [doctor.XTERM_CSS]

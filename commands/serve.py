@@ -1,0 +1,105 @@
+"""replay-serve (replaybook serve): a training day in the browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from replaybook.commands.common import emit, handles_errors, make_app, say
+
+if TYPE_CHECKING:
+    from libreplay.training.serving import Serving
+
+app = make_app("Serve training days in the browser: a facilitator's board, a page and terminal per trainee.")
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+@handles_errors
+def serve(
+    bind: Annotated[str, typer.Option(
+        "--bind", metavar="HOST:PORT", help="Where to listen; loopback unless you say otherwise.",
+    )] = "127.0.0.1:8080",
+    max_sessions: Annotated[int, typer.Option("--max-sessions", metavar="N",
+                                              help="Refuse to start more live sessions than N.")] = 8,
+) -> None:
+    """Serve training days in the browser until Ctrl-C (or SIGTERM), which tears down every
+    session it started. Prints the facilitator's URL (it carries a secret token: keep it).
+    Needs Debian's xterm.js (`replaybook doctor --fix` installs it); exits 5 without it."""
+    from libreplay.core.errors import EnvironmentProblem
+    from libreplay.host.doctor import xterm_missing
+
+    missing = xterm_missing()
+    if missing:
+        raise EnvironmentProblem(f"serve needs Debian's xterm.js for the browser terminal: {missing[0]} "
+                                 "is missing",
+                                 hint="replaybook doctor --fix (apt-get install libjs-xterm node-xterm)")
+    host, port = _host_and_port(bind)
+    from libreplay.training.serving import Serving
+
+    serving = Serving(max_sessions=max_sessions)
+    if host not in LOOPBACK:
+        say(f"warning: listening on {host}: anyone who can reach this port can try it. Tokens travel in "
+            "the clear over plain HTTP: put TLS in front of it (a reverse proxy; see docs/training-day.md)")
+    shown = f"[{host}]" if ":" in host else host
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
+
+    def listening() -> None:
+        say(f"Serving on http://{shown}:{port}; Ctrl-C stops it and tears down every session it started.")
+        emit(f"http://{reachable}:{port}/facilitator?token={serving.token}")
+
+    from libreplay.core.signals import signals_raise
+
+    # uvicorn stops gracefully on SIGINT/SIGTERM (its lifespan tears the sessions down), then
+    # hands the signal on: here it becomes Interrupted, and the exit status 128+N.
+    try:
+        with signals_raise():
+            _run(serving, host, port, listening)
+    finally:
+        ended = serving.stop()
+        if ended:
+            say(f"Tore down {len(ended)} session(s).")
+
+
+def _host_and_port(bind: str) -> tuple[str, int]:
+    from libreplay.core.errors import InvalidInput
+
+    host, colon, port = bind.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise InvalidInput(f"--bind: expected HOST:PORT (like 127.0.0.1:8080), got {bind!r}")
+    return host, int(port)
+
+
+def _run(serving: Serving, host: str, port: int, listening: Callable[[], None]) -> None:
+    """uvicorn in this thread (it handles SIGINT and SIGTERM: a graceful stop); ``listening``
+    is called once it listens, so the URL printed always answers."""
+    import threading
+
+    import uvicorn
+
+    from replaybook.web.app import create_app
+
+    app_ = create_app(serving.day, facilitator_hash=serving.token_hash)
+    config = uvicorn.Config(app_, host=host, port=port, log_level="warning", ws="websockets-sansio",
+                            lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    finished = threading.Event()
+
+    def announce() -> None:
+        while not server.started and not finished.wait(0.05):
+            pass
+        if server.started:
+            listening()
+
+    threading.Thread(target=announce, name="serve-announce", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        finished.set()
+
+
+main = app

@@ -1,0 +1,349 @@
+"""A training day: the facilitator's trainings, each seat's session, the terminals, the clock.
+
+:class:`TrainingDay` is what ``replaybook serve`` runs: it creates trainings, finds the seat
+an invite token opens, starts a seat's session through the :class:`SessionEngine` (refusing
+past ``max_sessions`` live ones), ends and extends sessions, tears down those whose lifetime
+passed (:meth:`reap`) and, on :meth:`shutdown`, every session it started. Session state is
+followed with the one watch loop (``follow_directory`` on each session's directory); every
+change bumps :attr:`version`, which the web layer's live views wait on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from libreplay.core import paths
+from libreplay.core.errors import InvalidInput, NotFound, ReplayError, SessionError
+from libreplay.core.text import inert
+from libreplay.session.state import RESOLVED, SessionState, record_transcript
+from libreplay.training.engine import SessionEngine
+from libreplay.training.model import Seat, Training, create_training, load_training, update_training
+from libreplay.training.terminal import TerminalBridge
+
+MAX_EXTEND_MINUTES = 240
+OVER_KEPT_SECONDS = 10 * 60  # a session that ended stays up this long (its shells, the debrief), then goes
+STARTING = "starting"
+
+
+@dataclass(frozen=True)
+class SeatRef:
+    training: Training
+    seat: Seat
+
+
+class TrainingDay:
+    def __init__(self, engine: SessionEngine, *, max_sessions: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        if max_sessions < 1:
+            raise InvalidInput(f"--max-sessions: must be at least 1, got {max_sessions}")
+        self.engine = engine
+        self.max_sessions = max_sessions
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._training_ids: list[str] = []
+        self._live: dict[str, tuple[str, int]] = {}  # session -> (training, seat number)
+        self._starting: set[tuple[str, int]] = set()
+        self._failed: dict[tuple[str, int], str] = {}
+        self._terminals: dict[tuple[str, str], TerminalBridge] = {}
+        self._watch_stops: dict[str, threading.Event] = {}
+        self._version = 0
+        self._version_lock = threading.Lock()
+        self._closing = False
+
+    # -- change notification ----------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def changed(self) -> None:
+        with self._version_lock:
+            self._version += 1
+
+    # -- trainings ----------------------------------------------------------------------------
+
+    def create(self, *, scenarios: list[str], seats: list[str] | int, session_minutes: int,
+               sla_minutes: int = 0, title: str = "") -> tuple[Training, list[str]]:
+        training, tokens = create_training(scenarios=scenarios, seats=seats, session_minutes=session_minutes,
+                                           sla_minutes=sla_minutes, title=title)
+        with self._lock:
+            self._training_ids.append(training.id)
+        self.changed()
+        return training, tokens
+
+    def trainings(self) -> list[Training]:
+        found = []
+        for training_id in list(self._training_ids):
+            with suppress(NotFound, InvalidInput):
+                found.append(load_training(training_id))
+        return found
+
+    def seat_for(self, token: str) -> SeatRef | None:
+        """The seat an invite token opens, in a training of this server that has not expired."""
+        if not token or len(token) > 200:
+            return None
+        for training in self.trainings():
+            seat = training.seat_of(token)
+            if seat is not None and not training.expired(self._clock()):
+                return SeatRef(training, seat)
+        return None
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def live_count(self) -> int:
+        return len(self._live) + len(self._starting)
+
+    def check_capacity(self) -> None:
+        if self.live_count() >= self.max_sessions:
+            raise SessionError(f"the training host runs its most sessions already ({self.max_sessions}, "
+                               "--max-sessions): try again when one has ended")
+
+    def start(self, ref: SeatRef, *, name: str | None = None) -> str:
+        """Start the seat's session (a seat without a name takes ``name``): its id."""
+        training, seat = ref.training, ref.seat
+        key = (training.id, seat.number)
+        player = seat.name or (name or "").strip()
+        if not player:
+            raise InvalidInput("name: say who you are before you start")
+        from libreplay.session.ledger import check_player
+
+        check_player(player)
+        with self._lock:
+            if self._closing:
+                raise SessionError("the training server is stopping")
+            if seat.session_id or key in self._starting:
+                raise SessionError("this seat's session has already started")
+            self.check_capacity()
+            self._starting.add(key)
+            self._failed.pop(key, None)
+        self.changed()
+        try:
+            session_id = self._start_session(training, seat, player)
+        except ReplayError as failed:
+            self._failed[key] = failed.message
+            raise
+        finally:
+            with self._lock:
+                self._starting.discard(key)
+            self.changed()
+        return session_id
+
+    def _start_session(self, training: Training, seat: Seat, player: str) -> str:
+        scenario = training.scenario_for(seat)
+        session_id = self.engine.start(scenario, player=player, sla_minutes=training.sla_minutes or None)
+        try:
+            self._seat_taken(training, seat, player, session_id, scenario)
+        except BaseException:
+            self.engine.end(session_id)  # a session no seat names would outlive the day
+            raise
+        with self._lock:
+            self._live[session_id] = (training.id, seat.number)
+            closing = self._closing
+        if closing:  # the server began to stop while this session came up: it goes too
+            self.end(session_id)
+            raise SessionError("the training server is stopping")
+        self._follow(session_id)
+        return session_id
+
+    def _seat_taken(
+        self, training: Training, seat: Seat, player: str, session_id: str, scenario: str,
+    ) -> None:
+        expires = self._clock() + 60 * training.session_minutes
+
+        def taken(t: Training) -> None:
+            mine = t.seats[seat.number - 1]
+            mine.name, mine.session_id, mine.scenario = player, session_id, scenario
+            mine.session_expires_at = expires
+
+        update_training(training.id, taken)
+
+    def _follow(self, session_id: str) -> None:
+        from libreplay.core.watch import follow_directory
+
+        stop = threading.Event()
+        self._watch_stops[session_id] = stop
+        directory = paths.session_dir(session_id)
+        threading.Thread(
+            target=follow_directory, args=(directory, lambda _event: self.changed(), stop),
+            kwargs={"names": {"session.toml"}}, name=f"follow-{session_id}", daemon=True,
+        ).start()
+
+    def seat_ref(self, session_id: str) -> SeatRef:
+        """The seat a live session of this server belongs to (NotFound for any other id)."""
+        with self._lock:
+            where = self._live.get(session_id)
+        if where is None:
+            raise NotFound(f"no live session {session_id[:40]!r} on this server")
+        training = load_training(where[0])
+        return SeatRef(training, training.seats[where[1] - 1])
+
+    def starting(self, ref: SeatRef) -> bool:
+        return (ref.training.id, ref.seat.number) in self._starting
+
+    def failure(self, ref: SeatRef) -> str:
+        return self._failed.get((ref.training.id, ref.seat.number), "")
+
+    def hint(self, session_id: str) -> tuple[int, int, str] | None:
+        self.seat_ref(session_id)
+        revealed = self.engine.hint(session_id)
+        self.changed()
+        return revealed
+
+    def end(self, session_id: str) -> None:
+        """Tear the session down (recorded as abandoned unless it had ended)."""
+        with self._lock:
+            where = self._live.pop(session_id, None)
+            terminals = [key for key in self._terminals if key[0] == session_id]
+            bridges = [self._terminals.pop(key) for key in terminals]
+        if where is None:
+            raise NotFound(f"no live session {session_id[:40]!r} on this server")
+        for bridge in bridges:
+            bridge.close()
+        try:
+            self.engine.end(session_id)
+        finally:
+            stop = self._watch_stops.pop(session_id, None)
+            if stop is not None:
+                stop.set()
+            self.changed()
+
+    def extend(self, session_id: str, minutes: int) -> float:
+        """Give the session ``minutes`` more to live: its new end (unix time)."""
+        if not 1 <= minutes <= MAX_EXTEND_MINUTES:
+            raise InvalidInput(f"minutes: must be from 1 to {MAX_EXTEND_MINUTES}, got {minutes}")
+        ref = self.seat_ref(session_id)
+
+        def longer(t: Training) -> None:
+            t.seats[ref.seat.number - 1].session_expires_at += 60 * minutes
+
+        training = update_training(ref.training.id, longer)
+        self.changed()
+        return training.seats[ref.seat.number - 1].session_expires_at
+
+    def reap(self) -> list[str]:
+        """End every session whose lifetime passed, or whose training expired."""
+        moment = self._clock()
+        ended = []
+        for session_id in list(self._live):
+            with suppress(NotFound, InvalidInput):
+                ref = self.seat_ref(session_id)
+                if (ref.seat.session_expires_at <= moment or ref.training.expired(moment)
+                        or self._over_long_ago(session_id, moment)):
+                    with suppress(ReplayError):
+                        self.end(session_id)
+                    ended.append(session_id)
+        return ended
+
+    def _over_long_ago(self, session_id: str, moment: float) -> bool:
+        """Ended (resolved, timed out) more than OVER_KEPT_SECONDS ago: its place is freed."""
+        state = self.engine.state(session_id)
+        ended = state.ended_at if state is not None and state.terminal else None
+        return ended is not None and moment - ended.timestamp() >= OVER_KEPT_SECONDS
+
+    def shutdown(self, *, wait_for_starts: float = 600.0) -> list[str]:
+        """Tear down every session this server started, once those still starting are up (each
+        start tears its own session down on failure)."""
+        with self._lock:
+            self._closing = True
+        deadline = time.monotonic() + wait_for_starts
+        while self._starting and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ended = []
+        for session_id in list(self._live):
+            with suppress(ReplayError):
+                self.end(session_id)
+            ended.append(session_id)
+        return ended
+
+    # -- terminals ----------------------------------------------------------------------------
+
+    def terminal(self, session_id: str, service: str, *, create: bool) -> TerminalBridge | None:
+        """The session's shell in ``service`` (recorded as asciicast, like a local run); made on
+        the trainee's first visit, never by a watcher (``create=False``)."""
+        if session_id not in self._live:  # first: nothing of another session is even read
+            raise NotFound(f"no live session {session_id[:40]!r} on this server")
+        state = self.engine.state(session_id)
+        if state is None or service not in state.services:
+            raise NotFound(f"no service {service[:40]!r} in this session")
+        key = (session_id, service)
+        with self._lock:
+            if session_id not in self._live:
+                raise NotFound(f"no live session {session_id[:40]!r} on this server")
+            bridge = self._terminals.get(key)
+            if bridge is not None and bridge.ended.is_set() and create:
+                bridge = None  # the trainee left the shell (exit): a new one, appending
+            if bridge is not None or not create:
+                return bridge
+            shell = service == state.shell_service
+            cast = paths.transcript_path(session_id, None if shell else service)
+            bridge = TerminalBridge(self.engine.shell_argv(session_id, service, record=cast))
+            self._terminals[key] = bridge
+        bridge.start()
+        if shell:
+            with suppress(ReplayError):
+                record_transcript(session_id, cast)
+        return bridge
+
+    # -- views --------------------------------------------------------------------------------
+
+    def seat_view(self, ref: SeatRef) -> dict[str, Any]:
+        """What the trainee's page shows: every piece of pack or container text made inert
+        (the page escapes it again as it writes it)."""
+        seat = ref.seat
+        view: dict[str, Any] = {"name": seat.name, "status": STARTING if self.starting(ref) else "waiting",
+                                "error": self.failure(ref), "session": seat.session_id}
+        if not seat.session_id:
+            return view
+        state = self.engine.state(seat.session_id)
+        if state is None:
+            view.update(status="ended", debrief=self.engine.debrief(seat.session_id))
+            return view
+        view.update(_session_view(state, self._clock()))
+        if state.terminal:
+            view["debrief"] = self.engine.debrief(seat.session_id)
+        return view
+
+    def board(self) -> dict[str, Any]:
+        """Every seat of every training of this server, and the leaderboard."""
+        rows = []
+        for training in self.trainings():
+            for seat in training.seats:
+                ref = SeatRef(training, seat)
+                row: dict[str, Any] = {
+                    "training": training.id, "title": inert(training.title), "seat": seat.number,
+                    "trainee": inert(seat.name), "scenario": inert(training.scenario_for(seat)),
+                    "session": seat.session_id, "status": STARTING if self.starting(ref) else "waiting",
+                    "expires_at": seat.session_expires_at, "error": inert(self.failure(ref)),
+                    "live": seat.session_id in self._live,
+                }
+                state = self.engine.state(seat.session_id) if seat.session_id else None
+                if state is not None:
+                    row.update(_session_view(state, self._clock()))
+                elif seat.session_id:
+                    row["status"] = "ended"
+                rows.append(row)
+        leaders = sorted((r for r in rows if r.get("status") == RESOLVED),
+                         key=lambda r: (-(r.get("score") or 0), r.get("elapsed") or 0))
+        return {"sessions": rows, "leaderboard": [
+            {"trainee": r["trainee"], "scenario": r["scenario"], "score": r.get("score"),
+             "elapsed": r.get("elapsed")} for r in leaders
+        ], "max_sessions": self.max_sessions, "live": self.live_count()}
+
+
+def _session_view(state: SessionState, moment: float) -> dict[str, Any]:
+    now = datetime.fromtimestamp(moment, UTC)
+    return {
+        "status": state.status, "title": inert(state.title), "page": inert(state.page),
+        "sla_left": round(state.remaining_seconds(now)), "sla_seconds": state.sla_seconds,
+        "deadline": state.deadline.timestamp() if state.deadline else None,
+        "hints_used": state.hints_used, "hints_total": state.hints_total,
+        "hints": [inert(h) for h in state.hints_revealed], "score": state.score,
+        "elapsed": round(state.elapsed_seconds(now), 1), "services": list(state.services),
+        "shell_service": state.shell_service, "terminal": state.terminal,
+    }

@@ -1,0 +1,77 @@
+"""replaybook serve with the real session engine: the official 001-nginx-502 played through the
+app's HTTP and WebSocket API (Starlette's TestClient, no browser): a training, a seat's start
+(up and break), the fix typed over the terminal socket into the recorded shell, RESOLVED, the
+ledger line with the trainee's name, the transcript, the end, and nothing left by label."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dockerkit import leftovers
+from starlette.testclient import TestClient
+
+from libreplay.core import paths
+from libreplay.training.serving import Serving
+from replaybook.web.app import create_app
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
+
+FIX = ('sed -i "s/server app:3001 /server app:3000 /" /etc/nginx/conf.d/checkout.conf '
+       "&& nginx -s reload && echo FIX-SENT\r")
+ORIGIN = {"origin": "http://testserver"}
+
+
+def seat_until(client: TestClient, token: str, done: Any, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view: dict[str, Any] = client.get("/api/seat", headers={"Authorization": f"Bearer {token}"}).json()
+        assert not view.get("error"), view["error"]
+        if done(view):
+            return view
+        time.sleep(1)
+    raise AssertionError(f"the seat never got there; last: {view}")
+
+
+def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_home: Path) -> None:
+    serving = Serving(max_sessions=2)
+    facilitator = {"Authorization": f"Bearer {serving.token}"}
+    with TestClient(create_app(serving.day, facilitator_hash=serving.token_hash)) as client:
+        made = client.post("/api/trainings", headers=facilitator,
+                           json={"scenarios": ["001-nginx-502"], "seats": ["dana"], "session_minutes": 30})
+        assert made.status_code == 201, made.text
+        token = made.json()["invites"][0]["url"].rsplit("/", 1)[1]
+        trainee = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/seat/start", headers=trainee, json={}).status_code == 202
+        view = seat_until(client, token, lambda v: v.get("session"), timeout=400)
+        session = view["session"]
+        projects.append(f"replaybook-{session}")
+        view = seat_until(client, token, lambda v: v.get("status") == "active", timeout=60)
+        assert view["shell_service"] == "web" and view["page"]
+
+        with client.websocket_connect(f"/ws/terminal?token={token}&service=web", headers=ORIGIN) as shell:
+            seen = b""
+            while b"#" not in seen and b"$" not in seen:  # the prompt
+                seen += shell.receive_bytes()
+            shell.send_text(json.dumps({"input": FIX}))
+            while b"FIX-SENT\r\n" not in seen:
+                seen += shell.receive_bytes()
+            view = seat_until(client, token, lambda v: v.get("status") == "resolved", timeout=120)
+        assert view["terminal"] and any("debrief" in line for line in view["debrief"])
+
+        board = client.get("/api/board", headers=facilitator).json()
+        assert board["sessions"][0]["status"] == "resolved"
+        assert board["leaderboard"][0]["trainee"] == "dana"
+        assert client.post(f"/api/sessions/{session}/end", headers=facilitator).status_code == 200
+
+    lines = [json.loads(line) for line in paths.ledger_path().read_text().splitlines()]
+    mine = [line for line in lines if line["session"] == session]
+    assert len(mine) == 1
+    recorded = (mine[0]["player"], mine[0]["outcome"], mine[0]["scenario"])
+    assert recorded == ("dana", "success", "001-nginx-502")
+    cast = paths.transcript_path(session)
+    assert cast.is_file() and "FIX-SENT" in cast.read_text(errors="replace")
+    assert leftovers(f"replaybook-{session}") == {}

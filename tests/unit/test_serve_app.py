@@ -1,0 +1,228 @@
+"""replaybook serve's web app through Starlette's TestClient, over the fake engine (real PTYs
+running `cat`, no Docker): who may see and do what, the headers, the live views, the terminal."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from servekit import FakeEngine
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from libreplay.training.serving import Serving
+from replaybook.web.app import create_app
+
+ORIGIN = {"origin": "http://testserver"}
+
+
+class Served:
+    def __init__(self, client: TestClient, serving: Serving, engine: FakeEngine) -> None:
+        self.client, self.serving, self.engine = client, serving, engine
+
+    def as_facilitator(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.serving.token}"}
+
+    def training(self, seats: Any = ("ann", "ben")) -> list[str]:
+        seats = list(seats) if not isinstance(seats, int) else seats
+        response = self.client.post("/api/trainings", headers=self.as_facilitator(),
+                                    json={"scenarios": ["001-nginx-502"], "seats": seats,
+                                          "session_minutes": 30})
+        assert response.status_code == 201, response.text
+        return [invite["url"].rsplit("/", 1)[1] for invite in response.json()["invites"]]
+
+    def started(self, token: str, name: str = "") -> str:
+        response = self.client.post("/api/seat/start", headers=bearer(token), json={"name": name})
+        assert response.status_code == 202, response.text
+        for _ in range(500):  # the start runs on a thread of its own
+            session = self.client.get("/api/seat", headers=bearer(token)).json()["session"]
+            if session:
+                return str(session)
+            time.sleep(0.02)
+        raise AssertionError("the session never started")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    engine = FakeEngine()
+    serving = Serving(max_sessions=3, engine=engine)
+    with TestClient(create_app(serving.day, facilitator_hash=serving.token_hash)) as client:
+        yield Served(client, serving, engine)
+
+
+def test_pages_need_their_token_and_carry_the_security_headers(served: Served) -> None:
+    client = served.client
+    assert client.get("/facilitator").status_code == 403
+    assert client.get("/facilitator?token=" + "x" * 43).status_code == 403
+    page = client.get("/facilitator?token=" + served.serving.token)
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-" not in policy  # neither inline script or style nor eval
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in page.text and "cdn" not in page.text.lower()  # no inline script, nothing remote
+    tokens = served.training()
+    assert client.get(f"/join/{tokens[0]}").status_code == 200
+    assert client.get(f"/join/{tokens[0][:-2]}xx").status_code == 404
+
+
+def test_the_api_refuses_without_the_facilitator_token(served: Served) -> None:
+    client = served.client
+    body = {"scenarios": ["a"], "seats": 1, "session_minutes": 5}
+    assert client.post("/api/trainings", json=body).status_code == 403
+    tokens = served.training()
+    # An invite token is no facilitator token.
+    assert client.post("/api/trainings", json=body, headers=bearer(tokens[0])).status_code == 403
+    assert client.get("/api/board", headers=bearer(tokens[0])).status_code == 403
+    session = served.started(tokens[0])
+    assert client.post(f"/api/sessions/{session}/end", headers=bearer(tokens[0])).status_code == 403
+    assert served.engine.ended == []
+
+
+def test_bad_training_input_is_a_400_naming_the_field(served: Served) -> None:
+    response = served.client.post("/api/trainings", headers=served.as_facilitator(),
+                                  json={"scenarios": ["a"], "seats": 1, "session_minutes": "soon"})
+    assert response.status_code == 400 and "session_minutes" in response.json()["error"]
+    response = served.client.post("/api/trainings", headers=served.as_facilitator(), content=b"[1]")
+    assert response.status_code == 400
+
+
+def test_a_trainee_reaches_only_their_own_session(served: Served) -> None:
+    ann, ben = served.training()
+    ann_session = served.started(ann)
+    client = served.client
+    # Ben's seat has nothing of Ann's: not her session, her page, her hints.
+    ben_view = client.get("/api/seat", headers=bearer(ben)).json()
+    assert ben_view["session"] == "" and ben_view["name"] == "ben"
+    assert client.post("/api/seat/hint", headers=bearer(ben)).status_code == 409
+    assert served.engine.states[ann_session].hints_used == 0
+    # No request of a trainee's names a session: a guessed id goes nowhere.
+    assert client.get(f"/api/seat?session={ann_session}", headers=bearer(ben)).json() == ben_view
+    assert client.post(f"/api/sessions/{ann_session}/end", headers=bearer(ben)).status_code == 403
+    assert client.get("/api/seat", headers=bearer("not-a-token")).status_code == 403
+    hint = client.post("/api/seat/hint", headers=bearer(ann)).json()["hint"]
+    assert (hint["number"], hint["total"]) == (1, 2)
+    assert served.engine.states[ann_session].hints_used == 1
+
+
+def test_the_board_lives_and_the_facilitator_ends_and_extends(served: Served) -> None:
+    ann, _ben = served.training()
+    session = served.started(ann)
+    client = served.client
+    with client.websocket_connect(f"/ws/board?token={served.serving.token}", headers=ORIGIN) as socket:
+        board = json.loads(socket.receive_text())
+        rows = {row["trainee"]: row for row in board["sessions"]}
+        assert rows["ann"]["status"] == "active" and rows["ben"]["status"] == "waiting"
+        served.engine.resolve(session)
+        served.serving.day.changed()
+        for _ in range(30):  # a board a second at most, besides the changes
+            board = json.loads(socket.receive_text())
+            if board["leaderboard"]:
+                break
+        assert board["leaderboard"][0]["trainee"] == "ann"
+    extended = client.post(f"/api/sessions/{session}/extend", headers=served.as_facilitator(),
+                           json={"minutes": 10})
+    assert extended.status_code == 200
+    assert client.post(f"/api/sessions/{session}/end", headers=served.as_facilitator()).status_code == 200
+    assert served.engine.ended == [session]
+    assert client.post("/api/sessions/nosuch/end", headers=served.as_facilitator()).status_code == 404
+
+
+def test_max_sessions_refuses_clearly(served: Served) -> None:
+    tokens = served.training(seats=4)
+    for number, token in enumerate(tokens[:3]):
+        served.started(token, name=f"p{number}")
+    refused = served.client.post("/api/seat/start", headers=bearer(tokens[3]), json={"name": "late"})
+    assert refused.status_code == 409 and "--max-sessions" in refused.json()["error"]
+    assert served.client.get("/api/seat", headers=bearer(tokens[3])).json()["session"] == ""
+    assert len(served.engine.started) == 3
+
+
+SOCKETS = ["/ws/board?token={f}", "/ws/seat?token={t}", "/ws/terminal?token={t}&service=proxy",
+           "/ws/watch/{s}?token={f}&service=proxy"]
+
+
+@pytest.mark.parametrize("path", SOCKETS)
+def test_websockets_refuse_another_origin_and_bad_tokens(served: Served, path: str) -> None:
+    tokens = served.training()
+    session = served.started(tokens[0])
+    good = path.format(f=served.serving.token, t=tokens[0], s=session)
+    swapped = path.format(f=tokens[0], t=served.serving.token, s=session)  # the other kind of token
+    tampered = path.format(f=served.serving.token[:-3] + "abc", t=tokens[0][:-3] + "abc", s=session)
+    for headers, url in (({"origin": "http://evil.example"}, good), ({"origin": "null"}, good), ({}, good),
+                         (ORIGIN, swapped), (ORIGIN, tampered),
+                         (ORIGIN, path.split("?", 1)[0].format(s=session))):
+        with pytest.raises(WebSocketDisconnect) as refused, \
+                served.client.websocket_connect(url, headers=headers) as socket:
+            socket.receive_text()
+        assert refused.value.code == 1008, (headers, url)
+
+
+def test_the_terminal_carries_keys_and_output_and_the_watcher_reads_only(served: Served) -> None:
+    ann, ben = served.training()
+    session = served.started(ann)
+    client = served.client
+    with client.websocket_connect(f"/ws/terminal?token={ann}&service=proxy", headers=ORIGIN) as terminal:
+        terminal.send_text(json.dumps({"resize": [30, 100]}))
+        terminal.send_text(json.dumps({"input": "hello from ann\r"}))
+        seen = b""
+        while b"hello from ann" not in seen:
+            seen += terminal.receive_bytes()
+        with client.websocket_connect(f"/ws/watch/{session}?token={served.serving.token}&service=proxy",
+                                      headers=ORIGIN) as watch:
+            shown = b""
+            while b"hello from ann" not in shown:  # the backlog first
+                shown += watch.receive_bytes()
+            watch.send_text(json.dumps({"input": "typed by the facilitator\r"}))  # read-only: dropped
+            terminal.send_text(json.dumps({"input": "second line\r"}))
+            while b"second line" not in shown:
+                shown += watch.receive_bytes()
+            assert b"typed by the facilitator" not in shown
+    # Ben, who has no session, opens no terminal at all.
+    with pytest.raises(WebSocketDisconnect), \
+            client.websocket_connect(f"/ws/terminal?token={ben}&service=proxy", headers=ORIGIN) as other:
+        other.receive_bytes()
+
+
+def test_the_seat_events_follow_the_session_to_its_debrief(served: Served) -> None:
+    ann, _ben = served.training()
+    session = served.started(ann)
+    with served.client.websocket_connect(f"/ws/seat?token={ann}", headers=ORIGIN) as events:
+        view = json.loads(events.receive_text())
+        assert view["status"] == "active" and view["page"].startswith("PAGE: <script>")  # the page escapes it
+        assert "\x1b" not in view["title"]
+        served.engine.resolve(session)
+        served.serving.day.changed()
+        while view["status"] != "resolved":
+            view = json.loads(events.receive_text())
+        assert view["debrief"][0] == "== debrief =="
+
+
+def test_stopping_the_server_tears_down_every_session(served: Served) -> None:
+    tokens = served.training()
+    sessions = [served.started(token) for token in tokens]
+    served.client.__exit__(None, None, None)  # the lifespan's end, as on Ctrl-C
+    assert sorted(served.engine.ended) == sorted(sessions)
+
+
+def test_a_trainee_s_terminal_opens_only_their_own_services(served: Served) -> None:
+    ann, _ben = served.training()
+    served.started(ann)
+    with pytest.raises(WebSocketDisconnect) as refused, served.client.websocket_connect(
+            f"/ws/terminal?token={ann}&service=../../etc", headers=ORIGIN) as socket:
+        socket.receive_bytes()
+    assert refused.value.code == 1008
+
+
+def test_watching_a_session_of_no_one_says_so(served: Served) -> None:
+    with served.client.websocket_connect(f"/ws/watch/deadbeef?token={served.serving.token}&service=proxy",
+                                         headers=ORIGIN) as watch:
+        assert "no live session" in json.loads(watch.receive_text())["error"]

@@ -1,0 +1,166 @@
+"""Trainings, seats and tokens (libreplay.training.model) and the day's orchestration
+(libreplay.training.day) against the fake engine: no Docker."""
+
+from __future__ import annotations
+
+import pytest
+from servekit import FakeEngine
+
+from libreplay.core.errors import InvalidInput, NotFound, SessionError
+from libreplay.training import model
+from libreplay.training.day import TrainingDay
+
+
+def test_tokens_are_long_random_and_stored_only_as_their_hash() -> None:
+    training, tokens = model.create_training(scenarios=["001-nginx-502"], seats=["alice", "bob"],
+                                             session_minutes=30)
+    assert len(set(tokens)) == 2
+    assert all(len(token) >= 43 for token in tokens)  # 32 random bytes, base64: 256 bits
+    stored = model.training_path(training.id).read_text()
+    assert not any(token in stored for token in tokens)
+    assert model.token_hash(tokens[0]) in stored
+    loaded = model.load_training(training.id)
+    assert loaded.seat_of(tokens[1]).name == "bob"
+    assert loaded.seat_of(tokens[1][:-1] + "A") is None
+    assert loaded.seat_of("") is None
+
+
+def test_seats_by_count_and_scenarios_in_turn() -> None:
+    training, tokens = model.create_training(scenarios=["a", "b"], seats=3, session_minutes=10)
+    assert [seat.name for seat in training.seats] == ["", "", ""]
+    assert [training.scenario_for(seat) for seat in training.seats] == ["a", "b", "a"]
+    assert len(tokens) == 3
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"scenarios": [], "seats": 1, "session_minutes": 10}, "scenarios"),
+    ({"scenarios": ["a"], "seats": 0, "session_minutes": 10}, "seats"),
+    ({"scenarios": ["a"], "seats": ["x", "x"], "session_minutes": 10}, "seats"),
+    ({"scenarios": ["a"], "seats": ["bad\x1bname"], "session_minutes": 10}, "seats"),
+    ({"scenarios": ["a"], "seats": 1, "session_minutes": 0}, "session_minutes"),
+    ({"scenarios": ["a"], "seats": 1, "session_minutes": 10, "sla_minutes": -1}, "sla_minutes"),
+])
+def test_bad_trainings_are_refused_naming_the_field(kwargs: dict, field: str) -> None:
+    with pytest.raises(InvalidInput, match=field):
+        model.create_training(**kwargs)
+    assert model.list_trainings() == []
+
+
+def test_a_training_id_that_is_not_one_is_not_a_path() -> None:
+    with pytest.raises(NotFound):
+        model.training_path("../../etc/passwd")
+
+
+def test_tokens_expire_with_their_training() -> None:
+    moment = [1_000.0]
+    day = TrainingDay(FakeEngine(), max_sessions=2, clock=lambda: moment[0])
+    training, tokens = day.create(scenarios=["a"], seats=1, session_minutes=10)
+    moment[0] = training.expires_at - 1
+    assert day.seat_for(tokens[0]) is not None
+    moment[0] = training.expires_at
+    assert day.seat_for(tokens[0]) is None
+
+
+def test_max_sessions_refuses_clearly_and_end_frees_a_place() -> None:
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=1)
+    _, tokens = day.create(scenarios=["a"], seats=["ann", "ben"], session_minutes=10)
+    first = day.start(day.seat_for(tokens[0]))
+    with pytest.raises(SessionError, match="--max-sessions"):
+        day.start(day.seat_for(tokens[1]))
+    day.end(first)
+    assert engine.ended == [first]
+    assert day.start(day.seat_for(tokens[1]))
+    assert [player for _sid, player in engine.started] == ["ann", "ben"]
+
+
+def test_a_seat_without_a_name_needs_one_and_starts_once() -> None:
+    day = TrainingDay(FakeEngine(), max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=1, session_minutes=10)
+    with pytest.raises(InvalidInput, match="name"):
+        day.start(day.seat_for(tokens[0]))
+    day.start(day.seat_for(tokens[0]), name="carol")
+    ref = day.seat_for(tokens[0])
+    assert ref.seat.name == "carol" and ref.seat.session_id
+    with pytest.raises(SessionError, match="already started"):
+        day.start(ref, name="carol")
+
+
+def test_expired_sessions_are_torn_down_and_extend_postpones_it() -> None:
+    moment = [1_000.0]
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=3, clock=lambda: moment[0])
+    _, tokens = day.create(scenarios=["a"], seats=["ann", "ben"], session_minutes=10)
+    ann = day.start(day.seat_for(tokens[0]))
+    ben = day.start(day.seat_for(tokens[1]))
+    assert day.extend(ben, 5) == 1_000.0 + 15 * 60
+    moment[0] += 10 * 60
+    assert day.reap() == [ann]
+    assert engine.ended == [ann]
+    moment[0] += 5 * 60
+    assert day.reap() == [ben]
+    with pytest.raises(InvalidInput, match="minutes"):
+        day.extend("fake0001", 0)
+
+
+def test_shutdown_tears_down_every_session_it_started_and_refuses_new_ones() -> None:
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=5)
+    _, tokens = day.create(scenarios=["a"], seats=3, session_minutes=10)
+    started = [day.start(day.seat_for(token), name=f"p{i}") for i, token in enumerate(tokens[:2])]
+    assert sorted(day.shutdown()) == sorted(started)
+    assert sorted(engine.ended) == sorted(started)
+    with pytest.raises(SessionError, match="stopping"):
+        day.start(day.seat_for(tokens[2]), name="late")
+
+
+def test_a_failed_start_is_kept_for_the_page_and_frees_the_seat() -> None:
+    day = TrainingDay(FakeEngine(fail_start="the engine is away"), max_sessions=2)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    ref = day.seat_for(tokens[0])
+    with pytest.raises(SessionError):
+        day.start(ref)
+    assert day.seat_view(day.seat_for(tokens[0]))["error"] == "the engine is away"
+    assert day.live_count() == 0
+
+
+def test_the_board_shows_every_seat_and_ranks_the_resolved() -> None:
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=5)
+    _, tokens = day.create(scenarios=["001-nginx-502"], seats=["ann", "ben", "cy"], session_minutes=10)
+    ann = day.start(day.seat_for(tokens[0]))
+    day.start(day.seat_for(tokens[1]))
+    day.hint(ann)
+    engine.resolve(ann)
+    board = day.board()
+    rows = {row["trainee"]: row for row in board["sessions"]}
+    assert rows["ann"]["status"] == "resolved" and rows["ann"]["hints_used"] == 1
+    assert rows["ben"]["status"] == "active"
+    assert rows["cy"]["status"] == "waiting" and rows["cy"]["session"] == ""
+    assert [leader["trainee"] for leader in board["leaderboard"]] == ["ann"]
+    assert "\x1b" not in rows["ann"]["title"]  # pack text made inert
+
+
+def test_hints_and_ends_only_for_sessions_of_this_server() -> None:
+    day = TrainingDay(FakeEngine(), max_sessions=5)
+    with pytest.raises(NotFound):
+        day.hint("deadbeef")
+    with pytest.raises(NotFound):
+        day.end("deadbeef")
+
+
+def test_a_session_over_for_a_while_frees_its_place() -> None:
+    from datetime import UTC, datetime
+
+    from libreplay.training.day import OVER_KEPT_SECONDS
+
+    moment = [datetime.now(UTC).timestamp()]
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=3, clock=lambda: moment[0])
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=600)
+    session = day.start(day.seat_for(tokens[0]))
+    engine.resolve(session)
+    engine.states[session].ended_at = datetime.fromtimestamp(moment[0], UTC)
+    assert day.reap() == []  # the debrief and the shells stay a while
+    moment[0] += OVER_KEPT_SECONDS
+    assert day.reap() == [session]
