@@ -30,6 +30,7 @@ SERVICE_LABEL = "com.docker.compose.service"  # Compose's, on a service's contai
 SESSION_LABEL = "org.replaybook.session"  # ours, on every container of a session
 HOME_LABEL = "org.replaybook.home"  # ours, the REPLAYBOOK home (hash) a session belongs to
 PROBE_LABEL = "org.replaybook.probe"  # ours, on the check probe's image
+BIND_LABEL = "org.replaybook.bind"  # ours, on a session's bind-copy volumes (session/bindcopies.py)
 BASE_IMAGE_LABEL = "org.replaybook.base"  # ours, on a base image built from the Debian archive
 _LABEL_OF = {"project": PROJECT_LABEL, "service": SERVICE_LABEL, "session": SESSION_LABEL, "home": HOME_LABEL}
 
@@ -44,6 +45,18 @@ _ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or _context_host() or DEFAULT_ENGINE
+
+
+def engine_is_local(address: str | None = None) -> bool:
+    """Whether the engine runs on this machine: a unix socket or a named pipe, or TCP to the
+    loopback. ``ssh://`` and TCP to another host are remote: ports it publishes are on that
+    host, and its data root is not this machine's disk."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address or engine_address())
+    if parts.scheme in ("unix", "npipe", ""):
+        return True
+    return parts.scheme in ("tcp", "http", "https") and parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _context_host() -> str | None:
@@ -138,10 +151,13 @@ def _client_for(engine: tuple[str, ...]) -> docker.DockerClient:
 def _new_client(context_host: str) -> docker.DockerClient:
     import docker
 
+    # ssh:// through the ssh program, as the docker CLI does (the user's ssh configuration and
+    # agent), not paramiko, which the SDK would need otherwise.
+    ssh = (context_host or os.environ.get("DOCKER_HOST", "")).startswith("ssh://")
     with engine_errors():
         if context_host:
-            return docker.DockerClient(base_url=context_host, timeout=120)
-        return docker.from_env(timeout=120)
+            return docker.DockerClient(base_url=context_host, timeout=120, use_ssh_client=ssh)
+        return docker.from_env(timeout=120, use_ssh_client=ssh)
 
 
 def ensure_engine() -> None:

@@ -75,6 +75,8 @@ class Report:
 class Engine:
     version: str
     root_dir: str
+    address: str = ""  # where the engine is, for a remote one (its root_dir is on its own host)
+    local: bool = True
 
 
 def _run(argv: Sequence[str]) -> tuple[int, str]:
@@ -86,13 +88,13 @@ def _run(argv: Sequence[str]) -> tuple[int, str]:
 
 
 def _engine() -> Engine:
-    from libreplay.engine.docker_api import client, engine_errors
+    from libreplay.engine.docker_api import client, engine_address, engine_errors, engine_is_local
 
     engine = client()  # the engine the CLI, Compose and the sessions use (a context included)
     with engine_errors():
         version = str(engine.version().get("Version", "unknown"))
         root_dir = str(engine.info().get("DockerRootDir", ""))
-    return Engine(version, root_dir)
+    return Engine(version, root_dir, engine_address(), engine_is_local())
 
 def _free_bytes(path: Path) -> int:
     existing = path
@@ -208,9 +210,13 @@ def _check_base_image(host: Host, engine: Engine | None, tag: str, sudo: str) ->
 
 def _check_disk(host: Host, engine: Engine | None) -> list[Finding]:
     places = [("disk: data dir", paths.data_dir())]
-    if engine is not None and engine.root_dir:
-        places.append(("disk: docker root", Path(engine.root_dir)))
     findings = []
+    if engine is not None and engine.root_dir and engine.local:
+        places.append(("disk: docker root", Path(engine.root_dir)))
+    elif engine is not None and engine.root_dir:
+        # The engine's data root is a path on its own host: this machine's disk says nothing of it.
+        findings.append(Finding("disk: docker root", OK, f"{engine.root_dir} on the remote engine at "
+                                f"{engine.address}: not measured from here", required=False))
     for name, path in places:
         try:
             free = host.free_bytes(path)
