@@ -96,6 +96,15 @@ def _engine() -> Engine:
         root_dir = str(engine.info().get("DockerRootDir", ""))
     return Engine(version, root_dir, engine_address(), engine_is_local())
 
+def _remote_engine() -> str | None:
+    from libreplay.engine.docker_api import engine_address, engine_is_local
+
+    try:
+        return None if engine_is_local() else engine_address()
+    except ReplayError:  # a context that cannot be read: the engine check says so
+        return None
+
+
 def _free_bytes(path: Path) -> int:
     existing = path
     while not existing.exists() and existing != existing.parent:
@@ -112,6 +121,8 @@ class Host:
     image_present: Callable[[str], bool] = field(default=lambda tag: images.image_id(tag) is not None)
     free_bytes: Callable[[Path], int] = field(default=_free_bytes)
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)
+    # Where DOCKER_HOST or the context points: None for this machine's engine, else its address.
+    remote_engine: Callable[[], str | None] = field(default=_remote_engine)
     replaybook: str = field(default_factory=baseimage.replaybook_program)
 
 
@@ -153,6 +164,10 @@ def _check_engine(host: Host, sudo: str) -> tuple[Engine | None, Finding]:
         engine = host.engine()
     except Exception as exc:  # noqa: BLE001 - any failure to talk to the engine is the finding itself
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        remote = host.remote_engine()
+        if remote is not None:  # nothing on this machine starts it
+            return None, Finding("docker engine", MISSING,
+                                 f"not reachable: {reason} (a remote engine: start it, or reach it, there)")
         return None, Finding("docker engine", MISSING, f"not reachable: {reason}",
                              fix=f"{sudo}systemctl start docker")
     if _version_tuple(engine.version) < MIN_ENGINE:

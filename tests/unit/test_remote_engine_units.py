@@ -157,3 +157,17 @@ def test_the_doctor_does_not_measure_a_remote_engine_s_disk_here() -> None:
     assert found["disk: docker root"].status == doctor.OK
     said = found["disk: docker root"].detail
     assert "remote engine at ssh://trainer@training-host: not measured from here" in said
+
+
+def test_the_doctor_offers_no_local_fix_for_an_unreachable_remote_engine() -> None:
+    def unreachable() -> doctor.Engine:
+        raise RuntimeError("the Docker engine at ssh://trainer@training-host did not answer (timed out)")
+
+    host = doctor.Host(
+        which=lambda name: f"/usr/bin/{name}", run=lambda argv: (0, "2.26.1\n"), engine=unreachable,
+        image_present=lambda tag: True, free_bytes=lambda path: 50 * 1024**3, is_root=lambda: True,
+        replaybook="/venv/bin/replaybook", remote_engine=lambda: "ssh://trainer@training-host",
+    )
+    engine = next(f for f in doctor.examine(host).findings if f.name == "docker engine")
+    assert engine.status == doctor.MISSING and engine.fix is None
+    assert "a remote engine: start it, or reach it, there" in engine.detail
