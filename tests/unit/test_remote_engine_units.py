@@ -171,3 +171,20 @@ def test_the_doctor_offers_no_local_fix_for_an_unreachable_remote_engine() -> No
     engine = next(f for f in doctor.examine(host).findings if f.name == "docker engine")
     assert engine.status == doctor.MISSING and engine.fix is None
     assert "a remote engine: start it, or reach it, there" in engine.detail
+
+
+def test_the_copies_travel_as_one_archive_each_under_its_volume(tmp_path: Path) -> None:
+    """hold_on_engine joins the copies' tars into one put_archive (each put mounts the helper)."""
+    from libreplay.session import bindcopies
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hi\n")
+    (tmp_path / "app.conf").write_text("mode = serve\n")
+    parts = [bindcopies.bind_archive(BindCopy(n, tmp_path / name), set(), under=f"r{n}")
+             for n, name in enumerate(("site", "app.conf"))]
+    joined = b"".join(bindcopies._without_end(part) for part in parts) + bindcopies._TAR_END
+    members = archive_members(joined)
+    assert sorted(members) == ["r0/site", "r0/site/index.html", "r1/app.conf"]  # no r0, r1 entries
+    with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
+        conf = tar.extractfile("r1/app.conf")
+        assert conf is not None and conf.read() == b"mode = serve\n"
