@@ -22,14 +22,12 @@ from typing import Any
 
 import pytest
 from dockerkit import FIXTURES, run, start
-from enginekit import SecondEngine, second_engine, use
+from enginekit import SecondEngine, use
 from watchkit import TRAINEE_PATH, wait_until_held_by
 
 from libreplay.core import paths
 from libreplay.session.stack import home_id
 from libreplay.session.state import load_session
-
-__all__ = ["second_engine"]  # the session-scoped fixture, imported for pytest to find
 
 pytestmark = pytest.mark.docker
 
