@@ -121,3 +121,27 @@ def use_official_pack(monkeypatch: Any, root: Path, scenario_ids: list[str]) -> 
         write_scenario(root / scenario_id, meta={"id": scenario_id, "title": f"Official {scenario_id}"})
     monkeypatch.setattr(paths, "official_pack_dir", lambda: root)
     return root
+
+
+def unpacking_binds(root: Path) -> Any:
+    """A bind holder for tests without an engine: each copy's archive (the real one,
+    libreplay.session.bindcopies.bind_archive) unpacked under ``root/<volume>/`` instead of into
+    a volume on the engine; the path of each copy, as the engine's Mountpoint would give it."""
+    import io
+    import shutil
+    import tarfile
+
+    from libreplay.session.bindcopies import bind_archive
+
+    def hold(copies: Any, *, project: str, labels: dict[str, str], hidden: set[Path]) -> dict[int, str]:
+        held = {}
+        for copy_ in copies:
+            volume = root / copy_.volume(project)
+            shutil.rmtree(volume, ignore_errors=True)
+            volume.mkdir(parents=True)
+            with tarfile.open(fileobj=io.BytesIO(bind_archive(copy_, hidden))) as tar:
+                tar.extractall(volume)
+            held[copy_.index] = str(volume / copy_.entry)
+        return held
+
+    return hold

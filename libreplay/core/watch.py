@@ -10,8 +10,8 @@ run (a session directory) and for ``replaybook dev`` (the author's scenario dire
 - ``GONE`` once, when the directory is removed (the session was torn down).
 
 It returns when ``stop`` is set or the directory is gone. By default only the directory itself
-is watched, never below it: a session's ``mounts/`` is the trainee's to fill and must not wake
-anyone. ``recursive`` follows the whole tree (a scenario's ``faults/``, its build context);
+is watched, never below it: a session's ``scenario/`` copy is the scripts' to change and must not
+wake anyone. ``recursive`` follows the whole tree (a scenario's ``faults/``, its build context);
 then anything under a dot-directory (``.git``) is ignored too. Dot-files (the atomic writer's
 temporary files and the locks, an editor's swap files) never count as changes.
 """

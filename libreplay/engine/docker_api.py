@@ -30,6 +30,7 @@ SERVICE_LABEL = "com.docker.compose.service"  # Compose's, on a service's contai
 SESSION_LABEL = "org.replaybook.session"  # ours, on every container of a session
 HOME_LABEL = "org.replaybook.home"  # ours, the REPLAYBOOK home (hash) a session belongs to
 PROBE_LABEL = "org.replaybook.probe"  # ours, on the check probe's image
+BIND_LABEL = "org.replaybook.bind"  # ours, on a session's bind-copy volumes (session/bindcopies.py)
 BASE_IMAGE_LABEL = "org.replaybook.base"  # ours, on a base image built from the Debian archive
 _LABEL_OF = {"project": PROJECT_LABEL, "service": SERVICE_LABEL, "session": SESSION_LABEL, "home": HOME_LABEL}
 
@@ -46,21 +47,44 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or _context_host() or DEFAULT_ENGINE
 
 
+def engine_is_local(address: str | None = None) -> bool:
+    """Whether the engine runs on this machine: a unix socket or a named pipe, or TCP to the
+    loopback. ``ssh://`` and TCP to another host are remote: ports it publishes are on that
+    host, and its data root is not this machine's disk."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address or engine_address())
+    if parts.scheme in ("unix", "npipe", ""):
+        return True
+    return parts.scheme in ("tcp", "http", "https") and parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
 def _context_host() -> str | None:
     """The docker endpoint of the CLI's current context; None for the default context."""
+    endpoint = _context_endpoint()
+    return endpoint[0] if endpoint else None
+
+
+def _context_endpoint() -> tuple[str, str, bool] | None:
+    """The CLI's current context's docker endpoint: its host, the directory of its TLS material
+    (``docker context create --docker host=…,ca=…,cert=…,key=…`` keeps copies there; empty when
+    it has none) and whether to skip verifying the server; None for the default context."""
     config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     name = os.environ.get("DOCKER_CONTEXT") or _current_context(config / "config.json")
     if not name or name == "default":
         return None
-    meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = config / "contexts" / "meta" / digest / "meta.json"
     try:
-        host = json.loads(meta.read_text(encoding="utf-8"))["Endpoints"]["docker"]["Host"]
-    except (OSError, ValueError, KeyError, TypeError):
+        docker = json.loads(meta.read_text(encoding="utf-8"))["Endpoints"]["docker"]
+        host, skip_verify = str(docker["Host"]), bool(docker.get("SkipTLSVerify", False))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise EnvironmentProblem(
             f"the docker context {name!r} cannot be read ({meta})",
             hint="`docker context ls` shows the contexts; DOCKER_HOST or DOCKER_CONTEXT choose one",
         ) from None
-    return str(host)
+    tls = config / "contexts" / "tls" / digest / "docker"
+    return host, str(tls) if tls.is_dir() else "", skip_verify
 
 
 def _current_context(config_file: Path) -> str | None:
@@ -118,8 +142,9 @@ def _reason(exc: BaseException) -> str:
 
 def client() -> docker.DockerClient:
     """The client of the engine the CLI would use now (one per address, kept for the process)."""
-    context = None if os.environ.get("DOCKER_HOST") else _context_host()
-    return _client_for((*(os.environ.get(name, "") for name in _ENGINE_ENV), context or ""))
+    context = None if os.environ.get("DOCKER_HOST") else _context_endpoint()
+    host, tls, skip_verify = context or ("", "", False)
+    return _client_for((*(os.environ.get(name, "") for name in _ENGINE_ENV), tls, str(skip_verify), host))
 
 
 _clients: dict[tuple[str, ...], docker.DockerClient] = {}
@@ -131,17 +156,34 @@ def _client_for(engine: tuple[str, ...]) -> docker.DockerClient:
     with _clients_lock:
         made = _clients.get(engine)
         if made is None:
-            made = _clients[engine] = _new_client(engine[-1])
+            made = _clients[engine] = _new_client(engine[-1], engine[-3], engine[-2] == "True")
         return made
 
 
-def _new_client(context_host: str) -> docker.DockerClient:
+def _new_client(context_host: str, tls_dir: str = "", skip_verify: bool = False) -> docker.DockerClient:
     import docker
 
+    # ssh:// through the ssh program, as the docker CLI does (the user's ssh configuration and
+    # agent), not paramiko, which the SDK would need otherwise.
+    ssh = (context_host or os.environ.get("DOCKER_HOST", "")).startswith("ssh://")
     with engine_errors():
         if context_host:
-            return docker.DockerClient(base_url=context_host, timeout=120)
-        return docker.from_env(timeout=120)
+            return docker.DockerClient(base_url=context_host, timeout=120, use_ssh_client=ssh,
+                                       tls=_context_tls(tls_dir, skip_verify))
+        return docker.from_env(timeout=120, use_ssh_client=ssh)
+
+
+def _context_tls(directory: str, skip_verify: bool) -> Any:
+    """A context's TLS material as the SDK takes it (the files `docker context create` writes)."""
+    if not directory:
+        return False
+    import docker.tls
+
+    ca, cert, key = (Path(directory) / name for name in ("ca.pem", "cert.pem", "key.pem"))
+    if not (cert.is_file() and key.is_file()):
+        return False
+    return docker.tls.TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca) if ca.is_file() else None,
+                                verify=ca.is_file() and not skip_verify)
 
 
 def ensure_engine() -> None:

@@ -82,6 +82,8 @@ class Report:
 class Engine:
     version: str
     root_dir: str
+    address: str = ""  # where the engine is, for a remote one (its root_dir is on its own host)
+    local: bool = True
 
 
 def _run(argv: Sequence[str]) -> tuple[int, str]:
@@ -93,13 +95,22 @@ def _run(argv: Sequence[str]) -> tuple[int, str]:
 
 
 def _engine() -> Engine:
-    from libreplay.engine.docker_api import client, engine_errors
+    from libreplay.engine.docker_api import client, engine_address, engine_errors, engine_is_local
 
     engine = client()  # the engine the CLI, Compose and the sessions use (a context included)
     with engine_errors():
         version = str(engine.version().get("Version", "unknown"))
         root_dir = str(engine.info().get("DockerRootDir", ""))
-    return Engine(version, root_dir)
+    return Engine(version, root_dir, engine_address(), engine_is_local())
+
+def _remote_engine() -> str | None:
+    from libreplay.engine.docker_api import engine_address, engine_is_local
+
+    try:
+        return None if engine_is_local() else engine_address()
+    except ReplayError:  # a context that cannot be read: the engine check says so
+        return None
+
 
 def _free_bytes(path: Path) -> int:
     existing = path
@@ -117,6 +128,8 @@ class Host:
     image_present: Callable[[str], bool] = field(default=lambda tag: images.image_id(tag) is not None)
     free_bytes: Callable[[Path], int] = field(default=_free_bytes)
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)
+    # Where DOCKER_HOST or the context points: None for this machine's engine, else its address.
+    remote_engine: Callable[[], str | None] = field(default=_remote_engine)
     replaybook: str = field(default_factory=baseimage.replaybook_program)
     exists: Callable[[Path], bool] = field(default=Path.exists)
 
@@ -173,6 +186,10 @@ def _check_engine(host: Host, sudo: str) -> tuple[Engine | None, Finding]:
         engine = host.engine()
     except Exception as exc:  # noqa: BLE001 - any failure to talk to the engine is the finding itself
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        remote = host.remote_engine()
+        if remote is not None:  # nothing on this machine starts it
+            return None, Finding("docker engine", MISSING,
+                                 f"not reachable: {reason} (a remote engine: start it, or reach it, there)")
         return None, Finding("docker engine", MISSING, f"not reachable: {reason}",
                              fix=f"{sudo}systemctl start docker")
     if _version_tuple(engine.version) < MIN_ENGINE:
@@ -230,9 +247,13 @@ def _check_base_image(host: Host, engine: Engine | None, tag: str, sudo: str) ->
 
 def _check_disk(host: Host, engine: Engine | None) -> list[Finding]:
     places = [("disk: data dir", paths.data_dir())]
-    if engine is not None and engine.root_dir:
-        places.append(("disk: docker root", Path(engine.root_dir)))
     findings = []
+    if engine is not None and engine.root_dir and engine.local:
+        places.append(("disk: docker root", Path(engine.root_dir)))
+    elif engine is not None and engine.root_dir:
+        # The engine's data root is a path on its own host: this machine's disk says nothing of it.
+        findings.append(Finding("disk: docker root", OK, f"{engine.root_dir} on the remote engine at "
+                                f"{engine.address}: not measured from here", required=False))
     for name, path in places:
         try:
             free = host.free_bytes(path)

@@ -161,7 +161,7 @@ class Mount:
     """One bind source of the pack, and its per-session copy."""
 
     source: Path  # resolved, inside the scenario directory
-    copy: Path
+    copy: str = ""  # the session's copy: a path on the engine's host (session/bindcopies.py)
 
 
 @dataclass(frozen=True)
@@ -550,7 +550,7 @@ class _Checker:
                 "a trainee must not see it",
             )
             return
-        self.resolved.mounts.setdefault(path, Mount(path, Path()))
+        self.resolved.mounts.setdefault(path, Mount(path))
 
     def _service_networks(self, where: str, value: Any) -> None:
         networks = set(as_dict(self.model.get("networks")))

@@ -5,18 +5,14 @@ to its state directory, which every later Compose call of the session uses.
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from libreplay.core.errors import ScenarioFailure
 from libreplay.scenario.model import Scenario
 from libreplay.scenario.sandbox import (
     DEFAULT_LOG_OPTIONS,
-    Mount,
     ResolvedModel,
     as_dict,
     as_list,
@@ -26,11 +22,17 @@ from libreplay.scenario.sandbox import (
     service_ports,
     without_nulls,
 )
+from libreplay.session import bindcopies
+from libreplay.session.bindcopies import BindCopy
 from libreplay.session.limits import PROBE_LIMITS, Limits, limit_service
 from libreplay.session.snapshot import files_dir
 
 MODEL_FILE = "compose.json"
-MOUNTS_DIR = "mounts"
+
+
+class BindHolder(Protocol):
+    def __call__(self, copies: Sequence[BindCopy], *, project: str, labels: dict[str, str],
+                 hidden: set[Path]) -> dict[int, str]: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class SessionParts:
     image_name: Callable[[str], str]
     probe: dict[str, Any] | None = None  # the probe service, when the check is http_200
     limits: Limits | None = None  # each service container's ceiling (session/limits.py); None: none
+    # Puts the bind copies on the engine (the engine's path of each, by index); None: the engine's.
+    hold_binds: BindHolder | None = None
 
 
 def session_model(
@@ -59,17 +63,7 @@ def session_model(
     model = resolved.model
     for key in [k for k in model if k.startswith("x-")]:
         del model[key]
-    copies = parts.session_dir / MOUNTS_DIR
-    _clear_copies(copies)  # a second prepare of the session (replaybook dev's rebuild) starts afresh
-    if resolved.mounts:
-        # A container's root can leave setuid files and device nodes in a bound copy: no other
-        # user of this machine may reach them, whatever the umask made of the state directory.
-        copies.mkdir(mode=0o700)
-        copies.chmod(0o700)
-    hidden = hidden_paths(scenario)
-    for index, mount in enumerate(resolved.mounts.values()):
-        mount.copy = copies / f"{index}-{mount.source.name or 'root'}"
-        _copy_mount(mount, hidden)
+    _hold_bind_copies(scenario, parts, resolved)
     for name, spec in resolved.services.items():
         _rewrite_service(name, spec, parts, resolved)
     for section in ("networks", "volumes"):
@@ -83,7 +77,7 @@ def session_model(
     for section in ("secrets", "configs"):
         for spec in as_dict(model.get(section)).values():
             if "file" in spec:
-                spec["file"] = str(resolved.mounts[Path(spec["file"]).resolve()].copy)
+                spec["file"] = resolved.mounts[Path(spec["file"]).resolve()].copy
     if parts.probe is not None:
         probe = {**parts.probe, "logging": _bounded_logging(None)}
         networks = _networks_in_use(resolved.services)
@@ -143,7 +137,7 @@ def _rewrite_service(name: str, spec: dict[str, Any], parts: SessionParts, resol
     spec["logging"] = _bounded_logging(spec.get("logging"))
     for volume in as_list(spec.get("volumes")):
         if volume.get("type") == "bind":
-            volume["source"] = str(resolved.mounts[Path(volume["source"]).resolve()].copy)
+            volume["source"] = resolved.mounts[Path(volume["source"]).resolve()].copy
             volume["bind"] = {"create_host_path": False}
 
 
@@ -167,51 +161,14 @@ def _bounded_logging(logging: Any) -> dict[str, Any]:
     return {"driver": driver, "options": options}
 
 
-def _clear_copies(copies: Path) -> None:
-    """Remove the bind copies an earlier prepare of the session left (its stack is down).
-
-    A container may have planted links in them: the directory is renamed aside first (a rename
-    never follows a link) and removed without following any (rmtree's fd-based walk). What a
-    container's root made that this user may not remove stays aside, out of the new copies' way,
-    for the session's teardown."""
-    if not copies.exists() and not copies.is_symlink():
-        return
-    aside = copies.with_name(f".{copies.name}-old-{uuid.uuid4().hex[:8]}")
-    try:
-        copies.rename(aside)
-    except OSError as exc:
-        raise ScenarioFailure(f"{copies}: the earlier bind copies could not be moved aside ({exc})") from exc
-    if aside.is_symlink():
-        aside.unlink()
-    else:
-        shutil.rmtree(aside, ignore_errors=True)
-
-
-def _copy_mount(mount: Mount, hidden: set[Path]) -> None:
-    """The per-session copy of a bind source: the trainee's edits die with the session."""
-    source = mount.source
-
-    def leave_out(directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if n == ".git" or _resolved(Path(directory) / n) in hidden}
-
-    try:
-        if source.is_dir():
-            # Symbolic links are copied as links: they resolve inside the container, not on the host.
-            shutil.copytree(source, mount.copy, symlinks=True, ignore=leave_out)
-        elif source.is_file():
-            shutil.copy2(source, mount.copy)
-        else:
-            mount.copy.mkdir()  # Compose would have created the missing source directory in the pack
-    except (OSError, shutil.Error) as exc:
-        raise ScenarioFailure(f"{source}: could not be copied for the session ({exc})") from exc
-
-
-def _resolved(path: Path) -> Path:
-    """``path`` with its links resolved; a loop of links (which points at nothing) as it is."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):
-        return path
+def _hold_bind_copies(scenario: Scenario, parts: SessionParts, resolved: ResolvedModel) -> None:
+    """Each bind source's session copy, put on the engine (session/bindcopies.py): the trainee's
+    edits die with the session, and no host path of this machine is given to the engine."""
+    copies = [BindCopy(index, mount.source) for index, mount in enumerate(resolved.mounts.values())]
+    hold = parts.hold_binds or bindcopies.hold_on_engine
+    held = hold(copies, project=parts.project, labels=parts.labels, hidden=hidden_paths(scenario))
+    for copy, mount in zip(copies, resolved.mounts.values(), strict=True):
+        mount.copy = held[copy.index]
 
 
 def _networks_in_use(services: dict[str, Any]) -> set[str]:

@@ -71,7 +71,16 @@ def holder_of(port: HostPort, *, excluding: str | None = None, sessions_only: bo
     session = _session_on_engine(port, excluding)
     if session is not None:
         return Holder(session)
-    return Holder() if not sessions_only and _bound_by_a_program(port) else None
+    # A remote engine publishes on its own host's loopback, which no bind of ours can test: there
+    # another program's hold shows only as the engine's own refusal at start (stack.start).
+    local = _engine_is_local()
+    return Holder() if not sessions_only and local and _bound_by_a_program(port) else None
+
+
+def _engine_is_local() -> bool:
+    from libreplay.engine.docker_api import engine_is_local
+
+    return engine_is_local()
 
 
 def _published_by(state: SessionState) -> set[tuple[int, str]]:

@@ -11,7 +11,6 @@ Layout of a session directory:
   scenario/             the session's copy of the scenario directory, where its scripts run
   compose.json          the session's compose model: the pack's file as Compose resolves it,
                         checked, with replaybook's additions (labels, the probe)
-  mounts/               per-session copies of what the scenario binds (never the pack)
 No hint channel here: it lives in the shell container itself, at CHANNEL_MOUNT, and is reached
 only through the Docker API (libreplay.session.hints), so no host path is the trainee's to aim at:
   bin/get-hint          the trainee's hint command (POSIX sh), copied in after the stack is up

@@ -532,7 +532,7 @@ class _Watcher:
         self.channel.reply(request, answer)
 
     def _watch_files(self) -> None:
-        # Any change of a file (not recursive: mounts/ below is the trainee's to fill) and the
+        # Any change of a file (not recursive: a subdirectory is no session file) and the
         # directory going away both mean "look at session.toml again".
         changed = SessionFilesChanged()
         follow_directory(self.stack.session_dir, lambda _wake: self.events.put(changed), self.stop)

@@ -6,7 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 from dockerkit import remove_project
+from enginekit import second_engine
 from watchkit import Watched, watched_session
+
+# The second dockerd, one per run: registered here once, so that every module using it shares
+# it (a module importing the fixture itself would get an instance of its own, on the same
+# bridge name, and the two would collide).
+__all__ = ["second_engine"]
 
 
 @pytest.fixture

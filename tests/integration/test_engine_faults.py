@@ -32,13 +32,11 @@ from pathlib import Path
 import psutil
 import pytest
 from dockerkit import FIXTURES, run, session_from_stderr, start, wait_for_line
-from enginekit import SecondEngine, second_engine, use
+from enginekit import SecondEngine, use
 
 from libreplay.core import paths
 from libreplay.session.stack import home_id
 from libreplay.session.state import load_session, session_file
-
-__all__ = ["second_engine"]  # the session-scoped fixture, imported for pytest to find
 
 pytestmark = pytest.mark.docker
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_kit import BASE_COMPOSE, write_scenario
+from scenario_kit import BASE_COMPOSE, unpacking_binds, write_scenario
 from typer.testing import CliRunner
 
 from libreplay.core.errors import ScenarioInvalid
@@ -537,6 +537,7 @@ def _session(tmp_path: Path, compose: dict[str, Any], **files: str) -> tuple[dic
         labels={"org.replaybook.session": "abc"},
         image_name=lambda service: f"replaybook/s1-{service}:test",
         probe={"image": "replaybook/probe:test", "labels": {"org.replaybook.session": "abc"}},
+        hold_binds=unpacking_binds(tmp_path / "engine"),
     )
     session_model(load_scenario(directory), parts)
     return json.loads((session_dir / "compose.json").read_text()), session_dir
@@ -580,8 +581,12 @@ def test_binds_mount_a_copy_without_the_answer(tmp_path: Path) -> None:
         },
     )
     sources = [Path(v["source"]) for v in model["services"]["web"]["volumes"]]
-    assert all(source.is_relative_to(session_dir / "mounts") for source in sources)
-    assert (session_dir / "mounts").stat().st_mode & 0o777 == 0o700
+    # Each copy is held by the engine (here unpacked as the engine would): no host path of the
+    # session's is bound (tests/integration/test_remote_engine.py: on a real second engine).
+    assert all(source.is_relative_to(tmp_path / "engine") for source in sources)
+    assert [v["source"].split("/")[-2] for v in model["services"]["web"]["volumes"]] == [
+        "replaybook-abc_bind-0", "replaybook-abc_bind-1", "replaybook-abc_bind-2"]
+    assert sorted(p.name for p in session_dir.iterdir()) == ["compose.json"]
     assert all(v["bind"] == {"create_host_path": False} for v in model["services"]["web"]["volumes"])
     pack_copy = sources[0]
     # meta.json, the compose file, the scripts, README and the fault file are left out.
@@ -598,7 +603,8 @@ def test_a_guard_script_is_never_bound_nor_copied_into_a_bind(tmp_path: Path) ->
     session_dir = tmp_path / "session"
     session_dir.mkdir()
     parts = SessionParts(project="replaybook-abc", session_dir=session_dir, labels={},
-                         image_name=lambda service: f"replaybook/s1-{service}:test")
+                         image_name=lambda service: f"replaybook/s1-{service}:test",
+                         hold_binds=unpacking_binds(tmp_path / "engine"))
     session_model(load_scenario(directory), parts)
     model = json.loads((session_dir / "compose.json").read_text())
     pack_copy = Path(model["services"]["web"]["volumes"][0]["source"])

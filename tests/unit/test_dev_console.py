@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_kit import write_scenario
+from scenario_kit import unpacking_binds, write_scenario
 from typer.testing import CliRunner
 
 from libreplay.authoring import dev_build
@@ -46,7 +46,7 @@ from libreplay.authoring.dev_console import (
 )
 from libreplay.core import paths
 from libreplay.scenario.load import load_scenario
-from libreplay.session.model import MODEL_FILE, MOUNTS_DIR
+from libreplay.session.model import MODEL_FILE
 from libreplay.session.owners import start_time
 from libreplay.session.snapshot import FILES_DIR, load_snapshot, refresh_snapshot, write_snapshot
 from libreplay.session.stack import Stack
@@ -281,6 +281,14 @@ def test_a_file_is_read_only_as_far_as_the_bound(tmp_path: Path, monkeypatch: py
     assert changed_inputs(before, build_inputs(directory)) == ["serve.py"]
 
 
+@pytest.fixture(autouse=True)
+def _binds_without_an_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bind copies unpacked under ``tmp_path/engine`` as a volume would hold them."""
+    from libreplay.session import bindcopies
+
+    monkeypatch.setattr(bindcopies, "hold_on_engine", unpacking_binds(tmp_path / "engine"))
+
+
 def made_session(source: Path) -> tuple[SessionState, Stack]:
     """A session of ``source`` as replay-up leaves it, without the engine: its snapshot taken and
     its model written (which replaces the scripts' copy of the compose file)."""
@@ -325,28 +333,21 @@ def test_a_session_without_a_kept_fingerprint_measures_from_the_directory(tmp_pa
     assert console.validation.rebuild == ()
 
 
-def test_a_second_prepare_of_a_session_with_binds_copies_afresh_following_no_link(tmp_path: Path) -> None:
+def test_a_second_prepare_of_a_session_with_binds_copies_afresh(tmp_path: Path) -> None:
     source = scenario_with_a_build(tmp_path / "s")  # web binds ./site
     state, stack = made_session(source)
-    mounts = state.directory / MOUNTS_DIR
-    [bound] = list(mounts.iterdir())
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.txt").write_text("the host's\n")
-    # What a container may leave in its bind copy: a file, and links out of it.
-    (bound / "written-by-the-container").write_text("x\n")
-    (bound / "escape").symlink_to(outside)
-    (bound / "escape-file").symlink_to(outside / "keep.txt")
+    [volume] = list((tmp_path / "engine").iterdir())
+    # What a container may leave in its bind copy.
+    (volume / "site" / "written-by-the-container").write_text("x\n")
     (source / "site" / "index.html").write_text("edited\n")
 
     stack.prepare("replaybook/probe:test")  # replaybook dev's rebuild
 
-    [bound_again] = list(mounts.iterdir())
-    assert sorted(p.name for p in bound_again.iterdir()) == ["index.html"]
-    assert (bound_again / "index.html").read_text() == "edited\n"
-    assert (outside / "keep.txt").read_text() == "the host's\n"
-    assert mounts.stat().st_mode & 0o777 == 0o700
-    assert sorted(p.name for p in state.directory.iterdir() if p.name.startswith(".mounts")) == []
+    bound = json.loads((state.directory / MODEL_FILE).read_text())["services"]["web"]["volumes"][0]
+    assert Path(bound["source"]) == volume / "site"
+    assert sorted(p.name for p in (volume / "site").iterdir()) == ["index.html"]
+    assert (volume / "site" / "index.html").read_text() == "edited\n"
+    assert "mounts" not in [p.name for p in state.directory.iterdir()]  # nothing of it on this host
 
 
 def test_a_stop_right_after_up_still_tears_the_session_down(

@@ -263,7 +263,7 @@ def test_threads_asking_for_the_client_at_once_get_one_client(monkeypatch: pytes
 
     made: list[object] = []
 
-    def slow_client(_context_host: str) -> object:
+    def slow_client(*_endpoint: object) -> object:
         time.sleep(0.05)  # the SDK's import and connection: long enough for a race
         made.append(object())
         return made[-1]
