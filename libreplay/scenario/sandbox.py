@@ -76,7 +76,6 @@ FREE_SERVICE_KEYS = frozenset(
         "cap_drop",
         "platform",
         "profiles",
-        "scale",
         "group_add",
         "mac_address",
         "tmpfs",
@@ -111,6 +110,7 @@ ALLOWED_CAPABILITIES = frozenset(
         "LEASE",
     }
 )
+MAX_REPLICAS = 4  # containers of one service (scale, deploy.replicas)
 ALLOWED_SECURITY_OPTS = frozenset({"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"})
 # Sysctls that belong to the container's own network or IPC namespace (Docker's own list).
 NAMESPACED_SYSCTLS = ("net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue.")
@@ -399,6 +399,7 @@ class _Checker:
             "sysctls": self._sysctls,
             "logging": self._logging,
             "deploy": self._deploy,
+            "scale": self._replicas,
             "volumes_from": self._services_named,
             "links": self._services_named,
             "labels": self._labels,
@@ -617,12 +618,20 @@ class _Checker:
         if deploy.get("placement") == {}:  # Compose's own resolution writes an empty placement
             deploy = {key: part for key, part in deploy.items() if key != "placement"}
         self._refuse_unknown(where, deploy, {"resources", "replicas", "labels", "restart_policy"})
+        if "replicas" in deploy:
+            self._replicas(f"{where}.replicas", deploy["replicas"])
         resources = as_dict(deploy.get("resources"))
         self._refuse_unknown(f"{where}.resources", resources, {"limits", "reservations"})
         for part in ("limits", "reservations"):
             self._refuse_unknown(
                 f"{where}.resources.{part}", as_dict(resources.get(part)), {"cpus", "memory", "pids"}
             )
+
+    def _replicas(self, where: str, value: Any) -> None:
+        """Each container of a session is held under the host's ceiling (session/limits.py): a
+        service's replicas multiply it, so a training host sizes sessions by a bounded count."""
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_REPLICAS:
+            self.problem(where, f"{show_value(value)}: at most {MAX_REPLICAS} containers of a service")
 
     def _services_named(self, where: str, value: Any) -> None:
         """``volumes_from`` (``NAME[:ro|rw]``) and ``links`` (``NAME[:ALIAS]``): services of this

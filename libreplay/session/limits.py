@@ -189,6 +189,7 @@ def limit_service(spec: dict[str, Any], ceiling: Limits) -> Limits:
     spec["mem_limit"] = given.memory
     spec["memswap_limit"] = given.memory  # no swap beyond the memory limit
     spec["pids_limit"] = given.pids
+    _no_way_past_the_cpu_limit(spec)
     # A reservation above the limit is refused by the engine; it reserves nothing beyond it anyway.
     reservation = _number(spec.get("mem_reservation"))
     if reservation is not None and reservation > given.memory:
@@ -199,6 +200,32 @@ def limit_service(spec: dict[str, Any], ceiling: Limits) -> Limits:
         if reserved is not None and reserved > top:
             reservations[key] = top
     return given
+
+
+# CPU weight at most the engine's default (1024): a bigger one would win every contention with
+# other sessions whenever the host's cores are shared out beyond their number.
+MAX_CPU_SHARES = 1024
+# Capabilities that would let a container's processes run real-time (SCHED_FIFO/RR): the CFS
+# quota that ``cpus`` sets does not throttle real-time tasks on common kernels (no
+# CONFIG_RT_GROUP_SCHED), so one busy loop could take whole cores whatever the ceiling says.
+REAL_TIME_CAPABILITIES = frozenset({"SYS_NICE", "SYS_RESOURCE"})
+
+
+def _no_way_past_the_cpu_limit(spec: dict[str, Any]) -> None:
+    """Whatever the pack asked: no real-time scheduling (the capabilities dropped, RLIMIT_RTPRIO
+    0), and a CPU weight no larger than the default."""
+    added = spec.get("cap_add")
+    if isinstance(added, list):
+        kept = [cap for cap in added if str(cap).upper().removeprefix("CAP_") not in REAL_TIME_CAPABILITIES]
+        if kept:
+            spec["cap_add"] = kept
+        else:
+            spec.pop("cap_add")
+    ulimits = spec.get("ulimits")
+    spec["ulimits"] = {**(ulimits if isinstance(ulimits, dict) else {}), "rtprio": {"soft": 0, "hard": 0}}
+    shares = _number(spec.get("cpu_shares"))
+    if shares is not None and shares > MAX_CPU_SHARES:
+        spec["cpu_shares"] = MAX_CPU_SHARES
 
 
 def _pop_deploy_limits(spec: dict[str, Any]) -> dict[str, Any]:

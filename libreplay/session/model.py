@@ -146,8 +146,10 @@ def _apply_limits(services: dict[str, Any], ceiling: Limits | None) -> None:
     fixed limits (docs/architecture.md, Resource limits)."""
     if ceiling is None:
         return
+    probe = Limits(cpus=min(PROBE_LIMITS.cpus, ceiling.cpus), memory=min(PROBE_LIMITS.memory, ceiling.memory),
+                   pids=min(PROBE_LIMITS.pids, ceiling.pids))  # never above a lower ceiling
     for name, spec in services.items():
-        limit_service(spec, PROBE_LIMITS if name == PROBE_SERVICE else ceiling)
+        limit_service(spec, probe if name == PROBE_SERVICE else ceiling)
 
 
 def _bounded_logging(logging: Any) -> dict[str, Any]:

@@ -69,6 +69,10 @@ HOSTILE = [
         web(network_mode="${X:-host}"),
     ),
     Hostile("ipc-interpolated", f"{WEB}.ipc: must be one of private", web(ipc="${X:-host}")),
+    # -- a service's containers multiply the host's per-container ceiling ------------------------
+    Hostile("scale", f"{WEB}.scale: 100: at most 4 containers of a service", web(scale=100)),
+    Hostile("replicas", f"{WEB}.deploy.replicas: 50: at most 4 containers of a service",
+            web(deploy={"replicas": 50})),
     Hostile("uts-interpolated", f"{WEB}.uts: not allowed in a scenario", web(uts="${X:-host}")),
     Hostile(
         "cap-interpolated",

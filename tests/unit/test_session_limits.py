@@ -80,7 +80,23 @@ def test_the_ceiling_lands_on_a_service_without_limits() -> None:
     spec: dict[str, Any] = {"image": "x"}
     assert limit_service(spec, CEILING) == CEILING
     assert spec == {"image": "x", "cpus": 1.0, "mem_limit": 512 * MIB, "memswap_limit": 512 * MIB,
-                    "pids_limit": 256}
+                    "pids_limit": 256, "ulimits": {"rtprio": {"soft": 0, "hard": 0}}}
+
+
+def test_no_pack_runs_real_time_or_outweighs_other_sessions() -> None:
+    """The CFS quota `cpus` sets does not hold real-time tasks back (no RT group scheduling on
+    common kernels): the capabilities that allow SCHED_FIFO go, RLIMIT_RTPRIO is 0, and a CPU
+    weight above the default is lowered to it."""
+    spec: dict[str, Any] = {"image": "x", "cap_add": ["SYS_NICE", "CAP_SYS_RESOURCE", "NET_ADMIN"],
+                            "ulimits": {"rtprio": 99, "nofile": {"soft": 1024, "hard": 2048}},
+                            "cpu_shares": 262144}
+    limit_service(spec, CEILING)
+    assert spec["cap_add"] == ["NET_ADMIN"]
+    assert spec["ulimits"] == {"rtprio": {"soft": 0, "hard": 0}, "nofile": {"soft": 1024, "hard": 2048}}
+    assert spec["cpu_shares"] == 1024
+    only_real_time: dict[str, Any] = {"image": "x", "cap_add": ["SYS_NICE"], "cpu_shares": 512}
+    limit_service(only_real_time, CEILING)
+    assert "cap_add" not in only_real_time and only_real_time["cpu_shares"] == 512
 
 
 def test_a_packs_lower_limits_stay_and_higher_ones_are_lowered() -> None:
