@@ -8,13 +8,13 @@ page's own file."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browserkit import headless_chromium
 from trainee import BIN
 
 from libreplay.core.text import inert
@@ -22,9 +22,6 @@ from libreplay.session.ledger import LedgerEntry, read_ledgers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
-# Found as the doctor finds them (`doctor --tests`): on PATH.
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SAMPLES = [EXAMPLES / "ledger-alice.jsonl", EXAMPLES / "ledger-bob.jsonl"]
 HOSTILE_PLAYER = "<script>document.title='pwned'</script>"
@@ -47,27 +44,8 @@ def hostile_ledger(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
-    """Headless chromium with the performance log on. Both paths are given, so Selenium Manager
-    has nothing to find (and SE_OFFLINE forbids it the network should it be asked)."""
-    assert CHROMIUM and CHROMEDRIVER, \
-        "Debian's chromium and chromium-driver are needed: `replaybook doctor --fix --tests` installs them"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,1000", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-default-apps"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SE_OFFLINE", "true")
-        browser = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+    with headless_chromium("performance") as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 @pytest.fixture(scope="module")

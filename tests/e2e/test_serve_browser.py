@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browserkit import headless_chromium
 from trainee import BIN
 
 from libreplay.core import paths
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.docker, pytest.mark.timeout(900)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FIX = 'sed -i "s/server app:3001 /server app:3000 /" /etc/nginx/conf.d/checkout.conf && nginx -s reload\n'
 
 
@@ -50,24 +49,8 @@ def server(replaybook_home: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]
 
 @pytest.fixture
 def driver() -> Iterator[Any]:
-    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "`make test-setup` installs chromium and its driver"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,1000", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-default-apps"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SE_OFFLINE", "true")
-        browser = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+    with headless_chromium("browser") as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 def test_a_training_day_in_the_browser(server: tuple[str, subprocess.Popen[str]], driver: Any) -> None:
