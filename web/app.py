@@ -55,6 +55,8 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 POLICY_CLOSE = 1008  # a WebSocket refused: no token, a wrong one, or another Origin
+TOO_BIG_CLOSE = 1009  # a terminal message past MAX_MESSAGE_CHARS
+MAX_MESSAGE_CHARS = 64 * 1024  # one terminal message (the page sends a paste in 4 KiB pieces)
 
 
 class SecurityHeaders:
@@ -402,8 +404,12 @@ async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            if writable and message.get("text"):
-                _typed(bridge, message["text"])
+            text = message.get("text")
+            if text and len(text) > MAX_MESSAGE_CHARS:
+                await websocket.close(TOO_BIG_CLOSE, "a terminal message is limited to 64 KiB")
+                return
+            if writable and text:
+                _typed(bridge, text)
 
     sender, receiver = asyncio.create_task(send()), asyncio.create_task(receive())
     try:
@@ -417,7 +423,8 @@ async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted:
 
 
 def _typed(bridge: Any, text: str) -> None:
-    """A trainee's message: ``{"input": "..."}`` or ``{"resize": [rows, cols]}``."""
+    """A trainee's message: ``{"input": "..."}`` or ``{"resize": [rows, cols]}``. Never waits
+    for the shell: the bridge queues the input, or drops it when the shell does not read."""
     try:
         message = json.loads(text)
     except ValueError:

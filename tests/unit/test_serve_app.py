@@ -226,3 +226,29 @@ def test_watching_a_session_of_no_one_says_so(served: Served) -> None:
     with served.client.websocket_connect(f"/ws/watch/deadbeef?token={served.serving.token}&service=proxy",
                                          headers=ORIGIN) as watch:
         assert "no live session" in json.loads(watch.receive_text())["error"]
+
+
+def test_a_shell_that_does_not_read_stalls_no_one_else() -> None:
+    engine = FakeEngine(shell=["sleep", "60"])  # never reads what is typed
+    serving = Serving(max_sessions=3, engine=engine)
+    with TestClient(create_app(serving.day, facilitator_hash=serving.token_hash)) as client:
+        served = Served(client, serving, engine)
+        ann, ben = served.training()
+        served.started(ann)
+        with client.websocket_connect(f"/ws/terminal?token={ann}&service=proxy", headers=ORIGIN) as terminal:
+            for _ in range(64):  # a 1 MiB paste in 16 KiB pieces: far past what a PTY holds
+                terminal.send_text(json.dumps({"input": "x" * 16 * 1024}))
+            began = time.monotonic()
+            assert client.get("/api/seat", headers=bearer(ben)).status_code == 200
+            assert time.monotonic() - began < 2.0
+
+
+def test_a_terminal_message_past_the_limit_closes_that_terminal(served: Served) -> None:
+    ann, _ben = served.training()
+    served.started(ann)
+    with pytest.raises(WebSocketDisconnect) as closed, served.client.websocket_connect(
+            f"/ws/terminal?token={ann}&service=proxy", headers=ORIGIN) as terminal:
+        terminal.send_text(json.dumps({"input": "x" * 100 * 1024}))
+        while True:
+            terminal.receive_bytes()
+    assert closed.value.code == 1009
