@@ -290,6 +290,9 @@ class Site:
             yield
         finally:
             task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+            # A reap already in the threadpool runs on: shutdown waits for its ends.
             await run_in_threadpool(self.day.shutdown)
 
 def as_facilitator(

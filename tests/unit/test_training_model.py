@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from servekit import FakeEngine
 
@@ -164,3 +166,58 @@ def test_a_session_over_for_a_while_frees_its_place() -> None:
     assert day.reap() == []  # the debrief and the shells stay a while
     moment[0] += OVER_KEPT_SECONDS
     assert day.reap() == [session]
+
+
+class FlakyEngine(FakeEngine):
+    """Its first teardown fails (the engine was busy); the next ones work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def end(self, session_id: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise SessionError("docker compose down failed")
+        super().end(session_id)
+
+
+def test_a_failed_teardown_keeps_the_session_live_and_shutdown_retries_it() -> None:
+    engine = FlakyEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    with pytest.raises(SessionError, match="compose down"):
+        day.end(session)
+    assert day.live_sessions() == [session] and engine.ended == []
+    assert day.shutdown() == [session]
+    assert engine.ended == [session] and day.live_sessions() == []
+
+
+class SlowEngine(FakeEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ending, self.release = threading.Event(), threading.Event()
+
+    def end(self, session_id: str) -> None:
+        self.ending.set()
+        self.release.wait(10)
+        super().end(session_id)
+
+
+def test_shutdown_waits_for_an_end_already_under_way() -> None:
+    engine = SlowEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    reaping = threading.Thread(target=day.end, args=(session,))
+    reaping.start()
+    assert engine.ending.wait(5)
+    stopping = threading.Thread(target=day.shutdown)
+    stopping.start()
+    stopping.join(0.5)
+    assert stopping.is_alive()  # the teardown in progress is not forgotten
+    engine.release.set()
+    stopping.join(5)
+    reaping.join(5)
+    assert not stopping.is_alive() and engine.ended == [session] and day.live_sessions() == []
