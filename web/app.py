@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -280,8 +281,12 @@ class Site:
     async def reaper(self) -> None:
         while True:
             await asyncio.sleep(self.reap_every)
-            with suppress(ReplayError, OSError):
+            try:
                 await run_in_threadpool(self.day.reap)
+            except Exception as exc:  # noqa: BLE001 - the reaper outlives any one failure
+                # Said on stderr (the server's log) and tried again at the next turn.
+                message = exc.message if isinstance(exc, ReplayError) else f"{type(exc).__name__}: {exc}"
+                print(f"replaybook serve: reaping sessions failed: {inert(message)}", file=sys.stderr)
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> Any:

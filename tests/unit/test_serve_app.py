@@ -306,3 +306,20 @@ def test_a_watcher_too_slow_for_the_output_is_dropped_not_buffered() -> None:
     asyncio.run(scenario())
     assert socket.closed is not None and socket.closed[0] == 1013
     assert bridge.listeners == []  # it hears the terminal no more
+
+
+def test_the_reaper_outlives_an_unexpected_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    serving = Serving(max_sessions=3, engine=FakeEngine())
+    reaps = []
+
+    def broken_reap() -> list[str]:
+        reaps.append(time.monotonic())
+        raise RuntimeError("a bug in reap")
+
+    serving.day.reap = broken_reap  # type: ignore[method-assign]
+    with TestClient(create_app(serving.day, facilitator_hash=serving.token_hash, reap_every=0.02)):
+        deadline = time.monotonic() + 5
+        while len(reaps) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert len(reaps) >= 3
+    assert "reaping sessions failed: RuntimeError: a bug in reap" in capsys.readouterr().err
