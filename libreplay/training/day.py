@@ -292,18 +292,21 @@ class TrainingDay:
         if state is None or service not in state.services:
             raise NotFound(f"no service {service[:40]!r} in this session")
         key = (session_id, service)
+        replaced = None
         with self._lock:
             if session_id not in self._live or session_id in self._ending:
                 raise NotFound(f"no live session {session_id[:40]!r} on this server")
             bridge = self._terminals.get(key)
             if bridge is not None and bridge.ended.is_set() and create:
-                bridge = None  # the trainee left the shell (exit): a new one, appending
+                replaced, bridge = bridge, None  # the trainee left the shell (exit): a new one, appending
             if bridge is not None or not create:
                 return bridge
             shell = service == state.shell_service
             cast = paths.transcript_path(session_id, None if shell else service)
             bridge = TerminalBridge(self.engine.shell_argv(session_id, service, record=cast))
             self._terminals[key] = bridge
+        if replaced is not None:
+            replaced.close()  # its shell ended: this releases its terminal
         bridge.start()
         if shell:
             with suppress(ReplayError):

@@ -221,3 +221,15 @@ def test_shutdown_waits_for_an_end_already_under_way() -> None:
     stopping.join(5)
     reaping.join(5)
     assert not stopping.is_alive() and engine.ended == [session] and day.live_sessions() == []
+
+
+def test_a_shell_reopened_after_it_ended_releases_the_old_terminal() -> None:
+    day = TrainingDay(FakeEngine(shell=["true"]), max_sessions=3)  # a shell that ends at once
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    first = day.terminal(session, "proxy", create=True)
+    assert first is not None and first.ended.wait(5)
+    second = day.terminal(session, "proxy", create=True)
+    assert second is not first and first.closed and not second.closed
+    day.shutdown()
+    assert second.closed
