@@ -124,7 +124,9 @@ class TrainingDay:
         with self._lock:
             if self._closing:
                 raise SessionError("the training server is stopping")
-            if seat.session_id or key in self._starting:
+            # The ref may be stale (read before another start took the seat): what this server
+            # holds decides here, and the training file, under its lock, once more on taking it.
+            if seat.session_id or key in self._starting or key in self._live.values():
                 raise SessionError("this seat's session has already started")
             self.check_capacity()
             self._starting.add(key)
@@ -165,6 +167,8 @@ class TrainingDay:
 
         def taken(t: Training) -> None:
             mine = t.seats[seat.number - 1]
+            if mine.session_id:
+                raise SessionError("this seat's session has already started")
             mine.name, mine.session_id, mine.scenario = player, session_id, scenario
             mine.session_expires_at = expires
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from servekit import FakeEngine
@@ -233,3 +234,46 @@ def test_a_shell_reopened_after_it_ended_releases_the_old_terminal() -> None:
     assert second is not first and first.closed and not second.closed
     day.shutdown()
     assert second.closed
+
+
+def test_a_stale_seat_never_starts_a_second_session() -> None:
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    stale = day.seat_for(tokens[0])  # read before the seat was taken, as two quick clicks do
+    first = day.start(stale)
+    with pytest.raises(SessionError, match="already started"):
+        day.start(stale)
+    assert [sid for sid, _player in engine.started] == [first] and engine.ended == []
+
+
+class SlowStartEngine(FakeEngine):
+    def start(self, scenario: str, *, player: str, sla_minutes: int | None) -> str:
+        time.sleep(0.2)
+        return super().start(scenario, player=player, sla_minutes=sla_minutes)
+
+
+def test_two_concurrent_starts_of_one_seat_make_one_session() -> None:
+    engine = SlowStartEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    refs = [day.seat_for(tokens[0]), day.seat_for(tokens[0])]
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def click(ref: object) -> None:
+        barrier.wait()
+        try:
+            results.append(day.start(ref))  # type: ignore[arg-type]
+        except SessionError as refused:
+            results.append(f"refused: {refused.message}")
+
+    clicks = [threading.Thread(target=click, args=(ref,)) for ref in refs]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join(10)
+    started = [sid for sid, _player in engine.started]
+    refused = "refused: this seat's session has already started"
+    assert len(started) == 1 and sorted(results) == sorted([started[0], refused])
+    assert day.seat_for(tokens[0]).seat.session_id == started[0] and day.live_sessions() == started
