@@ -323,18 +323,22 @@ class TrainingDay:
         """What the trainee's page shows: every piece of pack or container text made inert
         (the page escapes it again as it writes it)."""
         seat = ref.seat
-        view: dict[str, Any] = {"name": seat.name, "status": STARTING if self.starting(ref) else "waiting",
-                                "error": self.failure(ref), "session": seat.session_id}
+        view: dict[str, Any] = {"name": inert(seat.name),
+                                "status": STARTING if self.starting(ref) else "waiting",
+                                "error": inert(self.failure(ref)), "session": seat.session_id}
         if not seat.session_id:
             return view
         state = self.engine.state(seat.session_id)
         if state is None:
-            view.update(status="ended", debrief=self.engine.debrief(seat.session_id))
+            view.update(status="ended", debrief=self._debrief(seat.session_id))
             return view
         view.update(_session_view(state, self._clock()))
         if state.terminal:
-            view["debrief"] = self.engine.debrief(seat.session_id)
+            view["debrief"] = self._debrief(seat.session_id)
         return view
+
+    def _debrief(self, session_id: str) -> list[str]:
+        return [inert(line) for line in self.engine.debrief(session_id)]
 
     def board(self) -> dict[str, Any]:
         """Every seat of every training of this server, and the leaderboard."""

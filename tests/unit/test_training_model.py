@@ -277,3 +277,25 @@ def test_two_concurrent_starts_of_one_seat_make_one_session() -> None:
     refused = "refused: this seat's session has already started"
     assert len(started) == 1 and sorted(results) == sorted([started[0], refused])
     assert day.seat_for(tokens[0]).seat.session_id == started[0] and day.live_sessions() == started
+
+
+class LoudEngine(FakeEngine):
+    """Its failures and debriefs carry terminal escapes, as container text may."""
+
+    def debrief(self, session_id: str) -> list[str]:
+        return ["== debrief ==", "log: \x1b]0;owned\x07 \x1b[2J done"]
+
+
+def test_the_seat_view_makes_the_error_and_the_debrief_inert() -> None:
+    failing = TrainingDay(LoudEngine(fail_start="compose: \x1b[31mred\x1b[0m\x07"), max_sessions=2)
+    _, tokens = failing.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    with pytest.raises(SessionError):
+        failing.start(failing.seat_for(tokens[0]))
+    assert failing.seat_view(failing.seat_for(tokens[0]))["error"] == "compose: red?"
+    engine = LoudEngine()
+    day = TrainingDay(engine, max_sessions=2)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    engine.resolve(session)
+    debrief = day.seat_view(day.seat_for(tokens[0]))["debrief"]
+    assert debrief == ["== debrief ==", "log:   done"]
