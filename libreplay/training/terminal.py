@@ -41,13 +41,27 @@ class TerminalBridge:
         self._child: proc.Child | None = None
         self._input: queue.Queue[bytes | None] = queue.Queue(maxsize=PENDING_INPUT_PIECES)
         self.ended = threading.Event()
+        # start() and close() in turn: a bridge closed before it started never starts (the
+        # session ended while its shell was being opened), one being started is closed after.
+        self._life = threading.Lock()
+        self._stopped = False
 
     def start(self) -> None:
+        with self._life:
+            if self._stopped:
+                return
+            self._start()
+
+    def _start(self) -> None:
         master, child_end = os.openpty()
         self._master = master
         self._set_size(*self._size)
         try:
             self._child = proc.spawn_on_terminal(self.argv, child_end, env=self._env)
+        except BaseException:
+            os.close(master)
+            self._master = -1
+            raise
         finally:
             os.close(child_end)
         threading.Thread(target=self._pump, name="terminal-bridge", daemon=True).start()
@@ -125,6 +139,10 @@ class TerminalBridge:
 
     def close(self) -> None:
         """Stop the shell (its whole process group) and release the terminal."""
+        with self._life:
+            self._stopped = True
+            if self._child is None:  # never started: nothing runs, nothing to wait for
+                self.ended.set()
         child = self._child
         if child is not None and child.poll() is None:
             child.stop(grace=STOP_GRACE_SECONDS)

@@ -12,6 +12,7 @@ from servekit import FakeEngine
 from libreplay.core.errors import InvalidInput, NotFound, SessionError
 from libreplay.training import model
 from libreplay.training.day import TrainingDay
+from libreplay.training.terminal import TerminalBridge
 
 
 def test_tokens_are_long_random_and_stored_only_as_their_hash() -> None:
@@ -299,3 +300,12 @@ def test_the_seat_view_makes_the_error_and_the_debrief_inert() -> None:
     engine.resolve(session)
     debrief = day.seat_view(day.seat_for(tokens[0]))["debrief"]
     assert debrief == ["== debrief ==", "log:   done"]
+
+
+def test_a_terminal_closed_before_it_started_never_starts() -> None:
+    bridge = TerminalBridge(["sleep", "60"])  # as when end() takes it before terminal() starts it
+    began = time.monotonic()
+    bridge.close()
+    bridge.start()
+    assert bridge.closed and bridge.ended.is_set() and time.monotonic() - began < 1.0
+    assert bridge._child is None  # no shell was left running
