@@ -25,7 +25,8 @@ def test_tokens_are_long_random_and_stored_only_as_their_hash() -> None:
     assert model.token_hash(tokens[0]) in stored
     loaded = model.load_training(training.id)
     assert loaded.seat_of(tokens[1]).name == "bob"
-    assert loaded.seat_of(tokens[1][:-1] + "A") is None
+    other = "B" if tokens[1].endswith("A") else "A"  # one character changed, whatever it was
+    assert loaded.seat_of(tokens[1][:-1] + other) is None
     assert loaded.seat_of("") is None
 
 
