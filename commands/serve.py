@@ -62,6 +62,10 @@ def serve(
         ended = serving.stop()
         if ended:
             say(f"Tore down {len(ended)} session(s).")
+        left = serving.day.live_sessions()
+        if left:
+            say(f"Could not tear down {len(left)} session(s): {', '.join(left)}; "
+                "their containers are still up (`replaybook down <session>` tears one down).")
 
 
 def _host_and_port(bind: str) -> tuple[str, int]:

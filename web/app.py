@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,11 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 POLICY_CLOSE = 1008  # a WebSocket refused: no token, a wrong one, or another Origin
+TRY_LATER_CLOSE = 1013  # a watcher too slow for its terminal's output
+TOO_BIG_CLOSE = 1009  # a terminal message past MAX_MESSAGE_CHARS
+OUTPUT_QUEUE_CHUNKS = 64  # a socket's terminal output not yet sent (chunks of 64 KiB at most)
+CLOSE_WAIT_SECONDS = 2.0
+MAX_MESSAGE_CHARS = 64 * 1024  # one terminal message (the page sends a paste in 4 KiB pieces)
 
 
 class SecurityHeaders:
@@ -275,8 +281,12 @@ class Site:
     async def reaper(self) -> None:
         while True:
             await asyncio.sleep(self.reap_every)
-            with suppress(ReplayError, OSError):
+            try:
                 await run_in_threadpool(self.day.reap)
+            except Exception as exc:  # noqa: BLE001 - the reaper outlives any one failure
+                # Said on stderr (the server's log) and tried again at the next turn.
+                message = exc.message if isinstance(exc, ReplayError) else f"{type(exc).__name__}: {exc}"
+                print(f"replaybook serve: reaping sessions failed: {inert(message)}", file=sys.stderr)
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> Any:
@@ -285,6 +295,9 @@ class Site:
             yield
         finally:
             task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+            # A reap already in the threadpool runs on: shutdown waits for its ends.
             await run_in_threadpool(self.day.shutdown)
 
 def as_facilitator(
@@ -389,8 +402,18 @@ async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted:
     if not accepted:
         await websocket.accept()
     loop = asyncio.get_running_loop()
-    output: asyncio.Queue[bytes] = asyncio.Queue()
-    remove = bridge.listen(lambda chunk: loop.call_soon_threadsafe(output.put_nowait, chunk))
+    output: asyncio.Queue[bytes] = asyncio.Queue(maxsize=OUTPUT_QUEUE_CHUNKS)
+    too_slow = asyncio.Event()
+
+    def offer(chunk: bytes) -> None:  # on the loop: a socket that falls behind is dropped
+        if too_slow.is_set():
+            return
+        try:
+            output.put_nowait(chunk)
+        except asyncio.QueueFull:
+            too_slow.set()
+
+    remove = bridge.listen(lambda chunk: loop.call_soon_threadsafe(offer, chunk))
 
     async def send() -> None:
         while chunk := await output.get():
@@ -402,22 +425,33 @@ async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            if writable and message.get("text"):
-                _typed(bridge, message["text"])
+            text = message.get("text")
+            if text and len(text) > MAX_MESSAGE_CHARS:
+                await websocket.close(TOO_BIG_CLOSE, "a terminal message is limited to 64 KiB")
+                return
+            if writable and text:
+                _typed(bridge, text)
 
     sender, receiver = asyncio.create_task(send()), asyncio.create_task(receive())
+    behind = asyncio.create_task(too_slow.wait())
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({sender, receiver, behind}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         remove()
-        for task in (sender, receiver):
+        for task in (sender, receiver, behind):
             task.cancel()
         with suppress(BaseException):
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            await asyncio.gather(sender, receiver, behind, return_exceptions=True)
+    if too_slow.is_set():
+        with suppress(Exception):  # a socket that takes no output may take no close frame either
+            await asyncio.wait_for(
+                websocket.close(TRY_LATER_CLOSE, "the terminal printed faster than this page took it"),
+                timeout=CLOSE_WAIT_SECONDS)
 
 
 def _typed(bridge: Any, text: str) -> None:
-    """A trainee's message: ``{"input": "..."}`` or ``{"resize": [rows, cols]}``."""
+    """A trainee's message: ``{"input": "..."}`` or ``{"resize": [rows, cols]}``. Never waits
+    for the shell: the bridge queues the input, or drops it when the shell does not read."""
     try:
         message = json.loads(text)
     except ValueError:

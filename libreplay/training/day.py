@@ -29,6 +29,7 @@ from libreplay.training.terminal import TerminalBridge
 MAX_EXTEND_MINUTES = 240
 OVER_KEPT_SECONDS = 10 * 60  # a session that ended stays up this long (its shells, the debrief), then goes
 STARTING = "starting"
+SHUTDOWN_ATTEMPTS = 3  # tries at a session's teardown on shutdown before it is left (and said)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TrainingDay:
         self._training_ids: list[str] = []
         self._live: dict[str, tuple[str, int]] = {}  # session -> (training, seat number)
         self._starting: set[tuple[str, int]] = set()
+        self._ending: set[str] = set()  # sessions being torn down right now
         self._failed: dict[tuple[str, int], str] = {}
         self._terminals: dict[tuple[str, str], TerminalBridge] = {}
         self._watch_stops: dict[str, threading.Event] = {}
@@ -96,6 +98,11 @@ class TrainingDay:
 
     # -- sessions -----------------------------------------------------------------------------
 
+    def live_sessions(self) -> list[str]:
+        """The sessions of this server not torn down (yet)."""
+        with self._lock:
+            return list(self._live)
+
     def live_count(self) -> int:
         return len(self._live) + len(self._starting)
 
@@ -117,7 +124,9 @@ class TrainingDay:
         with self._lock:
             if self._closing:
                 raise SessionError("the training server is stopping")
-            if seat.session_id or key in self._starting:
+            # The ref may be stale (read before another start took the seat): what this server
+            # holds decides here, and the training file, under its lock, once more on taking it.
+            if seat.session_id or key in self._starting or key in self._live.values():
                 raise SessionError("this seat's session has already started")
             self.check_capacity()
             self._starting.add(key)
@@ -158,6 +167,8 @@ class TrainingDay:
 
         def taken(t: Training) -> None:
             mine = t.seats[seat.number - 1]
+            if mine.session_id:
+                raise SessionError("this seat's session has already started")
             mine.name, mine.session_id, mine.scenario = player, session_id, scenario
             mine.session_expires_at = expires
 
@@ -196,21 +207,29 @@ class TrainingDay:
         return revealed
 
     def end(self, session_id: str) -> None:
-        """Tear the session down (recorded as abandoned unless it had ended)."""
+        """Tear the session down (recorded as abandoned unless it had ended). It stays among
+        the live ones until its teardown succeeded: one that failed is tried again by the
+        reaper (once its time is up) and by :meth:`shutdown`."""
         with self._lock:
-            where = self._live.pop(session_id, None)
+            if session_id not in self._live:
+                raise NotFound(f"no live session {session_id[:40]!r} on this server")
+            if session_id in self._ending:
+                raise SessionError(f"session {session_id[:40]!r} is being ended already")
+            self._ending.add(session_id)
             terminals = [key for key in self._terminals if key[0] == session_id]
             bridges = [self._terminals.pop(key) for key in terminals]
-        if where is None:
-            raise NotFound(f"no live session {session_id[:40]!r} on this server")
-        for bridge in bridges:
-            bridge.close()
         try:
+            for bridge in bridges:
+                bridge.close()
             self.engine.end(session_id)
-        finally:
+            with self._lock:
+                self._live.pop(session_id, None)
             stop = self._watch_stops.pop(session_id, None)
             if stop is not None:
                 stop.set()
+        finally:
+            with self._lock:
+                self._ending.discard(session_id)
             self.changed()
 
     def extend(self, session_id: str, minutes: int) -> float:
@@ -235,9 +254,9 @@ class TrainingDay:
                 ref = self.seat_ref(session_id)
                 if (ref.seat.session_expires_at <= moment or ref.training.expired(moment)
                         or self._over_long_ago(session_id, moment)):
-                    with suppress(ReplayError):
+                    with suppress(ReplayError):  # kept among the live: tried again next time
                         self.end(session_id)
-                    ended.append(session_id)
+                        ended.append(session_id)
         return ended
 
     def _over_long_ago(self, session_id: str, moment: float) -> bool:
@@ -252,13 +271,18 @@ class TrainingDay:
         with self._lock:
             self._closing = True
         deadline = time.monotonic() + wait_for_starts
-        while self._starting and time.monotonic() < deadline:
-            time.sleep(0.2)
         ended = []
-        for session_id in list(self._live):
-            with suppress(ReplayError):
-                self.end(session_id)
-            ended.append(session_id)
+        for _attempt in range(SHUTDOWN_ATTEMPTS):
+            # Starts bring their sessions up first; ends already under way (the reaper's, a
+            # facilitator's) finish, and one that failed is tried again here.
+            while (self._starting or self._ending) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for session_id in list(self._live):
+                with suppress(ReplayError):
+                    self.end(session_id)
+                    ended.append(session_id)
+            if not self._live:
+                break
         return ended
 
     # -- terminals ----------------------------------------------------------------------------
@@ -272,18 +296,21 @@ class TrainingDay:
         if state is None or service not in state.services:
             raise NotFound(f"no service {service[:40]!r} in this session")
         key = (session_id, service)
+        replaced = None
         with self._lock:
-            if session_id not in self._live:
+            if session_id not in self._live or session_id in self._ending:
                 raise NotFound(f"no live session {session_id[:40]!r} on this server")
             bridge = self._terminals.get(key)
             if bridge is not None and bridge.ended.is_set() and create:
-                bridge = None  # the trainee left the shell (exit): a new one, appending
+                replaced, bridge = bridge, None  # the trainee left the shell (exit): a new one, appending
             if bridge is not None or not create:
                 return bridge
             shell = service == state.shell_service
             cast = paths.transcript_path(session_id, None if shell else service)
             bridge = TerminalBridge(self.engine.shell_argv(session_id, service, record=cast))
             self._terminals[key] = bridge
+        if replaced is not None:
+            replaced.close()  # its shell ended: this releases its terminal
         bridge.start()
         if shell:
             with suppress(ReplayError):
@@ -296,18 +323,22 @@ class TrainingDay:
         """What the trainee's page shows: every piece of pack or container text made inert
         (the page escapes it again as it writes it)."""
         seat = ref.seat
-        view: dict[str, Any] = {"name": seat.name, "status": STARTING if self.starting(ref) else "waiting",
-                                "error": self.failure(ref), "session": seat.session_id}
+        view: dict[str, Any] = {"name": inert(seat.name),
+                                "status": STARTING if self.starting(ref) else "waiting",
+                                "error": inert(self.failure(ref)), "session": seat.session_id}
         if not seat.session_id:
             return view
         state = self.engine.state(seat.session_id)
         if state is None:
-            view.update(status="ended", debrief=self.engine.debrief(seat.session_id))
+            view.update(status="ended", debrief=self._debrief(seat.session_id))
             return view
         view.update(_session_view(state, self._clock()))
         if state.terminal:
-            view["debrief"] = self.engine.debrief(seat.session_id)
+            view["debrief"] = self._debrief(seat.session_id)
         return view
+
+    def _debrief(self, session_id: str) -> list[str]:
+        return [inert(line) for line in self.engine.debrief(session_id)]
 
     def board(self) -> dict[str, Any]:
         """Every seat of every training of this server, and the leaderboard."""

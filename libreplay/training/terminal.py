@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import queue
 import struct
 import termios
 import threading
@@ -19,6 +20,9 @@ from libreplay.core import proc
 BACKLOG_BYTES = 64 * 1024  # what a listener who arrives late is shown first (a mentor's view)
 READ_BYTES = 64 * 1024
 STOP_GRACE_SECONDS = 3.0
+# Typed input waits for the shell in a queue of its own (a writer thread blocks, never the
+# caller): this many pieces at most, then more is dropped until the shell reads again.
+PENDING_INPUT_PIECES = 64
 
 Listener = Callable[[bytes], None]  # b"" once: the shell ended
 
@@ -35,17 +39,36 @@ class TerminalBridge:
         self._lock = threading.Lock()
         self._master = -1
         self._child: proc.Child | None = None
+        self._input: queue.Queue[bytes | None] = queue.Queue(maxsize=PENDING_INPUT_PIECES)
         self.ended = threading.Event()
+        # start() and close() in turn: a bridge closed before it started never starts (the
+        # session ended while its shell was being opened), one being started is closed after.
+        self._life = threading.Lock()
+        self._stopped = False
 
     def start(self) -> None:
+        with self._life:
+            if self._stopped:
+                return
+            self._start()
+
+    def _start(self) -> None:
         master, child_end = os.openpty()
         self._master = master
         self._set_size(*self._size)
         try:
             self._child = proc.spawn_on_terminal(self.argv, child_end, env=self._env)
+        except BaseException:
+            os.close(master)
+            self._master = -1
+            raise
         finally:
             os.close(child_end)
         threading.Thread(target=self._pump, name="terminal-bridge", daemon=True).start()
+        # The writer holds a copy of the master of its own, closed by itself only: a write
+        # that blocks while close() runs can never land on a reused descriptor number.
+        threading.Thread(target=self._feed, args=(os.dup(master),), name="terminal-input",
+                         daemon=True).start()
 
     def _pump(self) -> None:
         while True:
@@ -83,11 +106,26 @@ class TerminalBridge:
 
         return remove
 
-    def write(self, data: bytes) -> None:
-        if self.ended.is_set() or self._master < 0:
-            return
-        with suppress(OSError):
-            os.write(self._master, data)
+    def write(self, data: bytes) -> bool:
+        """Hand ``data`` to the shell without waiting for it to read: False if it was dropped
+        (the shell ended, or has not read what was typed before)."""
+        if self.ended.is_set() or self._master < 0 or not data:
+            return False
+        try:
+            self._input.put_nowait(data)
+        except queue.Full:
+            return False
+        return True
+
+    def _feed(self, master: int) -> None:
+        try:
+            while (data := self._input.get()) is not None:
+                while data:
+                    data = data[os.write(master, data):]
+        except OSError:  # the shell is gone
+            pass
+        finally:
+            os.close(master)
 
     def resize(self, rows: int, cols: int) -> None:
         rows, cols = max(2, min(rows, 500)), max(10, min(cols, 1000))
@@ -101,11 +139,21 @@ class TerminalBridge:
 
     def close(self) -> None:
         """Stop the shell (its whole process group) and release the terminal."""
+        with self._life:
+            self._stopped = True
+            if self._child is None:  # never started: nothing runs, nothing to wait for
+                self.ended.set()
         child = self._child
         if child is not None and child.poll() is None:
             child.stop(grace=STOP_GRACE_SECONDS)
         self.ended.wait(STOP_GRACE_SECONDS)
+        with suppress(queue.Full):  # a full queue: the writer stops on the shell's end instead
+            self._input.put_nowait(None)
         if self._master >= 0:
             with suppress(OSError):
                 os.close(self._master)
             self._master = -1
+
+    @property
+    def closed(self) -> bool:
+        return self._master < 0

@@ -3,6 +3,7 @@ running `cat`, no Docker): who may see and do what, the headers, the live views,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from libreplay.training.serving import Serving
-from replaybook.web.app import create_app
+from replaybook.web.app import OUTPUT_QUEUE_CHUNKS, _carry, create_app
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -226,3 +227,99 @@ def test_watching_a_session_of_no_one_says_so(served: Served) -> None:
     with served.client.websocket_connect(f"/ws/watch/deadbeef?token={served.serving.token}&service=proxy",
                                          headers=ORIGIN) as watch:
         assert "no live session" in json.loads(watch.receive_text())["error"]
+
+
+def test_a_shell_that_does_not_read_stalls_no_one_else() -> None:
+    engine = FakeEngine(shell=["sleep", "60"])  # never reads what is typed
+    serving = Serving(max_sessions=3, engine=engine)
+    with TestClient(create_app(serving.day, facilitator_hash=serving.token_hash)) as client:
+        served = Served(client, serving, engine)
+        ann, ben = served.training()
+        served.started(ann)
+        with client.websocket_connect(f"/ws/terminal?token={ann}&service=proxy", headers=ORIGIN) as terminal:
+            for _ in range(64):  # a 1 MiB paste in 16 KiB pieces: far past what a PTY holds
+                terminal.send_text(json.dumps({"input": "x" * 16 * 1024}))
+            began = time.monotonic()
+            assert client.get("/api/seat", headers=bearer(ben)).status_code == 200
+            assert time.monotonic() - began < 2.0
+
+
+def test_a_terminal_message_past_the_limit_closes_that_terminal(served: Served) -> None:
+    ann, _ben = served.training()
+    served.started(ann)
+    with pytest.raises(WebSocketDisconnect) as closed, served.client.websocket_connect(
+            f"/ws/terminal?token={ann}&service=proxy", headers=ORIGIN) as terminal:
+        terminal.send_text(json.dumps({"input": "x" * 100 * 1024}))
+        while True:
+            terminal.receive_bytes()
+    assert closed.value.code == 1009
+
+
+class StuckSocket:
+    """A browser that takes no output: its sends never finish; it records how it is closed."""
+
+    def __init__(self) -> None:
+        self.closed: tuple[int, str] | None = None
+
+    async def send_bytes(self, _data: bytes) -> None:
+        await asyncio.Event().wait()
+
+    async def receive(self) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed = (code, reason)
+
+
+class LoudBridge:
+    """A terminal whose output is pushed by the test, from a thread as the PTY pump does."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Any] = []
+
+    def listen(self, listener: Any) -> Any:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+
+def test_a_watcher_too_slow_for_the_output_is_dropped_not_buffered() -> None:
+    socket, bridge = StuckSocket(), LoudBridge()
+
+    async def scenario() -> None:
+        carrying = asyncio.create_task(_carry(socket, bridge, writable=False, accepted=True))
+        while not bridge.listeners:
+            await asyncio.sleep(0.01)
+        pushed = 0
+
+        def yes() -> None:  # `yes` in the shell: far more than the queue holds
+            nonlocal pushed
+            for _ in range(10 * OUTPUT_QUEUE_CHUNKS):
+                for listener in list(bridge.listeners):
+                    listener(b"y\n" * 32 * 1024)
+                    pushed += 1
+
+        await asyncio.to_thread(yes)
+        await asyncio.wait_for(carrying, timeout=5)
+        assert pushed > OUTPUT_QUEUE_CHUNKS  # the pump never waited for the slow socket
+
+    asyncio.run(scenario())
+    assert socket.closed is not None and socket.closed[0] == 1013
+    assert bridge.listeners == []  # it hears the terminal no more
+
+
+def test_the_reaper_outlives_an_unexpected_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    serving = Serving(max_sessions=3, engine=FakeEngine())
+    reaps = []
+
+    def broken_reap() -> list[str]:
+        reaps.append(time.monotonic())
+        raise RuntimeError("a bug in reap")
+
+    serving.day.reap = broken_reap  # type: ignore[method-assign]
+    with TestClient(create_app(serving.day, facilitator_hash=serving.token_hash, reap_every=0.02)):
+        deadline = time.monotonic() + 5
+        while len(reaps) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert len(reaps) >= 3
+    assert "reaping sessions failed: RuntimeError: a bug in reap" in capsys.readouterr().err

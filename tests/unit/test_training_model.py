@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from servekit import FakeEngine
 
 from libreplay.core.errors import InvalidInput, NotFound, SessionError
 from libreplay.training import model
 from libreplay.training.day import TrainingDay
+from libreplay.training.terminal import TerminalBridge
 
 
 def test_tokens_are_long_random_and_stored_only_as_their_hash() -> None:
@@ -21,7 +25,8 @@ def test_tokens_are_long_random_and_stored_only_as_their_hash() -> None:
     assert model.token_hash(tokens[0]) in stored
     loaded = model.load_training(training.id)
     assert loaded.seat_of(tokens[1]).name == "bob"
-    assert loaded.seat_of(tokens[1][:-1] + "A") is None
+    other = "B" if tokens[1].endswith("A") else "A"  # one character changed, whatever it was
+    assert loaded.seat_of(tokens[1][:-1] + other) is None
     assert loaded.seat_of("") is None
 
 
@@ -164,3 +169,144 @@ def test_a_session_over_for_a_while_frees_its_place() -> None:
     assert day.reap() == []  # the debrief and the shells stay a while
     moment[0] += OVER_KEPT_SECONDS
     assert day.reap() == [session]
+
+
+class FlakyEngine(FakeEngine):
+    """Its first teardown fails (the engine was busy); the next ones work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def end(self, session_id: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise SessionError("docker compose down failed")
+        super().end(session_id)
+
+
+def test_a_failed_teardown_keeps_the_session_live_and_shutdown_retries_it() -> None:
+    engine = FlakyEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    with pytest.raises(SessionError, match="compose down"):
+        day.end(session)
+    assert day.live_sessions() == [session] and engine.ended == []
+    assert day.shutdown() == [session]
+    assert engine.ended == [session] and day.live_sessions() == []
+
+
+class SlowEngine(FakeEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ending, self.release = threading.Event(), threading.Event()
+
+    def end(self, session_id: str) -> None:
+        self.ending.set()
+        self.release.wait(10)
+        super().end(session_id)
+
+
+def test_shutdown_waits_for_an_end_already_under_way() -> None:
+    engine = SlowEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    reaping = threading.Thread(target=day.end, args=(session,))
+    reaping.start()
+    assert engine.ending.wait(5)
+    stopping = threading.Thread(target=day.shutdown)
+    stopping.start()
+    stopping.join(0.5)
+    assert stopping.is_alive()  # the teardown in progress is not forgotten
+    engine.release.set()
+    stopping.join(5)
+    reaping.join(5)
+    assert not stopping.is_alive() and engine.ended == [session] and day.live_sessions() == []
+
+
+def test_a_shell_reopened_after_it_ended_releases_the_old_terminal() -> None:
+    day = TrainingDay(FakeEngine(shell=["true"]), max_sessions=3)  # a shell that ends at once
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    first = day.terminal(session, "proxy", create=True)
+    assert first is not None and first.ended.wait(5)
+    second = day.terminal(session, "proxy", create=True)
+    assert second is not first and first.closed and not second.closed
+    day.shutdown()
+    assert second.closed
+
+
+def test_a_stale_seat_never_starts_a_second_session() -> None:
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    stale = day.seat_for(tokens[0])  # read before the seat was taken, as two quick clicks do
+    first = day.start(stale)
+    with pytest.raises(SessionError, match="already started"):
+        day.start(stale)
+    assert [sid for sid, _player in engine.started] == [first] and engine.ended == []
+
+
+class SlowStartEngine(FakeEngine):
+    def start(self, scenario: str, *, player: str, sla_minutes: int | None) -> str:
+        time.sleep(0.2)
+        return super().start(scenario, player=player, sla_minutes=sla_minutes)
+
+
+def test_two_concurrent_starts_of_one_seat_make_one_session() -> None:
+    engine = SlowStartEngine()
+    day = TrainingDay(engine, max_sessions=3)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    refs = [day.seat_for(tokens[0]), day.seat_for(tokens[0])]
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def click(ref: object) -> None:
+        barrier.wait()
+        try:
+            results.append(day.start(ref))  # type: ignore[arg-type]
+        except SessionError as refused:
+            results.append(f"refused: {refused.message}")
+
+    clicks = [threading.Thread(target=click, args=(ref,)) for ref in refs]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join(10)
+    started = [sid for sid, _player in engine.started]
+    refused = "refused: this seat's session has already started"
+    assert len(started) == 1 and sorted(results) == sorted([started[0], refused])
+    assert day.seat_for(tokens[0]).seat.session_id == started[0] and day.live_sessions() == started
+
+
+class LoudEngine(FakeEngine):
+    """Its failures and debriefs carry terminal escapes, as container text may."""
+
+    def debrief(self, session_id: str) -> list[str]:
+        return ["== debrief ==", "log: \x1b]0;owned\x07 \x1b[2J done"]
+
+
+def test_the_seat_view_makes_the_error_and_the_debrief_inert() -> None:
+    failing = TrainingDay(LoudEngine(fail_start="compose: \x1b[31mred\x1b[0m\x07"), max_sessions=2)
+    _, tokens = failing.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    with pytest.raises(SessionError):
+        failing.start(failing.seat_for(tokens[0]))
+    assert failing.seat_view(failing.seat_for(tokens[0]))["error"] == "compose: red?"
+    engine = LoudEngine()
+    day = TrainingDay(engine, max_sessions=2)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    engine.resolve(session)
+    debrief = day.seat_view(day.seat_for(tokens[0]))["debrief"]
+    assert debrief == ["== debrief ==", "log:   done"]
+
+
+def test_a_terminal_closed_before_it_started_never_starts() -> None:
+    bridge = TerminalBridge(["sleep", "60"])  # as when end() takes it before terminal() starts it
+    began = time.monotonic()
+    bridge.close()
+    bridge.start()
+    assert bridge.closed and bridge.ended.is_set() and time.monotonic() - began < 1.0
+    assert bridge._child is None  # no shell was left running

@@ -59,7 +59,11 @@ var Replay = (function () {
     };
     if (writable) {
       term.on("data", function (data) {
-        if (socket.readyState === 1) { socket.send(JSON.stringify({input: data})); } else { pending.push(data); }
+        // A paste goes in 4 KiB pieces: the server refuses a message past 64 KiB.
+        for (var at = 0; at < data.length; at += 4096) {
+          var piece = data.slice(at, at + 4096);
+          if (socket.readyState === 1) { socket.send(JSON.stringify({input: piece})); } else { pending.push(piece); }
+        }
       });
     }
     window.addEventListener("resize", resize);
