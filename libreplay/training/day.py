@@ -379,7 +379,20 @@ class TrainingDay:
                     ended.append(session_id)
             if not self._live:
                 break
+        self._trainings_ended()
         return ended
+
+    def _trainings_ended(self) -> None:
+        """This server's trainings end with it (the facilitator's token dies with it, and no
+        other server serves them): their files say so, their invite tokens expire."""
+        moment = self._clock()
+
+        def ended(t: Training) -> None:
+            t.ended_at = t.ended_at or moment
+
+        for training_id in list(self._training_ids):
+            with suppress(ReplayError):
+                update_training(training_id, ended)
 
     # -- terminals ----------------------------------------------------------------------------
 

@@ -88,8 +88,8 @@ def _of_training(
         for state in [s for s in sessions.values() if _started_by(s, training) and not _answered_for(s)]:
             del sessions[state.id]
             left.append(_tear_down(state, training.id, 0, state.player or "", down))
-    if server_gone:
-        gone_seats += [item.seat for item in left if not item.error and item.seat]
+    gone_seats += [item.seat for item in left if not item.error and item.seat]
+    if server_gone and (gone_seats or not training.ended_at):
         _mark_ended(training, gone_seats, clock())
     return left
 

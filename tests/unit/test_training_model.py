@@ -113,10 +113,13 @@ def test_shutdown_tears_down_every_session_it_started_and_refuses_new_ones() -> 
     day = TrainingDay(engine, max_sessions=5)
     _, tokens = day.create(scenarios=["a"], seats=3, session_minutes=10)
     started = [day.start(day.seat_for(token), name=f"p{i}") for i, token in enumerate(tokens[:2])]
+    late = day.seat_for(tokens[2])  # read before the stop, as a request under way has it
     assert sorted(day.shutdown()) == sorted(started)
     assert sorted(engine.ended) == sorted(started)
     with pytest.raises(SessionError, match="stopping"):
-        day.start(day.seat_for(tokens[2]), name="late")
+        day.start(late, name="late")
+    assert day.seat_for(tokens[2]) is None  # the training ended with its server: its tokens too
+    assert model.list_trainings()[0].ended_at
 
 
 def test_a_failed_start_is_kept_for_the_page_and_frees_the_seat() -> None:
