@@ -10,6 +10,7 @@ import typer
 from replaybook.commands.common import emit, handles_errors, make_app, say
 
 if TYPE_CHECKING:
+    from libreplay.training.leftovers import LeftBehind
     from libreplay.training.serving import Serving
 
 app = make_app("Serve training days in the browser: a facilitator's board, a page and terminal per trainee.")
@@ -25,10 +26,15 @@ def serve(
     )] = "127.0.0.1:8080",
     max_sessions: Annotated[int, typer.Option("--max-sessions", metavar="N",
                                               help="Refuse to start more live sessions than N.")] = 8,
+    idle_minutes: Annotated[int, typer.Option(
+        "--idle-minutes", metavar="N",
+        help="End a session whose trainee typed nothing (no key, no hint) for N minutes; 0: never.",
+    )] = 20,
 ) -> None:
     """Serve training days in the browser until Ctrl-C (or SIGTERM), which tears down every
-    session it started. Prints the facilitator's URL (it carries a secret token: keep it).
-    Needs Debian's xterm.js (`replaybook doctor --fix` installs it); exits 5 without it."""
+    session it started. At its start, it tears down the sessions a server killed without its
+    clean-up left on this home. Prints the facilitator's URL (it carries a secret token: keep
+    it). Needs Debian's xterm.js (`replaybook doctor --fix` installs it); exits 5 without it."""
     from libreplay.core.errors import EnvironmentProblem
     from libreplay.host.doctor import xterm_missing
 
@@ -40,7 +46,8 @@ def serve(
     host, port = _host_and_port(bind)
     from libreplay.training.serving import Serving
 
-    serving = Serving(max_sessions=max_sessions)
+    serving = Serving(max_sessions=max_sessions, idle_minutes=idle_minutes)
+    _report_left_behind(serving.tear_down_left_behind())
     if host not in LOOPBACK:
         say(f"warning: listening on {host}: anyone who can reach this port can try it. Tokens travel in "
             "the clear over plain HTTP: put TLS in front of it (a reverse proxy; see docs/training-day.md)")
@@ -66,6 +73,19 @@ def serve(
         if left:
             say(f"Could not tear down {len(left)} session(s): {', '.join(left)}; "
                 "their containers are still up (`replaybook down <session>` tears one down).")
+
+
+def _report_left_behind(left: list[LeftBehind]) -> None:
+    """On stderr: what a server that went away left, and what became of it."""
+    for item in left:
+        whose = f"seat {item.seat}, {item.trainee}" if item.seat else f"coming up for {item.trainee or '?'}"
+        which = f"session {item.session_id} of training {item.training_id} ({whose})"
+        if item.error:
+            say(f"Could not tear down {which}, left by a server that is gone: {item.error}. "
+                f"`replaybook down {item.session_id}` tears it down.")
+        else:
+            say(f"Tore down {which}, left by a server that is gone (recorded as abandoned unless it "
+                "had ended).")
 
 
 def _host_and_port(bind: str) -> tuple[str, int]:

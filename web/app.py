@@ -9,6 +9,10 @@ Who may do what is decided here, on every request and every WebSocket:
 - a trainee holds one seat's invite token: that seat's page, events, hints and terminal, and
   nothing else: no session id is ever taken from a trainee's request.
 
+What the trainee does is reported to the day as activity (its idle clock): a key message on a
+terminal, a terminal opened, a hint asked. A watcher's socket, the events socket and a resize
+report nothing (see libreplay/training/day.py on idleness).
+
 Tokens are compared as SHA-256 hashes in constant time. A WebSocket whose ``Origin`` is not
 this server's own is refused before it opens. Every response carries a Content-Security-Policy
 that allows only our own scripts (none inline), no framing and no referrer.
@@ -145,19 +149,23 @@ class Site:
         seats = body.get("seats")
         if not isinstance(seats, int | list) or isinstance(seats, bool):
             raise InvalidInput("seats: a list of trainees' names or a number of invite links")
+        campaign = body.get("campaign", False)
+        if not isinstance(campaign, bool):
+            raise InvalidInput("campaign: true (each trainee plays the campaign's next) or false")
         training, tokens = await run_in_threadpool(
             lambda: self.day.create(
-                scenarios=_strings(body.get("scenarios"), "scenarios"),
+                scenarios=_strings(body.get("scenarios", []), "scenarios"),
                 seats=seats if isinstance(seats, int) else _strings(seats, "seats"),
                 session_minutes=_number(body.get("session_minutes", 60), "session_minutes"),
                 sla_minutes=_number(body.get("sla_minutes", 0), "sla_minutes"),
-                title=str(body.get("title", "")),
+                title=str(body.get("title", "")), campaign=campaign,
             ))
         base = str(request.base_url).rstrip("/")
         invites = [{"seat": seat.number, "name": seat.name, "scenario": training.scenario_for(seat),
                     "url": f"{base}/join/{token}"}
                    for seat, token in zip(training.seats, tokens, strict=True)]
-        return JSONResponse({"training": training.id, "invites": invites}, status_code=201)
+        return JSONResponse({"training": training.id, "campaign": training.campaign, "invites": invites},
+                            status_code=201)
 
     async def board(self, _request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(self.day.board))
@@ -245,15 +253,15 @@ class Site:
         if ref is None or not ref.seat.session_id:
             await websocket.close(POLICY_CLOSE)
             return
-        service = websocket.query_params.get("service", "")
+        service, session_id = websocket.query_params.get("service", ""), ref.seat.session_id
         try:
-            bridge = await run_in_threadpool(
-                lambda: self.day.terminal(ref.seat.session_id, service, create=True))
+            bridge = await run_in_threadpool(lambda: self.day.terminal(session_id, service, create=True))
         except ReplayError:
             await websocket.close(POLICY_CLOSE)
             return
         assert bridge is not None
-        await _carry(websocket, bridge, writable=True)
+        self.day.activity(session_id)  # a tab clicked, the page loaded: the trainee is there
+        await _carry(websocket, bridge, writable=True, on_input=lambda: self.day.activity(session_id))
 
     async def watch_socket(self, websocket: WebSocket) -> None:
         if not _same_origin(websocket) or not self.facilitator(websocket.query_params.get("token", "")):
@@ -397,8 +405,12 @@ async def _closed_within(websocket: WebSocket, seconds: float) -> bool:
     return bool(message["type"] == "websocket.disconnect")
 
 
-async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted: bool = False) -> None:
-    """The terminal's output to the socket; from a writable socket, keys and resizes back."""
+async def _carry(
+    websocket: WebSocket, bridge: Any, *, writable: bool, accepted: bool = False,
+    on_input: Callable[[], None] | None = None,
+) -> None:
+    """The terminal's output to the socket; from a writable socket, keys and resizes back, and
+    ``on_input()`` for each message of keys (the trainee's activity)."""
     if not accepted:
         await websocket.accept()
     loop = asyncio.get_running_loop()
@@ -429,8 +441,8 @@ async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted:
             if text and len(text) > MAX_MESSAGE_CHARS:
                 await websocket.close(TOO_BIG_CLOSE, "a terminal message is limited to 64 KiB")
                 return
-            if writable and text:
-                _typed(bridge, text)
+            if writable and text and _typed(bridge, text) and on_input is not None:
+                on_input()
 
     sender, receiver = asyncio.create_task(send()), asyncio.create_task(receive())
     behind = asyncio.create_task(too_slow.wait())
@@ -449,17 +461,20 @@ async def _carry(websocket: WebSocket, bridge: Any, *, writable: bool, accepted:
                 timeout=CLOSE_WAIT_SECONDS)
 
 
-def _typed(bridge: Any, text: str) -> None:
+def _typed(bridge: Any, text: str) -> bool:
     """A trainee's message: ``{"input": "..."}`` or ``{"resize": [rows, cols]}``. Never waits
-    for the shell: the bridge queues the input, or drops it when the shell does not read."""
+    for the shell: the bridge queues the input, or drops it when the shell does not read. True
+    when it carried keys (a resize is the browser's doing, not the trainee's activity)."""
     try:
         message = json.loads(text)
     except ValueError:
-        return
+        return False
     if not isinstance(message, dict):
-        return
-    if isinstance(message.get("input"), str):
-        bridge.write(message["input"].encode("utf-8", "replace"))
+        return False
+    keys = message.get("input")
+    if isinstance(keys, str):
+        bridge.write(keys.encode("utf-8", "replace"))
     size = message.get("resize")
     if isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size):
         bridge.resize(size[0], size[1])
+    return isinstance(keys, str) and bool(keys)

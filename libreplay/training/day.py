@@ -3,13 +3,21 @@
 :class:`TrainingDay` is what ``replaybook serve`` runs: it creates trainings, finds the seat
 an invite token opens, starts a seat's session through the :class:`SessionEngine` (refusing
 past ``max_sessions`` live ones), ends and extends sessions, tears down those whose lifetime
-passed (:meth:`reap`) and, on :meth:`shutdown`, every session it started. Session state is
-followed with the one watch loop (``follow_directory`` on each session's directory); every
-change bumps :attr:`version`, which the web layer's live views wait on.
+passed or whose trainee has been idle (:meth:`reap`) and, on :meth:`shutdown`, every session it
+started. Session state is followed with the one watch loop (``follow_directory`` on each
+session's directory); every change bumps :attr:`version`, which the web layer's live views wait on.
+
+Idleness: what the trainee does is activity (:meth:`activity`, called by the web layer): a key
+typed in any of the session's terminals, a terminal opened (a tab clicked, the page loaded), a
+hint asked, the start itself; and the facilitator's **+15 min** restarts the idle clock (they
+chose to keep the session). A page merely connected is not: it stays connected, and reconnects
+by itself, on a laptop left open over lunch, and an idle session holds containers and a place
+under ``--max-sessions``. A facilitator watching is not the trainee's doing either.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,15 +29,40 @@ from typing import Any
 from libreplay.core import paths
 from libreplay.core.errors import InvalidInput, NotFound, ReplayError, SessionError
 from libreplay.core.text import inert
+from libreplay.session.owners import start_time
 from libreplay.session.state import RESOLVED, SessionState, record_transcript
 from libreplay.training.engine import SessionEngine
-from libreplay.training.model import Seat, Training, create_training, load_training, update_training
+from libreplay.training.model import (
+    END_REASONS,
+    ENDED_BY_FACILITATOR,
+    ENDED_IDLE,
+    ENDED_LIFETIME,
+    ENDED_OVER,
+    ENDED_SERVER_STOPPED,
+    ENDED_TRAINING_OVER,
+    Seat,
+    Training,
+    create_training,
+    load_training,
+    update_training,
+)
 from libreplay.training.terminal import TerminalBridge
 
 MAX_EXTEND_MINUTES = 240
 OVER_KEPT_SECONDS = 10 * 60  # a session that ended stays up this long (its shells, the debrief), then goes
 STARTING = "starting"
 SHUTDOWN_ATTEMPTS = 3  # tries at a session's teardown on shutdown before it is left (and said)
+DEFAULT_IDLE_MINUTES = 20  # --idle-minutes: a trainee who did nothing this long loses the session
+MAX_IDLE_MINUTES = 24 * 60
+
+
+def campaign_next(player: str) -> str | None:
+    """The campaign's next scenario for ``player`` from this host's ledger (the easiest new one
+    for a name the ledger does not know); None when no scenario is installed."""
+    from libreplay.progress.campaign import suggest_next
+
+    suggestion = suggest_next(player=player)
+    return suggestion.ref if suggestion is not None else None
 
 
 @dataclass(frozen=True)
@@ -40,12 +73,20 @@ class SeatRef:
 
 class TrainingDay:
     def __init__(self, engine: SessionEngine, *, max_sessions: int,
-                 clock: Callable[[], float] = time.time) -> None:
+                 idle_minutes: int = DEFAULT_IDLE_MINUTES, clock: Callable[[], float] = time.time,
+                 campaign: Callable[[str], str | None] = campaign_next) -> None:
         if max_sessions < 1:
             raise InvalidInput(f"--max-sessions: must be at least 1, got {max_sessions}")
+        if not 0 <= idle_minutes <= MAX_IDLE_MINUTES:
+            raise InvalidInput(f"--idle-minutes: must be from 0 (never) to {MAX_IDLE_MINUTES}, "
+                               f"got {idle_minutes}")
         self.engine = engine
         self.max_sessions = max_sessions
+        self.idle_minutes = idle_minutes
         self._clock = clock
+        self._campaign = campaign
+        self._server = (os.getpid(), start_time(os.getpid()))  # recorded in each training made
+        self._last_activity: dict[str, float] = {}  # session -> the trainee's last doing (clock)
         self._lock = threading.Lock()
         self._training_ids: list[str] = []
         self._live: dict[str, tuple[str, int]] = {}  # session -> (training, seat number)
@@ -71,9 +112,10 @@ class TrainingDay:
     # -- trainings ----------------------------------------------------------------------------
 
     def create(self, *, scenarios: list[str], seats: list[str] | int, session_minutes: int,
-               sla_minutes: int = 0, title: str = "") -> tuple[Training, list[str]]:
+               sla_minutes: int = 0, title: str = "", campaign: bool = False) -> tuple[Training, list[str]]:
         training, tokens = create_training(scenarios=scenarios, seats=seats, session_minutes=session_minutes,
-                                           sla_minutes=sla_minutes, title=title)
+                                           sla_minutes=sla_minutes, title=title, campaign=campaign,
+                                           server=self._server)
         with self._lock:
             self._training_ids.append(training.id)
         self.changed()
@@ -143,8 +185,17 @@ class TrainingDay:
             self.changed()
         return session_id
 
+    def _scenario_to_play(self, training: Training, seat: Seat, player: str) -> str:
+        if not training.campaign:
+            return training.scenario_for(seat)
+        scenario = self._campaign(player)
+        if not scenario:
+            raise SessionError("the campaign has no scenario to suggest: no pack is installed on the "
+                               "training host")
+        return scenario
+
     def _start_session(self, training: Training, seat: Seat, player: str) -> str:
-        scenario = training.scenario_for(seat)
+        scenario = self._scenario_to_play(training, seat, player)
         session_id = self.engine.start(scenario, player=player, sla_minutes=training.sla_minutes or None)
         try:
             self._seat_taken(training, seat, player, session_id, scenario)
@@ -153,9 +204,10 @@ class TrainingDay:
             raise
         with self._lock:
             self._live[session_id] = (training.id, seat.number)
+            self._last_activity[session_id] = self._clock()  # the trainee just pressed Start
             closing = self._closing
         if closing:  # the server began to stop while this session came up: it goes too
-            self.end(session_id)
+            self.end(session_id, reason=ENDED_SERVER_STOPPED)
             raise SessionError("the training server is stopping")
         self._follow(session_id)
         return session_id
@@ -202,16 +254,37 @@ class TrainingDay:
 
     def hint(self, session_id: str) -> tuple[int, int, str] | None:
         self.seat_ref(session_id)
+        self.activity(session_id)
         revealed = self.engine.hint(session_id)
         self.changed()
         return revealed
 
-    def end(self, session_id: str) -> None:
-        """Tear the session down (recorded as abandoned unless it had ended). It stays among
-        the live ones until its teardown succeeded: one that failed is tried again by the
-        reaper (once its time is up) and by :meth:`shutdown`."""
+    def activity(self, session_id: str) -> None:
+        """The trainee did something in the session (see the module's note on idleness). Cheap:
+        the web layer calls it on the event loop, for every key message."""
+        if session_id in self._live:
+            self._last_activity[session_id] = self._clock()
+
+    def idle_ends_at(self, session_id: str, state: SessionState | None = None) -> float | None:
+        """When the session is torn down for idleness unless its trainee does something (unix
+        time); None when idleness is off, or the session is not live or is over (an ended
+        session goes OVER_KEPT_SECONDS after its end instead)."""
+        last = self._last_activity.get(session_id)
+        if not self.idle_minutes or last is None:
+            return None
+        state = state if state is not None else self.engine.state(session_id)
+        if state is None or state.terminal:
+            return None
+        return last + 60 * self.idle_minutes
+
+    def end(self, session_id: str, *, reason: str = ENDED_BY_FACILITATOR) -> None:
+        """Tear the session down (recorded as abandoned unless it had ended); its seat says when
+        and why (``reason``, one of model.END_REASONS). It stays among the live ones until its
+        teardown succeeded: one that failed is tried again by the reaper (once its time is up)
+        and by :meth:`shutdown`."""
         with self._lock:
-            if session_id not in self._live:
+            where = self._live.get(session_id)
+            if where is None:
                 raise NotFound(f"no live session {session_id[:40]!r} on this server")
             if session_id in self._ending:
                 raise SessionError(f"session {session_id[:40]!r} is being ended already")
@@ -224,19 +297,33 @@ class TrainingDay:
             self.engine.end(session_id)
             with self._lock:
                 self._live.pop(session_id, None)
+                self._last_activity.pop(session_id, None)
             stop = self._watch_stops.pop(session_id, None)
             if stop is not None:
                 stop.set()
+            self._seat_ended(where, reason)
         finally:
             with self._lock:
                 self._ending.discard(session_id)
             self.changed()
 
+    def _seat_ended(self, where: tuple[str, int], reason: str) -> None:
+        """The seat says its session is gone, and why (what the page and the board show)."""
+        moment = self._clock()
+
+        def ended(t: Training) -> None:
+            t.seats[where[1] - 1].mark_ended(reason, moment)
+
+        with suppress(ReplayError):  # the file went (the training expired and was removed): nothing to say
+            update_training(where[0], ended)
+
     def extend(self, session_id: str, minutes: int) -> float:
-        """Give the session ``minutes`` more to live: its new end (unix time)."""
+        """Give the session ``minutes`` more to live: its new end (unix time). The idle clock
+        starts again too: the facilitator chose to keep the session."""
         if not 1 <= minutes <= MAX_EXTEND_MINUTES:
             raise InvalidInput(f"minutes: must be from 1 to {MAX_EXTEND_MINUTES}, got {minutes}")
         ref = self.seat_ref(session_id)
+        self.activity(session_id)
 
         def longer(t: Training) -> None:
             t.seats[ref.seat.number - 1].session_expires_at += 60 * minutes
@@ -246,24 +333,33 @@ class TrainingDay:
         return training.seats[ref.seat.number - 1].session_expires_at
 
     def reap(self) -> list[str]:
-        """End every session whose lifetime passed, or whose training expired."""
+        """End every session whose lifetime passed, whose training expired, that has been over
+        for a while, or whose trainee has been idle for ``idle_minutes``."""
         moment = self._clock()
         ended = []
         for session_id in list(self._live):
             with suppress(NotFound, InvalidInput):
-                ref = self.seat_ref(session_id)
-                if (ref.seat.session_expires_at <= moment or ref.training.expired(moment)
-                        or self._over_long_ago(session_id, moment)):
+                reason = self._reason_to_end(session_id, moment)
+                if reason:
                     with suppress(ReplayError):  # kept among the live: tried again next time
-                        self.end(session_id)
+                        self.end(session_id, reason=reason)
                         ended.append(session_id)
         return ended
 
-    def _over_long_ago(self, session_id: str, moment: float) -> bool:
-        """Ended (resolved, timed out) more than OVER_KEPT_SECONDS ago: its place is freed."""
+    def _reason_to_end(self, session_id: str, moment: float) -> str:
+        """Why the reaper should end the session now ("" while it may live on)."""
+        ref = self.seat_ref(session_id)
+        if ref.training.expired(moment):
+            return ENDED_TRAINING_OVER
+        if ref.seat.session_expires_at <= moment:
+            return ENDED_LIFETIME
         state = self.engine.state(session_id)
-        ended = state.ended_at if state is not None and state.terminal else None
-        return ended is not None and moment - ended.timestamp() >= OVER_KEPT_SECONDS
+        if _over_long_ago(state, moment):
+            return ENDED_OVER
+        idle_end = self.idle_ends_at(session_id, state)
+        if idle_end is not None and idle_end <= moment:
+            return ENDED_IDLE
+        return ""
 
     def shutdown(self, *, wait_for_starts: float = 600.0) -> list[str]:
         """Tear down every session this server started, once those still starting are up (each
@@ -279,11 +375,24 @@ class TrainingDay:
                 time.sleep(0.05)
             for session_id in list(self._live):
                 with suppress(ReplayError):
-                    self.end(session_id)
+                    self.end(session_id, reason=ENDED_SERVER_STOPPED)
                     ended.append(session_id)
             if not self._live:
                 break
+        self._trainings_ended()
         return ended
+
+    def _trainings_ended(self) -> None:
+        """This server's trainings end with it (the facilitator's token dies with it, and no
+        other server serves them): their files say so, their invite tokens expire."""
+        moment = self._clock()
+
+        def ended(t: Training) -> None:
+            t.ended_at = t.ended_at or moment
+
+        for training_id in list(self._training_ids):
+            with suppress(ReplayError):
+                update_training(training_id, ended)
 
     # -- terminals ----------------------------------------------------------------------------
 
@@ -330,12 +439,23 @@ class TrainingDay:
             return view
         state = self.engine.state(seat.session_id)
         if state is None:
-            view.update(status="ended", debrief=self._debrief(seat.session_id))
+            view.update(status="ended", debrief=self._debrief(seat.session_id),
+                        ended_because=self.ended_because(seat))
             return view
         view.update(_session_view(state, self._clock()))
+        view["idle_ends_at"] = self._idle_view(seat.session_id, state)
         if state.terminal:
             view["debrief"] = self._debrief(seat.session_id)
         return view
+
+    def ended_because(self, seat: Seat) -> str:
+        """Why the seat's session was torn down, in words ("" when it was not, or no one said)."""
+        words = END_REASONS.get(seat.end_reason, "")
+        return words.replace("{idle}", str(self.idle_minutes))
+
+    def _idle_view(self, session_id: str, state: SessionState) -> float | None:
+        moment = self.idle_ends_at(session_id, state)
+        return round(moment) if moment is not None else None  # a key a second changes it once a second
 
     def _debrief(self, session_id: str) -> list[str]:
         return [inert(line) for line in self.engine.debrief(session_id)]
@@ -356,15 +476,23 @@ class TrainingDay:
                 state = self.engine.state(seat.session_id) if seat.session_id else None
                 if state is not None:
                     row.update(_session_view(state, self._clock()))
+                    row["idle_ends_at"] = self._idle_view(seat.session_id, state)
                 elif seat.session_id:
-                    row["status"] = "ended"
+                    row.update(status="ended", ended_because=self.ended_because(seat),
+                               end_reason=seat.end_reason)
                 rows.append(row)
         leaders = sorted((r for r in rows if r.get("status") == RESOLVED),
                          key=lambda r: (-(r.get("score") or 0), r.get("elapsed") or 0))
         return {"sessions": rows, "leaderboard": [
             {"trainee": r["trainee"], "scenario": r["scenario"], "score": r.get("score"),
              "elapsed": r.get("elapsed")} for r in leaders
-        ], "max_sessions": self.max_sessions, "live": self.live_count()}
+        ], "max_sessions": self.max_sessions, "live": self.live_count(), "idle_minutes": self.idle_minutes}
+
+
+def _over_long_ago(state: SessionState | None, moment: float) -> bool:
+    """Ended (resolved, timed out) more than OVER_KEPT_SECONDS ago: its place is freed."""
+    ended = state.ended_at if state is not None and state.terminal else None
+    return ended is not None and moment - ended.timestamp() >= OVER_KEPT_SECONDS
 
 
 def _session_view(state: SessionState, moment: float) -> dict[str, Any]:

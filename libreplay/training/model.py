@@ -5,7 +5,15 @@ the SHA-256 of its invite token. Tokens are ``secrets.token_urlsafe(32)`` (256 b
 once and never stored: a stolen state directory gives no way in. A token is matched by
 comparing hashes in constant time. Every token of a training expires with it.
 
-Trainings are TOML files under ``<state>/trainings/``, written atomically under a lock.
+A training's scenarios are a list the seats take in turn, or the campaign
+(libreplay/progress/campaign.py): each seat then plays the campaign's next for its trainee,
+decided when the session starts. A training records the server that made it (pid and start
+time): a server killed without its clean-up is recognised by the next one, which tears down
+what it left (libreplay/training/leftovers.py). A seat whose session was torn down says when
+and why (:data:`END_REASONS`); a training whose server is gone is ended, its tokens with it.
+
+Trainings are TOML files under ``<state>/trainings/``, written atomically under a lock. Every
+field added since the first version has a default: older files load as they were.
 """
 
 from __future__ import annotations
@@ -27,6 +35,25 @@ from libreplay.session import ledger
 MAX_SEATS = 200
 MAX_SESSION_MINUTES = 24 * 60
 TRAINING_ID = re.compile(r"t-[0-9a-f]{12}")
+CAMPAIGN = "campaign"  # what the board shows as a campaign seat's scenario before it starts
+
+# Why a seat's session was torn down (Seat.end_reason), as the trainee's page and the board say it.
+ENDED_BY_FACILITATOR = "facilitator"
+ENDED_IDLE = "idle"
+ENDED_LIFETIME = "lifetime"
+ENDED_TRAINING_OVER = "training"
+ENDED_OVER = "over"
+ENDED_SERVER_STOPPED = "stopped"
+ENDED_SERVER_GONE = "server-gone"
+END_REASONS = {
+    ENDED_BY_FACILITATOR: "ended by the facilitator",
+    ENDED_IDLE: "ended for idleness: no key typed, no hint asked for {idle} minutes",
+    ENDED_LIFETIME: "ended: the session's time was up",
+    ENDED_TRAINING_OVER: "ended: the training is over",
+    ENDED_OVER: "ended: it was over, its place freed",
+    ENDED_SERVER_STOPPED: "ended: the training server stopped",
+    ENDED_SERVER_GONE: "ended: the training server went away; the next one tore it down",
+}
 
 
 def new_token() -> str:
@@ -51,11 +78,18 @@ class Seat:
     session_id: str = ""
     scenario: str = ""
     session_expires_at: float = 0.0  # unix time; 0 while no session runs
+    ended_at: float = 0.0  # unix time its session was torn down; 0 while it runs (or never ran)
+    end_reason: str = ""  # one of END_REASONS' keys once ended
 
     def view(self) -> dict[str, Any]:
         """What may be shown of the seat: never its token's hash."""
         return {"number": self.number, "name": self.name, "session": self.session_id,
-                "scenario": self.scenario, "session_expires_at": self.session_expires_at}
+                "scenario": self.scenario, "session_expires_at": self.session_expires_at,
+                "ended_at": self.ended_at, "end_reason": self.end_reason}
+
+    def mark_ended(self, reason: str, moment: float) -> None:
+        if not self.ended_at:  # the first end says why; a later look changes nothing
+            self.ended_at, self.end_reason = moment, reason
 
 
 @dataclass
@@ -68,9 +102,14 @@ class Training:
     created_at: float
     expires_at: float
     seats: list[Seat] = field(default_factory=list)
+    campaign: bool = False  # each seat plays the campaign's next for its trainee (scenarios empty)
+    server_pid: int | None = None  # the server that made it (None: a file older than the field)
+    server_started: float | None = None  # that process's start time: a reused pid is not it
+    ended_at: float = 0.0  # its server went away without its clean-up (0: not ended early)
 
     def expired(self, moment: float | None = None) -> bool:
-        return (time.time() if moment is None else moment) >= self.expires_at
+        """Past its day, or ended early (its server is gone): every token of it expired."""
+        return bool(self.ended_at) or (time.time() if moment is None else moment) >= self.expires_at
 
     def seat_of(self, token: str) -> Seat | None:
         """The seat this invite token opens, comparing against every seat (constant time each)."""
@@ -81,7 +120,10 @@ class Training:
         return found
 
     def scenario_for(self, seat: Seat) -> str:
-        """Seats take the training's scenarios in turn."""
+        """Seats take the training's scenarios in turn; a campaign seat plays the scenario its
+        session started with, :data:`CAMPAIGN` until it starts (decided then, for its trainee)."""
+        if self.campaign:
+            return seat.scenario or CAMPAIGN
         return self.scenarios[(seat.number - 1) % len(self.scenarios)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,16 +147,22 @@ def training_path(training_id: str) -> Path:
 
 def create_training(
     *, scenarios: list[str], seats: list[str] | int, session_minutes: int, sla_minutes: int = 0,
-    title: str = "", days_valid: float = 1.0,
+    title: str = "", days_valid: float = 1.0, campaign: bool = False,
+    server: tuple[int, float | None] | None = None,
 ) -> tuple[Training, list[str]]:
     """A new training, saved, and its invite tokens in seat order (shown once, never stored).
 
     ``seats``: the trainees' names (named seats), or a number of seats whose trainees name
-    themselves. The training and every token expire ``days_valid`` days from now."""
+    themselves. ``campaign``: no list of scenarios; each seat plays the campaign's next for its
+    trainee. ``server``: the pid and start time of the server that makes it. The training and
+    every token expire ``days_valid`` days from now."""
     names = _seat_names(seats)
     scenarios = [s.strip() for s in scenarios if s.strip()]
-    if not scenarios:
-        raise InvalidInput("scenarios: name at least one scenario")
+    if campaign and scenarios:
+        raise InvalidInput("scenarios: a campaign training names none (each trainee plays the "
+                           "campaign's next)")
+    if not campaign and not scenarios:
+        raise InvalidInput("scenarios: name at least one scenario, or choose the campaign")
     if not 1 <= session_minutes <= MAX_SESSION_MINUTES:
         raise InvalidInput(f"session_minutes: must be from 1 to {MAX_SESSION_MINUTES}, got {session_minutes}")
     if not 0 <= sla_minutes <= MAX_SESSION_MINUTES:
@@ -124,7 +172,8 @@ def create_training(
     training = Training(
         id=f"t-{secrets.token_hex(6)}", title=title.strip()[:80], scenarios=scenarios,
         sla_minutes=sla_minutes, session_minutes=session_minutes, created_at=created,
-        expires_at=created + days_valid * 86400,
+        expires_at=created + days_valid * 86400, campaign=campaign,
+        server_pid=server[0] if server else None, server_started=server[1] if server else None,
         seats=[Seat(number=number, token_hash=token_hash(token), name=name)
                for number, (name, token) in enumerate(zip(names, tokens, strict=True), start=1)],
     )

@@ -1,5 +1,6 @@
-"""`replaybook serve`'s refusals, in-process: no xterm.js (exit 5, naming the fix), a bad --bind
-or --max-sessions (exit 3, naming the option); and, as a child, a real server that prints the
+"""`replaybook serve`'s refusals, in-process: no xterm.js (exit 5, naming the fix), a bad --bind,
+--max-sessions or --idle-minutes (exit 3, naming the option); --idle-minutes reaching the day, and
+what a gone server left said on stderr; and, as a child, a real server that prints the
 facilitator's URL, serves its page and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from libreplay.host import doctor
+from libreplay.training.leftovers import LeftBehind
+from libreplay.training.serving import Serving
+from replaybook.commands import serve as serve_command
 from replaybook.commands.main import build
 
 BIN = Path(sys.executable).parent
@@ -33,12 +37,44 @@ def test_without_xterm_js_serve_refuses_with_exit_5(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize(("args", "option"), [
     (["--bind", "8080"], "--bind"), (["--bind", "host:port"], "--bind"), (["--bind", ":80"], "--bind"),
-    (["--max-sessions", "0"], "--max-sessions"),
+    (["--max-sessions", "0"], "--max-sessions"), (["--idle-minutes", "-1"], "--idle-minutes"),
+    (["--idle-minutes", "100000"], "--idle-minutes"),
 ])
-def test_bad_options_are_refused_naming_them(args: list[str], option: str) -> None:
+def test_bad_options_are_refused_naming_them(
+    args: list[str], option: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(doctor, "xterm_missing", lambda: [])
     result = serve(*args)
     assert result.exit_code == 3, result.output
     assert option in result.output
+
+
+def served_in_process(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Result, list[Serving]]:
+    """serve with everything but the listening: the Serving it made, what it said."""
+    made: list[Serving] = []
+    monkeypatch.setattr(doctor, "xterm_missing", lambda: [])
+    monkeypatch.setattr(serve_command, "_run", lambda serving, *_rest: made.append(serving))
+    return serve(*args), made
+
+
+@pytest.mark.parametrize(("args", "minutes"), [
+    ([], 20), (["--idle-minutes", "5"], 5), (["--idle-minutes", "0"], 0),
+])
+def test_idle_minutes_reach_the_day(monkeypatch: pytest.MonkeyPatch, args: list[str], minutes: int) -> None:
+    result, made = served_in_process(monkeypatch, *args)
+    assert result.exit_code == 0, result.output
+    assert made[0].day.idle_minutes == minutes
+
+
+def test_what_a_gone_server_left_is_torn_down_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    left = [LeftBehind("aaaa0001", "t-000000000001", 2, "ann"),
+            LeftBehind("aaaa0002", "t-000000000001", 0, "ben", "the engine did not answer")]
+    monkeypatch.setattr(Serving, "tear_down_left_behind", lambda _self: left)
+    result, made = served_in_process(monkeypatch)
+    assert result.exit_code == 0 and made
+    assert "Tore down session aaaa0001 of training t-000000000001 (seat 2, ann)" in result.output
+    assert "Could not tear down session aaaa0002" in result.output
+    assert "the engine did not answer" in result.output and "replaybook down aaaa0002" in result.output
 
 
 @pytest.mark.skipif(bool(doctor.xterm_missing()), reason="needs Debian's xterm.js (doctor --fix)")

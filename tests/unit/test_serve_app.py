@@ -14,6 +14,7 @@ from servekit import FakeEngine
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from libreplay.training.day import TrainingDay
 from libreplay.training.serving import Serving
 from replaybook.web.app import OUTPUT_QUEUE_CHUNKS, _carry, create_app
 
@@ -323,3 +324,79 @@ def test_the_reaper_outlives_an_unexpected_failure(capsys: pytest.CaptureFixture
             time.sleep(0.02)
     assert len(reaps) >= 3
     assert "reaping sessions failed: RuntimeError: a bug in reap" in capsys.readouterr().err
+
+
+@pytest.fixture
+def clocked() -> Iterator[tuple[Served, list[float]]]:
+    """The app over a day on a clock the test moves (idle after 20 minutes), whose campaign
+    gives every trainee 001; the reaper is the test's to call."""
+    moment = [1_000.0]
+    engine = FakeEngine()
+    serving = Serving(max_sessions=3, engine=engine)
+    serving.day = TrainingDay(engine, max_sessions=3, idle_minutes=20, clock=lambda: moment[0],
+                              campaign=lambda _player: "official/001-nginx-502")
+    with TestClient(create_app(serving.day, facilitator_hash=serving.token_hash, reap_every=3600)) as client:
+        yield Served(client, serving, engine), moment
+
+
+def test_the_trainee_s_keys_keep_a_session_a_watcher_s_do_not(clocked: tuple[Served, list[float]]) -> None:
+    served, moment = clocked
+    day, client = served.serving.day, served.client
+    ann, _ben = served.training()  # sessions live 30 minutes
+    session = served.started(ann)
+    assert day.idle_ends_at(session) == 1_000 + 20 * 60  # the start counts
+    with client.websocket_connect(f"/ws/terminal?token={ann}&service=proxy", headers=ORIGIN) as terminal:
+        moment[0] = 1_000 + 5 * 60
+        terminal.send_text(json.dumps({"input": "still here\r"}))
+        seen = b""
+        while b"still here" not in seen:
+            seen += terminal.receive_bytes()
+        assert day.idle_ends_at(session) == 1_000 + 25 * 60
+        moment[0] = 1_000 + 20 * 60
+        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(
+                f"/ws/watch/{session}?token={served.serving.token}&service=proxy", headers=ORIGIN) as watch:
+            watch.send_text(json.dumps({"input": "the facilitator types\r"}))
+            watch.send_text("x" * 100 * 1024)  # closes the watch once the keys before it were read
+            while True:
+                watch.receive_bytes()
+        assert closed.value.code == 1009
+        assert day.idle_ends_at(session) == 1_000 + 25 * 60  # a watcher is not the trainee
+        moment[0] = 1_000 + 25 * 60
+        assert day.reap() == [session]
+    view = client.get("/api/seat", headers=bearer(ann)).json()
+    assert view["status"] == "ended" and "idleness" in view["ended_because"]
+    rows = client.get("/api/board", headers=served.as_facilitator()).json()["sessions"]
+    assert "idleness" in rows[0]["ended_because"] and served.engine.ended == [session]
+
+
+def test_a_resize_is_not_the_trainee_s_activity() -> None:
+    from replaybook.web.app import _typed
+
+    class Bridge:
+        def write(self, _data: bytes) -> None: ...
+        def resize(self, _rows: int, _cols: int) -> None: ...
+
+    assert _typed(Bridge(), json.dumps({"input": "ls\r"}))
+    assert not _typed(Bridge(), json.dumps({"resize": [30, 100]}))
+    assert not _typed(Bridge(), json.dumps({"input": ""}))
+    assert not _typed(Bridge(), "not json")
+
+
+def test_a_campaign_training_through_the_api(clocked: tuple[Served, list[float]]) -> None:
+    served, _moment = clocked
+    client = served.client
+    made = client.post("/api/trainings", headers=served.as_facilitator(),
+                       json={"campaign": True, "seats": ["ann"], "session_minutes": 30})
+    assert made.status_code == 201, made.text
+    assert made.json()["campaign"] is True and made.json()["invites"][0]["scenario"] == "campaign"
+    token = made.json()["invites"][0]["url"].rsplit("/", 1)[1]
+    session = served.started(token)
+    assert served.engine.states[session].scenario == "official/001-nginx-502"
+    assert client.get("/api/board", headers=served.as_facilitator()).json()["sessions"][0]["scenario"] == (
+        "official/001-nginx-502")
+    for body, field in (({"campaign": "yes", "seats": 1}, "campaign"),
+                        ({"campaign": True, "scenarios": ["a"], "seats": 1}, "scenarios")):
+        refused = client.post("/api/trainings", headers=served.as_facilitator(), json=body)
+        assert refused.status_code == 400 and field in refused.json()["error"]
+    page = client.get("/facilitator?token=" + served.serving.token).text
+    assert 'id="campaign"' in page

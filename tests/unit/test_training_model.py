@@ -113,10 +113,13 @@ def test_shutdown_tears_down_every_session_it_started_and_refuses_new_ones() -> 
     day = TrainingDay(engine, max_sessions=5)
     _, tokens = day.create(scenarios=["a"], seats=3, session_minutes=10)
     started = [day.start(day.seat_for(token), name=f"p{i}") for i, token in enumerate(tokens[:2])]
+    late = day.seat_for(tokens[2])  # read before the stop, as a request under way has it
     assert sorted(day.shutdown()) == sorted(started)
     assert sorted(engine.ended) == sorted(started)
     with pytest.raises(SessionError, match="stopping"):
-        day.start(day.seat_for(tokens[2]), name="late")
+        day.start(late, name="late")
+    assert day.seat_for(tokens[2]) is None  # the training ended with its server: its tokens too
+    assert model.list_trainings()[0].ended_at
 
 
 def test_a_failed_start_is_kept_for_the_page_and_frees_the_seat() -> None:
@@ -310,3 +313,159 @@ def test_a_terminal_closed_before_it_started_never_starts() -> None:
     bridge.start()
     assert bridge.closed and bridge.ended.is_set() and time.monotonic() - began < 1.0
     assert bridge._child is None  # no shell was left running
+
+
+# -- idleness ---------------------------------------------------------------------------------
+
+
+def idle_day(idle_minutes: int = 20) -> tuple[TrainingDay, FakeEngine, list[float], list[str]]:
+    """A day on a clock the test moves, with two named seats (ann, ben) and a long lifetime."""
+    moment = [1_000.0]
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=3, idle_minutes=idle_minutes, clock=lambda: moment[0])
+    _, tokens = day.create(scenarios=["a"], seats=["ann", "ben"], session_minutes=600)
+    return day, engine, moment, tokens
+
+
+def test_an_idle_session_is_ended_as_abandoned_and_its_seat_says_why() -> None:
+    day, engine, moment, tokens = idle_day()
+    ann = day.start(day.seat_for(tokens[0]))  # the start is the first activity
+    assert day.seat_view(day.seat_for(tokens[0]))["idle_ends_at"] == 1_000 + 20 * 60
+    moment[0] += 20 * 60 - 1
+    assert day.reap() == []
+    moment[0] += 1
+    assert day.reap() == [ann]
+    assert engine.ended == [ann] and day.live_sessions() == []
+    seat = day.seat_for(tokens[0]).seat
+    assert (seat.end_reason, seat.ended_at) == (model.ENDED_IDLE, moment[0])
+    view = day.seat_view(day.seat_for(tokens[0]))
+    assert view["status"] == "ended" and "idleness" in view["ended_because"]
+    assert "20 minutes" in view["ended_because"]
+    row = next(row for row in day.board()["sessions"] if row["trainee"] == "ann")
+    assert row["status"] == "ended" and row["end_reason"] == model.ENDED_IDLE
+
+
+def test_keys_hints_and_extend_restart_the_idle_clock() -> None:
+    day, _engine, moment, tokens = idle_day()
+    ann = day.start(day.seat_for(tokens[0]))
+    moment[0] += 15 * 60
+    day.activity(ann)  # a key typed
+    moment[0] += 15 * 60
+    day.hint(ann)
+    moment[0] += 15 * 60
+    day.extend(ann, 15)  # the facilitator chose to keep it
+    moment[0] += 19 * 60
+    assert day.reap() == [] and day.live_sessions() == [ann]
+    moment[0] += 60
+    assert day.reap() == [ann]
+
+
+def test_idleness_off_and_over_sessions_are_left_to_the_other_rules() -> None:
+    day, _engine, moment, tokens = idle_day(idle_minutes=0)
+    ann = day.start(day.seat_for(tokens[0]))
+    moment[0] += 500 * 60
+    assert day.reap() == [] and day.idle_ends_at(ann) is None
+
+    day, engine, moment, tokens = idle_day()
+    ann = day.start(day.seat_for(tokens[0]))
+    engine.resolve(ann)  # over: it goes OVER_KEPT_SECONDS after its end, not for idleness
+    assert day.idle_ends_at(ann) is None
+    moment[0] += 60 * 60  # the fake's resolve leaves no end time: only idleness could end it
+    assert day.reap() == [] and day.live_sessions() == [ann]
+
+
+def test_other_ends_say_why_on_the_seat() -> None:
+    day, _engine, moment, tokens = idle_day(idle_minutes=0)
+    ann = day.start(day.seat_for(tokens[0]))
+    ben = day.start(day.seat_for(tokens[1]))
+    day.end(ann)
+    moment[0] += 600 * 60
+    assert day.reap() == [ben]
+    seats = day.trainings()[0].seats
+    assert [seat.end_reason for seat in seats] == [model.ENDED_BY_FACILITATOR, model.ENDED_LIFETIME]
+    assert day.ended_because(seats[0]) == "ended by the facilitator"
+
+
+def test_the_idle_limit_is_checked() -> None:
+    with pytest.raises(InvalidInput, match="--idle-minutes"):
+        TrainingDay(FakeEngine(), max_sessions=1, idle_minutes=-1)
+
+
+def test_shutdown_marks_the_seats_ended_by_the_stop() -> None:
+    day, _engine, _moment, tokens = idle_day()
+    day.start(day.seat_for(tokens[0]))
+    day.shutdown()
+    assert model.list_trainings()[0].seats[0].end_reason == model.ENDED_SERVER_STOPPED
+
+
+# -- a campaign as the scenario list ----------------------------------------------------------
+
+
+def test_a_campaign_seat_plays_the_campaign_s_next_for_its_trainee() -> None:
+    asked: list[str] = []
+
+    def campaign(player: str) -> str | None:
+        asked.append(player)
+        return {"ann": "official/002-postgres"}.get(player, "official/001-nginx-502")
+
+    engine = FakeEngine()
+    day = TrainingDay(engine, max_sessions=3, campaign=campaign)
+    training, tokens = day.create(scenarios=[], seats=2, session_minutes=30, campaign=True)
+    assert training.campaign and training.scenarios == []
+    assert [training.scenario_for(seat) for seat in training.seats] == [model.CAMPAIGN] * 2
+    day.start(day.seat_for(tokens[0]), name="ann")
+    day.start(day.seat_for(tokens[1]), name="newcomer")
+    assert asked == ["ann", "newcomer"]
+    assert [engine.states[session].scenario for session, _player in engine.started] == [
+        "official/002-postgres", "official/001-nginx-502"]
+    rows = day.board()["sessions"]
+    assert [row["scenario"] for row in rows] == ["official/002-postgres", "official/001-nginx-502"]
+    loaded = model.load_training(training.id)
+    assert [seat.scenario for seat in loaded.seats] == ["official/002-postgres", "official/001-nginx-502"]
+
+
+def test_a_campaign_with_nothing_installed_fails_the_start_clearly() -> None:
+    day = TrainingDay(FakeEngine(), max_sessions=3, campaign=lambda _player: None)
+    _, tokens = day.create(scenarios=[], seats=["ann"], session_minutes=30, campaign=True)
+    with pytest.raises(SessionError, match="no pack is installed"):
+        day.start(day.seat_for(tokens[0]))
+    assert "no pack" in day.seat_view(day.seat_for(tokens[0]))["error"]
+
+
+def test_a_campaign_training_names_no_scenarios_and_a_list_one_needs_them() -> None:
+    with pytest.raises(InvalidInput, match="scenarios: a campaign"):
+        model.create_training(scenarios=["a"], seats=1, session_minutes=10, campaign=True)
+    with pytest.raises(InvalidInput, match="or choose the campaign"):
+        model.create_training(scenarios=[" "], seats=1, session_minutes=10)
+
+
+def test_the_default_campaign_reads_this_host_s_ledger_for_that_trainee() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from libreplay.core import paths
+    from libreplay.training.day import campaign_next
+
+    played = datetime.now(UTC).isoformat()
+    clean_win = {"session": "0000beef", "scenario": "001-nginx-502", "pack": "official", "player": "ann",
+                 "started_at": played, "ended_at": played, "outcome": "success", "elapsed_seconds": 60,
+                 "sla_seconds": 900, "hints_used": 0, "hints_total": 3, "score": 950}
+    paths.ledger_path().parent.mkdir(parents=True, exist_ok=True)
+    paths.ledger_path().write_text(json.dumps(clean_win) + "\n")
+    assert campaign_next("zed") == "official/001-nginx-502"  # a new name: the easiest first
+    assert campaign_next("ann") not in (None, "official/001-nginx-502")  # hers rests after a clean win
+
+
+def test_a_training_file_from_before_the_new_fields_loads_as_it_was() -> None:
+    from libreplay.core import store
+
+    training, _tokens = model.create_training(scenarios=["a", "b"], seats=["ann"], session_minutes=10)
+    data = store.read_toml(model.training_path(training.id))
+    for added in ("campaign", "server_pid", "server_started", "ended_at"):
+        data.pop(added, None)
+    for seat in data["seats"]:
+        seat.pop("ended_at"), seat.pop("end_reason")
+    store.write_toml(model.training_path(training.id), data)
+    loaded = model.load_training(training.id)
+    assert not loaded.campaign and loaded.server_pid is None and not loaded.expired(training.created_at)
+    assert loaded.scenario_for(loaded.seats[0]) == "a" and loaded.seats[0].end_reason == ""

@@ -11,7 +11,8 @@
     event.preventDefault();
     $("create-error").textContent = "";
     var names = lines($("names").value);
-    var body = {title: $("title").value, scenarios: lines($("scenarios").value),
+    var campaign = $("campaign").checked;
+    var body = {title: $("title").value, scenarios: campaign ? [] : lines($("scenarios").value), campaign: campaign,
                 sla_minutes: Number($("sla").value), session_minutes: Number($("lifetime").value),
                 seats: names.length ? names : Number($("count").value)};
     Replay.api("POST", "/api/trainings", token, body).then(function (created) {
@@ -22,7 +23,8 @@
         link.href = invite.url;
         link.className = "invite";
         link.textContent = invite.url;
-        item.textContent = (invite.name || "seat " + invite.seat) + " (" + invite.scenario + "): ";
+        var scenario = created.campaign ? "the campaign's next" : invite.scenario;
+        item.textContent = (invite.name || "seat " + invite.seat) + " (" + scenario + "): ";
         item.appendChild(link);
         list.appendChild(item);
       });
@@ -55,6 +57,21 @@
     watching = Replay.terminal(element, path, false);
   }
 
+  $("campaign").addEventListener("change", function () { $("scenarios").disabled = $("campaign").checked; });
+
+  // What the status cell says: the status, why a session ended, how long a live one has been idle.
+  function statusText(row, board) {
+    var text = String(row.status).toUpperCase() + (row.error ? ": " + row.error : "");
+    if (row.ended_because) { text += " (" + row.ended_because + ")"; }
+    if (row.idle_ends_at) {
+      var idle = board.idle_minutes * 60 - (row.idle_ends_at - Date.now() / 1000);
+      if (idle >= 120) {
+        text += " · idle " + Math.floor(idle / 60) + " min, ends " + new Date(row.idle_ends_at * 1000).toLocaleTimeString();
+      }
+    }
+    return text;
+  }
+
   $("stop-watching").addEventListener("click", function () {
     if (watching) { watching.close(); watching = null; }
     $("watch").hidden = true;
@@ -70,7 +87,7 @@
       tr.className = row.status;
       Replay.cell(tr, row.trainee || "seat " + row.seat);
       Replay.cell(tr, row.scenario);
-      Replay.cell(tr, String(row.status).toUpperCase() + (row.error ? ": " + row.error : "")).className = "status-cell";
+      Replay.cell(tr, statusText(row, board)).className = "status-cell";
       Replay.cell(tr, row.sla_left === undefined ? "" : Replay.clock(row.sla_left));
       Replay.cell(tr, row.hints_total === undefined ? "" : row.hints_used + " / " + row.hints_total);
       Replay.cell(tr, row.score);

@@ -6,7 +6,9 @@
   var terminals = {};
   var current = null;
   var deadline = null;
+  var idleEnd = null;
   var over = false;
+  var IDLE_WARNING_SECONDS = 5 * 60;  // the last minutes before an idle session is ended are shown
 
   function show(section) {
     ["join", "play", "debrief"].forEach(function (id) { $(id).hidden = id !== section && !(id === "play" && section === "debrief"); });
@@ -81,10 +83,13 @@
       tabs(view);
     }
     deadline = view.deadline ? view.deadline * 1000 : null;
+    idleEnd = view.idle_ends_at ? view.idle_ends_at * 1000 : null;
     over = Boolean(view.terminal) || view.status === "ended";
     if (over) {
       show("debrief");
+      $("idle").textContent = "";
       $("outcome").textContent = String(view.status).toUpperCase();
+      $("ended-why").textContent = view.ended_because ? "This session was " + view.ended_because + "." : "";
       $("debrief-text").textContent = (view.debrief || []).join("\n");
       $("sla").textContent = "";
     } else {
@@ -94,6 +99,9 @@
 
   function tick() {
     if (!over && deadline !== null) { $("sla").textContent = "SLA " + Replay.clock((deadline - Date.now()) / 1000); }
+    var idleLeft = idleEnd === null || over ? null : (idleEnd - Date.now()) / 1000;
+    $("idle").textContent = idleLeft !== null && idleLeft <= IDLE_WARNING_SECONDS
+      ? "Nothing typed for a while: this session ends in " + Replay.clock(idleLeft) + " unless you type" : "";
   }
 
   $("start").addEventListener("click", function () {
