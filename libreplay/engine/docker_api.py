@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -273,3 +274,100 @@ def projects_of_home(home_id: str) -> set[str]:
     projects = {c.labels.get(PROJECT_LABEL, "") for c in containers}
     projects |= {(o.attrs.get("Labels") or {}).get(PROJECT_LABEL, "") for o in others}
     return projects - {""}
+
+
+# -- a terminal in a container -----------------------------------------------------------------
+
+EXEC_READ_BYTES = 64 * 1024
+
+
+class ExecTerminal:
+    """A command running on a terminal in a container through the engine's exec API, its
+    stream taken over from the HTTP connection that started it (``Upgrade: tcp``): what it
+    prints is read, what is typed written, its size set. No docker CLI, no local process, no
+    host path: it works the same with a remote engine (ssh://, tcp://).
+
+    The SDK's ``exec_start(socket=True)`` is not used: it hands back the bare socket, losing
+    what the engine sent along with the upgrade's headers (the start of the output, when the
+    command is quick), and fails on ssh:// with the ssh client. Reading through the response's
+    own buffered reader loses nothing, and writing to its connection's socket works for unix
+    sockets, TLS and ssh alike."""
+
+    def __init__(self, exec_id: str, response: Any) -> None:
+        self.exec_id = exec_id
+        self._response = response  # kept: a TLS connection closes with its response
+        self._reader = response.raw._fp.fp  # the buffered reader that read the headers
+        self._socket = response.raw._connection.sock
+        self._socket.settimeout(None)  # the client's timeout is for requests: a shell may sit idle for hours
+        # write() and close() in turn: a write never lands on a descriptor number reused after a close.
+        self._write_lock = threading.Lock()
+        self._closed = False
+
+    def read(self) -> bytes:
+        """What the command printed next (waits for it); b"" once it ended or was closed."""
+        try:
+            return bytes(self._reader.read1(EXEC_READ_BYTES))
+        except (OSError, ValueError, AttributeError):  # closed under us (ValueError, or fp gone: None)
+            return b""
+
+    def write(self, data: bytes) -> None:
+        """Type ``data`` (waits while the command does not read); OSError once it is gone."""
+        with self._write_lock:
+            if self._closed:
+                raise OSError("the exec's terminal is closed")
+            self._socket.sendall(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        with suppress(Exception):  # the exec ended meanwhile: nothing to resize
+            client().api.exec_resize(self.exec_id, height=rows, width=cols)
+
+    def exit_code(self, *, wait: float = 2.0) -> int | None:
+        """The command's exit status once the engine has seen it end (waiting ``wait`` seconds
+        at most: its output can end before); None when unknown."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with engine_errors():
+                    found = client().api.exec_inspect(self.exec_id)
+            except Exception:  # noqa: BLE001 - gone with its container: unknown
+                return None
+            code = found.get("ExitCode")
+            if not found.get("Running") and isinstance(code, int):
+                return code
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        """Release the connection; a blocked read() returns b"", a blocked write() fails."""
+        with suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)  # wakes a reader and a writer up
+        with self._write_lock:
+            self._closed = True
+            with suppress(OSError):
+                self._socket.close()
+        with suppress(Exception):
+            self._response.close()
+
+
+def open_exec(container_id: str, argv: list[str], *, env: dict[str, str], rows: int, cols: int,
+              user: str = "") -> ExecTerminal:
+    """Run ``argv`` in the container on a terminal of ``rows`` x ``cols`` with stdin open, as
+    ``docker exec -it [-u USER] -e NAME=VALUE… CONTAINER ARGV`` does (the engine sets TERM=xterm
+    for a terminal; without ``user``, the container's own)."""
+    api = client().api
+    with engine_errors():
+        made = api.exec_create(container_id, argv, stdin=True, tty=True, environment=env, user=user)
+        exec_id = str(made["Id"])
+        # ConsoleSize: the size from the start (API 1.42+; older engines ignore it, and the
+        # resize below sets it).
+        response = api._post_json(  # see ExecTerminal: the start's own response
+            api._url("/exec/{0}/start", exec_id), headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+            data={"Tty": True, "Detach": False, "ConsoleSize": [rows, cols]}, stream=True,
+        )
+        api._raise_for_status(response)
+    terminal = ExecTerminal(exec_id, response)
+    terminal.resize(rows, cols)
+    return terminal
