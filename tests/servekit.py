@@ -7,14 +7,15 @@ from __future__ import annotations
 import fcntl
 import itertools
 import os
+import signal
 import struct
+import subprocess
 import termios
 import threading
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
 
-from libreplay.core import proc
 from libreplay.core.errors import NotFound, SessionError
 from libreplay.session.state import ABANDONED, ACTIVE, RESOLVED, SessionState, now
 
@@ -89,7 +90,13 @@ class PtyShell:
         self.master, child_end = os.openpty()
         self.resize(rows, cols)
         try:
-            self.child = proc.spawn_on_terminal(argv, child_end, env={**os.environ, "TERM": "xterm"})
+            # Its controlling terminal, in a session of its own (a test's program: not core.proc's
+            # business, whose children are replaybook's).
+            self.child = subprocess.Popen(
+                argv, stdin=child_end, stdout=child_end, stderr=child_end, close_fds=True,
+                env={**os.environ, "TERM": "xterm"}, start_new_session=True,
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509 - one ioctl
+            )
         finally:
             os.close(child_end)
         self._lock = threading.Lock()
@@ -113,7 +120,9 @@ class PtyShell:
 
     def close(self) -> None:
         if self.child.poll() is None:
-            self.child.stop(grace=1.0)
+            with suppress(ProcessLookupError):
+                os.killpg(self.child.pid, signal.SIGKILL)
+        self.child.wait(5)
         with self._lock:
             master, self.master = self.master, -1
         if master >= 0:

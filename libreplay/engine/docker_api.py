@@ -287,11 +287,11 @@ class ExecTerminal:
     prints is read, what is typed written, its size set. No docker CLI, no local process, no
     host path: it works the same with a remote engine (ssh://, tcp://).
 
-    The SDK's ``exec_start(socket=True)`` is not used: it hands back the bare socket, losing
-    what the engine sent along with the upgrade's headers (the start of the output, when the
-    command is quick), and fails on ssh:// with the ssh client. Reading through the response's
-    own buffered reader loses nothing, and writing to its connection's socket works for unix
-    sockets, TLS and ssh alike."""
+    The SDK's ``exec_start(socket=True)`` is not used: it hands back the bare socket, and what
+    the engine sent along with the upgrade's headers (the start of the output, when the command
+    is quick) stays behind in the response's buffered reader and is lost. Reading through that
+    reader loses nothing; writing goes to its connection's socket (a unix socket, a TLS socket,
+    or the SDK's socket over the ssh program, alike)."""
 
     def __init__(self, exec_id: str, response: Any) -> None:
         self.exec_id = exec_id
@@ -315,7 +315,12 @@ class ExecTerminal:
         with self._write_lock:
             if self._closed:
                 raise OSError("the exec's terminal is closed")
-            self._socket.sendall(data)
+            try:
+                self._socket.sendall(data)
+            except OSError:
+                raise
+            except Exception as failed:  # the ssh transport's own errors (its program gone)
+                raise OSError(f"the exec's terminal is gone: {failed}") from failed
 
     def resize(self, rows: int, cols: int) -> None:
         with suppress(Exception):  # the exec ended meanwhile: nothing to resize

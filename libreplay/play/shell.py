@@ -135,7 +135,8 @@ class ServiceShell:
         container = wait_until_running(state, self.service, say, stopped)
         if container is None:
             return None
-        self._last = open_exec(container.id, SHELL_ARGV, env=shell_environment(container), rows=rows, cols=cols)
+        env = shell_environment(container)
+        self._last = open_exec(container.id, SHELL_ARGV, env=env, rows=rows, cols=cols)
         return self._last
 
     def reopen_line(self) -> str | None:
