@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from libreplay.core.errors import EnvironmentProblem
+from libreplay.core.errors import EnvironmentProblem, NotFound
 
 if TYPE_CHECKING:
     import docker
@@ -363,7 +363,7 @@ def open_exec(container_id: str, argv: list[str], *, env: dict[str, str], rows: 
     ``docker exec -it [-u USER] -e NAME=VALUE… CONTAINER ARGV`` does (the engine sets TERM=xterm
     for a terminal; without ``user``, the container's own)."""
     api = client().api
-    with engine_errors():
+    with engine_errors(), _gone_as(container_id):
         made = api.exec_create(container_id, argv, stdin=True, tty=True, environment=env, user=user)
         exec_id = str(made["Id"])
         # ConsoleSize: the size from the start (API 1.42+; older engines ignore it, and the
@@ -376,3 +376,14 @@ def open_exec(container_id: str, argv: list[str], *, env: dict[str, str], rows: 
     terminal = ExecTerminal(exec_id, response)
     terminal.resize(rows, cols)
     return terminal
+
+
+@contextmanager
+def _gone_as(container_id: str) -> Iterator[None]:
+    """The SDK's NotFound (the container was removed meanwhile) as our own."""
+    import docker.errors
+
+    try:
+        yield
+    except docker.errors.NotFound:
+        raise NotFound(f"container {container_id[:12]} is gone") from None

@@ -132,12 +132,16 @@ class ServiceShell:
              stopped: threading.Event) -> ExecTerminal | None:
         """The shell, once its container runs; None when ``stopped`` is set first."""
         state = load_session(self.session_id)
-        container = wait_until_running(state, self.service, say, stopped)
-        if container is None:
-            return None
-        env = shell_environment(container)
-        self._last = open_exec(container.id, SHELL_ARGV, env=env, rows=rows, cols=cols)
-        return self._last
+        while (container := wait_until_running(state, self.service, say, stopped)) is not None:
+            try:
+                self._last = open_exec(container.id, SHELL_ARGV, env=shell_environment(container),
+                                       rows=rows, cols=cols)
+            except (EnvironmentProblem, NotFound):
+                if _still_running(state, self.service):
+                    raise
+                continue  # it stopped (or went) just now: waited for again, and said
+            return self._last
+        return None
 
     def reopen_line(self) -> str | None:
         """None when the trainee left the shell (its container still runs), else what to say

@@ -1,7 +1,9 @@
 """The browser terminal's bridge over a fake exec (a socket pair: the test is the shell): output
 to listeners and into the asciicast recording, input in order through the writer, sizes
 through the writer, the visit's semantics (waiting, reopening, leaving), dropped input said,
-appending on a new visit; and the engine exec's stream losing nothing sent with its headers."""
+appending on a new visit; the engine exec's stream losing nothing sent with its headers; and
+ServiceShell's visit semantics over a fake engine (an exec refused as its container stops, a
+shell left by exit, one killed with its container)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ from typing import Any
 import pytest
 from asciinema.asciicast import v2
 
+from libreplay.core.errors import EnvironmentProblem
 from libreplay.engine.docker_api import ExecTerminal
+from libreplay.play import shell
+from libreplay.play.shell import ServiceShell
+from libreplay.session.containers import ServiceContainer
 from libreplay.training import terminal as terminal_module
 from libreplay.training.terminal import DROPPED_NOTICE, PENDING_INPUT_PIECES, TerminalBridge
 
@@ -255,3 +261,65 @@ def test_the_exec_stream_keeps_what_came_with_the_headers() -> None:
     with pytest.raises(OSError):
         stream.write(b"late")
     engine.close()
+
+
+class Containers:
+    """find_container's answers in turn (the last one repeated)."""
+
+    def __init__(self, *statuses: str) -> None:
+        self.statuses = list(statuses)
+
+    def __call__(self, _state: object, service: str) -> ServiceContainer:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return ServiceContainer(id="c0ffee", name=f"s-{service}-1", service=service, status=status,
+                                exit_code=0 if status != "running" else None, image_path="/usr/bin:/bin")
+
+
+class EndedExec:
+    def __init__(self, code: int | None) -> None:
+        self.code = code
+
+    def exit_code(self) -> int | None:
+        return self.code
+
+
+@pytest.fixture
+def service_shell(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ServiceShell]:
+    def made(*statuses: str) -> ServiceShell:
+        monkeypatch.setattr(shell, "find_container", Containers(*statuses))
+        monkeypatch.setattr(shell, "load_session", lambda _sid: SimpleNamespace(id="s1", shell_service="web"))
+        monkeypatch.setattr(shell, "session_dir", lambda _sid: Path("/"))  # the session lives
+        monkeypatch.setattr(shell, "WAIT_POLL_SECONDS", 0.01)
+        return ServiceShell("s1", "web")
+
+    return made
+
+
+def test_an_exec_refused_as_its_container_stops_is_waited_for_again(
+        service_shell: Callable[..., ServiceShell], monkeypatch: pytest.MonkeyPatch) -> None:
+    door = service_shell("running", "exited", "exited", "running")
+    tries: list[str] = []
+
+    def open_exec(container_id: str, argv: list[str], **kwargs: Any) -> str:
+        tries.append(container_id)
+        if len(tries) == 1:
+            raise EnvironmentProblem("the Docker engine refused: container c0ffee is not running")
+        assert argv == shell.SHELL_ARGV and kwargs["env"]["PATH"].startswith("/run/replaybook/bin:")
+        return "the shell"
+
+    monkeypatch.setattr(shell, "open_exec", open_exec)
+    said: list[str] = []
+    assert door.open(24, 80, say=said.append, stopped=threading.Event()) == "the shell"
+    assert len(tries) == 2 and any("is stopped" in line for line in said)
+
+
+def test_a_shell_left_by_exit_ends_and_one_killed_with_its_container_reopens(
+        service_shell: Callable[..., ServiceShell], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell, "STOPPING_GRACE_SECONDS", 2.0)
+    door = service_shell("running")
+    door._last = EndedExec(0)  # type: ignore[assignment]  # `exit`: its container still runs
+    assert door.reopen_line() is None
+    # Killed (137) while the engine still shows the container running: it is given a moment.
+    door = service_shell("running", "running", "exited")
+    door._last = EndedExec(137)  # type: ignore[assignment]
+    assert door.reopen_line() == "The web container stopped while you were in it."
