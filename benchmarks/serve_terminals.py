@@ -12,7 +12,7 @@ Then, terminals open and idle:
 and then the keystroke-to-echo latency on one terminal: K keystrokes (default 100), each sent
 as the page sends it ({"input": "x"}) once the previous one came back; p50 and p95.
 SIGTERM stops the server, which tears every session down; `replay-down --all` in the temporary
-home follows on every path.
+home follows on every path, and the home is removed.
 
 Usage: .venv/bin/python benchmarks/serve_terminals.py [--seats 4] [--seconds 20] [--keys 100]
 Run it with /work/main/.venv/bin/python (another checkout's environment) for a before/after.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -195,6 +196,7 @@ def main() -> None:
             process.wait(timeout=600)
         with suppress(RuntimeError):
             replay("replay-down", "--all")
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
