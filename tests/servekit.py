@@ -1,12 +1,20 @@
 """A fake session engine for replaybook serve's tests: sessions are states in memory, the
-shell is a real program on a real PTY (``cat``, or a small shell), nothing touches Docker."""
+shell is a real program on a real PTY (``cat``, or a small shell) behind the same stream
+interface as the engine's exec, nothing touches Docker."""
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import os
+import signal
+import struct
+import subprocess
+import termios
 import threading
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
-from pathlib import Path
 
 from libreplay.core.errors import NotFound, SessionError
 from libreplay.session.state import ABANDONED, ACTIVE, RESOLVED, SessionState, now
@@ -16,7 +24,8 @@ HINTS = ["Look at the proxy's error log.", "The upstream's port is <b>wrong</b>.
 
 class FakeEngine:
     def __init__(self, shell: list[str] | None = None, *, fail_start: str = "") -> None:
-        self.shell = shell or ["cat"]
+        self.shell_argv = shell or ["cat"]
+        self.doors: list[PtyDoor] = []
         self.fail_start = fail_start
         self.states: dict[str, SessionState] = {}
         self.ended: list[str] = []
@@ -64,9 +73,77 @@ class FakeEngine:
             state.status = ABANDONED
         self.ended.append(session_id)
 
-    def shell_argv(self, session_id: str, service: str, *, record: Path | None) -> list[str]:
-        return list(self.shell)
+    def shell(self, session_id: str, service: str) -> PtyDoor:
+        door = PtyDoor(self.shell_argv)
+        self.doors.append(door)
+        return door
 
     def debrief(self, session_id: str) -> list[str]:
         state = self.states.get(session_id)
         return ["== debrief ==", f"Outcome: {state.status if state else 'ended'}"]
+
+
+class PtyShell:
+    """A program on a pseudo-terminal of its own, as a shell stream."""
+
+    def __init__(self, argv: list[str], rows: int, cols: int) -> None:
+        self.master, child_end = os.openpty()
+        self.resize(rows, cols)
+        try:
+            # Its controlling terminal, in a session of its own (a test's program: not core.proc's
+            # business, whose children are replaybook's).
+            self.child = subprocess.Popen(
+                argv, stdin=child_end, stdout=child_end, stderr=child_end, close_fds=True,
+                env={**os.environ, "TERM": "xterm"}, start_new_session=True,
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509 - one ioctl
+            )
+        finally:
+            os.close(child_end)
+        self._lock = threading.Lock()
+
+    def read(self) -> bytes:
+        try:
+            return os.read(self.master, 64 * 1024)
+        except OSError:  # EIO: the program ended; EBADF: closed
+            return b""
+
+    def write(self, data: bytes) -> None:
+        with self._lock:  # close() stops the program first: a blocked write then fails
+            if self.master < 0:
+                raise OSError("closed")
+            while data:
+                data = data[os.write(self.master, data):]
+
+    def resize(self, rows: int, cols: int) -> None:
+        with suppress(OSError):
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def close(self) -> None:
+        if self.child.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.child.pid, signal.SIGKILL)
+        self.child.wait(5)
+        with self._lock:
+            master, self.master = self.master, -1
+        if master >= 0:
+            with suppress(OSError):
+                os.close(master)
+
+
+class PtyDoor:
+    """Opens the fake shell: at once (its container always runs); leaving it ends the visit."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.opened: list[PtyShell] = []
+
+    def open(self, rows: int, cols: int, *, say: Callable[[str], None],
+             stopped: threading.Event) -> PtyShell | None:
+        if stopped.is_set():
+            return None
+        shell = PtyShell(self.argv, rows, cols)
+        self.opened.append(shell)
+        return shell
+
+    def reopen_line(self) -> str | None:
+        return None

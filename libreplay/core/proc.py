@@ -263,28 +263,6 @@ def spawn(
     return Child(argv, popen, own_session=own_session, dies_with_us=dies_with_us)
 
 
-def spawn_on_terminal(argv: Sequence[str], terminal: int, *, env: Mapping[str, str] | None = None) -> Child:
-    """Start ``argv`` on the pseudo-terminal whose child end is ``terminal`` (``serve``'s browser
-    shells): its stdin, stdout and stderr, and its controlling terminal, so that a resize of the
-    terminal reaches it as SIGWINCH. It leads a session of its own and is not tied to us (a
-    thread starts it; the caller stops it)."""
-    import fcntl
-    import termios
-
-    def take_terminal() -> None:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    try:
-        popen = subprocess.Popen(
-            list(argv), stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True,
-            env=dict(env) if env is not None else None, start_new_session=True,
-            preexec_fn=take_terminal,  # noqa: PLW1509 - one ioctl between fork and exec
-        )  # fmt: skip
-    except FileNotFoundError as exc:
-        raise _not_installed(argv[0]) from exc
-    return Child(argv, popen, own_session=True, dies_with_us=False)
-
-
 def interactive(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
     """Run ``argv`` on our terminal until it exits; its exit status (-N: killed by signal N).
 

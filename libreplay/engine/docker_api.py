@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from libreplay.core.errors import EnvironmentProblem
+from libreplay.core.errors import EnvironmentProblem, NotFound
 
 if TYPE_CHECKING:
     import docker
@@ -273,3 +274,116 @@ def projects_of_home(home_id: str) -> set[str]:
     projects = {c.labels.get(PROJECT_LABEL, "") for c in containers}
     projects |= {(o.attrs.get("Labels") or {}).get(PROJECT_LABEL, "") for o in others}
     return projects - {""}
+
+
+# -- a terminal in a container -----------------------------------------------------------------
+
+EXEC_READ_BYTES = 64 * 1024
+
+
+class ExecTerminal:
+    """A command running on a terminal in a container through the engine's exec API, its
+    stream taken over from the HTTP connection that started it (``Upgrade: tcp``): what it
+    prints is read, what is typed written, its size set. No docker CLI, no local process, no
+    host path: it works the same with a remote engine (ssh://, tcp://).
+
+    The SDK's ``exec_start(socket=True)`` is not used: it hands back the bare socket, and what
+    the engine sent along with the upgrade's headers (the start of the output, when the command
+    is quick) stays behind in the response's buffered reader and is lost. Reading through that
+    reader loses nothing; writing goes to its connection's socket (a unix socket, a TLS socket,
+    or the SDK's socket over the ssh program, alike)."""
+
+    def __init__(self, exec_id: str, response: Any) -> None:
+        self.exec_id = exec_id
+        self._response = response  # kept: a TLS connection closes with its response
+        self._reader = response.raw._fp.fp  # the buffered reader that read the headers
+        self._socket = response.raw._connection.sock
+        self._socket.settimeout(None)  # the client's timeout is for requests: a shell may sit idle for hours
+        # write() and close() in turn: a write never lands on a descriptor number reused after a close.
+        self._write_lock = threading.Lock()
+        self._closed = False
+
+    def read(self) -> bytes:
+        """What the command printed next (waits for it); b"" once it ended or was closed."""
+        try:
+            return bytes(self._reader.read1(EXEC_READ_BYTES))
+        except (OSError, ValueError, AttributeError):  # closed under us (ValueError, or fp gone: None)
+            return b""
+
+    def write(self, data: bytes) -> None:
+        """Type ``data`` (waits while the command does not read); OSError once it is gone."""
+        with self._write_lock:
+            if self._closed:
+                raise OSError("the exec's terminal is closed")
+            try:
+                self._socket.sendall(data)
+            except OSError:
+                raise
+            except Exception as failed:  # the ssh transport's own errors (its program gone)
+                raise OSError(f"the exec's terminal is gone: {failed}") from failed
+
+    def resize(self, rows: int, cols: int) -> None:
+        with suppress(Exception):  # the exec ended meanwhile: nothing to resize
+            client().api.exec_resize(self.exec_id, height=rows, width=cols)
+
+    def exit_code(self, *, wait: float = 2.0) -> int | None:
+        """The command's exit status once the engine has seen it end (waiting ``wait`` seconds
+        at most: its output can end before); None when unknown."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with engine_errors():
+                    found = client().api.exec_inspect(self.exec_id)
+            except Exception:  # noqa: BLE001 - gone with its container: unknown
+                return None
+            code = found.get("ExitCode")
+            if not found.get("Running") and isinstance(code, int):
+                return code
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        """Release the connection; a blocked read() returns b"", a blocked write() fails."""
+        with suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)  # wakes a reader and a writer up
+        with self._write_lock:
+            self._closed = True
+            with suppress(OSError):
+                self._socket.close()
+        with suppress(Exception):
+            self._response.close()
+
+
+def open_exec(container_id: str, argv: list[str], *, env: dict[str, str], rows: int, cols: int,
+              user: str = "") -> ExecTerminal:
+    """Run ``argv`` in the container on a terminal of ``rows`` x ``cols`` with stdin open, as
+    ``docker exec -it [-u USER] -e NAME=VALUE… CONTAINER ARGV`` does (the engine sets TERM=xterm
+    for a terminal; without ``user``, the container's own)."""
+    api = client().api
+    with engine_errors(), _gone_as(container_id):
+        made = api.exec_create(container_id, argv, stdin=True, tty=True, environment=env, user=user)
+        exec_id = str(made["Id"])
+        # ConsoleSize: the size from the start (API 1.42+; older engines ignore it, and the
+        # resize below sets it).
+        response = api._post_json(  # see ExecTerminal: the start's own response
+            api._url("/exec/{0}/start", exec_id), headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+            data={"Tty": True, "Detach": False, "ConsoleSize": [rows, cols]}, stream=True,
+        )
+        api._raise_for_status(response)
+    terminal = ExecTerminal(exec_id, response)
+    terminal.resize(rows, cols)
+    return terminal
+
+
+@contextmanager
+def _gone_as(container_id: str) -> Iterator[None]:
+    """The SDK's NotFound (the container was removed meanwhile) as our own."""
+    import docker.errors
+
+    try:
+        yield
+    except docker.errors.NotFound:
+        raise NotFound(f"container {container_id[:12]} is gone") from None

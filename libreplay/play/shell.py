@@ -1,9 +1,11 @@
 """The trainee's shell in a service container: the ``docker exec`` that opens it, recorded or
 not, and reopened when the container dies under it.
 
-:func:`visit` runs the shell until the trainee leaves it. Talk goes through ``say``. While the
-service is not running the window says so, and why, and waits for it: a window never waits
-silently (docs/terminal.md).
+:func:`visit` runs the shell until the trainee leaves it (``replay-shell``, the local play's
+windows). :class:`ServiceShell` opens the same shell through the engine's exec API for
+``replaybook serve``'s browser terminals, which run it in the server's process. Talk goes
+through ``say``. While the service is not running the window says so, and why, and waits for
+it: a window never waits silently (docs/terminal.md).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from libreplay.core.errors import EnvironmentProblem, NotFound, SessionError
+from libreplay.core.errors import EnvironmentProblem, NotFound, ReplayError, SessionError
 from libreplay.core.paths import session_dir
 from libreplay.core.proc import interactive
+from libreplay.engine.docker_api import ExecTerminal, open_exec
 from libreplay.session.containers import ServiceContainer, find_container
 from libreplay.session.hints import COMMAND_FINISHED, COMMAND_STARTED
 from libreplay.session.state import CHANNEL_MOUNT, SessionState, load_session
@@ -42,15 +46,25 @@ SHELL_ANNOUNCEMENTS = {
     "PS0": f"$({_announce(COMMAND_STARTED)})",  # expanded before each command; prints nothing
 }
 WAIT_POLL_SECONDS = 1.0  # how often a window waiting for its service looks again
+KILLED_STATUS = 128  # a shell's exit status from here on: killed by signal (status - 128)
+STOPPING_GRACE_SECONDS = 3.0  # how long a killed shell's container is given to be seen stopped
+
+
+# The command the watcher recognises as a trainee's shell (its exec_create event names it:
+# session/vitals.py, SHELL_OPENED), whichever way it is opened.
+SHELL_ARGV = ["sh", "-c", SHELL_COMMAND]
+
+
+def shell_environment(container: ServiceContainer) -> dict[str, str]:
+    """The shell's environment: the hint channel first on PATH, the announcements of its commands."""
+    return {"PATH": f"{CHANNEL_MOUNT}/bin:{container.image_path}", **SHELL_ANNOUNCEMENTS}
 
 
 def shell_argv(container: ServiceContainer, *, docker_bin: str = "docker") -> list[str]:
-    """``docker exec -it`` into the container with the hint channel first on PATH and the
-    shell's announcements of its commands."""
-    path = f"{CHANNEL_MOUNT}/bin:{container.image_path}"
-    announcements = [arg for name, value in SHELL_ANNOUNCEMENTS.items() for arg in ("-e", f"{name}={value}")]
-    return [docker_bin, "exec", "-it", "-e", f"PATH={path}", *announcements, container.id,
-            "sh", "-c", SHELL_COMMAND]
+    """``docker exec -it`` into the container with :func:`shell_environment` (the container's
+    own user, as :class:`ServiceShell`)."""
+    env = [arg for name, value in shell_environment(container).items() for arg in ("-e", f"{name}={value}")]
+    return [docker_bin, "exec", "-it", *env, container.id, *SHELL_ARGV]
 
 
 def shell_command_line(container: ServiceContainer, *, docker_bin: str = "docker") -> str:
@@ -95,15 +109,72 @@ def visit(
         # leave the trainee at the host prompt.
         if _still_running(state, service):
             return code
-        say(f"The {service} container stopped while you were in it.")
+        say(stopped_under_line(service))
+
+
+def stopped_under_line(service: str) -> str:
+    return f"The {service} container stopped while you were in it."
+
+
+class ServiceShell:
+    """The trainee's shell in ``service`` as a terminal of the engine's exec API (no docker
+    CLI, no process of ours): the command, environment and user of :func:`shell_argv`, so the
+    watcher tells it apart as it does the local one. :meth:`open` waits as :func:`visit` does
+    while the container is not running; :meth:`reopen_line` says, once the shell ended,
+    whether the trainee left it or its container stopped under it (then it is opened again)."""
+
+    def __init__(self, session_id: str, service: str) -> None:
+        self.session_id = session_id
+        self.service = service
+        self._last: ExecTerminal | None = None
+
+    def open(self, rows: int, cols: int, *, say: Callable[[str], None],
+             stopped: threading.Event) -> ExecTerminal | None:
+        """The shell, once its container runs; None when ``stopped`` is set first."""
+        state = load_session(self.session_id)
+        while (container := wait_until_running(state, self.service, say, stopped)) is not None:
+            try:
+                self._last = open_exec(container.id, SHELL_ARGV, env=shell_environment(container),
+                                       rows=rows, cols=cols)
+            except (EnvironmentProblem, NotFound):
+                if _still_running(state, self.service):
+                    raise
+                continue  # it stopped (or went) just now: waited for again, and said
+            return self._last
+        return None
+
+    def reopen_line(self) -> str | None:
+        """None when the trainee left the shell (its container still runs), else what to say
+        before it is opened again."""
+        try:
+            state = load_session(self.session_id)
+        except ReplayError:
+            return None  # the session is gone: nothing to reopen
+        code = self._last.exit_code() if self._last is not None else None
+        if code is None or code >= KILLED_STATUS:
+            # Killed (or unknown): the container may be on its way down, its shell killed
+            # before the engine reports the container stopped. A shell the trainee left by
+            # `exit` is not waited for.
+            deadline = time.monotonic() + STOPPING_GRACE_SECONDS
+            while _still_running(state, self.service) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        return None if _still_running(state, self.service) else stopped_under_line(self.service)
 
 
 def _wait_until_running(state: SessionState, service: str, say: Callable[[str], None]) -> ServiceContainer:
-    """The service's container once it runs. Until then: one line saying why this window
-    waits (again whenever that changes), and a look once a second; the trainee starts a
-    stopped service from the main shell, or its restart policy brings it back."""
+    found = wait_until_running(state, service, say, threading.Event())
+    assert found is not None  # never stopped
+    return found
+
+
+def wait_until_running(state: SessionState, service: str, say: Callable[[str], None],
+                       stopped: threading.Event) -> ServiceContainer | None:
+    """The service's container once it runs (None when ``stopped`` is set first). Until then:
+    one line saying why this window waits (again whenever that changes), and a look once a
+    second; the trainee starts a stopped service from the main shell, or its restart policy
+    brings it back."""
     said = ""
-    while True:
+    while not stopped.is_set():
         container = find_container(state, service)
         if container.running:
             if said:
@@ -115,7 +186,8 @@ def _wait_until_running(state: SessionState, service: str, say: Callable[[str], 
             said = line
         if not session_dir(state.id).is_dir():
             raise SessionError(f"session {state.id} has ended")
-        time.sleep(WAIT_POLL_SECONDS)
+        stopped.wait(WAIT_POLL_SECONDS)
+    return None
 
 
 def not_running_line(state: SessionState, container: ServiceContainer) -> str:

@@ -416,7 +416,7 @@ class TrainingDay:
                 return bridge
             shell = service == state.shell_service
             cast = paths.transcript_path(session_id, None if shell else service)
-            bridge = TerminalBridge(self.engine.shell_argv(session_id, service, record=cast))
+            bridge = TerminalBridge(self.engine.shell(session_id, service), record=cast)
             self._terminals[key] = bridge
         if replaced is not None:
             replaced.close()  # its shell ended: this releases its terminal

@@ -5,7 +5,8 @@ the orchestration are tested against a fake.
 :class:`LifecycleEngine` is the real one: ``libreplay.session.lifecycle`` in this process (on a
 worker thread: its signal handling is the main thread's only, and the server's own stop tears
 every session down), the fix watcher ``replay-check --watch`` as a child like ``replaybook run``
-starts it, and the trainee's shell as ``replay-shell SESSION [SERVICE] --record CAST``.
+starts it, and the trainee's shells as execs of the engine's API in this process
+(``libreplay.play.shell.ServiceShell``: no docker CLI, no process per terminal).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import suppress
-from pathlib import Path
 from typing import Protocol
 
 from libreplay.core import paths, proc
 from libreplay.core.errors import NotFound, ReplayError
 from libreplay.session.owners import start_time
 from libreplay.session.state import SessionState, update_session
+from libreplay.training.terminal import ShellDoor
 
 WATCHER_STOP_GRACE_SECONDS = 10.0
 
@@ -39,7 +40,9 @@ class SessionEngine(Protocol):
         """Stop watching and tear down (an unfinished session is recorded as abandoned)."""
         ...
 
-    def shell_argv(self, session_id: str, service: str, *, record: Path | None) -> list[str]: ...
+    def shell(self, session_id: str, service: str) -> ShellDoor:
+        """How the session's shell in ``service`` is opened (again)."""
+        ...
 
     def debrief(self, session_id: str) -> list[str]: ...
 
@@ -131,8 +134,7 @@ class LifecycleEngine:
             return []
         return debrief_lines(state, load_snapshot(session_id), None)
 
-    def shell_argv(self, session_id: str, service: str, *, record: Path | None) -> list[str]:
-        from libreplay.play.steps import find_executable
+    def shell(self, session_id: str, service: str) -> ShellDoor:
+        from libreplay.play.shell import ServiceShell
 
-        return [find_executable("replay-shell"), session_id, service,
-                *(["--record", str(record)] if record is not None else [])]
+        return ServiceShell(session_id, service)

@@ -1,15 +1,21 @@
 """replaybook serve with the real session engine: the official 001-nginx-502 played through the
 app's HTTP and WebSocket API (Starlette's TestClient, no browser): a training, a seat's start
 (up and break), the fix typed over the terminal socket into the recorded shell, RESOLVED, the
-ledger line with the trainee's name, the transcript, the end, and nothing left by label."""
+ledger line with the trainee's name, the transcript (recorded by the server, played by
+`replaybook replay`), the end, and nothing left by label. The terminal is an exec of the
+engine's API in this process: no docker, replay-shell or asciinema process runs for it."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from dockerkit import leftovers
 from starlette.testclient import TestClient
@@ -56,6 +62,7 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
             seen = b""
             while b"#" not in seen and b"$" not in seen:  # the prompt
                 seen += shell.receive_bytes()
+            assert helper_processes() == []
             shell.send_text(json.dumps({"input": FIX}))
             while b"FIX-SENT\r\n" not in seen:
                 seen += shell.receive_bytes()
@@ -74,4 +81,25 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
     assert recorded == ("dana", "success", "001-nginx-502")
     cast = paths.transcript_path(session)
     assert cast.is_file() and "FIX-SENT" in cast.read_text(errors="replace")
+    header = json.loads(cast.read_text().splitlines()[0])
+    assert header["version"] == 2 and header["width"] > 0 and header["env"]["TERM"]
+    replay = Path(sys.executable).with_name("replay-replay")
+    played = subprocess.run([str(replay), session, "--speed", "1000"], capture_output=True, text=True,
+                            timeout=120, check=False, stdin=subprocess.DEVNULL)
+    assert played.returncode == 0, played.stderr
+    assert "FIX-SENT" in played.stdout
     assert leftovers(f"replaybook-{session}") == {}
+
+
+def helper_processes() -> list[str]:
+    """This process's children (its watchers aside) that would carry a terminal: none now."""
+    found = []
+    for child in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            line = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        words = {Path(word).name for word in line.split()}
+        if words & {"docker", "replay-shell", "asciinema"} or "asciinema" in line:
+            found.append(line)
+    return found

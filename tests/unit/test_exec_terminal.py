@@ -1,0 +1,325 @@
+"""The browser terminal's bridge over a fake exec (a socket pair: the test is the shell): output
+to listeners and into the asciicast recording, input in order through the writer, sizes
+through the writer, the visit's semantics (waiting, reopening, leaving), dropped input said,
+appending on a new visit; the engine exec's stream losing nothing sent with its headers; and
+ServiceShell's visit semantics over a fake engine (an exec refused as its container stops, a
+shell left by exit, one killed with its container)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from asciinema.asciicast import v2
+
+from libreplay.core.errors import EnvironmentProblem
+from libreplay.engine.docker_api import ExecTerminal
+from libreplay.play import shell
+from libreplay.play.shell import ServiceShell
+from libreplay.session.containers import ServiceContainer
+from libreplay.training import terminal as terminal_module
+from libreplay.training.terminal import DROPPED_NOTICE, PENDING_INPUT_PIECES, TerminalBridge
+
+
+class SocketShell:
+    """The bridge's side of a socket pair, as a shell stream; records its resizes."""
+
+    def __init__(self, end: socket.socket) -> None:
+        self.end = end
+        self.sizes: list[tuple[int, int]] = []
+        self.closed = False
+
+    def read(self) -> bytes:
+        try:
+            return self.end.recv(65536)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self.end.sendall(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.sizes.append((rows, cols))
+
+    def close(self) -> None:
+        self.closed = True
+        with suppress(OSError):
+            self.end.shutdown(socket.SHUT_RDWR)
+        self.end.close()
+
+
+class SocketDoor:
+    """Opens a socket pair per visit; the test holds the shell's ends. ``reopen``: the lines to
+    say before opening again (None: the trainee left)."""
+
+    def __init__(self, reopen: list[str | None] | None = None, *, wait_first: bool = False) -> None:
+        self.shells: list[socket.socket] = []
+        self.streams: list[SocketShell] = []
+        self.reopen = list(reopen or [])
+        self.wait_first = wait_first
+        self.opened = threading.Event()
+
+    def open(self, rows: int, cols: int, *, say: Callable[[str], None],
+             stopped: threading.Event) -> SocketShell | None:
+        if self.wait_first:
+            say("Service web is stopped: this shell opens again once it runs.")
+            stopped.wait()
+            return None
+        ours, theirs = socket.socketpair()
+        self.shells.append(theirs)
+        self.streams.append(SocketShell(ours))
+        self.opened.set()
+        return self.streams[-1]
+
+    def reopen_line(self) -> str | None:
+        return self.reopen.pop(0) if self.reopen else None
+
+
+class Screen:
+    """A listener: what the terminal showed."""
+
+    def __init__(self) -> None:
+        self.shown = b""
+        self.ended = threading.Event()
+
+    def __call__(self, chunk: bytes) -> None:
+        if chunk:
+            self.shown += chunk
+        else:
+            self.ended.set()
+
+    def wait_for(self, text: bytes, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.shown:
+            assert time.monotonic() < deadline, f"never shown: {text!r}; shown: {self.shown!r}"
+            time.sleep(0.01)
+
+
+def received(shell: socket.socket, length: int) -> bytes:
+    shell.settimeout(5)
+    data = b""
+    while len(data) < length:
+        data += shell.recv(65536)
+    return data
+
+
+def cast_lines(path: Path) -> list[Any]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def closing() -> Iterator[list[TerminalBridge]]:
+    bridges: list[TerminalBridge] = []
+    yield bridges
+    for bridge in bridges:
+        bridge.close()
+
+
+def test_output_reaches_listeners_and_the_recording_and_input_reaches_the_shell(
+        tmp_path: Path, closing: list[TerminalBridge]) -> None:
+    door, cast, screen = SocketDoor(), tmp_path / "transcripts" / "s.cast", Screen()
+    bridge = TerminalBridge(door, record=cast, rows=30, cols=100)
+    closing.append(bridge)
+    bridge.listen(screen)
+    bridge.start()
+    assert door.opened.wait(5)
+    shell = door.shells[0]
+    shell.sendall("root@web:/# caf\u00e9".encode()[:-1])  # a character split across two reads
+    shell.sendall("\u00e9".encode()[-1:] + b" \x1b[31mred\x1b[0m\r\n")
+    screen.wait_for(b"red")
+    typed = [f"echo {n}\r".encode() for n in range(20)]
+    for piece in typed:
+        assert bridge.write(piece)
+    assert received(shell, sum(map(len, typed))) == b"".join(typed)  # in order, nothing lost
+    bridge.resize(40, 120)
+    deadline = time.monotonic() + 5
+    while (40, 120) not in door.streams[0].sizes:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    shell.close()  # the trainee typed exit
+    assert screen.ended.wait(5) and bridge.ended.is_set()
+    assert not bridge.write(b"too late")
+    header, *events = cast_lines(cast)
+    assert header["version"] == 2 and (header["width"], header["height"]) == (100, 30)
+    assert isinstance(header["timestamp"], int) and header["env"]["TERM"] == "xterm"
+    assert all(kind == "o" for _t, kind, _data in events)
+    times = [t for t, _kind, _data in events]
+    assert times == sorted(times) and times[0] >= 0
+    assert "".join(data for _t, _kind, data in events) == "root@web:/# caf\u00e9 \x1b[31mred\x1b[0m\r\n"
+
+
+def test_a_new_visit_appends_to_the_recording_after_its_last_moment(tmp_path: Path) -> None:
+    cast = tmp_path / "s.cast"
+    for visit in ("first", "second"):
+        door, screen = SocketDoor(), Screen()
+        bridge = TerminalBridge(door, record=cast)
+        bridge.listen(screen)
+        bridge.start()
+        assert door.opened.wait(5)
+        door.shells[0].sendall(f"{visit} visit\r\n".encode())
+        screen.wait_for(b"visit")
+        time.sleep(0.05)
+        door.shells[0].close()
+        assert bridge.ended.wait(5)
+        bridge.close()
+    header, *events = cast_lines(cast)
+    assert header["version"] == 2
+    assert [data for _t, _k, data in events] == ["first visit\r\n", "second visit\r\n"]
+    assert events[1][0] >= events[0][0]
+    assert v2.get_duration(str(cast)) == events[1][0]  # asciinema reads it back
+
+
+def test_a_container_stopped_under_the_shell_is_said_and_the_shell_opened_again(
+        tmp_path: Path, closing: list[TerminalBridge]) -> None:
+    door, screen = SocketDoor(reopen=["The web container stopped while you were in it."]), Screen()
+    cast = tmp_path / "s.cast"
+    bridge = TerminalBridge(door, record=cast)
+    closing.append(bridge)
+    bridge.listen(screen)
+    bridge.start()
+    assert door.opened.wait(5)
+    door.shells[0].sendall(b"before\r\n")
+    screen.wait_for(b"before")
+    door.opened.clear()
+    door.shells[0].close()  # the container died
+    assert door.opened.wait(5)
+    screen.wait_for(b"stopped while you were in it")
+    assert not bridge.ended.is_set()
+    bridge.write(b"again\r")
+    assert received(door.shells[1], 6) == b"again\r"  # typing goes to the new shell
+    door.shells[1].sendall(b"after\r\n")
+    screen.wait_for(b"after")
+    door.shells[1].close()
+    assert bridge.ended.wait(5)
+    recorded = [data for _t, _k, data in cast_lines(cast)[1:]]
+    assert recorded == ["before\r\n", "after\r\n"]  # our own lines are not recorded
+
+
+def test_a_terminal_waiting_for_its_container_says_why_and_closes_at_once() -> None:
+    door, screen = SocketDoor(wait_first=True), Screen()
+    bridge = TerminalBridge(door)
+    bridge.listen(screen)
+    bridge.start()
+    screen.wait_for(b"this shell opens again once it runs")
+    began = time.monotonic()
+    bridge.close()
+    assert bridge.ended.is_set() and screen.ended.is_set() and time.monotonic() - began < 1.0
+
+
+def test_input_the_shell_does_not_read_is_dropped_and_said_once_in_a_while(
+        monkeypatch: pytest.MonkeyPatch, closing: list[TerminalBridge]) -> None:
+    class StuckShell(SocketShell):
+        def write(self, data: bytes) -> None:
+            stuck.wait()  # a shell that reads nothing (its own input buffer full)
+            raise OSError("gone")
+
+    stuck = threading.Event()
+    door = SocketDoor()
+    ours, theirs = socket.socketpair()
+    door.shells.append(theirs)
+    monkeypatch.setattr(door, "open", lambda *a, **k: StuckShell(ours))
+    screen = Screen()
+    bridge = TerminalBridge(door)
+    closing.append(bridge)
+    bridge.listen(screen)
+    bridge.start()
+    accepted = [bridge.write(b"x" * 1024) for _ in range(3 * PENDING_INPUT_PIECES)]
+    assert accepted.count(False) >= PENDING_INPUT_PIECES and bridge.dropped_input == accepted.count(False)
+    assert screen.shown.count(DROPPED_NOTICE.encode()) == 1  # said once, not once per piece
+    monkeypatch.setattr(terminal_module, "DROPPED_NOTICE_SECONDS", 0.0)
+    bridge.write(b"y")
+    assert screen.shown.count(DROPPED_NOTICE.encode()) == 2
+    stuck.set()
+
+
+def test_the_exec_stream_keeps_what_came_with_the_headers() -> None:
+    engine, ours = socket.socketpair()
+    engine.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
+                   b"the first prompt# ")
+    reader = ours.makefile("rb")
+    while reader.readline() != b"\r\n":  # the headers, read as http.client does: the rest is buffered
+        pass
+    response = SimpleNamespace(raw=SimpleNamespace(_fp=SimpleNamespace(fp=reader),
+                                                   _connection=SimpleNamespace(sock=ours)),
+                               close=lambda: None)
+    stream = ExecTerminal("exec-id", response)
+    assert stream.read() == b"the first prompt# "
+    stream.write(b"ls\r")
+    assert received(engine, 3) == b"ls\r"
+    engine.sendall(b"bin etc\r\n")
+    assert stream.read() == b"bin etc\r\n"
+    stream.close()
+    assert stream.read() == b""
+    with pytest.raises(OSError):
+        stream.write(b"late")
+    engine.close()
+
+
+class Containers:
+    """find_container's answers in turn (the last one repeated)."""
+
+    def __init__(self, *statuses: str) -> None:
+        self.statuses = list(statuses)
+
+    def __call__(self, _state: object, service: str) -> ServiceContainer:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return ServiceContainer(id="c0ffee", name=f"s-{service}-1", service=service, status=status,
+                                exit_code=0 if status != "running" else None, image_path="/usr/bin:/bin")
+
+
+class EndedExec:
+    def __init__(self, code: int | None) -> None:
+        self.code = code
+
+    def exit_code(self) -> int | None:
+        return self.code
+
+
+@pytest.fixture
+def service_shell(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ServiceShell]:
+    def made(*statuses: str) -> ServiceShell:
+        monkeypatch.setattr(shell, "find_container", Containers(*statuses))
+        monkeypatch.setattr(shell, "load_session", lambda _sid: SimpleNamespace(id="s1", shell_service="web"))
+        monkeypatch.setattr(shell, "session_dir", lambda _sid: Path("/"))  # the session lives
+        monkeypatch.setattr(shell, "WAIT_POLL_SECONDS", 0.01)
+        return ServiceShell("s1", "web")
+
+    return made
+
+
+def test_an_exec_refused_as_its_container_stops_is_waited_for_again(
+        service_shell: Callable[..., ServiceShell], monkeypatch: pytest.MonkeyPatch) -> None:
+    door = service_shell("running", "exited", "exited", "running")
+    tries: list[str] = []
+
+    def open_exec(container_id: str, argv: list[str], **kwargs: Any) -> str:
+        tries.append(container_id)
+        if len(tries) == 1:
+            raise EnvironmentProblem("the Docker engine refused: container c0ffee is not running")
+        assert argv == shell.SHELL_ARGV and kwargs["env"]["PATH"].startswith("/run/replaybook/bin:")
+        return "the shell"
+
+    monkeypatch.setattr(shell, "open_exec", open_exec)
+    said: list[str] = []
+    assert door.open(24, 80, say=said.append, stopped=threading.Event()) == "the shell"
+    assert len(tries) == 2 and any("is stopped" in line for line in said)
+
+
+def test_a_shell_left_by_exit_ends_and_one_killed_with_its_container_reopens(
+        service_shell: Callable[..., ServiceShell], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell, "STOPPING_GRACE_SECONDS", 2.0)
+    door = service_shell("running")
+    door._last = EndedExec(0)  # type: ignore[assignment]  # `exit`: its container still runs
+    assert door.reopen_line() is None
+    # Killed (137) while the engine still shows the container running: it is given a moment.
+    door = service_shell("running", "running", "exited")
+    door._last = EndedExec(137)  # type: ignore[assignment]
+    assert door.reopen_line() == "The web container stopped while you were in it."
