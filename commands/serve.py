@@ -40,7 +40,7 @@ def serve(
     host, port = _host_and_port(bind)
     from libreplay.training.serving import Serving
 
-    serving = Serving(max_sessions=max_sessions)
+    serving = Serving(max_sessions=max_sessions, say=say)
     if host not in LOOPBACK:
         say(f"warning: listening on {host}: anyone who can reach this port can try it. Tokens travel in "
             "the clear over plain HTTP: put TLS in front of it (a reverse proxy; see docs/training-day.md)")

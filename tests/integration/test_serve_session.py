@@ -1,15 +1,18 @@
 """replaybook serve with the real session engine: the official 001-nginx-502 played through the
 app's HTTP and WebSocket API (Starlette's TestClient, no browser): a training, a seat's start
 (up and break), the fix typed over the terminal socket into the recorded shell, RESOLVED, the
-ledger line with the trainee's name, the transcript, the end, and nothing left by label."""
+ledger line with the trainee's name, the transcript, the end, and nothing left by label. The fix
+watcher runs on threads of the server (no `replay-check` child), which are gone after the end."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from dockerkit import leftovers
 from starlette.testclient import TestClient
@@ -23,6 +26,24 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 FIX = ('sed -i "s/server app:3001 /server app:3000 /" /etc/nginx/conf.d/checkout.conf '
        "&& nginx -s reload && echo FIX-SENT\r")
 ORIGIN = {"origin": "http://testserver"}
+# The threads of a session's watcher (session/watcher.py and its followers).
+WATCHER_THREADS = ("probe-follower", "stack-follower", "hint-follower", "command-follower-", "guards",
+                   "session-files", "docker-tool", "docker-logs-", "survive-restart")
+
+
+def watcher_threads(session: str) -> list[str]:
+    return sorted(t.name for t in threading.enumerate()
+                  if t.name == f"watch-{session}" or t.name.startswith(WATCHER_THREADS))
+
+
+def replay_check_children() -> list[str]:
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            found += [" ".join(child.cmdline())] if any("replay-check" in a for a in child.cmdline()) else []
+        except psutil.Error:
+            continue
+    return found
 
 
 def seat_until(client: TestClient, token: str, done: Any, timeout: float) -> dict[str, Any]:
@@ -51,6 +72,8 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
         projects.append(f"replaybook-{session}")
         view = seat_until(client, token, lambda v: v.get("status") == "active", timeout=60)
         assert view["shell_service"] == "web" and view["page"]
+        assert f"watch-{session}" in watcher_threads(session)  # watched in this process
+        assert replay_check_children() == []  # by no child
 
         with client.websocket_connect(f"/ws/terminal?token={token}&service=web", headers=ORIGIN) as shell:
             seen = b""
@@ -66,6 +89,10 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
         assert board["sessions"][0]["status"] == "resolved"
         assert board["leaderboard"][0]["trainee"] == "dana"
         assert client.post(f"/api/sessions/{session}/end", headers=facilitator).status_code == 200
+        deadline = time.monotonic() + 10
+        while watcher_threads(session) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert watcher_threads(session) == []  # every thread of the watcher ended with the session
 
     lines = [json.loads(line) for line in paths.ledger_path().read_text().splitlines()]
     mine = [line for line in lines if line["session"] == session]
