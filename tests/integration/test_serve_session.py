@@ -36,6 +36,14 @@ def watcher_threads(session: str) -> list[str]:
                   if t.name == f"watch-{session}" or t.name.startswith(WATCHER_THREADS))
 
 
+def threads_gone(session: str, timeout: float = 10) -> list[str]:
+    """The watcher's threads still there once they ended or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while watcher_threads(session) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return watcher_threads(session)
+
+
 def replay_check_children() -> list[str]:
     found = []
     for child in psutil.Process().children(recursive=True):
@@ -89,10 +97,7 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
         assert board["sessions"][0]["status"] == "resolved"
         assert board["leaderboard"][0]["trainee"] == "dana"
         assert client.post(f"/api/sessions/{session}/end", headers=facilitator).status_code == 200
-        deadline = time.monotonic() + 10
-        while watcher_threads(session) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert watcher_threads(session) == []  # every thread of the watcher ended with the session
+        assert threads_gone(session) == []  # every thread of the watcher ended with the session
 
     lines = [json.loads(line) for line in paths.ledger_path().read_text().splitlines()]
     mine = [line for line in lines if line["session"] == session]
@@ -101,4 +106,31 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
     assert recorded == ("dana", "success", "001-nginx-502")
     cast = paths.transcript_path(session)
     assert cast.is_file() and "FIX-SENT" in cast.read_text(errors="replace")
+    assert leftovers(f"replaybook-{session}") == {}
+
+
+def test_a_watcher_that_fails_in_the_server_ends_the_session_in_error(projects: list[str]) -> None:
+    """The shell container removed under a session of the server's: its watcher (a thread here)
+    ends the session in error, as replay-check did, says why on the server's line and in the
+    session's .watch.log, and leaves no thread behind; the end tears the stack down."""
+    import docker
+
+    from libreplay.session.state import ERROR, load_session
+    from libreplay.training.engine import WATCH_LOG, LifecycleEngine
+
+    said: list[str] = []
+    engine = LifecycleEngine(say=said.append)
+    session = engine.start("001-nginx-502", player="dana", sla_minutes=None)
+    projects.append(f"replaybook-{session}")
+    labels = [f"com.docker.compose.project=replaybook-{session}", "com.docker.compose.service=web"]
+    docker.from_env().containers.list(filters={"label": labels})[0].remove(force=True)
+    deadline = time.monotonic() + 30
+    while not said and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert said and said[0].startswith(f"session {session}: its watcher stopped: "), said
+    assert "shell container" in said[0]
+    assert load_session(session).status == ERROR
+    assert "Error: " in (paths.session_dir(session) / WATCH_LOG).read_text()
+    assert threads_gone(session) == []  # a failed watcher leaves nothing running either
+    engine.end(session)
     assert leftovers(f"replaybook-{session}") == {}
