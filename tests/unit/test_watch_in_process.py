@@ -152,7 +152,7 @@ def test_a_stop_ends_the_watch_and_every_thread_it_started(engine: FakeClient, s
         started = time.monotonic()
         stop.set()
         thread.join(5)
-    assert not thread.is_alive() and time.monotonic() - started < 2.0  # at once, give or take a loaded machine
+    assert not thread.is_alive() and time.monotonic() - started < 2.0  # at once, on a loaded machine
     assert until(lambda: not watcher_threads(before)), [t.name for t in watcher_threads(before)]
     assert all(stream.ended.is_set() for stream in engine.api.streams)
     after = states.load_session(session)
