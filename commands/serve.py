@@ -46,7 +46,7 @@ def serve(
     host, port = _host_and_port(bind)
     from libreplay.training.serving import Serving
 
-    serving = Serving(max_sessions=max_sessions, idle_minutes=idle_minutes)
+    serving = Serving(max_sessions=max_sessions, idle_minutes=idle_minutes, say=say)
     _report_left_behind(serving.tear_down_left_behind())
     if host not in LOOPBACK:
         say(f"warning: listening on {host}: anyone who can reach this port can try it. Tokens travel in "

@@ -40,6 +40,16 @@ ENGINE_HINT = "is the Docker daemon running and may you use it? `replaybook doct
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 PING_TIMEOUT_SECONDS = 10
 PUT_TIMEOUT_SECONDS = 60  # a break step's time (a file of a fault is small)
+# Connections one pool keeps. The SDK's pools never block (urllib3's default, block=False): past
+# the size a request opens a connection of its own, and one handed back to a full pool is closed
+# with a "Connection pool is full, discarding connection" warning on stderr. replaybook serve
+# watches every session on threads of its one client, each watcher holding long-lived streams
+# (the probe's log, the shell's log, a log per other service, the engine's events, up to two
+# `docker logs -f`): 12 sessions hold about 100 at once, besides the server's own requests. Over
+# TCP one pool per engine holds them all (the SDK's default there is requests' 10); over a unix
+# socket or ssh the SDK keeps a pool per URL (25 at most, least recently used first out), and the
+# size counts the requests to one URL at once (every watcher asking for /info or /_ping).
+POOL_SIZE = 128
 # What the SDK's docker.from_env reads: a client is kept per combination of them.
 _ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
@@ -169,9 +179,24 @@ def _new_client(context_host: str, tls_dir: str = "", skip_verify: bool = False)
     ssh = (context_host or os.environ.get("DOCKER_HOST", "")).startswith("ssh://")
     with engine_errors():
         if context_host:
-            return docker.DockerClient(base_url=context_host, timeout=120, use_ssh_client=ssh,
-                                       tls=_context_tls(tls_dir, skip_verify))
-        return docker.from_env(timeout=120, use_ssh_client=ssh)
+            made = docker.DockerClient(base_url=context_host, timeout=120, use_ssh_client=ssh,
+                                       tls=_context_tls(tls_dir, skip_verify), max_pool_size=POOL_SIZE)
+        else:
+            made = docker.from_env(timeout=120, use_ssh_client=ssh, max_pool_size=POOL_SIZE)
+    _tcp_pools_sized(made.api)
+    return made
+
+
+def _tcp_pools_sized(api: Any) -> None:
+    """The SDK passes ``max_pool_size`` to its unix, ssh and named-pipe adapters only: over TCP
+    (with TLS or not) requests' own adapters keep 10. Ours hold POOL_SIZE (TLS settings are the
+    session's, ``verify`` and ``cert``, and stay as the SDK set them)."""
+    import requests.adapters
+
+    if str(api.base_url).startswith(("http://", "https://")):
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_SIZE)
+        api.mount("http://", adapter)
+        api.mount("https://", adapter)
 
 
 def _context_tls(directory: str, skip_verify: bool) -> Any:
@@ -387,3 +412,61 @@ def _gone_as(container_id: str) -> Iterator[None]:
         yield
     except docker.errors.NotFound:
         raise NotFound(f"container {container_id[:12]} is gone") from None
+
+
+# -- long-lived streams ----------------------------------------------------------------------
+
+
+class Streams:
+    """The long-lived streams (a container's log followed, the engine's events) that one owner's
+    threads read, ended together by :meth:`close`: a read blocked on a stream returns as soon as
+    it is closed from another thread. Without it a reader waits for the engine to end its stream,
+    and an event stream never ends by itself: in a long-lived process (replaybook serve) each
+    watcher that ended would leave its threads and their connections behind. A stream opened
+    once they are closed is closed at once (a follower that was starting as its owner ended)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, less once they are closed (a follower waiting to follow again)."""
+        self._closed.wait(max(0.0, seconds))
+
+    @contextmanager
+    def opened(self, stream: Any) -> Iterator[Any]:
+        """``stream`` (the SDK's, with ``close``) while the block reads it."""
+        with self._lock:
+            late = self._closed.is_set()
+            if not late:
+                self._open.append(stream)
+        if late:
+            close_stream(stream)
+        try:
+            yield stream
+        finally:
+            with self._lock:
+                self._open = [kept for kept in self._open if kept is not stream]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed.set()
+            streams, self._open = self._open, []
+        for stream in streams:
+            close_stream(stream)
+
+
+def close_stream(stream: Any) -> None:
+    """End a streaming answer of the SDK from any thread: a read blocked on it returns."""
+    try:
+        stream.close()  # the SDK's CancellableStream shuts its socket down
+    except Exception:  # noqa: BLE001 - ssh:// through the ssh program: no socket for the SDK to find
+        # There the stream reads the ssh child's stdout, whose ``channel`` is the SDK's SSHSocket:
+        # closing it ends the child, and with it the stream.
+        with suppress(Exception):
+            stream._response.raw._fp.fp.channel.close()

@@ -130,17 +130,20 @@ class LogFollower(threading.Thread, Generic[EventT]):
     skipped unread, so a container that floods its log costs little. A line longer than
     :attr:`max_line` bytes is dropped whole, so a flood costs bounded memory. ``since`` (engine
     time, unix seconds) skips older lines; :meth:`resume_point` tells a follower started after
-    this one ended where to carry on.
+    this one ended where to carry on. Its owner ends it by closing ``streams`` (then it puts
+    nothing more on the queue: nobody reads it any more).
     """
 
     end: EventT
     max_line = MAX_LOG_LINE_BYTES
     marker = b""
 
-    def __init__(self, name: str, events: EventSink[EventT], *, since: float | None = None) -> None:
+    def __init__(self, name: str, events: EventSink[EventT], *, since: float | None = None,
+                 streams: docker_api.Streams | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.events = events
         self.since = since
+        self.streams = streams if streams is not None else docker_api.Streams()
         self.last_stamp = b""  # the engine's timestamp of the newest line, read only when needed
 
     def container_id(self) -> str:
@@ -169,18 +172,22 @@ class LogFollower(threading.Thread, Generic[EventT]):
             pass
         # Whoever reads the queue follows again at once: an attempt lasts at least this long,
         # so an engine or a container that keeps ending the stream costs one attempt a second.
-        time.sleep(max(0.0, STREAM_RETRY_SECONDS - (time.monotonic() - started)))
-        self.events.put(self.end)
+        self.streams.pause(STREAM_RETRY_SECONDS - (time.monotonic() - started))
+        if not self.streams.closed:
+            self.events.put(self.end)
 
     def _lines(self, container_id: str) -> Iterator[tuple[bytes, bytes]]:
         """(timestamp, text) of each line; the engine puts the timestamp and a space in front."""
+        if self.streams.closed:
+            return
         stream = docker_api.client().api.logs(
             container_id, stream=True, follow=True, stdout=True, stderr=False, timestamps=True,
             since=self.since,
         )  # fmt: skip
-        for raw in split_lines(stream, self.max_line):
-            stamp, _, payload = raw.partition(b" ")
-            yield stamp, payload
+        with self.streams.opened(stream):
+            for raw in split_lines(stream, self.max_line):
+                stamp, _, payload = raw.partition(b" ")
+                yield stamp, payload
 
 
 def split_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[bytes]:
@@ -235,8 +242,9 @@ class ProbeFollower(LogFollower[ProbeFollowerEvent]):
 
     end = ProbeStreamEnded()
 
-    def __init__(self, check: Check, events: EventSink[ProbeFollowerEvent]) -> None:
-        super().__init__("probe-follower", events)
+    def __init__(self, check: Check, events: EventSink[ProbeFollowerEvent], *,
+                 streams: docker_api.Streams | None = None) -> None:
+        super().__init__("probe-follower", events, streams=streams)
         self.check = check
 
     def container_id(self) -> str:

@@ -395,9 +395,9 @@ class HintFollower(LogFollower[HintFollowerEvent]):
 
     def __init__(
         self, channel: HintChannel, gate: RequestGate, events: EventSink[HintFollowerEvent], *,
-        since: float | None, tool_gate: RequestGate | None = None,
+        since: float | None, tool_gate: RequestGate | None = None, streams: docker_api.Streams | None = None,
     ) -> None:
-        super().__init__("hint-follower", events, since=since)
+        super().__init__("hint-follower", events, since=since, streams=streams)
         self.channel = channel
         self.gate = gate
         self.tool_gate = tool_gate
@@ -443,8 +443,8 @@ class CommandFollower(LogFollower[CommandFollowerEvent]):
     marker = CHANNEL_MARKER
 
     def __init__(self, state: SessionState, service: str, events: EventSink[CommandFollowerEvent], *,
-                 since: float | None) -> None:
-        super().__init__(f"command-follower-{service}", events, since=since)
+                 since: float | None, streams: docker_api.Streams | None = None) -> None:
+        super().__init__(f"command-follower-{service}", events, since=since, streams=streams)
         self.state = state
         self.service = service
         self.end = CommandStreamEnded(service)

@@ -355,6 +355,7 @@ class _BaselineProof(threading.Thread):
         self.proven = Deadline(BASELINE_TIMEOUT_SECONDS, started=False)
         self.settled = Deadline(GUARDS_SETTLE_SECONDS, started=False)
         self.events: ProbeEvents | None = queue.Queue() if self.check.http else None
+        self.streams = docker_api.Streams()  # the probe's log, closed when the proof is over
         self.passed = False
         self.passed_at: float | None = None  # unix time: when the passing check began
         self.up_at: float | None = None  # unix time: when Compose's --wait returned
@@ -367,6 +368,7 @@ class _BaselineProof(threading.Thread):
     def __exit__(self, *exc_info: object) -> None:
         self.proven.cancel()
         self.settled.cancel()
+        self.streams.close()  # its follower ends now, not when the probe stops (serve lives on)
 
     def stack_is_up(self) -> None:
         self.up_at = time.time()
@@ -394,7 +396,7 @@ class _BaselineProof(threading.Thread):
             if self.proven.passed():
                 return False
             self.proven.pause(PROBE_LOOK_SECONDS)
-        ProbeFollower(self.check, self.events).start()
+        ProbeFollower(self.check, self.events, streams=self.streams).start()
         return True
 
     def result(self) -> None:
@@ -875,8 +877,12 @@ def _probe_events(check: Check) -> Iterator[ProbeEvents | None]:
         yield None
         return
     events: ProbeEvents = queue.Queue()
-    ProbeFollower(check, events).start()
-    yield events
+    streams = docker_api.Streams()
+    ProbeFollower(check, events, streams=streams).start()
+    try:
+        yield events
+    finally:
+        streams.close()  # the follower ends with the block, not when the probe stops
 
 
 def _next_event(events: ProbeEvents | None, deadline: Deadline) -> ProbeFollowerEvent | NothingArrived:

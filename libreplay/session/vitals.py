@@ -78,11 +78,13 @@ class StackFollower(threading.Thread):
     with ``returns`` for each that starts or restarts, with ``execs`` for each exec that ends."""
 
     def __init__(
-        self, project: str, events: EventSink[StackEvent], *, returns: bool = False, execs: bool = False
+        self, project: str, events: EventSink[StackEvent], *, returns: bool = False, execs: bool = False,
+        streams: docker_api.Streams | None = None,
     ) -> None:
         super().__init__(name="stack-follower", daemon=True)
         self.project = project
         self.events = events
+        self.streams = streams if streams is not None else docker_api.Streams()  # closed: it ends
         self.actions = [*GONE_ACTIONS, *(BACK_ACTIONS if returns else ()),
                         *((EXEC_CREATED, EXEC_ENDED) if execs else ())]
         self.created: OrderedDict[str, None] = OrderedDict()  # execs seen created (not health), not ended
@@ -94,13 +96,17 @@ class StackFollower(threading.Thread):
             "type": "container", **docker_api.label_filter(project=self.project), "event": self.actions
         }
         try:
-            for event in docker_api.client().api.events(decode=True, filters=filters):
-                self._put(event)
+            if not self.streams.closed:
+                stream = docker_api.client().api.events(decode=True, filters=filters)
+                with self.streams.opened(stream):
+                    for event in stream:
+                        self._put(event)
         except Exception:  # noqa: BLE001 - any failure ends the stream; the watcher asks the engine
             pass
         # The watcher follows again at once when the engine still answers: at most one attempt a second.
-        time.sleep(max(0.0, STREAM_RETRY_SECONDS - (time.monotonic() - started)))
-        self.events.put(StackEvent(ended=True))
+        self.streams.pause(STREAM_RETRY_SECONDS - (time.monotonic() - started))
+        if not self.streams.closed:  # else its watcher ended: nobody reads the queue
+            self.events.put(StackEvent(ended=True))
 
     def _put(self, event: dict[str, Any]) -> None:
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
@@ -114,7 +120,7 @@ class StackFollower(threading.Thread):
             return
         found = StackEvent(service=service, action=action, at=_event_time(event), exec_id=exec_id)
         self.events.put(found)
-        if found.action == "die":
+        if found.action == "die" and not self.streams.closed:
             recheck = StackEvent(service=found.service, action="recheck")
             timer = threading.Timer(STOPPED_GRACE_SECONDS, self.events.put, args=(recheck,))
             timer.daemon = True

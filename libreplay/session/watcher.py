@@ -16,6 +16,13 @@ A passing check does not resolve at once (docs/scenario-format.md, "Fair wins"):
 turns VERIFYING, restarts the ``survive_restart`` services if any, and resolves once the check
 has kept passing for the hold with every guard passing. A failing check during the hold is a
 relapse, back to ACTIVE. The deadline does not end a session that is verifying.
+
+``replay-check --watch`` runs :func:`watch` on its main thread, where a stop signal ends it;
+replaybook serve runs it on a thread per session (libreplay/training/engine.py), where no
+signal handler is installed (``core.signals.handling`` installs none off the main thread) and a
+:class:`WatchStop` ends it. Either way, when the watch ends every thread it started ends too:
+the followers' streams are closed (``docker_api.Streams``) and the guards' thread and the file
+watch see the stop.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 
 from libreplay.core.errors import (
@@ -112,13 +119,69 @@ class SessionFilesChanged:
     """A file of the session directory changed, or the directory went away: look again."""
 
 
+@dataclass(frozen=True)
+class StopAsked:
+    """The watch was asked to end (:class:`WatchStop`): wake the loop."""
+
+
 # What the watcher's followers put on its one queue: the probe's answers, the trainee's hint
 # requests, the engine's word on the stack's containers, the session directory's changes, the
-# guards' rounds, and the end of a restart the fix must survive.
+# guards' rounds, the end of a restart the fix must survive, and a stop asked for.
 WatcherEvent = (
     ProbeFollowerEvent | HintFollowerEvent | CommandFollowerEvent | StackEvent | SessionFilesChanged
-    | GuardsChecked | RestartDone
+    | GuardsChecked | RestartDone | StopAsked
 )
+
+
+class WatchStop:
+    """Ends a :func:`watch` from another thread (the way to stop one that runs where no stop
+    signal reaches it: a thread of replaybook serve). Its loop wakes at once and returns the
+    session as it is, the stack left to the caller (as ``--keep-stack`` leaves it on SIGTERM);
+    the threads it started end with it. A check.sh run or a guard round under way is not cut
+    short: the loop returns once it is done."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._wakers: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            wakers, self._wakers = self._wakers, []
+        for wake in wakers:
+            wake()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def on_set(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` once it is set (at once if it is)."""
+        with self._lock:
+            if not self._set:
+                self._wakers.append(wake)
+                return
+        wake()
+
+
+_watched_here: set[str] = set()  # the sessions a watch() of this process follows now
+_watched_here_lock = threading.Lock()
+
+
+@contextmanager
+def _alone_in_this_process(session_id: str) -> Iterator[None]:
+    """One watcher per session within this process too: ``holding`` tells processes apart, and
+    replaybook serve watches every session on threads of its own (two watchers would each answer
+    the same hint request, and each count it)."""
+    with _watched_here_lock:
+        if session_id in _watched_here:
+            raise SessionError(f"session {session_id} is already watched by this process")
+        _watched_here.add(session_id)
+    try:
+        yield
+    finally:
+        with _watched_here_lock:
+            _watched_here.discard(session_id)
 
 
 def check_once(session_id: str) -> bool:
@@ -132,17 +195,23 @@ def watch(
     through_deadline: bool = False,
     down_on_interrupt: bool = True,
     on_change: Callable[[SessionState], None] | None = None,
+    stop: WatchStop | None = None,
 ) -> SessionState:
-    """Watch until resolved, timed out (or, ``through_deadline``, fixed late) or ended."""
+    """Watch until resolved, timed out (or, ``through_deadline``, fixed late) or ended, or until
+    ``stop`` is set (then the session is returned as it is, and left to the caller).
+
+    On the main thread a stop signal ends it (the stack torn down unless not
+    ``down_on_interrupt``); on another thread no handler is installed and only ``stop`` does."""
     state = load_session(session_id)
     if not state.meaning.watched:
         if state.terminal:
             return state
         raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
-    watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None))
+    watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None),
+                       stop or WatchStop())
     # Claimed before the failure handling below: a refused second watcher must not end the
     # session that the first one is watching.
-    with signals_raise(), holding(session_id, alone=True):
+    with signals_raise(), _alone_in_this_process(session_id), holding(session_id, alone=True):
         try:
             return watcher.run()
         except _SessionEnded:
@@ -252,7 +321,8 @@ class _Watcher:
     asks again every 2 s while it waits).
     """
 
-    def __init__(self, stack: Stack, through_deadline: bool, on_change: Callable[[SessionState], None]):
+    def __init__(self, stack: Stack, through_deadline: bool, on_change: Callable[[SessionState], None],
+                 asked: WatchStop):
         self.stack = stack
         self.session_id = stack.session_id
         self.last_state = load_session(self.session_id)  # what the session was, should its file go
@@ -267,7 +337,9 @@ class _Watcher:
         self.next_check = 0.0  # (monotonic) when an exit_zero check is due: now, at first
         self.triggers = CheckTriggers()
         self.engine_skew = 0.0  # the engine's clock minus ours
-        self.stop = threading.Event()
+        self.asked = asked  # the caller's stop
+        self.stop = threading.Event()  # the watch ends: what every thread of its own looks at
+        self.streams = docker_api.Streams()  # the followers' streams, closed when it ends
         self.guards: GuardRunner | None = None
         # The services whose shell runs a command, or opened and has not said it sits at its
         # prompt (sh, a bashrc that sets its own PROMPT_COMMAND): the quick paces while any does.
@@ -286,8 +358,9 @@ class _Watcher:
         )
 
     def run(self) -> SessionState:
+        self.asked.on_set(lambda: self.events.put(StopAsked()))
         if self.check.http:
-            ProbeFollower(self.check, self.events).start()
+            self._follow_probe()
         paced = not self.check.http or bool(self.stack.scenario.guards)  # by what the shells say
         if paced:
             self.engine_skew = engine_now() - time.time()  # the engine's events are in its time
@@ -304,11 +377,14 @@ class _Watcher:
             return self._loop()
         finally:
             self.stop.set()
+            self.streams.close()
             self._nudge_guards()
             self.tools.close()
 
     def _loop(self) -> SessionState:
         while True:
+            if self.asked.is_set():
+                return self.last_state
             try:
                 state = self.last_state = load_session(self.session_id)
             except NotFound:
@@ -348,7 +424,7 @@ class _Watcher:
                 raise _SessionEnded
             if not probe_alive(self.check):
                 raise SessionError(f"session {self.session_id}: the check probe went away")
-            ProbeFollower(self.check, self.events).start()  # the log stream dropped: follow again
+            self._follow_probe()  # the log stream dropped: follow again
         elif isinstance(event, StackEvent):
             self._stack_changed(event, state)
         elif isinstance(event, CommandStarted | CommandFinished):
@@ -422,7 +498,11 @@ class _Watcher:
         # exit_zero: every change may change check.sh's answer; guards: a container coming back,
         # an exec that ended.
         changes = not self.check.http or bool(self.stack.scenario.guards)
-        StackFollower(self.stack.project, self.events, returns=changes, execs=changes).start()
+        StackFollower(self.stack.project, self.events, returns=changes, execs=changes,
+                      streams=self.streams).start()
+
+    def _follow_probe(self) -> None:
+        ProbeFollower(self.check, self.events, streams=self.streams).start()
 
     def _stack_changed(self, event: StackEvent, state: SessionState) -> None:
         """The engine's word on the stack: a shell gone for good ends the session; an event
@@ -507,7 +587,7 @@ class _Watcher:
         previous = self.hint_follower
         since = previous.resume_point() if previous is not None else engine_now()
         self.hint_follower = HintFollower(self.channel, self.hint_gate, self.events, since=since,
-                                          tool_gate=self.tools.gate)
+                                          tool_gate=self.tools.gate, streams=self.streams)
         self.hint_follower.start()
 
     def _follow_commands(self, service: str) -> None:
@@ -516,7 +596,7 @@ class _Watcher:
         previous = self.command_followers.get(service)
         since = previous.resume_point() if previous is not None else engine_now()
         follower = self.command_followers[service] = CommandFollower(self.last_state, service, self.events,
-                                                                     since=since)
+                                                                     since=since, streams=self.streams)
         follower.start()
 
     def _answer(self, request: HintRequest) -> None:

@@ -4,25 +4,38 @@ the orchestration are tested against a fake.
 
 :class:`LifecycleEngine` is the real one: ``libreplay.session.lifecycle`` in this process (on a
 worker thread: its signal handling is the main thread's only, and the server's own stop tears
-every session down), the fix watcher ``replay-check --watch`` as a child like ``replaybook run``
-starts it, and the trainee's shells as execs of the engine's API in this process
-(``libreplay.play.shell.ServiceShell``: no docker CLI, no process per terminal).
+every session down), the fix watcher ``libreplay.session.watcher.watch`` on a thread of this
+process per session (what ``replay-check --watch --through-deadline --keep-stack`` runs for
+``replaybook run``, without a process of its own), and the trainee's shells as execs of the
+engine's API in this process (``libreplay.play.shell.ServiceShell``: no docker CLI, no process
+per terminal).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import traceback
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from libreplay.core import paths, proc
+from libreplay.core import paths
 from libreplay.core.errors import NotFound, ReplayError
+from libreplay.core.text import inert
 from libreplay.session.owners import start_time
 from libreplay.session.state import SessionState, update_session
 from libreplay.training.terminal import ShellDoor
 
+if TYPE_CHECKING:
+    from libreplay.session.watcher import WatchStop
+
+# How long end() waits for a watcher to stop before tearing its session down all the same: a
+# check.sh run (20 s at most) or a guard round under way is not cut short. A watcher still
+# running then finds its session gone and ends by itself.
 WATCHER_STOP_GRACE_SECONDS = 10.0
+WATCH_LOG = ".watch.log"  # in the session directory, as replaybook run names its watcher's log
 
 
 class SessionEngine(Protocol):
@@ -51,13 +64,25 @@ def _owned_by_us(state: SessionState) -> None:
     state.owner_pid, state.owner_started = os.getpid(), start_time(os.getpid())
 
 
-class LifecycleEngine:
-    """The real engine: one session per seat, each with its watcher."""
+@dataclass(frozen=True)
+class _Watching:
+    """A session's watcher: its thread and the way to stop it."""
 
-    def __init__(self) -> None:
-        self._watchers: dict[str, proc.Child] = {}
+    thread: threading.Thread
+    stop: WatchStop
+
+
+class LifecycleEngine:
+    """The real engine: one session per seat, each with its watcher on a thread of this process.
+
+    ``say``: where a watcher that failed is told of, one line (the server's stderr); the session's
+    ``.watch.log`` gets the error and its hint as ``replay-check`` would have printed them."""
+
+    def __init__(self, *, say: Callable[[str], None] | None = None) -> None:
+        self._watchers: dict[str, _Watching] = {}
         self._lock = threading.Lock()
         self._debriefs: dict[str, list[str]] = {}
+        self._say = say or (lambda _line: None)
 
     def start(self, scenario: str, *, player: str, sla_minutes: int | None) -> str:
         from libreplay.packs.catalog import resolve_scenario
@@ -77,15 +102,37 @@ class LifecycleEngine:
         return state.id
 
     def _start_watcher(self, session_id: str) -> None:
-        from libreplay.play.steps import find_executable
+        """The session's watcher on a thread of this process. It holds the session as this
+        process (``holding``: its holder is the server, as its owner is), so a second watcher,
+        here or in another process (``replay-check --watch``), is refused; the server killed,
+        both are gone and the session is named an orphan, as before."""
+        from libreplay.session.watcher import WatchStop
 
-        log = paths.session_dir(session_id) / "watch.log"
-        argv = [find_executable("replay-check"), "--watch", "--through-deadline", "--keep-stack", session_id]
-        env = dict(os.environ, REPLAYBOOK_OWNER_PID=str(os.getpid()))
-        child = proc.spawn(argv, env=env, stdin=proc.DISCARD, stdout=proc.DISCARD, stderr=log,
-                           own_session=True, dies_with_us=False)
+        stop = WatchStop()
+        thread = threading.Thread(target=self._watch, args=(session_id, stop), name=f"watch-{session_id}",
+                                  daemon=True)
         with self._lock:
-            self._watchers[session_id] = child
+            self._watchers[session_id] = _Watching(thread, stop)
+        thread.start()
+
+    def _watch(self, session_id: str, stop: WatchStop) -> None:
+        """As ``replay-check --watch --through-deadline --keep-stack``: the server tears down."""
+        from libreplay.session.watcher import watch
+
+        try:
+            watch(session_id, through_deadline=True, down_on_interrupt=False, stop=stop)
+        except ReplayError as failure:  # the session ended in error (watch() recorded it), or refused
+            said = [f"Error: {failure.message}", *([f"Hint: {failure.hint}"] if failure.hint else [])]
+            self._watch_failed(session_id, said, failure.message)
+        except Exception as bug:  # noqa: BLE001 - a fault of ours: the trace for the log, one line here
+            self._watch_failed(session_id, [traceback.format_exc()], f"{type(bug).__name__}: {bug}")
+
+    def _watch_failed(self, session_id: str, log_lines: list[str], summary: str) -> None:
+        log_file = paths.session_dir(session_id) / WATCH_LOG
+        # The session directory gone: the server's line says it all.
+        with suppress(OSError), log_file.open("a", encoding="utf-8") as log:
+            log.writelines(inert(line) + "\n" for line in log_lines)
+        self._say(f"session {session_id}: its watcher stopped: {summary}")
 
     def state(self, session_id: str) -> SessionState | None:
         from libreplay.session.state import load_session
@@ -104,9 +151,10 @@ class LifecycleEngine:
         from libreplay.session import lifecycle
 
         with self._lock:
-            watcher = self._watchers.pop(session_id, None)
-        if watcher is not None and watcher.poll() is None:
-            watcher.stop(grace=WATCHER_STOP_GRACE_SECONDS)
+            watching = self._watchers.pop(session_id, None)
+        if watching is not None:
+            watching.stop.set()
+            watching.thread.join(WATCHER_STOP_GRACE_SECONDS)
         self._keep_debrief(session_id)
         with suppress(NotFound):
             lifecycle.down(session_id)

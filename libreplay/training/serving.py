@@ -8,6 +8,8 @@ What a server killed without that clean-up left behind, the next one tears down 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from libreplay.core.signals import shielded
 from libreplay.training.day import DEFAULT_IDLE_MINUTES, TrainingDay
 from libreplay.training.engine import LifecycleEngine, SessionEngine
@@ -17,11 +19,12 @@ from libreplay.training.model import new_token, token_hash
 
 class Serving:
     def __init__(self, *, max_sessions: int, idle_minutes: int = DEFAULT_IDLE_MINUTES,
-                 engine: SessionEngine | None = None) -> None:
+                 engine: SessionEngine | None = None, say: Callable[[str], None] | None = None) -> None:
+        """``say``: a line for the facilitator at the server's terminal (a session's watcher failed)."""
         self.token = new_token()
         self.token_hash = token_hash(self.token)
-        self.day = TrainingDay(engine if engine is not None else LifecycleEngine(), max_sessions=max_sessions,
-                               idle_minutes=idle_minutes)
+        self.day = TrainingDay(engine if engine is not None else LifecycleEngine(say=say),
+                               max_sessions=max_sessions, idle_minutes=idle_minutes)
 
     def tear_down_left_behind(self) -> list[LeftBehind]:
         """The sessions a server that went away (SIGKILL) left on this home, torn down."""

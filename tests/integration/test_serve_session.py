@@ -3,7 +3,8 @@ app's HTTP and WebSocket API (Starlette's TestClient, no browser): a training, a
 (up and break), the fix typed over the terminal socket into the recorded shell, RESOLVED, the
 ledger line with the trainee's name, the transcript (recorded by the server, played by
 `replaybook replay`), the end, and nothing left by label. The terminal is an exec of the
-engine's API in this process: no docker, replay-shell or asciinema process runs for it."""
+engine's API in this process: no docker, replay-shell or asciinema process runs for it; the
+fix watcher runs on threads of the server (no `replay-check` child), gone after the end."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,22 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 FIX = ('sed -i "s/server app:3001 /server app:3000 /" /etc/nginx/conf.d/checkout.conf '
        "&& nginx -s reload && echo FIX-SENT\r")
 ORIGIN = {"origin": "http://testserver"}
+# The threads of a session's watcher (session/watcher.py and its followers).
+WATCHER_THREADS = ("probe-follower", "stack-follower", "hint-follower", "command-follower-", "guards",
+                   "session-files", "docker-tool", "docker-logs-", "survive-restart")
+
+
+def watcher_threads(session: str) -> list[str]:
+    return sorted(t.name for t in threading.enumerate()
+                  if t.name == f"watch-{session}" or t.name.startswith(WATCHER_THREADS))
+
+
+def threads_gone(session: str, timeout: float = 10) -> list[str]:
+    """The watcher's threads still there once they ended or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while watcher_threads(session) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return watcher_threads(session)
 
 
 def seat_until(client: TestClient, token: str, done: Any, timeout: float) -> dict[str, Any]:
@@ -57,6 +75,8 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
         projects.append(f"replaybook-{session}")
         view = seat_until(client, token, lambda v: v.get("status") == "active", timeout=60)
         assert view["shell_service"] == "web" and view["page"]
+        assert f"watch-{session}" in watcher_threads(session)  # watched in this process
+        assert helper_processes() == []  # by no child
 
         with client.websocket_connect(f"/ws/terminal?token={token}&service=web", headers=ORIGIN) as shell:
             seen = b""
@@ -73,6 +93,7 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
         assert board["sessions"][0]["status"] == "resolved"
         assert board["leaderboard"][0]["trainee"] == "dana"
         assert client.post(f"/api/sessions/{session}/end", headers=facilitator).status_code == 200
+        assert threads_gone(session) == []  # every thread of the watcher ended with the session
 
     lines = [json.loads(line) for line in paths.ledger_path().read_text().splitlines()]
     mine = [line for line in lines if line["session"] == session]
@@ -92,7 +113,7 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
 
 
 def helper_processes() -> list[str]:
-    """This process's children (its watchers aside) that would carry a terminal: none now."""
+    """This process's children that would watch the session or carry a terminal: none now."""
     found = []
     for child in psutil.Process(os.getpid()).children(recursive=True):
         try:
@@ -100,6 +121,33 @@ def helper_processes() -> list[str]:
         except psutil.Error:
             continue
         words = {Path(word).name for word in line.split()}
-        if words & {"docker", "replay-shell", "asciinema"} or "asciinema" in line:
+        if words & {"docker", "replay-shell", "replay-check", "asciinema"} or "asciinema" in line:
             found.append(line)
     return found
+
+
+def test_a_watcher_that_fails_in_the_server_ends_the_session_in_error(projects: list[str]) -> None:
+    """The shell container removed under a session of the server's: its watcher (a thread here)
+    ends the session in error, as replay-check did, says why on the server's line and in the
+    session's .watch.log, and leaves no thread behind; the end tears the stack down."""
+    import docker
+
+    from libreplay.session.state import ERROR, load_session
+    from libreplay.training.engine import WATCH_LOG, LifecycleEngine
+
+    said: list[str] = []
+    engine = LifecycleEngine(say=said.append)
+    session = engine.start("001-nginx-502", player="dana", sla_minutes=None)
+    projects.append(f"replaybook-{session}")
+    labels = [f"com.docker.compose.project=replaybook-{session}", "com.docker.compose.service=web"]
+    docker.from_env().containers.list(filters={"label": labels})[0].remove(force=True)
+    deadline = time.monotonic() + 30
+    while not said and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert said and said[0].startswith(f"session {session}: its watcher stopped: "), said
+    assert "shell container" in said[0]
+    assert load_session(session).status == ERROR
+    assert "Error: " in (paths.session_dir(session) / WATCH_LOG).read_text()
+    assert threads_gone(session) == []  # a failed watcher leaves nothing running either
+    engine.end(session)
+    assert leftovers(f"replaybook-{session}") == {}
