@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
+from pathlib import Path
 
 from libreplay.core.errors import NotFound, SessionError
 from libreplay.session.state import ABANDONED, ACTIVE, RESOLVED, SessionState, now
@@ -147,3 +148,22 @@ class PtyDoor:
 
     def reopen_line(self) -> str | None:
         return None
+
+
+def helper_processes(root: int) -> list[str]:
+    """``root``'s descendants that would watch a session or carry a terminal (a watcher, a
+    shell, a recorder): serve runs none, its watchers and terminals are its own threads. A
+    guard's `docker compose exec -T` (no terminal) is the scenario's check, not one of them."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(root).children(recursive=True):
+        try:
+            line = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        words = [Path(word).name for word in line.split()]
+        terminal = words[:1] == ["docker"] and "-it" in words
+        if terminal or {"replay-shell", "replay-check", "asciinema"} & set(words) or "asciinema" in line:
+            found.append(line)
+    return found

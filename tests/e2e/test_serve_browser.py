@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from browserkit import headless_chromium
+from servekit import helper_processes
 from trainee import BIN
 
 from libreplay.core import paths
@@ -47,21 +48,6 @@ def server(replaybook_home: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]
             process.wait(timeout=300)
 
 
-def terminal_processes(server: int) -> list[str]:
-    """The server's descendants that would carry a terminal (docker, replay-shell, asciinema)."""
-    import psutil
-
-    found = []
-    for child in psutil.Process(server).children(recursive=True):
-        try:
-            line = " ".join(child.cmdline())
-        except psutil.Error:
-            continue
-        if {Path(word).name for word in line.split()} & {"docker", "replay-shell"} or "asciinema" in line:
-            found.append(line)
-    return found
-
-
 @pytest.fixture
 def driver() -> Iterator[Any]:
     with headless_chromium("browser") as browser:
@@ -87,7 +73,7 @@ def test_a_training_day_in_the_browser(server: tuple[str, subprocess.Popen[str]]
     WebDriverWait(driver, 400).until(
         until.presence_of_element_located((By.CSS_SELECTOR, "#terminals .terminal[data-received]")))
     keys = driver.find_element(By.CSS_SELECTOR, "#terminals .xterm-helper-textarea")
-    assert terminal_processes(process.pid) == []  # the terminal is an exec of the engine's API, in the server
+    assert helper_processes(process.pid) == []  # the terminal is an exec of the engine's API, in the server
     WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "status").text == "ACTIVE")
     assert driver.find_element(By.ID, "page").text.strip()  # the incident's page, in the HUD
     driver.find_element(By.ID, "hint").click()  # the button's hint is the session's hint

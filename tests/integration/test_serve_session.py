@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from dockerkit import leftovers
+from servekit import helper_processes
 from starlette.testclient import TestClient
 
 from libreplay.core import paths
@@ -76,13 +76,13 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
         view = seat_until(client, token, lambda v: v.get("status") == "active", timeout=60)
         assert view["shell_service"] == "web" and view["page"]
         assert f"watch-{session}" in watcher_threads(session)  # watched in this process
-        assert helper_processes() == []  # by no child
+        assert helper_processes(os.getpid()) == []  # by no child
 
         with client.websocket_connect(f"/ws/terminal?token={token}&service=web", headers=ORIGIN) as shell:
             seen = b""
             while b"#" not in seen and b"$" not in seen:  # the prompt
                 seen += shell.receive_bytes()
-            assert helper_processes() == []
+            assert helper_processes(os.getpid()) == []
             shell.send_text(json.dumps({"input": FIX}))
             while b"FIX-SENT\r\n" not in seen:
                 seen += shell.receive_bytes()
@@ -110,20 +110,6 @@ def test_a_trainee_fixes_001_through_the_app(projects: list[str], replaybook_hom
     assert played.returncode == 0, played.stderr
     assert "FIX-SENT" in played.stdout
     assert leftovers(f"replaybook-{session}") == {}
-
-
-def helper_processes() -> list[str]:
-    """This process's children that would watch the session or carry a terminal: none now."""
-    found = []
-    for child in psutil.Process(os.getpid()).children(recursive=True):
-        try:
-            line = " ".join(child.cmdline())
-        except psutil.Error:
-            continue
-        words = {Path(word).name for word in line.split()}
-        if words & {"docker", "replay-shell", "replay-check", "asciinema"} or "asciinema" in line:
-            found.append(line)
-    return found
 
 
 def test_a_watcher_that_fails_in_the_server_ends_the_session_in_error(projects: list[str]) -> None:
