@@ -272,7 +272,7 @@ class Terminal:
 async def follow_page(server: Server, trainee: Trainee, origin: str) -> None:
     """The trainee's page socket: when it first says the check passes, and resolved."""
     url = f"ws://127.0.0.1:{server.port}/ws/seat?token={trainee.token}"
-    async with connect(url, origin=origin) as page:  # type: ignore[arg-type]
+    async with connect(url, origin=origin, ping_interval=None) as page:  # type: ignore[arg-type]
         async for message in page:
             status = json.loads(message).get("status")
             if status in PASSING and trainee.page_passing is None:
@@ -310,15 +310,15 @@ async def play(server: Server, trainees: list[Trainee], seconds: float, window: 
     terminals = []
     for trainee in trainees:
         url = f"ws://127.0.0.1:{server.port}/ws/terminal?token={trainee.token}&service=web"
-        terminals.append(Terminal(await connect(url, origin=origin)))  # type: ignore[arg-type]
+        terminals.append(Terminal(await connect(url, origin=origin, ping_interval=None)))  # type: ignore[arg-type]
     for terminal in terminals:
         if await terminal.until(b"# ", 0, timeout=60) is None:
             raise RuntimeError("a trainee's shell showed no prompt within a minute")
     await asyncio.sleep(3)  # the shells' first rounds (the watchers see them open) settle
-    window.begin()
+    await asyncio.to_thread(window.begin)  # the engine's stats take a while: off the loop
     until = time.monotonic() + seconds
     await asyncio.gather(*(keystrokes(term, t, until) for term, t in zip(terminals, trainees, strict=True)))
-    window.end()
+    await asyncio.to_thread(window.end)
     await asyncio.gather(*(fix(term, t) for term, t in zip(terminals, trainees, strict=True)))
     await asyncio.wait_for(asyncio.gather(*pages), timeout=120)
     for terminal in terminals:

@@ -7,7 +7,8 @@ binds a directory and a file, the case that used to hand the engine a host path:
 of every container of the session must come from the engine's own data root, never from
 REPLAYBOOK_HOME (where the session directory is) nor from the pack. Then the whole play runs
 there: break, the check failing, a hint asked with get-hint in the container, the trainee's
-`docker ps` and `docker logs`, the fix, resolved, down, and nothing left on the engine.
+`docker ps` and `docker logs`, a command typed in the shell serve opens (the engine's exec
+API), the fix, resolved, down, and nothing left on the engine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +80,24 @@ def assert_no_host_path_is_mounted(engine: SecondEngine, session: str, scenario:
     assert machine.volumes.list(filters=project) == []
 
 
+def typed_in_served_shell(session: str, service: str, command: str) -> str:
+    """``command`` typed in the shell replaybook serve opens (an exec of the engine's API over
+    DOCKER_HOST's connection, no docker CLI): the line it printed."""
+    from libreplay.play.shell import ServiceShell
+
+    terminal = ServiceShell(session, service).open(24, 80, say=lambda _line: None, stopped=threading.Event())
+    assert terminal is not None
+    try:
+        terminal.write(f"{command}; exit\r".encode())
+        seen = b""
+        while chunk := terminal.read():
+            seen += chunk
+    finally:
+        terminal.close()
+    lines = [line.strip() for line in seen.decode(errors="replace").splitlines()]
+    return next(line for line in lines if line.startswith("served-"))
+
+
 def play_through(engine: SecondEngine, scenario: Path) -> None:
     up = run("replay-up", str(scenario), timeout=300)
     assert up.returncode == 0, up.stderr
@@ -105,6 +125,7 @@ def play_through(engine: SecondEngine, scenario: Path) -> None:
         status, logged = in_box(engine, session, "docker logs box")
         assert status == 0 and "box serving up" in logged, logged
 
+        assert typed_in_served_shell(session, "box", "echo served-$((20+22))") == "served-42"
         assert in_box(engine, session, "echo up > /srv/site/state")[0] == 0  # the fix, in the bound copy
         _out, err = watcher.communicate(timeout=60)
         assert watcher.returncode == 0, err
