@@ -36,6 +36,9 @@ GUARD_INTERVAL_SECONDS = 2.0
 # round but a guard's message and charge, and whatever could change what a guard sees nudges a
 # round at once (a command typed in the shell finished, an exec ended, a container changed).
 GUARD_IDLE_INTERVAL_SECONDS = 30.0
+# While the check fails and no guard fails: news-driven rounds (a command finished, an exec
+# ended) at most this often; the first of a series at once (the watcher's _guard_news_spacing).
+GUARD_NEWS_QUIET_SPACING_SECONDS = 5.0
 OWN_ROUNDS_KEPT = 4  # rounds whose windows are remembered, to know the guards' own execs
 RESTART_GRACE_SECONDS = 10  # what a service gets to stop before it is killed, as `docker restart`
 RETURN_TIMEOUT_SECONDS = 60  # for the check to pass again once the services are back
@@ -47,12 +50,21 @@ VERIFY_SLACK_SECONDS = (
 HOLD_POLL_SECONDS = 0.5
 
 
+# Guard scripts running at once in this process, whatever their session: each is a bash and a
+# Compose CLI (~45 MB resident, ~80 ms of CPU), and replaybook serve watches a dozen sessions
+# whose trainees may type in step; past this many, a round waits for a place (its session's
+# rounds are one at a time already).
+GUARD_SCRIPTS_AT_ONCE = 3
+_guard_script_places = threading.BoundedSemaphore(GUARD_SCRIPTS_AT_ONCE)
+
+
 def guard_passes(check: Check, guard: Guard) -> bool:
     """One run of ``guard``: its page fetched by the probe, or its script on the host."""
     if guard.http:
         return check.fetch_ok(probe_url(check.stack.scenario, guard.target))
     try:
-        return check.stack.run_script(guard.script or "", timeout=CHECK_TIMEOUT_SECONDS).ok
+        with _guard_script_places:
+            return check.stack.run_script(guard.script or "", timeout=CHECK_TIMEOUT_SECONDS).ok
     except ProcessTimeout:
         return False  # a guard that hangs does not pass
 

@@ -55,6 +55,7 @@ from libreplay.session.checks import (
     engine_now,
 )
 from libreplay.session.hints import (
+    SHELL_NEWS_SPACING_SECONDS,
     SLOW_DOWN,
     CommandFinished,
     CommandFollower,
@@ -100,6 +101,7 @@ from libreplay.session.tools import ToolDesk
 from libreplay.session.verify import (
     GUARD_IDLE_INTERVAL_SECONDS,
     GUARD_INTERVAL_SECONDS,
+    GUARD_NEWS_QUIET_SPACING_SECONDS,
     GuardRunner,
     GuardsChecked,
     RestartDone,
@@ -348,6 +350,8 @@ class _Watcher:
         self.command_followers: dict[str, CommandFollower] = {}
         self.command_news = ShellPacer()  # a command finished: a check and a guard round now
         self.exec_news = ShellPacer()  # an exec ended: a guard round now
+        # What finished commands and execs ask of the guards, spaced by _guard_news_spacing.
+        self.guard_news = ShellPacer(spacing=GUARD_NEWS_QUIET_SPACING_SECONDS)
         # The last check runs, unix time: their own execs ended then (a few: the events of one
         # may be read after the next has run).
         self.check_windows: deque[tuple[float, float]] = deque(maxlen=OWN_CHECKS_KEPT)
@@ -450,14 +454,28 @@ class _Watcher:
     def _act_on_news(self) -> float:
         """What a finished command or exec asks for, once its pace allows; how long until the
         next one is due (the loop waits no longer)."""
+        self.guard_news.spacing = self._guard_news_spacing()
         if self.command_news.take():
             self._check_soon()
-            self._nudge_guards()
+            self.guard_news.finished()
         if self.exec_news.take():
+            self.guard_news.finished()
+        if self.guard_news.take():
             self._nudge_guards()
-        pending = [left for left in (self.command_news.seconds_left(), self.exec_news.seconds_left())
-                   if left is not None]
+        pacers = (self.command_news, self.exec_news, self.guard_news)
+        pending = [left for left in (pacer.seconds_left() for pacer in pacers) if left is not None]
         return min(pending, default=3600.0)
+
+    def _guard_news_spacing(self) -> float:
+        """How soon after the last news-driven guard round another may run. Each round costs
+        the guards' scripts (a Compose CLI apiece, ~80 ms of CPU): a trainee typing a command a
+        second would start one a second, and a training host with a dozen sessions spend a
+        core on them. While a round cannot start, suspend or end a hold (the check fails, no
+        guard fails) a command that breaks a guard is still seen at once, and a quick series
+        of them once per GUARD_NEWS_QUIET_SPACING_SECONDS, its last command always looked at;
+        otherwise every command counts (the shell's own spacing)."""
+        quiet = (self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail)
+        return GUARD_NEWS_QUIET_SPACING_SECONDS if quiet else SHELL_NEWS_SPACING_SECONDS
 
     def _check_soon(self) -> None:
         if not self.check.http:  # ask check.sh now, spaced (http_200: the probe sees it by itself)

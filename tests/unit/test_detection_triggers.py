@@ -23,6 +23,7 @@ from libreplay.session import verify, vitals
 from libreplay.session import watcher as watcher_module
 from libreplay.session.hints import (
     SHELL_LINES_PER_SECOND,
+    SHELL_NEWS_SPACING_SECONDS,
     CommandFinished,
     CommandFollower,
     CommandStarted,
@@ -338,20 +339,56 @@ def test_the_shell_saying_busy_and_done_moves_the_paces() -> None:
     assert not watching.shell_busy
 
 
-def test_a_finished_command_asks_for_a_check_and_a_guard_round_now() -> None:
-    watching = bare_watcher()
+def news_watcher(**state: Any) -> tuple[Any, list[float]]:
+    """A bare watcher whose guard nudges are counted (at their monotonic time)."""
+    watching = bare_watcher(**state)
     watching.check = SimpleNamespace(http=False)
     watching.next_check = time.monotonic() + 100
-    nudged: list[bool] = []
-    watching.guards = SimpleNamespace(nudge=lambda: nudged.append(True))
+    nudged: list[float] = []
+    watching.guards = SimpleNamespace(nudge=lambda: nudged.append(time.monotonic()))
     watching.command_news, watching.exec_news = ShellPacer(), ShellPacer()
+    watching.guard_news = ShellPacer()
+    return watching, nudged
+
+
+def test_a_finished_command_asks_for_a_check_and_a_guard_round_now() -> None:
+    watching, nudged = news_watcher(check_ok=True)  # a round may start the hold: every command counts
     assert watching._act_on_news() == 3600.0  # nothing pending
     watching._shell_said(CommandFinished())
     watching._act_on_news()
-    assert watching.next_check <= time.monotonic() and nudged == [True]  # due at once
+    assert watching.next_check <= time.monotonic() and len(nudged) == 1  # due at once
     watching._shell_said(CommandFinished())  # within the spacing: later, once
     left = watching._act_on_news()
-    assert 0.0 < left <= 0.5 and nudged == [True]
+    assert 0.0 < left <= 0.5 and len(nudged) == 1
+
+
+def test_while_no_round_can_matter_commands_ask_for_guard_rounds_at_a_slower_spacing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check fails, no guard fails: the first command's round at once, the next ones'
+    coalesced into one GUARD_NEWS_QUIET_SPACING_SECONDS later (a check is still asked at once)."""
+    monkeypatch.setattr(watcher_module, "GUARD_NEWS_QUIET_SPACING_SECONDS", 0.3)
+    watching, nudged = news_watcher()
+    watching._shell_said(CommandFinished())
+    watching._act_on_news()
+    assert len(nudged) == 1
+    time.sleep(0.06)  # past the shell's own spacing (patched below), within the quiet one
+    monkeypatch.setattr(watching.command_news, "spacing", 0.05)
+    watching.next_check = time.monotonic() + 100
+    watching._shell_said(CommandFinished())
+    left = watching._act_on_news()
+    assert watching.next_check <= time.monotonic()  # the check: at once, as ever
+    assert len(nudged) == 1 and 0.1 < left <= 0.3  # the round: once the quiet spacing has passed
+    time.sleep(left)
+    watching._act_on_news()
+    assert len(nudged) == 2 and nudged[1] - nudged[0] >= 0.3
+
+
+def test_news_driven_rounds_are_quick_whenever_a_round_can_start_suspend_or_end_a_hold() -> None:
+    for waiting in (news_watcher(check_ok=True)[0], news_watcher(guards_fail=True)[0],
+                    news_watcher(status="verifying")[0]):
+        assert waiting._guard_news_spacing() == SHELL_NEWS_SPACING_SECONDS
+    assert news_watcher()[0]._guard_news_spacing() == watcher_module.GUARD_NEWS_QUIET_SPACING_SECONDS
 
 
 def test_an_exec_that_ended_nudges_the_guards_unless_it_was_ours() -> None:

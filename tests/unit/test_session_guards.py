@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scenario_kit import make_pack_repo, write_scenario
@@ -114,3 +115,37 @@ def test_the_engine_is_the_docker_cli_s_current_context(
     monkeypatch.setenv("DOCKER_CONTEXT", "gone")
     with pytest.raises(EnvironmentProblem, match="the docker context 'gone' cannot be read"):
         docker_api.engine_address()
+
+
+def test_guard_scripts_of_every_session_run_a_few_at_a_time() -> None:
+    """A dozen sessions' rounds at once (trainees typing in step on a training host): no more
+    than GUARD_SCRIPTS_AT_ONCE guard scripts run together in the process; every round runs."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from libreplay.scenario.model import Guard
+    from libreplay.session import verify
+
+    running, most, lock = [0], [0], threading.Lock()
+
+    def run_script(_name: str, timeout: float) -> SimpleNamespace:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return SimpleNamespace(ok=True)
+
+    check: Any = SimpleNamespace(stack=SimpleNamespace(run_script=run_script))
+    guard = Guard(name="kept", condition="exit_zero", script="guards/kept.sh", message="gone")
+    answers: list[bool] = []
+    rounds = [threading.Thread(target=lambda: answers.append(verify.guard_passes(check, guard)))
+              for _ in range(12)]
+    for round_ in rounds:
+        round_.start()
+    for round_ in rounds:
+        round_.join(timeout=10)
+    assert answers == [True] * 12
+    assert most[0] == verify.GUARD_SCRIPTS_AT_ONCE
