@@ -51,10 +51,10 @@ HOLD_POLL_SECONDS = 0.5
 
 
 # Guard scripts running at once in this process, whatever their session: each is a bash and a
-# Compose CLI (~45 MB resident, ~80 ms of CPU), and replaybook serve watches a dozen sessions
+# Compose CLI (tens of MB resident, ~80 ms of CPU), and replaybook serve watches a dozen sessions
 # whose trainees may type in step; past this many, a round waits for a place (its session's
 # rounds are one at a time already).
-GUARD_SCRIPTS_AT_ONCE = 3
+GUARD_SCRIPTS_AT_ONCE = 2
 _guard_script_places = threading.BoundedSemaphore(GUARD_SCRIPTS_AT_ONCE)
 
 
