@@ -24,8 +24,9 @@ def serve(
     bind: Annotated[str, typer.Option(
         "--bind", metavar="HOST:PORT", help="Where to listen; loopback unless you say otherwise.",
     )] = "127.0.0.1:8080",
-    max_sessions: Annotated[int, typer.Option("--max-sessions", metavar="N",
-                                              help="Refuse to start more live sessions than N.")] = 8,
+    max_sessions: Annotated[int, typer.Option(
+        "--max-sessions", metavar="N", help="Refuse to start more live sessions than N (at most 50).",
+    )] = 8,
     idle_minutes: Annotated[int, typer.Option(
         "--idle-minutes", metavar="N",
         help="End a session whose trainee typed nothing (no key, no hint) for N minutes; 0: never.",
@@ -63,6 +64,7 @@ def serve(
     # uvicorn stops gracefully on SIGINT/SIGTERM (its lifespan tears the sessions down), then
     # hands the signal on: here it becomes Interrupted, and the exit status 128+N.
     try:
+        serving.catch_thread_faults()  # until serving.stop(), below
         with signals_raise():
             _run(serving, host, port, listening)
     finally:

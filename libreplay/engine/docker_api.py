@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -45,11 +46,15 @@ PUT_TIMEOUT_SECONDS = 60  # a break step's time (a file of a fault is small)
 # with a "Connection pool is full, discarding connection" warning on stderr. replaybook serve
 # watches every session on threads of its one client, each watcher holding long-lived streams
 # (the probe's log, the shell's log, a log per other service, the engine's events, up to two
-# `docker logs -f`): 12 sessions hold about 100 at once, besides the server's own requests. Over
-# TCP one pool per engine holds them all (the SDK's default there is requests' 10); over a unix
-# socket or ssh the SDK keeps a pool per URL (25 at most, least recently used first out), and the
-# size counts the requests to one URL at once (every watcher asking for /info or /_ping).
-POOL_SIZE = 128
+# `docker logs -f`): about 8 a session, 10 with a margin. Over TCP one pool per engine holds them
+# all (the SDK's default there is requests' 10); over a unix socket or ssh the SDK keeps a pool
+# per URL (25 at most, least recently used first out), and the size counts the requests to one
+# URL at once (every watcher asking for /info or /_ping). Sized for serve's most sessions
+# (--max-sessions, capped at training/day.py's MAX_SESSIONS, 50), plus the server's own
+# requests: a pool opens a connection only when one is used, so a bigger size costs nothing idle.
+# (Over ssh:// each connection is an `ssh` child process: a full server runs hundreds.)
+STREAMS_PER_SESSION = 10
+POOL_SIZE = 50 * STREAMS_PER_SESSION + 64
 # What the SDK's docker.from_env reads: a client is kept per combination of them.
 _ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
@@ -304,48 +309,73 @@ def projects_of_home(home_id: str) -> set[str]:
 # -- a terminal in a container -----------------------------------------------------------------
 
 EXEC_READ_BYTES = 64 * 1024
+SSH_CHILD_WAIT_SECONDS = 5.0  # a killed ssh child is gone at once; a wait no longer than this
 
 
 class ExecTerminal:
     """A command running on a terminal in a container through the engine's exec API, its
     stream taken over from the HTTP connection that started it (``Upgrade: tcp``): what it
-    prints is read, what is typed written, its size set. No docker CLI, no local process, no
-    host path: it works the same with a remote engine (ssh://, tcp://).
+    prints is read, what is typed written, its size set. No docker CLI and no host path, so it
+    works with a remote engine too. Over a unix socket or TCP (TLS or not) it runs no process;
+    over ``ssh://`` the SDK's transport runs an ``ssh`` child per connection (``ssh HOST docker
+    system dial-stdio``, as the docker CLI does), so each terminal has one, ended by :meth:`close`.
 
     The SDK's ``exec_start(socket=True)`` is not used: it hands back the bare socket, and what
     the engine sent along with the upgrade's headers (the start of the output, when the command
     is quick) stays behind in the response's buffered reader and is lost. Reading through that
     reader loses nothing; writing goes to its connection's socket (a unix socket, a TLS socket,
-    or the SDK's socket over the ssh program, alike)."""
+    or the SDK's ``SSHSocket``, which writes to the ssh child's stdin). Both are private parts
+    of the SDK and urllib3 (pyproject.toml pins the versions that have them): when they are
+    missing, the terminal is refused at once (EnvironmentProblem) rather than seen as a shell
+    that ended."""
 
     def __init__(self, exec_id: str, response: Any) -> None:
         self.exec_id = exec_id
         self._response = response  # kept: a TLS connection closes with its response
-        self._reader = response.raw._fp.fp  # the buffered reader that read the headers
-        self._socket = response.raw._connection.sock
+        self._reader, self._socket = _taken_over(response)
         self._socket.settimeout(None)  # the client's timeout is for requests: a shell may sit idle for hours
-        # write() and close() in turn: a write never lands on a descriptor number reused after a close.
+        # Writers one at a time (a piece typed is never interleaved with another). close() never
+        # takes this lock: a writer may be blocked for good (a shell that reads nothing, the ssh
+        # child's stdin pipe full); close() wakes it up instead.
         self._write_lock = threading.Lock()
+        # Guards what follows: whether it is closed, how many writes are under way, whether the
+        # connection was released. The connection is released by whichever finishes last, close()
+        # or the write it woke up: a write never lands on a descriptor number reused after a close.
+        self._state_lock = threading.Lock()
         self._closed = False
+        self._writing = 0
+        self._released = False
 
     def read(self) -> bytes:
         """What the command printed next (waits for it); b"" once it ended or was closed."""
         try:
             return bytes(self._reader.read1(EXEC_READ_BYTES))
-        except (OSError, ValueError, AttributeError):  # closed under us (ValueError, or fp gone: None)
+        except (OSError, ValueError):  # closed under us (ValueError: I/O on a closed file)
             return b""
+        except AttributeError:  # http.client drops its fp on close: only once we closed it
+            if self._closed:
+                return b""
+            raise
 
     def write(self, data: bytes) -> None:
         """Type ``data`` (waits while the command does not read); OSError once it is gone."""
         with self._write_lock:
-            if self._closed:
-                raise OSError("the exec's terminal is closed")
+            with self._state_lock:
+                if self._closed:
+                    raise OSError("the exec's terminal is closed")
+                self._writing += 1
             try:
                 self._socket.sendall(data)
             except OSError:
                 raise
             except Exception as failed:  # the ssh transport's own errors (its program gone)
                 raise OSError(f"the exec's terminal is gone: {failed}") from failed
+            finally:
+                with self._state_lock:
+                    self._writing -= 1
+                    last = self._closed and not self._writing
+                if last:
+                    self._release()
 
     def resize(self, rows: int, cols: int) -> None:
         with suppress(Exception):  # the exec ended meanwhile: nothing to resize
@@ -371,22 +401,78 @@ class ExecTerminal:
             time.sleep(0.05)
 
     def close(self) -> None:
-        """Release the connection; a blocked read() returns b"", a blocked write() fails."""
-        with suppress(OSError):
-            self._socket.shutdown(socket.SHUT_RDWR)  # wakes a reader and a writer up
-        with self._write_lock:
+        """Release the connection; a blocked read() returns b"", a blocked write() fails. Never
+        waits for a write: it wakes it up, and the write releases the connection as it leaves."""
+        with self._state_lock:
+            if self._closed:
+                return
             self._closed = True
-            with suppress(OSError):
-                self._socket.close()
+            writing = self._writing > 0
+        _wake(self._socket)
+        if not writing:
+            self._release()
+
+    def _release(self) -> None:
+        with self._state_lock:
+            if self._released:
+                return
+            self._released = True
+        with suppress(Exception):  # the SDK's SSHSocket raises its own on a dead child
+            self._socket.close()
         with suppress(Exception):
             self._response.close()
+        _close_ssh_pipes(self._socket)
+
+
+def _taken_over(response: Any) -> tuple[Any, Any]:
+    """The buffered reader that read the upgrade's headers and the connection's socket of the
+    SDK's streamed ``response`` (private attributes of urllib3 and http.client)."""
+    try:
+        reader, sock = response.raw._fp.fp, response.raw._connection.sock
+    except AttributeError:
+        reader = sock = None
+    if reader is None or sock is None or not hasattr(reader, "read1") or not hasattr(sock, "sendall"):
+        raise EnvironmentProblem(
+            "this Docker SDK or urllib3 does not keep the exec's connection where replaybook takes it over "
+            "(response.raw._fp.fp, response.raw._connection.sock): no browser terminal",
+            hint="install the versions pyproject.toml pins (docker>=7.1,<8, urllib3>=1.26,<3)",
+        )
+    return reader, sock
+
+
+def _wake(sock: Any) -> None:
+    """Wake up a read and a write blocked on the connection, whatever its transport, without
+    waiting for either: a socket is shut down; the SDK's ssh socket (``SSHSocket``: a write is a
+    blocking write to the stdin pipe of its ``ssh`` child, ``proc``) has its child killed, which
+    fails the write (EPIPE) and ends the read (EOF)."""
+    proc = getattr(sock, "proc", None)
+    if isinstance(proc, subprocess.Popen):
+        with suppress(OSError):
+            proc.kill()
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(SSH_CHILD_WAIT_SECONDS)
+        return
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _close_ssh_pipes(sock: Any) -> None:
+    """The SDK's SSHSocket closes neither pipe of its child: closed here, once it is dead."""
+    proc = getattr(sock, "proc", None)
+    if isinstance(proc, subprocess.Popen):
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with suppress(Exception):
+                    pipe.close()
 
 
 def open_exec(container_id: str, argv: list[str], *, env: dict[str, str], rows: int, cols: int,
               user: str = "") -> ExecTerminal:
     """Run ``argv`` in the container on a terminal of ``rows`` x ``cols`` with stdin open, as
     ``docker exec -it [-u USER] -e NAME=VALUE… CONTAINER ARGV`` does (the engine sets TERM=xterm
-    for a terminal; without ``user``, the container's own)."""
+    for a terminal; without ``user``, the container's own). The start's connection is closed
+    on every failure (a shell that ServiceShell retries while its container flaps would
+    otherwise hold one each time)."""
     api = client().api
     with engine_errors(), _gone_as(container_id):
         made = api.exec_create(container_id, argv, stdin=True, tty=True, environment=env, user=user)
@@ -397,9 +483,14 @@ def open_exec(container_id: str, argv: list[str], *, env: dict[str, str], rows: 
             api._url("/exec/{0}/start", exec_id), headers={"Connection": "Upgrade", "Upgrade": "tcp"},
             data={"Tty": True, "Detach": False, "ConsoleSize": [rows, cols]}, stream=True,
         )
-        api._raise_for_status(response)
-    terminal = ExecTerminal(exec_id, response)
-    terminal.resize(rows, cols)
+        try:
+            api._raise_for_status(response)
+            terminal = ExecTerminal(exec_id, response)
+        except BaseException:
+            with suppress(Exception):
+                response.close()
+            raise
+    terminal.resize(rows, cols)  # never raises
     return terminal
 
 

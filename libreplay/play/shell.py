@@ -118,10 +118,11 @@ def stopped_under_line(service: str) -> str:
 
 class ServiceShell:
     """The trainee's shell in ``service`` as a terminal of the engine's exec API (no docker
-    CLI, no process of ours): the command, environment and user of :func:`shell_argv`, so the
-    watcher tells it apart as it does the local one. :meth:`open` waits as :func:`visit` does
-    while the container is not running; :meth:`reopen_line` says, once the shell ended,
-    whether the trainee left it or its container stopped under it (then it is opened again)."""
+    CLI; over ssh:// the SDK's transport runs an ``ssh`` child for its connection): the
+    command, environment and user of :func:`shell_argv`, so the watcher tells it apart as it
+    does the local one. :meth:`open` waits as :func:`visit` does while the container is not
+    running; :meth:`reopen_line` says, once the shell ended, whether the trainee left it or its
+    container stopped under it (then it is opened again)."""
 
     def __init__(self, session_id: str, service: str) -> None:
         self.session_id = session_id

@@ -200,7 +200,9 @@ def watch(
     stop: WatchStop | None = None,
 ) -> SessionState:
     """Watch until resolved, timed out (or, ``through_deadline``, fixed late) or ended, or until
-    ``stop`` is set (then the session is returned as it is, and left to the caller).
+    ``stop`` is set (then the session is returned as it is, and left to the caller: a failure
+    once it is set, the session gone or the engine's error as its caller tears it down, ends
+    nothing in error).
 
     On the main thread a stop signal ends it (the stack torn down unless not
     ``down_on_interrupt``); on another thread no handler is installed and only ``stop`` does."""
@@ -209,14 +211,16 @@ def watch(
         if state.terminal:
             return state
         raise SessionError(f"session {session_id} is {state.status}: break it first (replay-break)")
-    watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None),
-                       stop or WatchStop())
+    asked = stop or WatchStop()
+    watcher = _Watcher(open_stack(state), through_deadline, on_change or (lambda _s: None), asked)
     # Claimed before the failure handling below: a refused second watcher must not end the
     # session that the first one is watching.
     with signals_raise(), _alone_in_this_process(session_id), holding(session_id, alone=True):
         try:
             return watcher.run()
         except _SessionEnded:
+            if asked.is_set():
+                return watcher.last_state  # its caller tears it down: ended, not lost
             lost = _lost_state(watcher.stack)
             if lost is None:
                 return state  # torn down by someone else (replay-down): nothing left to watch
@@ -228,6 +232,10 @@ def watch(
                     down(session_id)
             raise as_interrupted(exc) from None
         except ReplayError as failure:  # the engine or the shell went away, the state is damaged
+            if asked.is_set():
+                # Its caller tears the session down meanwhile (what failed may be that very
+                # teardown): the session is left to it, recorded as abandoned, not as an error.
+                return watcher.last_state
             _end_in_error(watcher.last_state, failure)
             failure.hint = failure.hint or f"`replay-down {session_id}` removes its stack"
             raise

@@ -54,6 +54,9 @@ STARTING = "starting"
 SHUTDOWN_ATTEMPTS = 3  # tries at a session's teardown on shutdown before it is left (and said)
 DEFAULT_IDLE_MINUTES = 20  # --idle-minutes: a trainee who did nothing this long loses the session
 MAX_IDLE_MINUTES = 24 * 60
+# --max-sessions at most: the one Docker client's pools are sized for this many sessions' watchers
+# (engine/docker_api.py, POOL_SIZE), and each session is a whole stack on the engine's host.
+MAX_SESSIONS = 50
 
 
 def campaign_next(player: str) -> str | None:
@@ -75,8 +78,8 @@ class TrainingDay:
     def __init__(self, engine: SessionEngine, *, max_sessions: int,
                  idle_minutes: int = DEFAULT_IDLE_MINUTES, clock: Callable[[], float] = time.time,
                  campaign: Callable[[str], str | None] = campaign_next) -> None:
-        if max_sessions < 1:
-            raise InvalidInput(f"--max-sessions: must be at least 1, got {max_sessions}")
+        if not 1 <= max_sessions <= MAX_SESSIONS:
+            raise InvalidInput(f"--max-sessions: must be from 1 to {MAX_SESSIONS}, got {max_sessions}")
         if not 0 <= idle_minutes <= MAX_IDLE_MINUTES:
             raise InvalidInput(f"--idle-minutes: must be from 0 (never) to {MAX_IDLE_MINUTES}, "
                                f"got {idle_minutes}")
@@ -262,8 +265,9 @@ class TrainingDay:
     def activity(self, session_id: str) -> None:
         """The trainee did something in the session (see the module's note on idleness). Cheap:
         the web layer calls it on the event loop, for every key message."""
-        if session_id in self._live:
-            self._last_activity[session_id] = self._clock()
+        with self._lock:  # not after end() took it off the live ones: a stale entry would stay
+            if session_id in self._live:
+                self._last_activity[session_id] = self._clock()
 
     def idle_ends_at(self, session_id: str, state: SessionState | None = None) -> float | None:
         """When the session is torn down for idleness unless its trainee does something (unix

@@ -7,8 +7,8 @@ worker thread: its signal handling is the main thread's only, and the server's o
 every session down), the fix watcher ``libreplay.session.watcher.watch`` on a thread of this
 process per session (what ``replay-check --watch --through-deadline --keep-stack`` runs for
 ``replaybook run``, without a process of its own), and the trainee's shells as execs of the
-engine's API in this process (``libreplay.play.shell.ServiceShell``: no docker CLI, no process
-per terminal).
+engine's API in this process (``libreplay.play.shell.ServiceShell``: no docker CLI; no process
+per terminal over a unix socket or TCP, the SDK's ``ssh`` child per connection over ssh://).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from libreplay.core import paths
 from libreplay.core.errors import NotFound, ReplayError
 from libreplay.core.text import inert
+from libreplay.session.checks import CHECK_TIMEOUT_SECONDS
 from libreplay.session.owners import start_time
 from libreplay.session.state import SessionState, update_session
 from libreplay.training.terminal import ShellDoor
@@ -32,9 +33,11 @@ if TYPE_CHECKING:
     from libreplay.session.watcher import WatchStop
 
 # How long end() waits for a watcher to stop before tearing its session down all the same: a
-# check.sh run (20 s at most) or a guard round under way is not cut short. A watcher still
-# running then finds its session gone and ends by itself.
-WATCHER_STOP_GRACE_SECONDS = 10.0
+# check.sh run under way (CHECK_TIMEOUT_SECONDS at most) is not cut short, and its loop returns
+# right after it (a guard round goes on on the guards' own thread, which ends with the watch).
+# A watcher still running after that finds its session gone and, its stop asked, ends quietly
+# (session/watcher.py, watch): the session is recorded as abandoned, not as an error.
+WATCHER_STOP_GRACE_SECONDS = CHECK_TIMEOUT_SECONDS + 5.0
 WATCH_LOG = ".watch.log"  # in the session directory, as replaybook run names its watcher's log
 
 
@@ -58,6 +61,24 @@ class SessionEngine(Protocol):
         ...
 
     def debrief(self, session_id: str) -> list[str]: ...
+
+
+def append_watch_log(session_id: str, lines: list[str]) -> None:
+    """Add ``lines`` (made inert) to the session's ``.watch.log``; nothing once its directory went."""
+    log_file = paths.session_dir(session_id) / WATCH_LOG
+    with suppress(OSError), log_file.open("a", encoding="utf-8") as log:
+        log.writelines(inert(line) + "\n" for line in lines)
+
+
+def _end_in_error(session_id: str, error: str) -> None:
+    """A session whose watcher died of a fault of ours cannot go on unwatched (fixes unnoticed,
+    hints unanswered until its lifetime ends): it ends in error, recorded as abandoned, as
+    watch() ends one whose engine went away; the page and the board show it."""
+    from libreplay.session.lifecycle import finish
+    from libreplay.session.state import ERROR
+
+    with suppress(ReplayError, OSError):
+        finish(session_id, ERROR, error=error)
 
 
 def _owned_by_us(state: SessionState) -> None:
@@ -116,22 +137,25 @@ class LifecycleEngine:
         thread.start()
 
     def _watch(self, session_id: str, stop: WatchStop) -> None:
-        """As ``replay-check --watch --through-deadline --keep-stack``: the server tears down."""
+        """As ``replay-check --watch --through-deadline --keep-stack``: the server tears down.
+        Once its stop was asked (end(): the session is being torn down) nothing is said: what
+        failed then is the teardown's doing."""
         from libreplay.session.watcher import watch
 
         try:
             watch(session_id, through_deadline=True, down_on_interrupt=False, stop=stop)
         except ReplayError as failure:  # the session ended in error (watch() recorded it), or refused
-            said = [f"Error: {failure.message}", *([f"Hint: {failure.hint}"] if failure.hint else [])]
-            self._watch_failed(session_id, said, failure.message)
+            if not stop.is_set():
+                said = [f"Error: {failure.message}", *([f"Hint: {failure.hint}"] if failure.hint else [])]
+                self._watch_failed(session_id, said, failure.message)
         except Exception as bug:  # noqa: BLE001 - a fault of ours: the trace for the log, one line here
-            self._watch_failed(session_id, [traceback.format_exc()], f"{type(bug).__name__}: {bug}")
+            if not stop.is_set():
+                summary = f"{type(bug).__name__}: {bug}"
+                self._watch_failed(session_id, [traceback.format_exc()], summary)
+                _end_in_error(session_id, f"its watcher failed: {summary}")
 
     def _watch_failed(self, session_id: str, log_lines: list[str], summary: str) -> None:
-        log_file = paths.session_dir(session_id) / WATCH_LOG
-        # The session directory gone: the server's line says it all.
-        with suppress(OSError), log_file.open("a", encoding="utf-8") as log:
-            log.writelines(inert(line) + "\n" for line in log_lines)
+        append_watch_log(session_id, log_lines)
         self._say(f"session {session_id}: its watcher stopped: {summary}")
 
     def state(self, session_id: str) -> SessionState | None:

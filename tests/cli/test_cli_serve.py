@@ -37,7 +37,8 @@ def test_without_xterm_js_serve_refuses_with_exit_5(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize(("args", "option"), [
     (["--bind", "8080"], "--bind"), (["--bind", "host:port"], "--bind"), (["--bind", ":80"], "--bind"),
-    (["--max-sessions", "0"], "--max-sessions"), (["--idle-minutes", "-1"], "--idle-minutes"),
+    (["--max-sessions", "0"], "--max-sessions"), (["--max-sessions", "51"], "--max-sessions"),
+    (["--idle-minutes", "-1"], "--idle-minutes"),
     (["--idle-minutes", "100000"], "--idle-minutes"),
 ])
 def test_bad_options_are_refused_naming_them(

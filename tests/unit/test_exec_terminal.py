@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from asciinema.asciicast import v2
 
-from libreplay.core.errors import EnvironmentProblem
+from libreplay.core.errors import EnvironmentProblem, NotFound
 from libreplay.engine.docker_api import ExecTerminal
 from libreplay.play import shell
 from libreplay.play.shell import ServiceShell
@@ -323,3 +324,255 @@ def test_a_shell_left_by_exit_ends_and_one_killed_with_its_container_reopens(
     door = service_shell("running", "running", "exited")
     door._last = EndedExec(137)  # type: ignore[assignment]
     assert door.reopen_line() == "The web container stopped while you were in it."
+
+
+# -- closing an exec's terminal, whatever its transport --------------------------------------
+
+
+class SshChildSocket(socket.socket):
+    """What the Docker SDK's ssh transport (``use_ssh_client=True``: docker/transport/sshconn.py,
+    SSHSocket) hands over as the connection's socket: a socket object never connected, whose
+    ``sendall`` is a blocking write to the stdin pipe of an ``ssh`` child (``proc``), and whose
+    reads come from that child's stdout. The child here reads nothing, as an ssh link does once
+    the remote shell stops reading (a trainee's `sleep 9999`, a paste of megabytes)."""
+
+    def __init__(self) -> None:
+        super().__init__(socket.AF_INET, socket.SOCK_STREAM)
+        self.proc = subprocess.Popen(["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def close(self) -> None:  # as the SDK's: it writes to the child before it ends it
+        assert self.proc.stdin is not None
+        if self.proc.stdin.closed:
+            return
+        self.proc.stdin.write(b"\n\n")
+        self.proc.stdin.flush()
+        self.proc.terminate()
+
+
+def over_ssh() -> tuple[ExecTerminal, SshChildSocket]:
+    sock = SshChildSocket()
+    response = SimpleNamespace(raw=SimpleNamespace(_fp=SimpleNamespace(fp=sock.proc.stdout),
+                                                   _connection=SimpleNamespace(sock=sock)),
+                               close=lambda: None)
+    return ExecTerminal("exec-id", response), sock
+
+
+def over_a_socket() -> tuple[ExecTerminal, socket.socket]:
+    engine, ours = socket.socketpair()  # the engine's end never reads: the shell reads nothing
+    response = SimpleNamespace(raw=SimpleNamespace(_fp=SimpleNamespace(fp=ours.makefile("rb")),
+                                                   _connection=SimpleNamespace(sock=ours)),
+                               close=lambda: None)
+    return ExecTerminal("exec-id", response), engine
+
+
+def in_thread(work: Callable[[], object], outcome: list[object]) -> threading.Thread:
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as failed:  # noqa: BLE001 - the outcome is what is looked at
+            outcome.append(failed)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("transport", [over_ssh, over_a_socket], ids=["ssh-child", "socket"])
+def test_close_wakes_a_write_blocked_for_good_and_a_read_and_never_waits(
+        transport: Callable[[], tuple[ExecTerminal, Any]]) -> None:
+    terminal, other_end = transport()
+    written: list[object] = []
+    read: list[object] = []
+    writer = in_thread(lambda: terminal.write(b"x" * (8 << 20)), written)  # far more than any pipe holds
+    reader = in_thread(terminal.read, read)
+    time.sleep(0.3)
+    assert writer.is_alive() and reader.is_alive()  # both blocked
+    closed: list[object] = []
+    closer = in_thread(terminal.close, closed)
+    try:
+        closer.join(10)
+        assert not closer.is_alive(), "close() waited on the blocked write"
+        writer.join(10)
+        reader.join(10)
+        assert not writer.is_alive() and isinstance(written[0], OSError)
+        assert not reader.is_alive() and read == [b""]
+        with pytest.raises(OSError):
+            terminal.write(b"late")
+        assert terminal.read() == b""
+    finally:
+        if isinstance(other_end, SshChildSocket):
+            other_end.proc.kill()
+            other_end.proc.wait()
+        else:
+            other_end.close()
+    if isinstance(other_end, SshChildSocket):
+        assert other_end.proc.returncode is not None  # the ssh child is gone with the terminal
+        assert other_end.proc.stdin is not None and other_end.proc.stdin.closed
+
+
+def test_the_connection_is_released_once_by_the_last_of_close_and_a_woken_write() -> None:
+    terminal, engine = over_a_socket()
+    released: list[bool] = []
+    terminal._response = SimpleNamespace(close=lambda: released.append(True))
+    written: list[object] = []
+    writer = in_thread(lambda: terminal.write(b"x" * (8 << 20)), written)
+    time.sleep(0.2)
+    terminal.close()
+    writer.join(10)
+    terminal.close()  # a second close does nothing
+    assert released == [True] and isinstance(written[0], OSError)
+    engine.close()
+
+
+def test_a_response_without_the_sdk_s_private_parts_is_refused_loudly() -> None:
+    changed = SimpleNamespace(raw=SimpleNamespace(_fp=None, _connection=None), close=lambda: None)
+    with pytest.raises(EnvironmentProblem, match="does not keep the exec's connection"):
+        ExecTerminal("exec-id", changed)
+
+
+# -- open_exec: the start's connection never left open ----------------------------------------
+
+
+class StartResponse:
+    def __init__(self, raw: object = None) -> None:
+        self.raw = raw
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StartingAPI:
+    """The SDK's APIClient as open_exec uses it; the start answers ``status``."""
+
+    def __init__(self, status: int, response: StartResponse) -> None:
+        self.status, self.response = status, response
+
+    def exec_create(self, *_args: Any, **_kwargs: Any) -> dict[str, str]:
+        return {"Id": "exec-id"}
+
+    def _url(self, path: str, *args: str) -> str:
+        return path.format(*args)
+
+    def _post_json(self, *_args: Any, **_kwargs: Any) -> StartResponse:
+        return self.response
+
+    def _raise_for_status(self, _response: object) -> None:
+        import docker.errors
+        import requests
+
+        if self.status >= 400:
+            answer = requests.Response()
+            answer.status_code = self.status
+            raise docker.errors.create_api_error_from_http_exception(
+                requests.HTTPError(response=answer))
+
+    def exec_resize(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "raw", "error"), [
+    (404, None, NotFound),  # the container went meanwhile
+    (409, None, EnvironmentProblem),  # it stopped: not running
+    (101, SimpleNamespace(), EnvironmentProblem),  # started, but the SDK keeps it elsewhere
+])
+def test_a_start_that_fails_closes_its_connection(
+        monkeypatch: pytest.MonkeyPatch, status: int, raw: object, error: type[Exception]) -> None:
+    from libreplay.engine import docker_api
+
+    response = StartResponse(raw)
+    monkeypatch.setattr(docker_api, "client", lambda: SimpleNamespace(api=StartingAPI(status, response)))
+    with pytest.raises(error):
+        docker_api.open_exec("c0ffee", ["sh"], env={}, rows=24, cols=80)
+    assert response.closed
+
+
+# -- open_exec over the real SDK, urllib3 and http.client, against a tiny engine ---------------
+
+
+class TinyEngine:
+    """A unix-socket HTTP server that answers the three calls of an exec as the engine does:
+    create (JSON), start (``101 UPGRADED``, then the shell's first prompt sent along with the
+    headers, then an echo of what is typed) and resize. No Docker."""
+
+    def __init__(self, path: Path) -> None:
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen()
+        self.resized: list[str] = []
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        reader = conn.makefile("rb")
+        with suppress(OSError, ValueError):
+            while True:
+                request = reader.readline().decode()
+                if not request:
+                    return
+                headers = {}
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode().partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                reader.read(int(headers.get("content-length", "0")))
+                path = request.split()[1]
+                if "/start" in path:
+                    conn.sendall(b"HTTP/1.1 101 UPGRADED\r\n"
+                                 b"Content-Type: application/vnd.docker.raw-stream\r\n"
+                                 b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\nroot@web:/# ")
+                    while data := reader.read1(65536):
+                        conn.sendall(b"echo:" + data)
+                    return
+                if "/resize" in path:
+                    self.resized.append(path)
+                    body = b""
+                else:
+                    body = json.dumps({"Id": "exec-id"}).encode()
+                conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.connections:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+
+def test_open_exec_takes_the_connection_over_from_the_real_sdk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    import docker
+
+    from libreplay.engine import docker_api
+
+    with tempfile.TemporaryDirectory() as directory:  # a short path: unix sockets' limit
+        engine = TinyEngine(Path(directory) / "engine.sock")
+        api = docker.APIClient(base_url=f"unix://{directory}/engine.sock", version="1.41")
+        monkeypatch.setattr(docker_api, "client", lambda: SimpleNamespace(api=api))
+        try:
+            terminal = docker_api.open_exec("c0ffee", ["sh"], env={}, rows=30, cols=100)
+            assert terminal.read() == b"root@web:/# "  # sent with the headers: not lost
+            terminal.write(b"ls\r")
+            assert terminal.read() == b"echo:ls\r"
+            assert any("h=30" in path and "w=100" in path for path in engine.resized)
+            terminal.close()
+            assert terminal.read() == b""
+        finally:
+            engine.close()
+            api.close()

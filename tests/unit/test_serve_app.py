@@ -400,3 +400,43 @@ def test_a_campaign_training_through_the_api(clocked: tuple[Served, list[float]]
         assert refused.status_code == 400 and field in refused.json()["error"]
     page = client.get("/facilitator?token=" + served.serving.token).text
     assert 'id="campaign"' in page
+
+
+def test_a_thread_s_uncaught_fault_is_said_inert_and_logged_with_its_session() -> None:
+    """Python's own hook would print the raw trace on the server's terminal: a trainee's input in
+    it (escape sequences) would reach the facilitator's terminal."""
+    import threading
+
+    from libreplay.core import paths
+    from libreplay.training.engine import WATCH_LOG
+
+    said: list[str] = []
+    serving = Serving(max_sessions=3, engine=FakeEngine(), say=said.append)
+    previous = threading.excepthook
+    serving.catch_thread_faults()
+    try:
+        assert threading.excepthook != previous
+
+        def fail(name: str) -> None:
+            def run() -> None:
+                raise ValueError("typed: \x1b]52;c;ZXZpbA==\x07\x1b[2J gone\nsecond line")
+
+            thread = threading.Thread(target=run, name=name)
+            thread.start()
+            thread.join(5)
+
+        fail("docker-tool")  # no session in its name: the trace on stderr
+        assert len(said) == 1 and "\x1b" not in said[0] and "\x07" not in said[0]
+        assert said[0].startswith("thread docker-tool failed: ValueError: typed:") and "Traceback" in said[0]
+        session = "sess0001"
+        paths.session_dir(session).mkdir(parents=True)
+        serving.day._live[session] = ("training", 1)
+        fail(f"watch-{session}")  # one line here, the trace in the session's .watch.log
+        serving.day._live.clear()
+        assert said[1] == (f"session {session}: its thread watch-{session} failed: ValueError: typed: "
+                           "gone second line (the trace is in its .watch.log)")
+        log = (paths.session_dir(session) / WATCH_LOG).read_text()
+        assert "Traceback" in log and "ValueError" in log and "\x1b" not in log and "\x07" not in log
+    finally:
+        serving.stop()
+    assert threading.excepthook == previous  # the server's stop puts Python's own back

@@ -11,7 +11,7 @@ from servekit import FakeEngine, PtyDoor
 
 from libreplay.core.errors import InvalidInput, NotFound, SessionError
 from libreplay.training import model
-from libreplay.training.day import TrainingDay
+from libreplay.training.day import MAX_SESSIONS, TrainingDay
 from libreplay.training.terminal import TerminalBridge
 
 
@@ -469,3 +469,38 @@ def test_a_training_file_from_before_the_new_fields_loads_as_it_was() -> None:
     loaded = model.load_training(training.id)
     assert not loaded.campaign and loaded.server_pid is None and not loaded.expired(training.created_at)
     assert loaded.scenario_for(loaded.seats[0]) == "a" and loaded.seats[0].end_reason == ""
+
+
+@pytest.mark.parametrize("count", [0, MAX_SESSIONS + 1])
+def test_max_sessions_is_bounded_naming_the_option(count: int) -> None:
+    with pytest.raises(InvalidInput, match=f"--max-sessions: must be from 1 to {MAX_SESSIONS}"):
+        TrainingDay(FakeEngine(), max_sessions=count)
+    assert TrainingDay(FakeEngine(), max_sessions=MAX_SESSIONS).max_sessions == MAX_SESSIONS
+
+
+def test_the_engine_s_pools_hold_the_streams_of_the_most_sessions() -> None:
+    from libreplay.engine import docker_api
+
+    assert docker_api.POOL_SIZE >= MAX_SESSIONS * docker_api.STREAMS_PER_SESSION
+
+
+def test_activity_racing_an_end_leaves_no_stale_entry() -> None:
+    """A key typed as the session is ended: the end runs between activity()'s look at the live
+    sessions and its write (here inside the clock activity() reads)."""
+    racing: list[threading.Thread] = []
+
+    def clock() -> float:
+        if racing and threading.current_thread() is threading.main_thread():
+            ender = racing.pop()
+            ender.start()
+            ender.join(0.5)  # the end is done by now, unless activity() holds the day's lock
+        return 1_000.0
+
+    day = TrainingDay(FakeEngine(), max_sessions=2, clock=clock)
+    _, tokens = day.create(scenarios=["a"], seats=["ann"], session_minutes=10)
+    session = day.start(day.seat_for(tokens[0]))
+    ender = threading.Thread(target=day.end, args=(session,))
+    racing.append(ender)
+    day.activity(session)
+    ender.join(5)
+    assert session not in day.live_sessions() and session not in day._last_activity

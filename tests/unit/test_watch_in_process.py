@@ -18,7 +18,7 @@ import pytest
 from scenario_kit import write_scenario
 
 from libreplay.core import paths
-from libreplay.core.errors import SessionError
+from libreplay.core.errors import EnvironmentProblem, SessionError
 from libreplay.engine import docker_api
 from libreplay.scenario.load import load_scenario
 from libreplay.session import state as states
@@ -211,3 +211,83 @@ def test_a_watcher_that_fails_ends_the_session_in_error_and_says_so(
     assert "Error: session inproc01: the check probe went away" in log and "Hint: " in log
     assert until(lambda: not watcher_threads(before)), [t.name for t in watcher_threads(before)]
     assert paths.ledger_path().read_text().count(session) == 1  # recorded once, as abandoned
+
+
+@pytest.mark.parametrize("failure", ["engine", "state-lost"])
+def test_a_watcher_stopped_mid_round_ends_nothing_in_error(
+    engine: FakeClient, session: str, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """end() asks the stop while the watcher is busy (a check.sh run, here a look at the probe),
+    then tears the session down: what fails then is the teardown's doing, and the session is
+    left to the caller (abandoned), not ended in error, and nothing is said."""
+    busy, release = threading.Event(), threading.Event()
+
+    def probe_alive(_check: object) -> bool:
+        busy.set()
+        release.wait(10)
+        if failure == "engine":
+            raise EnvironmentProblem("the Docker engine at unix:///x did not answer")
+        (paths.session_dir(session) / states.SESSION_FILE).unlink()  # the teardown under way
+        raise watcher._SessionEnded
+
+    monkeypatch.setattr(watcher, "probe_alive", probe_alive)
+    monkeypatch.setattr(watcher, "LOST_STATE_GRACE_SECONDS", 0.2)
+    before = set(threading.enumerate())
+    said: list[str] = []
+    real = training_engine.LifecycleEngine(say=said.append)
+    real._start_watcher(session)
+    watching = real._watchers[session]
+    try:
+        assert until(lambda: engine.api.logs_of.get(FakeContainer("replaybook-probe").id) is not None)
+        engine.api.logs_of[FakeContainer("replaybook-probe").id].close()  # the probe's log dropped
+        assert busy.wait(5)
+        watching.stop.set()  # as end() does, before its teardown
+        release.set()
+        watching.thread.join(5)
+    finally:
+        release.set()
+        watching.stop.set()
+        watching.thread.join(5)
+    assert not watching.thread.is_alive() and said == []
+    if failure == "engine":
+        assert states.load_session(session).status == states.ACTIVE
+    assert not paths.ledger_path().exists() or session not in paths.ledger_path().read_text()
+    assert until(lambda: not watcher_threads(before)), [t.name for t in watcher_threads(before)]
+
+
+def test_a_fault_of_ours_in_the_watcher_ends_the_session_in_error(
+    session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise KeyError("\x1b]52;c;ZXZpbA==\x07a bug")
+
+    monkeypatch.setattr(watcher, "watch", broken)
+    said: list[str] = []
+    training_engine.LifecycleEngine(say=said.append)._watch(session, watcher.WatchStop())
+    after = states.load_session(session)
+    assert after.status == states.ERROR and "its watcher failed: KeyError" in (after.error or "")
+    assert len(said) == 1 and said[0].startswith(f"session {session}: its watcher stopped: KeyError")
+    log = (paths.session_dir(session) / training_engine.WATCH_LOG).read_text()
+    assert "Traceback" in log and "\x1b" not in log
+    assert paths.ledger_path().read_text().count(session) == 1  # recorded as abandoned
+
+
+def test_a_watcher_that_fails_once_its_stop_was_asked_says_nothing(
+    session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*_args: Any, **_kwargs: Any) -> None:
+        raise SessionError("the session went as it was torn down")
+
+    monkeypatch.setattr(watcher, "watch", failing)
+    said: list[str] = []
+    stop = watcher.WatchStop()
+    stop.set()
+    training_engine.LifecycleEngine(say=said.append)._watch(session, stop)
+    assert said == [] and not (paths.session_dir(session) / training_engine.WATCH_LOG).exists()
+    assert states.load_session(session).status == states.ACTIVE
+
+
+def test_the_stop_grace_outlasts_a_check_run() -> None:
+    from libreplay.session.checks import CHECK_TIMEOUT_SECONDS
+
+    assert training_engine.WATCHER_STOP_GRACE_SECONDS > CHECK_TIMEOUT_SECONDS
