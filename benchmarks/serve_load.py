@@ -10,7 +10,8 @@ One run, side by side, in a temporary REPLAYBOOK_HOME:
 3. Every trainee's page socket (`/ws/seat`) and shell socket (`/ws/terminal`) are opened, as
    the browser page opens them. For a window (default 60 s) each client types a command every
    second, one key at a time, each key sent once the previous one came back: keystroke-to-echo
-   latency is the time from a key's send to its echo on the socket.
+   latency is the time from a key's send to its echo on the socket. The clients start spread
+   over the first second (a fixed shuffle of i/N s), as a room's trainees do not type in step.
    Over that window: the CPU of everything replaybook runs for the trainees, the server and
    every process under it (watchers, shells, the guards' scripts: the children they waited for
    are counted) from psutil, and the probe sidecars from the engine's own accounting (the stats
@@ -34,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -290,8 +292,10 @@ async def follow_page(server: Server, trainee: Trainee, origin: str) -> None:
                 return
 
 
-async def keystrokes(terminal: Terminal, trainee: Trainee, until: float) -> None:
-    """A command a second, typed a key at a time, each key's echo timed."""
+async def keystrokes(terminal: Terminal, trainee: Trainee, until: float, phase: float) -> None:
+    """A command a second, typed a key at a time, each key's echo timed; the first one after
+    ``phase`` seconds (people in a room do not type in step)."""
+    await asyncio.sleep(phase)
     while time.monotonic() < until:
         started = time.monotonic()
         trainee.commands += 1
@@ -325,7 +329,9 @@ async def play(server: Server, trainees: list[Trainee], seconds: float, window: 
     await asyncio.sleep(3)  # the shells' first rounds (the watchers see them open) settle
     await asyncio.to_thread(window.begin)  # the engine's stats take a while: off the loop
     until = time.monotonic() + seconds
-    await asyncio.gather(*(keystrokes(term, t, until) for term, t in zip(terminals, trainees, strict=True)))
+    phases = random.Random(15).sample([n / len(trainees) for n in range(len(trainees))], len(trainees))
+    await asyncio.gather(*(keystrokes(term, t, until, phase)
+                           for term, t, phase in zip(terminals, trainees, phases, strict=True)))
     await asyncio.to_thread(window.end)
     await asyncio.gather(*(fix(term, t) for term, t in zip(terminals, trainees, strict=True)))
     await asyncio.wait_for(asyncio.gather(*pages), timeout=120)

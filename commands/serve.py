@@ -110,8 +110,10 @@ def _run(serving: Serving, host: str, port: int, listening: Callable[[], None]) 
     from replaybook.web.app import create_app
 
     app_ = create_app(serving.day, facilitator_hash=serving.token_hash)
+    # No per-message deflate: a terminal's messages are a few bytes each (a key, its echo), and
+    # compressing every one costs the server more than it saves on a training room's network.
     config = uvicorn.Config(app_, host=host, port=port, log_level="warning", ws="websockets-sansio",
-                            lifespan="on", access_log=False)
+                            ws_per_message_deflate=False, lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     finished = threading.Event()
 

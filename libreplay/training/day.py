@@ -44,6 +44,7 @@ from libreplay.training.model import (
     Training,
     create_training,
     load_training,
+    training_path,
     update_training,
 )
 from libreplay.training.terminal import TerminalBridge
@@ -92,6 +93,7 @@ class TrainingDay:
         self._last_activity: dict[str, float] = {}  # session -> the trainee's last doing (clock)
         self._lock = threading.Lock()
         self._training_ids: list[str] = []
+        self._read_trainings: dict[str, tuple[tuple[int, int, int], Training]] = {}  # by file version
         self._live: dict[str, tuple[str, int]] = {}  # session -> (training, seat number)
         self._starting: set[tuple[str, int]] = set()
         self._ending: set[str] = set()  # sessions being torn down right now
@@ -125,11 +127,36 @@ class TrainingDay:
         return training, tokens
 
     def trainings(self) -> list[Training]:
+        """This server's trainings as their files say now. Every live view asks each second
+        (a seat's page finds its seat among them), so a file is parsed again only once it was
+        written: the atomic writer puts a new file in place, a new inode. Never changed here:
+        changes go through ``update_training``, on a fresh read under the file's lock."""
         found = []
         for training_id in list(self._training_ids):
             with suppress(NotFound, InvalidInput):
-                found.append(load_training(training_id))
+                found.append(self._training_now(training_id))
         return found
+
+    def _update_training(self, training_id: str, change: Callable[[Training], None]) -> Training:
+        """``update_training``, and what was read of the file before forgotten: two writes in
+        one tick of the file system's clock may leave the same size and times behind."""
+        try:
+            return update_training(training_id, change)
+        finally:
+            self._read_trainings.pop(training_id, None)
+
+    def _training_now(self, training_id: str) -> Training:
+        try:
+            info = training_path(training_id).stat()
+        except OSError:
+            raise NotFound(f"no training {training_id}") from None
+        version = (info.st_ino, info.st_mtime_ns, info.st_size)
+        kept = self._read_trainings.get(training_id)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        training = load_training(training_id)
+        self._read_trainings[training_id] = (version, training)
+        return training
 
     def seat_for(self, token: str) -> SeatRef | None:
         """The seat an invite token opens, in a training of this server that has not expired."""
@@ -227,7 +254,7 @@ class TrainingDay:
             mine.name, mine.session_id, mine.scenario = player, session_id, scenario
             mine.session_expires_at = expires
 
-        update_training(training.id, taken)
+        self._update_training(training.id, taken)
 
     def _follow(self, session_id: str) -> None:
         from libreplay.core.watch import follow_directory
@@ -319,7 +346,7 @@ class TrainingDay:
             t.seats[where[1] - 1].mark_ended(reason, moment)
 
         with suppress(ReplayError):  # the file went (the training expired and was removed): nothing to say
-            update_training(where[0], ended)
+            self._update_training(where[0], ended)
 
     def extend(self, session_id: str, minutes: int) -> float:
         """Give the session ``minutes`` more to live: its new end (unix time). The idle clock
@@ -332,7 +359,7 @@ class TrainingDay:
         def longer(t: Training) -> None:
             t.seats[ref.seat.number - 1].session_expires_at += 60 * minutes
 
-        training = update_training(ref.training.id, longer)
+        training = self._update_training(ref.training.id, longer)
         self.changed()
         return training.seats[ref.seat.number - 1].session_expires_at
 
@@ -396,7 +423,7 @@ class TrainingDay:
 
         for training_id in list(self._training_ids):
             with suppress(ReplayError):
-                update_training(training_id, ended)
+                self._update_training(training_id, ended)
 
     # -- terminals ----------------------------------------------------------------------------
 

@@ -91,6 +91,24 @@ def test_a_seat_without_a_name_needs_one_and_starts_once() -> None:
         day.start(ref, name="carol")
 
 
+def test_a_training_file_is_parsed_again_only_once_it_was_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live views ask for the trainings every second: an unchanged file is not parsed
+    again; one written since (a seat taken, a session extended) is."""
+    day = TrainingDay(FakeEngine(), max_sessions=3)
+    training, tokens = day.create(scenarios=["a"], seats=["dora"], session_minutes=10)
+    parsed: list[str] = []
+    real_load = model.load_training
+    monkeypatch.setattr("libreplay.training.day.load_training",
+                        lambda tid: parsed.append(tid) or real_load(tid))
+    first = day.trainings()
+    assert day.trainings()[0] is first[0] and len(parsed) == 1  # unchanged: read once
+    day.start(day.seat_for(tokens[0]))  # the seat taken: its file written
+    taken = day.seat_for(tokens[0])
+    assert taken is not None and taken.seat.session_id and len(parsed) == 2
+    model.update_training(training.id, lambda t: setattr(t, "title", "afternoon"))
+    assert day.trainings()[0].title == "afternoon" and len(parsed) == 3
+
+
 def test_expired_sessions_are_torn_down_and_extend_postpones_it() -> None:
     moment = [1_000.0]
     engine = FakeEngine()
