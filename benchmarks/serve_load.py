@@ -17,9 +17,10 @@ One run, side by side, in a temporary REPLAYBOOK_HOME:
    are counted) from psutil, and the probe sidecars from the engine's own accounting (the stats
    API's cgroup total at each end of the window); the resident memory of the server with its
    descendants, sampled every 2 s (the highest sum), plus the probes' memory at the end.
-4. Each trainee types the fix (a paste, as one message). Fix-to-page latency is the time from
-   the fix's own output on the terminal (it ends with `&& echo FIX-LANDED`: nginx reloaded) to
-   the page socket's first view saying `verifying` (the check passes) or `resolved`.
+4. Each trainee types the fix (a paste, as one message), spread over 3 s (the same shuffle).
+   Fix-to-page latency is the time from the fix's own output on the terminal (it ends with
+   `&& echo FIX-LANDED`: nginx reloaded) to the page socket's first view saying `verifying`
+   (the check passes) or `resolved`.
 5. SIGTERM to the server, as Ctrl-C at the end of the day, timed until it exited (it tears down
    every session it started); then the engine is asked, by label, for anything left.
 Everything is torn down on every path (`replay-down --all` of the temporary home, the server
@@ -333,13 +334,15 @@ async def play(server: Server, trainees: list[Trainee], seconds: float, window: 
     await asyncio.gather(*(keystrokes(term, t, until, phase)
                            for term, t, phase in zip(terminals, trainees, phases, strict=True)))
     await asyncio.to_thread(window.end)
-    await asyncio.gather(*(fix(term, t) for term, t in zip(terminals, trainees, strict=True)))
+    await asyncio.gather(*(fix(term, t, 3 * phase)
+                           for term, t, phase in zip(terminals, trainees, phases, strict=True)))
     await asyncio.wait_for(asyncio.gather(*pages), timeout=120)
     for terminal in terminals:
         await terminal.socket.close()
 
 
-async def fix(terminal: Terminal, trainee: Trainee) -> None:
+async def fix(terminal: Terminal, trainee: Trainee, after: float) -> None:
+    await asyncio.sleep(after)  # the room's fixes come within a few seconds, not at one instant
     mark = len(terminal.seen)
     await terminal.type(FIX)
     if await terminal.until(b"FIX-LANDED\r\n", mark, timeout=30) is None:
