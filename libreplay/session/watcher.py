@@ -336,6 +336,7 @@ class _Watcher:
         self.stack = stack
         self.session_id = stack.session_id
         self.last_state = load_session(self.session_id)  # what the session was, should its file go
+        self._read_version: tuple[int, int, int, int] | None = None  # of the file last_state was read from
         self.through_deadline = through_deadline
         self.on_change = on_change
         self.check = Check(stack)
@@ -398,7 +399,7 @@ class _Watcher:
             if self.asked.is_set():
                 return self.last_state
             try:
-                state = self.last_state = load_session(self.session_id)
+                state = self._state_now()
             except NotFound:
                 raise _SessionEnded from None
             timed_out = state.status == TIMEOUT
@@ -418,6 +419,23 @@ class _Watcher:
                     continue
                 wait = min(wait, max(0.0, self.next_check - time.monotonic()))
             self._handle(self._wait_event(wait), state)
+
+    def _state_now(self) -> SessionState:
+        """The session's state as its file says now, read again only once the file was written
+        (the loop turns several times a second, on every event; the file changes far less
+        often, and parsing it on every turn cost a training host with a dozen sessions a few
+        percent of a core). The atomic writer puts a new file in place: a new inode, new times.
+        What this watcher writes itself (update_session) is read again whatever the file's
+        times say: two writes in one tick of the file system's clock could look alike."""
+        try:
+            info = (self.stack.session_dir / SESSION_FILE).stat()
+        except OSError:
+            info = None  # gone (or unreadable): load_session says how
+        version = (info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size) if info else None
+        if version is None or version != self._read_version:
+            self.last_state = load_session(self.session_id)
+            self._read_version = version
+        return self.last_state
 
     def _handle(self, event: WatcherEvent | NothingArrived, state: SessionState) -> None:
         if isinstance(event, ProbeEvent | GuardsChecked | RestartDone):
@@ -605,6 +623,7 @@ class _Watcher:
         self._publish(finish(self.session_id, status))
 
     def _publish(self, state: SessionState) -> None:
+        self._read_version = None  # written here: read again (see _state_now)
         self.on_change(state)
 
     def _follow_hints(self) -> None:
@@ -631,6 +650,7 @@ class _Watcher:
             return
         try:
             answer = format_hint(reveal_hint(self.session_id))
+            self._read_version = None  # written here: read again (see _state_now)
         except NotFound:
             raise _SessionEnded from None
         except SessionError as refused:

@@ -18,7 +18,7 @@ import pytest
 from scenario_kit import write_scenario
 
 from libreplay.core import paths
-from libreplay.core.errors import EnvironmentProblem, SessionError
+from libreplay.core.errors import EnvironmentProblem, NotFound, SessionError
 from libreplay.engine import docker_api
 from libreplay.scenario.load import load_scenario
 from libreplay.session import state as states
@@ -291,3 +291,28 @@ def test_the_stop_grace_outlasts_a_check_run() -> None:
     from libreplay.session.checks import CHECK_TIMEOUT_SECONDS
 
     assert training_engine.WATCHER_STOP_GRACE_SECONDS > CHECK_TIMEOUT_SECONDS
+
+
+def test_the_loop_reads_the_session_file_again_only_once_it_was_written(
+    session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event turns the loop; the state is parsed again only when the file changed, or
+    when the watcher wrote it itself (whatever the file's times say)."""
+    from types import SimpleNamespace
+
+    bare: Any = watcher._Watcher.__new__(watcher._Watcher)
+    bare.session_id, bare.stack = session, SimpleNamespace(session_dir=paths.session_dir(session))
+    bare._read_version, bare.on_change = None, lambda _state: None
+    reads: list[str] = []
+    real_load = watcher.load_session
+    monkeypatch.setattr(watcher, "load_session", lambda sid: reads.append(sid) or real_load(sid))
+    first = bare._state_now()
+    assert bare._state_now() is first and len(reads) == 1  # unchanged: not parsed again
+    states.update_session(session, lambda s: setattr(s, "hints_revealed", ["someone else's"]))
+    assert bare._state_now().hints_revealed == ["someone else's"] and len(reads) == 2
+    bare._publish(bare.last_state)  # its own write: read again
+    bare._state_now()
+    assert len(reads) == 3
+    (paths.session_dir(session) / states.SESSION_FILE).unlink()
+    with pytest.raises(NotFound):
+        bare._state_now()  # gone: load_session says so, as before
