@@ -40,14 +40,12 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -57,7 +55,7 @@ from types import FrameType
 from typing import Any
 
 import psutil
-from benchkit import BIN, replay
+from benchkit import BIN, free_port, replay, serve_api
 from websockets.asyncio.client import ClientConnection, connect
 
 SCENARIO = "001-nginx-502"
@@ -74,10 +72,6 @@ TARGET_RSS_MB = 400.0
 # -- the server, the temporary home, teardown on every path -----------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -114,12 +108,8 @@ class Server:
             return ""
         return self.process.stderr.read()
 
-    def api(self, method: str, path: str, token: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return json.loads(answer.read() or b"null")
+    def api(self, path: str, token: str, body: Any = None) -> Any:
+        return serve_api(self.base, path, token, body, timeout=60)
 
     def stop(self) -> float:
         """SIGTERM, as at the end of the day: the seconds until it exited."""
@@ -401,13 +391,13 @@ def start_all(server: Server, trainees: list[Trainee]) -> float:
     """Press every seat's Start at once: the seconds until every page says active."""
     started = time.monotonic()
     with ThreadPoolExecutor(len(trainees)) as pool:
-        list(pool.map(lambda t: server.api("POST", "/api/seat/start", t.token, {}), trainees))
+        list(pool.map(lambda t: server.api("/api/seat/start", t.token, {}), trainees))
     waiting = set(range(len(trainees)))
     while waiting:
         if time.monotonic() - started > 900:
             raise RuntimeError(f"{len(waiting)} session(s) not active after 15 minutes")
         for index in sorted(waiting):
-            view = server.api("GET", "/api/seat", trainees[index].token)
+            view = server.api("/api/seat", trainees[index].token)
             trainees[index].session = view.get("session") or ""
             if view.get("error"):
                 raise RuntimeError(f"{trainees[index].name}'s session failed: {view['error']}")
@@ -459,7 +449,7 @@ def main() -> int:
 
 def serve_run(server: Server, args: argparse.Namespace, sessions: list[str]) -> dict[str, Any]:
     names = [f"trainee-{n + 1:02d}" for n in range(args.sessions)]
-    made = server.api("POST", "/api/trainings", server.token, {
+    made = server.api("/api/trainings", server.token, {
         "scenarios": [args.scenario], "seats": names, "session_minutes": 60})
     trainees = [Trainee(name, invite["url"].rsplit("/", 1)[1])
                 for name, invite in zip(names, made["invites"], strict=True)]

@@ -18,21 +18,17 @@ Figures are written down in docs/benchmarks.md ("Serve's memory").
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
-from benchkit import BIN, replay
+from benchkit import BIN, free_port, replay, serve_api
 
 SETTLE_SECONDS = 10.0
 START_TIMEOUT_SECONDS = 600.0
@@ -47,19 +43,8 @@ class Measure:
     threads: int
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
-def call(base: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    request = urllib.request.Request(f"{base}{path}", data=data, method="POST" if body is not None else "GET",
-                                     headers=headers)
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        return json.loads(answer.read() or b"null")
 
 
 def measure(server: psutil.Process, sessions: int) -> Measure:
@@ -83,7 +68,7 @@ def wait_active(base: str, tokens: list[str]) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(pending)} seat(s) never became active")
         for token in list(pending):
-            view = call(base, "/api/seat", token)
+            view = serve_api(base, "/api/seat", token)
             if view.get("error"):
                 raise RuntimeError(f"a seat failed: {view['error']}")
             if view.get("status") == "active":
@@ -93,7 +78,7 @@ def wait_active(base: str, tokens: list[str]) -> None:
 
 def start_seats(base: str, tokens: list[str]) -> None:
     for token in tokens:
-        call(base, "/api/seat/start", token, {})
+        serve_api(base, "/api/seat/start", token, {})
 
 
 def main() -> None:
@@ -118,7 +103,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         server = psutil.Process(serve.pid)
         results = [measure(server, 0)]
-        made = call(base, "/api/trainings", token.group(1), {
+        made = serve_api(base, "/api/trainings", token.group(1), {
             "scenarios": [options.scenario], "seats": [f"t{n}" for n in range(options.sessions)],
             "session_minutes": 60,
         })

@@ -25,49 +25,35 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from contextlib import suppress
 from typing import Any
 
 import psutil
-from benchkit import BIN, replay
+from benchkit import BIN, free_port, replay, serve_api
 
 MB = 1024 * 1024
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
-def api(base: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(
-        base + path, method="POST" if body is not None else "GET",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Origin": base},
-    )
-    with urllib.request.urlopen(request, timeout=600) as answer:
-        return json.loads(answer.read() or b"null")
 
 
 def started(base: str, tokens: list[str]) -> list[str]:
     for token in tokens:
-        api(base, "/api/seat/start", token, {})
+        serve_api(base, "/api/seat/start", token, {})
     sessions: dict[str, str] = {}
     deadline = time.monotonic() + 900
     while len(sessions) < len(tokens):
         if time.monotonic() > deadline:
             raise RuntimeError(f"the sessions did not start: {sessions}")
         for token in tokens:
-            view = api(base, "/api/seat", token)
+            view = serve_api(base, "/api/seat", token)
             if view.get("error"):
                 raise RuntimeError(view["error"])
             if view.get("session") and view.get("status") == "active":
@@ -163,7 +149,7 @@ def main() -> None:
     try:
         assert process.stdout is not None
         facilitator = process.stdout.readline().strip().rsplit("token=", 1)[1]
-        made = api(base, "/api/trainings", facilitator, {
+        made = serve_api(base, "/api/trainings", facilitator, {
             "scenarios": [options.scenario], "seats": [f"t{n}" for n in range(options.seats)],
             "session_minutes": 60})
         tokens = [invite["url"].rsplit("/", 1)[1] for invite in made["invites"]]
