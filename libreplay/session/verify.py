@@ -42,10 +42,16 @@ GUARD_NEWS_QUIET_SPACING_SECONDS = 5.0
 OWN_ROUNDS_KEPT = 4  # rounds whose windows are remembered, to know the guards' own execs
 RESTART_GRACE_SECONDS = 10  # what a service gets to stop before it is killed, as `docker restart`
 RETURN_TIMEOUT_SECONDS = 60  # for the check to pass again once the services are back
+# The longest a script waits for a place: past it, it runs all the same. Two sessions whose
+# guards hang for their timeout (a psql holding locks) must not hold every other session's
+# rounds, a hold's last round or a break's proof, for as long as they like.
+GUARD_PLACE_WAIT_SECONDS = 5.0
 # How long past the deadline a session may go on verifying a fix that landed in time: the
-# restart, the return, a guard round that starts after the hold and runs its slowest script.
+# restart, the return, a guard round that starts after the hold, waits for a place and runs its
+# slowest script.
 VERIFY_SLACK_SECONDS = (
-    RESTART_GRACE_SECONDS + RETURN_TIMEOUT_SECONDS + 2 * GUARD_INTERVAL_SECONDS + CHECK_TIMEOUT_SECONDS
+    RESTART_GRACE_SECONDS + RETURN_TIMEOUT_SECONDS + 2 * GUARD_INTERVAL_SECONDS + GUARD_PLACE_WAIT_SECONDS
+    + CHECK_TIMEOUT_SECONDS
 )
 HOLD_POLL_SECONDS = 0.5
 
@@ -62,16 +68,28 @@ def guard_passes(check: Check, guard: Guard) -> bool:
     """One run of ``guard``: its page fetched by the probe, or its script on the host."""
     if guard.http:
         return check.fetch_ok(probe_url(check.stack.scenario, guard.target))
+    placed = _guard_script_places.acquire(timeout=GUARD_PLACE_WAIT_SECONDS)
     try:
-        with _guard_script_places:
-            return check.stack.run_script(guard.script or "", timeout=CHECK_TIMEOUT_SECONDS).ok
+        return check.stack.run_script(guard.script or "", timeout=CHECK_TIMEOUT_SECONDS).ok
     except ProcessTimeout:
         return False  # a guard that hangs does not pass
+    finally:
+        if placed:
+            _guard_script_places.release()
 
 
-def failing_guards(check: Check) -> list[Guard]:
-    """The scenario's guards that fail right now, in their order."""
-    return [guard for guard in check.stack.scenario.guards if not guard_passes(check, guard)]
+def failing_guards(check: Check, stop: threading.Event | None = None) -> list[Guard]:
+    """The scenario's guards that fail right now, in their order (those after ``stop`` was set
+    are not run: the watch that asked has ended, its stack may be gone)."""
+    failing = []
+    for guard in check.stack.scenario.guards:
+        if stop is not None and stop.is_set():
+            break
+        if not guard_passes(check, guard):
+            failing.append(guard)
+    return failing
+
+
 
 
 def guard_failure(guards: Sequence[Guard]) -> str:
@@ -127,7 +145,7 @@ class GuardRunner(threading.Thread):
             self.woken.clear()  # a nudge from now on asks for a round after this one
             since = self._running_since = time.time()
             try:
-                failing = tuple(failing_guards(self.check))
+                failing = tuple(failing_guards(self.check, self.stop))
                 conclusive = not failing or every_service_running(self.check)
             except ReplayError:
                 failing = None

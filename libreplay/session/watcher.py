@@ -486,8 +486,8 @@ class _Watcher:
             self.guard_news.finished()
         if self.exec_news.take():
             self.guard_news.finished()
-        if self.guard_news.take():
-            self._nudge_guards()
+        if self.guard_news.take() and self.last_state.meaning.on_the_clock:
+            self._nudge_guards()  # (timed out: a round would count for nothing)
         pacers = (self.command_news, self.exec_news, self.guard_news)
         pending = [left for left in (pacer.seconds_left() for pacer in pacers) if left is not None]
         return min(pending, default=3600.0)
@@ -530,6 +530,8 @@ class _Watcher:
         prompt: psql, a long command line); slower while the check fails and the shell sits at
         its prompt, when every change that could matter nudges a round (read by the guards'
         thread)."""
+        if not self.last_state.meaning.on_the_clock:
+            return GUARD_IDLE_INTERVAL_SECONDS  # timed out: a late fix needs the check, no round
         idle = (self.last_state.status == ACTIVE and not self.hold.check_ok and not self.hold.guards_fail
                 and not self.shell_busy)
         return GUARD_IDLE_INTERVAL_SECONDS if idle else GUARD_INTERVAL_SECONDS

@@ -58,6 +58,12 @@ class Serving:
         ``follow-<id>``), else on stderr after it; all of it made inert."""
         if args.exc_type is SystemExit:  # as Python's own hook: a thread's sys.exit() is no fault
             return
+        try:
+            self._report_thread_fault(args)
+        except Exception:  # noqa: BLE001 - never Python's own raw print of what failed here
+            self._say(f"a thread of the server failed ({inert(args.exc_type.__name__)}); so did its report")
+
+    def _report_thread_fault(self, args: threading.ExceptHookArgs) -> None:
         name = args.thread.name if args.thread is not None else "?"
         said = " ".join(inert(str(args.exc_value)).split()) if args.exc_value is not None else ""
         summary = f"{args.exc_type.__name__}: {said}" if said else args.exc_type.__name__
@@ -83,6 +89,8 @@ class Serving:
             with shielded():
                 return self.day.shutdown()
         finally:
-            if self._previous_hook is not None:
+            # Only our own hook is taken back (one installed after it stays), and only once the
+            # sessions are down: a watcher's thread that outlived its grace may still fail.
+            if self._previous_hook is not None and threading.excepthook == self.thread_failed:
                 threading.excepthook = self._previous_hook
-                self._previous_hook = None
+            self._previous_hook = None

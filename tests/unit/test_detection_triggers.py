@@ -37,6 +37,7 @@ from libreplay.session.hints import (
 )
 from libreplay.session.lifecycle import SCRIPT_CHECK_INTERVAL_SECONDS
 from libreplay.session.model import PROBE_SERVICE
+from libreplay.session.state import STATUS_MEANINGS
 from libreplay.session.verify import GuardRunner, GuardsChecked
 from libreplay.session.vitals import StackEvent, StackFollower
 from libreplay.session.watcher import CheckTriggers
@@ -87,7 +88,7 @@ class Rounds:
     def __init__(self) -> None:
         self.started: list[float] = []
 
-    def __call__(self, _check: object) -> list[object]:
+    def __call__(self, _check: object, _stop: object = None) -> list[object]:
         self.started.append(time.monotonic())
         return []
 
@@ -299,7 +300,7 @@ def test_the_shell_is_opened_with_its_announcements() -> None:
 def bare_watcher(*, status: str = "active", check_ok: bool = False, guards_fail: bool = False) -> Any:
     """A watcher's pacing state without a session behind it."""
     found: Any = watcher_module._Watcher.__new__(watcher_module._Watcher)
-    found.last_state = SimpleNamespace(status=status)
+    found.last_state = SimpleNamespace(status=status, meaning=STATUS_MEANINGS[status])
     found.hold = SimpleNamespace(check_ok=check_ok, guards_fail=guards_fail)
     found.busy_shells = {"app"}  # a shell opened, not yet at its prompt
     found.engine_skew = 0.0
@@ -456,7 +457,7 @@ def test_the_health_test_is_the_command_line_the_engine_runs(monkeypatch: pytest
 
 
 def test_a_round_remembers_when_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow_round(_check: object) -> list[object]:
+    def slow_round(_check: object, _stop: object = None) -> list[object]:
         time.sleep(0.3)
         return []
 
@@ -514,3 +515,13 @@ def test_the_command_follower_gates_its_lines() -> None:
     follower = CommandFollower(SimpleNamespace(), "db", queue.Queue(), since=None)  # type: ignore[arg-type]
     parsed = [follower.parse("replaybook-prompt") for _ in range(1000)]
     assert sum(event is not None for event in parsed) <= SHELL_LINES_PER_SECOND + 1
+
+
+def test_a_timed_out_session_runs_its_guards_slowly_and_no_news_asks_for_one() -> None:
+    """Watched through its deadline for a late fix, which needs only the check: a round would
+    count for nothing."""
+    watching, nudged = news_watcher(status="timeout")
+    assert watching._guard_pace() == verify.GUARD_IDLE_INTERVAL_SECONDS
+    watching._shell_said(CommandFinished())
+    watching._act_on_news()
+    assert nudged == []

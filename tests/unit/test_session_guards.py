@@ -149,3 +149,38 @@ def test_guard_scripts_of_every_session_run_a_few_at_a_time() -> None:
         round_.join(timeout=10)
     assert answers == [True] * 12
     assert most[0] == verify.GUARD_SCRIPTS_AT_ONCE
+
+
+def test_a_guard_script_waits_for_a_place_only_so_long_and_a_stopped_round_runs_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Places held for good (two sessions' guards hanging): a third session's script runs once
+    its wait is over. A round whose watch ended runs no further guard."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from libreplay.scenario.model import Guard
+    from libreplay.session import verify
+
+    monkeypatch.setattr(verify, "GUARD_PLACE_WAIT_SECONDS", 0.2)
+    ran: list[str] = []
+    check: Any = SimpleNamespace(stack=SimpleNamespace(
+        run_script=lambda name, timeout: ran.append(name) or SimpleNamespace(ok=True),
+        scenario=SimpleNamespace(guards=[
+            Guard(name=n, condition="exit_zero", script=f"guards/{n}.sh", message="gone") for n in ("a", "b")
+        ]),
+    ))  # fmt: skip
+    held = [verify._guard_script_places.acquire(timeout=1) for _ in range(verify.GUARD_SCRIPTS_AT_ONCE)]
+    try:
+        began = time.monotonic()
+        assert verify.guard_passes(check, check.stack.scenario.guards[0])
+        assert 0.2 <= time.monotonic() - began < 2.0 and ran == ["guards/a.sh"]
+    finally:
+        for taken in held:
+            if taken:
+                verify._guard_script_places.release()
+    stop = threading.Event()
+    stop.set()
+    assert verify.failing_guards(check, stop) == [] and ran == ["guards/a.sh"]  # nothing more ran
+    assert verify.failing_guards(check) == [] and ran == ["guards/a.sh", "guards/a.sh", "guards/b.sh"]
