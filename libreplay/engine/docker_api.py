@@ -182,6 +182,8 @@ def _new_client(context_host: str, tls_dir: str = "", skip_verify: bool = False)
     # ssh:// through the ssh program, as the docker CLI does (the user's ssh configuration and
     # agent), not paramiko, which the SDK would need otherwise.
     ssh = (context_host or os.environ.get("DOCKER_HOST", "")).startswith("ssh://")
+    if ssh:
+        _need_paramiko()
     with engine_errors():
         if context_host:
             made = docker.DockerClient(base_url=context_host, timeout=120, use_ssh_client=ssh,
@@ -190,6 +192,19 @@ def _new_client(context_host: str, tls_dir: str = "", skip_verify: bool = False)
             made = docker.from_env(timeout=120, use_ssh_client=ssh, max_pool_size=POOL_SIZE)
     _tcp_pools_sized(made.api)
     return made
+
+
+def _need_paramiko() -> None:
+    """The SDK's ssh transport imports paramiko even for ``use_ssh_client`` (docker 7.1): it is
+    the optional ``ssh`` extra, not a dependency (installed, every process importing docker
+    would load it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("paramiko") is None:
+        raise EnvironmentProblem(
+            "an ssh:// Docker engine needs the paramiko package, which is not installed",
+            hint="pip install 'replaybook[ssh]' (or: pip install paramiko) into replaybook's environment",
+        )
 
 
 def _tcp_pools_sized(api: Any) -> None:

@@ -88,6 +88,26 @@ def test_a_context_s_tls_material_reaches_the_sdk_client(
     assert docker_api.engine_address() == "unix:///elsewhere.sock" and docker_api.engine_is_local()
 
 
+def test_an_ssh_engine_without_paramiko_is_refused_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """paramiko is the optional `ssh` extra: without it, a clear EnvironmentProblem (exit 5),
+    not the SDK's error from deep inside a command."""
+    import importlib.util
+
+    from libreplay.core.errors import EnvironmentProblem
+
+    real_find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "paramiko" else real_find(name, *a))
+    monkeypatch.setattr(docker_api, "_clients", {})
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", "ssh://trainer@training-host")
+    with pytest.raises(EnvironmentProblem, match="paramiko") as refused:
+        docker_api.client()
+    assert "replaybook[ssh]" in (refused.value.hint or "")
+
+
 def archive_members(data: bytes) -> dict[str, tarfile.TarInfo]:
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         return {member.name: member for member in tar.getmembers()}
