@@ -39,7 +39,8 @@ def test_the_exec_shell_is_recognised_reopened_and_left(projects: list[str]) -> 
     session = up_and_broken(TESTPACK / "t-exit", projects)
     state = load_session(session)
     events: queue.Queue[StackEvent] = queue.Queue()
-    StackFollower(state.project, events, returns=True, execs=True).start()
+    streams = docker_api.Streams()  # closed at the end: the follower's thread ends with the test
+    StackFollower(state.project, events, returns=True, execs=True, streams=streams).start()
     time.sleep(1)  # the follower's stream is open
     bridge = TerminalBridge(ServiceShell(session, state.shell_service), rows=30, cols=100)
     screen = Screen()
@@ -68,6 +69,7 @@ def test_the_exec_shell_is_recognised_reopened_and_left(projects: list[str]) -> 
         assert bridge.ended.wait(30)
     finally:
         bridge.close()
+        streams.close()
     assert run("replay-down", session).returncode == 0
     assert leftovers(f"replaybook-{session}") == {}
 

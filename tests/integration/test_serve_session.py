@@ -36,9 +36,20 @@ WATCHER_THREADS = ("probe-follower", "stack-follower", "hint-follower", "command
                    "session-files", "docker-tool", "docker-logs-", "survive-restart")
 
 
+EARLIER_THREADS: set[threading.Thread] = set()
+
+
+@pytest.fixture(autouse=True)
+def earlier_threads() -> None:
+    """The threads there before each test: another test's (a follower it left behind) are not
+    this session's watcher's."""
+    EARLIER_THREADS.clear()
+    EARLIER_THREADS.update(threading.enumerate())
+
+
 def watcher_threads(session: str) -> list[str]:
-    return sorted(t.name for t in threading.enumerate()
-                  if t.name == f"watch-{session}" or t.name.startswith(WATCHER_THREADS))
+    return sorted(t.name for t in threading.enumerate() if t not in EARLIER_THREADS
+                  and (t.name == f"watch-{session}" or t.name.startswith(WATCHER_THREADS)))
 
 
 def threads_gone(session: str, timeout: float = 10) -> list[str]:
