@@ -18,7 +18,8 @@ from replaybook.commands.common import (
 )
 
 if TYPE_CHECKING:
-    from libreplay.packs.listing import ScenarioSummary
+    from libreplay.packs.listing import PackListing, ScenarioSummary
+    from libreplay.packs.tracks import TrackListing
     from libreplay.scenario.model import Scenario
 
     # `list` shows summaries from its cache; `add` shows the scenarios it has just loaded.
@@ -32,6 +33,8 @@ app = make_app("List the scenarios of every pack (the official one and those add
 def list_(
     tag: Annotated[str | None, typer.Option(help="Only scenarios carrying this tag.")] = None,
     pack: Annotated[str | None, typer.Option(help="Only the scenarios of this pack.")] = None,
+    track: Annotated[str | None, typer.Option(help="Only the scenarios of this track, in its order.")] = None,
+    tracks: Annotated[bool, typer.Option("--tracks", help="List the tracks instead of scenarios.")] = False,
     json_: JsonOption = False,
 ) -> None:
     """List scenarios: ID, difficulty and title; `--json` for scripts."""
@@ -40,7 +43,12 @@ def list_(
     from libreplay.packs import catalog as packs
     from libreplay.packs.listing import list_packs
 
+    if tracks and (track or tag):
+        raise typer.BadParameter("--tracks lists the tracks: leave out --track and --tag")
     scans = list_packs([packs.get_pack(pack)] if pack else packs.installed_packs())
+    if tracks or track:
+        _list_tracks(scans, track, tag, json_=json_)
+        return
     scenarios = [s for scan in scans for s in scan.scenarios if tag is None or tag in s.tags]
     for scan in scans:
         for invalid in scan.invalid:
@@ -52,6 +60,43 @@ def list_(
         emit_json([scenario_record(s) for s in scenarios])
         return
     emit_lines(table(scenarios))
+
+
+def _list_tracks(scans: Sequence[PackListing], name: str | None, tag: str | None, *, json_: bool) -> None:
+    """``--tracks``: one line per track; ``--track NAME``: its scenarios in order, what the track
+    covers said first (on stderr: stdout is the table)."""
+    from libreplay.packs import tracks as tracks_
+
+    found = tracks_.tracks_of(scans)
+    if name is None:
+        if json_:
+            emit_json([track_record(listing) for listing in found])
+        else:
+            rows = [(listing.ref, str(len(listing.scenarios)), listing.track.title) for listing in found]
+            emit_lines(table_lines(("TRACK", "SCENARIOS", "TITLE"), rows))
+        return
+    chosen = tracks_.named(found, name)
+    scenarios = [s for listing in chosen for s in listing.scenarios if tag is None or tag in s.tags]
+    if json_:
+        emit_json([scenario_record(s) for s in scenarios])
+        return
+    for listing in chosen:
+        say(f"Track {listing.ref}: {listing.track.title}")
+        if listing.track.description:
+            say(listing.track.description)
+    emit_lines(table(scenarios))
+
+
+def track_record(listing: TrackListing) -> dict[str, Any]:
+    return {
+        "name": listing.track.name,
+        "pack": listing.pack,
+        "ref": listing.ref,
+        "title": listing.track.title,
+        "description": listing.track.description,
+        "scenarios": [summary.ref for summary in listing.scenarios],
+        "path": str(listing.track.directory),
+    }
 
 
 def scenario_record(listed: Listed) -> dict[str, Any]:
@@ -66,6 +111,8 @@ def scenario_record(listed: Listed) -> dict[str, Any]:
         "faults": list(scenario.faults),
         "sla_minutes": scenario.sla_minutes,
         "path": str(scenario.directory),
+        "track": scenario.track,
+        "track_place": scenario.track_place or None,
     }
 
 

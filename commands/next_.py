@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from replaybook.commands.common import PlayerOption, emit, emit_json, handles_errors, make_app, read_ledgers
-from replaybook.commands.run import KeepOption, NoSplitOption, SlaOption, play, suggested_choice
+from replaybook.commands.run import KeepOption, NoSplitOption, SlaOption, TrackOption, play, suggested_choice
 from replaybook.commands.trust import YesOption
 
 app = make_app("Play the scenario the campaign suggests next (what `replaybook stats` suggests too).")
@@ -30,16 +30,18 @@ def next_(  # noqa: PLR0917 - one parameter per option
     no_split: NoSplitOption = False,
     yes: YesOption = False,
     player: PlayerOption = None,
+    track: TrackOption = None,
 ) -> None:
     """Play the scenario the campaign suggests now, exactly as `replaybook run --next` does.
     With --player, the suggestion comes from that player's sessions only; without, from every
-    session in the ledger (as `replaybook stats` counts them)."""
+    session in the ledger (as `replaybook stats` counts them). With --track, only that track's
+    scenarios, the new ones in the track's order."""
     if show or json_:
         _refuse_play_options(sla=sla, keep=keep, no_split=no_split, yes=yes)
-        _show(json_=json_, player=player)
+        _show(json_=json_, player=player, track=track)
         return
-    play(lambda: suggested_choice(player=player), sla=sla, fault=None, keep=keep, no_split=no_split,
-         yes=yes, player=player, command="next")
+    play(lambda: suggested_choice(player=player, track=track), sla=sla, fault=None, keep=keep,
+         no_split=no_split, yes=yes, player=player, command="next", track=track)
 
 
 def _refuse_play_options(*, sla: int | None, keep: bool, no_split: bool, yes: bool) -> None:
@@ -51,7 +53,7 @@ def _refuse_play_options(*, sla: int | None, keep: bool, no_split: bool, yes: bo
                                  "(leave them out, or drop --show to play)")
 
 
-def _show(*, json_: bool, player: str | None) -> None:
+def _show(*, json_: bool, player: str | None, track: str | None) -> None:
     """The suggestion on stdout: its title, then why (blind play: the id only in --json, for
     scripts, which run it by its ref)."""
     from libreplay.play.choice import suggestion
@@ -59,7 +61,7 @@ def _show(*, json_: bool, player: str | None) -> None:
 
     if player is not None:
         check_player(player)
-    suggested = suggestion(read_ledgers(None), player=player)
+    suggested = suggestion(read_ledgers(None), player=player, track=track)
     if json_:
         emit_json({"ref": suggested.ref, "title": suggested.title, "difficulty": suggested.difficulty,
                    "kind": suggested.kind, "reason": suggested.reason, "due": suggested.due.isoformat()})

@@ -50,6 +50,10 @@ KeepOption = Annotated[bool, typer.Option("--keep", help="Leave the stack up aft
 NoSplitOption = Annotated[
     bool, typer.Option("--no-split", help="No tmux: the shell in this terminal, the HUD elsewhere.")
 ]
+TrackOption = Annotated[
+    str | None, typer.Option(help="The campaign walks this track only, new scenarios in its order "
+                                  "(replaybook list --tracks; with run, goes with --next).")
+]
 KEYS_READ_AT_ONCE = 64  # an arrow key or a paste arrives whole; only its first character counts
 
 
@@ -65,18 +69,19 @@ def run(  # noqa: PLR0917 - one parameter per option
     tag: Annotated[str | None, typer.Option(help="With --random: only scenarios with this tag.")] = None,
     next_: Annotated[bool, typer.Option("--next", help="Play the scenario the campaign suggests "
                                                        "(replaybook next --show names it).")] = False,
+    track: TrackOption = None,
     yes: YesOption = False,
     player: PlayerOption = None,
 ) -> None:
     """Bring SCENARIO up, break it, open the shell and HUD in tmux; debrief and tear down at the end."""
-    _check_choice(scenario, random_=random_, tag=tag, next_=next_, fault=fault)
-    play(lambda: _choose(scenario, random_, tag, next_=next_, player=player),
-         sla=sla, fault=fault, keep=keep, no_split=no_split, yes=yes, player=player)
+    _check_choice(scenario, random_=random_, tag=tag, next_=next_, fault=fault, track=track)
+    play(lambda: _choose(scenario, random_, tag, next_=next_, player=player, track=track),
+         sla=sla, fault=fault, keep=keep, no_split=no_split, yes=yes, player=player, track=track)
 
 
 def play(
     choose: Callable[[], Choice], *, sla: int | None, fault: str | None, keep: bool, no_split: bool,
-    yes: bool, player: str | None, command: str = "run",
+    yes: bool, player: str | None, command: str = "run", track: str | None = None,
 ) -> None:
     """Play what ``choose`` picks, offer again after each miss, and exit with the last play's
     status: `replaybook run` and `replaybook next` alike (``command``: which, for its messages)."""
@@ -101,7 +106,7 @@ def play(
             raise EnvironmentProblem("tmux is not installed")
         no_split = True
     options = PlayOptions(chosen.name, sla=sla, fault=fault, keep=keep, split=not no_split,
-                          title=chosen.scenario.title, player=player)
+                          title=chosen.scenario.title, player=player, track=track)
     result = _play_until_quit(options, yes=yes)
     if result.signum:
         raise Interrupted(result.signum)
@@ -110,9 +115,11 @@ def play(
 
 
 def _check_choice(scenario: str | None, *, random_: bool, tag: str | None, next_: bool,
-                  fault: str | None) -> None:
+                  fault: str | None, track: str | None = None) -> None:
     """What to play is named one way only; checked before the terminal, so a typo in the
     command line is told as such."""
+    if track is not None and not next_:
+        raise typer.BadParameter("--track goes with --next: the campaign walks the track")
     if next_ and (scenario or random_):
         raise typer.BadParameter("--next plays the campaign's suggestion: name no SCENARIO and "
                                  "leave out --random")
@@ -126,25 +133,30 @@ def _check_choice(scenario: str | None, *, random_: bool, tag: str | None, next_
 
 
 def _choose(scenario: str | None, random_: bool, tag: str | None, *, next_: bool = False,
-            player: str | None = None) -> Choice:
+            player: str | None = None, track: str | None = None) -> Choice:
     """What run plays (the command line already checked by :func:`_check_choice`)."""
     from libreplay.play import choice
 
     if scenario:
         return choice.named(scenario)  # a typo fails here, before anything is built
     if next_:
-        return suggested_choice(player=player)
+        return suggested_choice(player=player, track=track)
     chosen = choice.drawn(tag)
     say(f"Drawn at random: {chosen.scenario.title}")  # blind play: never the id (docs/terminal.md)
     return chosen
 
 
-def suggested_choice(suggestion: Suggestion | None = None, *, player: str | None = None) -> Choice:
+def suggested_choice(
+    suggestion: Suggestion | None = None, *, player: str | None = None, track: str | None = None,
+) -> Choice:
     """The campaign's suggestion (``suggestion``, else asked now of the ledger, ``player``'s
-    sessions only when one is named), announced by its title and reason (blind play)."""
+    sessions only when one is named, on ``track`` only when one is), announced by its title and
+    reason (blind play)."""
     from libreplay.play import choice
 
-    chosen = choice.suggested(suggestion or choice.suggestion(read_ledgers(None), player=player))
+    chosen = choice.suggested(
+        suggestion or choice.suggestion(read_ledgers(None), player=player, track=track)
+    )
     say(f"Next: {chosen.scenario.title} ({chosen.reason})" if chosen.reason
         else f"Next: {chosen.scenario.title}")
     return chosen
@@ -160,7 +172,9 @@ def _play_until_quit(options: PlayOptions, *, yes: bool) -> PlayResult:
 
     while True:
         result = _play_once(options)
-        offer = offer_after(result, options, functools.partial(_suggestion_or_none, options.player))
+        offer = offer_after(
+            result, options, functools.partial(_suggestion_or_none, options.player, options.track)
+        )
         if offer is None:
             return result
         answer = _ask(offer)
@@ -187,7 +201,7 @@ def _play_once(options: PlayOptions) -> PlayResult:
     return result
 
 
-def _suggestion_or_none(player: str | None, excluding: str) -> Suggestion | None:
+def _suggestion_or_none(player: str | None, track: str | None, excluding: str) -> Suggestion | None:
     """The campaign's suggestion for the offer's ``n``: its first scenario other than the one
     just missed (``excluding``, which ``r`` plays again), from the ledger as it is now, the miss
     in it. None when there is none or it cannot be had (then the offer leaves ``n`` out rather
@@ -195,7 +209,7 @@ def _suggestion_or_none(player: str | None, excluding: str) -> Suggestion | None
     from libreplay.play import choice
 
     try:
-        return choice.suggestion(read_ledgers(None), player=player, excluding=excluding)
+        return choice.suggestion(read_ledgers(None), player=player, excluding=excluding, track=track)
     except ReplayError:
         return None
 

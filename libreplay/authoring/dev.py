@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from libreplay.authoring.dev_build import build_inputs, changed_inputs, save_inputs, saved_inputs
+from libreplay.authoring.dev_build import build_inputs, build_root, changed_inputs, save_inputs, saved_inputs
 from libreplay.authoring.dev_console import (
     BREAK,
     INTERRUPT,
@@ -365,6 +365,13 @@ class DevConsole:
             else:
                 self.revalidate()
 
+        shared = build_root(self.source)
+        if shared != self.source:  # a track's scenario: an edit of the image it shares counts too
+            def track_changed(_event: WatchEvent) -> None:
+                self.revalidate()
+
+            threading.Thread(target=follow_directory, args=(shared, track_changed, self.stop),
+                             kwargs={"recursive": True}, name="dev-watch-track", daemon=True).start()
         follow_directory(self.source, changed, self.stop, recursive=True)
 
     def revalidate(self) -> Scenario | None:

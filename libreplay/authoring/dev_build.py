@@ -33,6 +33,7 @@ from typing import Any
 from libreplay.scenario.compose_file import read_compose_text
 from libreplay.scenario.load import find_compose_file
 from libreplay.scenario.model import is_inside
+from libreplay.scenario.track import TRACK_FILE
 
 MISSING = "missing"
 MAX_FILES = 2000  # a COPY of a whole tree is followed this far: a scenario is small
@@ -45,7 +46,8 @@ BUILT_INPUTS_FILE = ".built-inputs.json"  # in the session directory (a dot-file
 
 def build_inputs(directory: Path) -> dict[str, str]:
     """Every file of ``directory`` its stack is built and started from, by relative path, with a
-    digest of its content (``missing`` for one that is named but not there)."""
+    digest of its content (``missing`` for one that is named but not there); for a scenario in a
+    track, the files it builds from the track's directory too (``../image/Dockerfile``)."""
     compose = find_compose_file(directory)
     if compose is None:
         return {}
@@ -54,6 +56,12 @@ def build_inputs(directory: Path) -> dict[str, str]:
     for service in _services(document):
         files |= _service_inputs(service, directory)
     return {_relative(path, directory): _digest(path) for path in sorted(files)[:MAX_FILES]}
+
+
+def build_root(directory: Path) -> Path:
+    """Where the scenario's images may be built from: its track's directory when it sits in one
+    (docs/scenario-format.md, "Tracks"), else its own."""
+    return directory.parent if (directory.parent / TRACK_FILE).is_file() else directory
 
 
 def changed_inputs(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -129,18 +137,19 @@ def _service_inputs(service: dict[str, Any], directory: Path) -> set[Path]:
         build = {"context": build}
     if not isinstance(build, dict):
         return found
+    root = build_root(directory)
     context = (directory / str(build.get("context") or ".")).resolve()
-    if not is_inside(directory, context):
+    if not is_inside(root, context):
         return found
     dockerfile = context / str(build.get("dockerfile") or DEFAULT_DOCKERFILE)
-    if not is_inside(directory, dockerfile):  # an absolute or escaping path: not the scenario's
+    if not is_inside(root, dockerfile):  # an absolute or escaping path: not the scenario's
         return found
     found.add(dockerfile.resolve())
     data = _read_bounded(dockerfile)
     if data is None:
         return found
     for source in copied_sources(data.decode(errors="replace")):
-        found |= {path for path in _matches(context, source) if is_inside(directory, path)}
+        found |= {path for path in _matches(context, source) if is_inside(root, path)}
     return found
 
 
@@ -238,6 +247,10 @@ def _stream(path: Path, take: Callable[[bytes], object]) -> bool:
 def _relative(path: Path, directory: Path) -> str:
     try:
         return str(path.relative_to(directory.resolve()))
+    except ValueError:
+        pass
+    try:  # from the track's directory: named as the compose file does, from the scenario's
+        return str(Path("..") / path.relative_to(directory.resolve().parent))
     except ValueError:
         return str(path)
 

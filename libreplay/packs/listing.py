@@ -42,13 +42,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from libreplay.core import paths
 from libreplay.core.errors import ReplayError
+from libreplay.scenario.track import TRACK_FILE
 
 if TYPE_CHECKING:
     from libreplay.packs.catalog import Pack
     from libreplay.scenario.load import Checked
     from libreplay.scenario.model import Scenario
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Coarse file-system clocks (a jiffy; a second on ext3, two on FAT) may give a file changed
 # just after we read it the timestamp we saw: such an entry is validated again next time.
 RACY_SECONDS = 2
@@ -64,7 +65,8 @@ Stamp = tuple[int, int, int, int, int, int]  # mode, inode, device, size, mtime 
 STAMP = struct.Struct("<QQQqqq")
 # The fields of a valid scenario's summary, in the order the cache file keeps them (a list:
 # its keys cost a list of two thousand scenarios a third of its JSON parsing).
-SUMMARY_FIELDS = ("id", "title", "difficulty", "tags", "faults", "sla_minutes", "directory")
+SUMMARY_FIELDS = ("id", "title", "difficulty", "tags", "faults", "sla_minutes", "directory", "track",
+                  "track_place")
 
 
 class ScenarioSummary(NamedTuple):
@@ -78,6 +80,8 @@ class ScenarioSummary(NamedTuple):
     sla_minutes: int
     path: str  # the scenario's directory, resolved (a string: a Path costs, two thousand times)
     pack: str
+    track: str | None = None  # the name of the track it belongs to (scenario/track.py)
+    track_place: int = 0  # its place in that track's order, from 1
 
     @property
     def directory(self) -> Path:
@@ -158,10 +162,10 @@ def _add_to(listing: PackListing, entry: dict[str, Any], pack_name: str) -> None
     if summary is None:
         listing.invalid.append(entry["invalid"])
         return
-    scenario_id, title, difficulty, tags, faults, sla_minutes, directory = summary
+    scenario_id, title, difficulty, tags, faults, sla_minutes, directory, track, place = summary
     listing.scenarios.append(ScenarioSummary(
         id=scenario_id, title=title, difficulty=difficulty, tags=tuple(tags), faults=tuple(faults),
-        sla_minutes=sla_minutes, path=directory, pack=pack_name,
+        sla_minutes=sla_minutes, path=directory, pack=pack_name, track=track, track_place=place,
     ))
 
 
@@ -192,6 +196,8 @@ def summarize(scenario: Scenario) -> ScenarioSummary:
         id=scenario.id, title=scenario.title, difficulty=scenario.difficulty, tags=scenario.tags,
         faults=tuple(fault.name for fault in scenario.faults), sla_minutes=scenario.sla_minutes,
         path=str(scenario.directory), pack=scenario.pack,
+        track=scenario.track.name if scenario.track else None,
+        track_place=scenario.track.place_of(scenario.directory) if scenario.track else 0,
     )
 
 
@@ -201,7 +207,7 @@ def _summary(checked: Checked) -> list[Any] | None:
         return None
     summary = summarize(checked.scenario)
     return [summary.id, summary.title, summary.difficulty, list(summary.tags), list(summary.faults),
-            summary.sla_minutes, summary.path]
+            summary.sla_minutes, summary.path, summary.track, summary.track_place]
 
 
 # -- stamps --------------------------------------------------------------------------------
@@ -221,6 +227,13 @@ def _paths_to_stamp(directory: Path, checked: Checked) -> list[str] | None:
     wanted = {""}
     for path in checked.consulted:
         if path == root:
+            continue
+        if path == root.parent:  # the directory the scenario sits in: a track file made or gone
+            wanted.add("..")
+            continue
+        if path == root.parent / TRACK_FILE:  # its track; when there is none, ".." tells one made
+            if path in checked.read:
+                wanted.add(f"../{TRACK_FILE}")
             continue
         try:
             parts = path.relative_to(root).parts
@@ -392,11 +405,12 @@ def _well_formed(entry: Any) -> bool:
         return type(entry.get("invalid")) is str
     if type(summary) is not list or len(summary) != len(SUMMARY_FIELDS):
         return False
-    scenario_id, title, difficulty, tags, faults, sla_minutes, directory = summary
+    scenario_id, title, difficulty, tags, faults, sla_minutes, directory, track, place = summary
     return (
         type(scenario_id) is str and type(title) is str and type(directory) is str
         and type(difficulty) is int and type(sla_minutes) is int
         and type(tags) is list and type(faults) is list
+        and (track is None or type(track) is str) and type(place) is int
     )
 
 

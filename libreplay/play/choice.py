@@ -44,15 +44,17 @@ def drawn(tag: str | None = None, *, rng: random.Random | None = None) -> Choice
 
 
 def suggestion(ledgers: Ledgers | None = None, *, player: str | None = None,
-               excluding: str | None = None) -> Suggestion:
+               excluding: str | None = None, track: str | None = None) -> Suggestion:
     """The campaign's suggestion for ``ledgers`` (None: this machine's ledger), of ``player``'s
     sessions only when one is named, and other than the scenario ``excluding`` names (a ref)
-    when given; NotFound when there is none (no scenario installed, or only that one)."""
+    when given, on ``track`` only when one is named; NotFound when there is none (no scenario
+    installed, or only that one; no such track)."""
     from libreplay.progress.campaign import suggest_next
 
-    found = suggest_next(ledgers, player=player, excluding=excluding)
+    found = suggest_next(ledgers, player=player, excluding=excluding, track=track)
     if found is None:
         which = "no other scenario" if excluding is not None else "no scenario"
+        which += f" of track {track!r}" if track is not None else ""
         raise NotFound(f"{which} is installed, so there is none to suggest",
                        hint="replay-add SOURCE adds a pack of scenarios")
     return found

@@ -64,6 +64,7 @@ class PlayOptions:
     split: bool = True  # tmux; False: the shell in this terminal
     title: str = ""  # what the talk calls it: blind play names no scenario id (docs/terminal.md)
     player: str | None = None  # who plays, for the ledger; None: the OS user
+    track: str | None = None  # the track the campaign walks (run --next --track): the offer's next
 
 
 @dataclass(frozen=True)

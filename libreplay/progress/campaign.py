@@ -54,6 +54,7 @@ class CampaignScenario:
     title: str
     difficulty: int  # 1..5 from meta.json
     pack_order: int  # the pack's position among installed packs (official first), for ties
+    place: int = 0  # its place in the track the campaign walks (from 1), 0 for the whole catalogue
 
 
 @dataclass(frozen=True)
@@ -92,35 +93,44 @@ def suggest(
     return ordered[0] if ordered else None
 
 
-def installed_scenarios() -> list[CampaignScenario]:
-    """The installed packs' valid scenarios, from the list cache (what ``replay-list`` shows)."""
+def installed_scenarios(track: str | None = None) -> list[CampaignScenario]:
+    """The installed packs' valid scenarios, from the list cache (what ``replay-list`` shows);
+    with ``track``, only that track's, each with its place in the track (NotFound when no
+    installed pack has a track of that name)."""
     from libreplay.packs.catalog import installed_packs
     from libreplay.packs.listing import list_packs
 
+    listings = list_packs(installed_packs())
+    if track is not None:
+        from libreplay.packs.tracks import named, tracks_of
+
+        chosen = {listing.ref for listing in named(tracks_of(listings), track)}
     return [
         CampaignScenario(ref=summary.ref, title=summary.title, difficulty=summary.difficulty,
-                         pack_order=order)
-        for order, listing in enumerate(list_packs(installed_packs()))
+                         pack_order=order, place=summary.track_place if track is not None else 0)
+        for order, listing in enumerate(listings)
         for summary in listing.scenarios
+        if track is None or f"{summary.pack}/{summary.track}" in chosen
     ]
 
 
 def suggest_next(
     ledgers: Ledgers | None = None, *, today: date | None = None, player: str | None = None,
-    excluding: str | None = None,
+    excluding: str | None = None, track: str | None = None,
 ) -> Suggestion | None:
     """This machine's ledger (or the given one) against the installed packs; today: the UTC date
     (the ledger's calendar: a session's day is the UTC date of its start).
 
     ``player``: that player's sessions only (lines recording another player, or none, left out),
     as ``stats --player`` counts them; None: every line. ``excluding``: the plan's first scenario
-    other than this ref (the offer after a miss, whose ``r`` already plays the one missed)."""
+    other than this ref (the offer after a miss, whose ``r`` already plays the one missed).
+    ``track``: that track's scenarios only, new ones in the track's order (docs/progress.md)."""
     from libreplay.session.ledger import read_ledgers
 
     entries = (ledgers if ledgers is not None else read_ledgers()).entries
     if player is not None:
         entries = [entry for entry in entries if entry.player == player]
-    ordered = plan(entries, installed_scenarios(), today or datetime.now(UTC).date())
+    ordered = plan(entries, installed_scenarios(track), today or datetime.now(UTC).date())
     return next((suggestion for suggestion in ordered if suggestion.ref != excluding), None)
 
 
@@ -263,7 +273,9 @@ _NOT_DUE_TIER = 3
 _REST_TIER = 4
 
 
-def _order(item: tuple[Suggestion, CampaignScenario], today: date) -> tuple[int, date, int, int, str]:
+def _order(
+    item: tuple[Suggestion, CampaignScenario], today: date,
+) -> tuple[int, date, int, int, int, str]:
     suggestion, scenario = item
     if suggestion.kind == REST:
         tier = _REST_TIER
@@ -272,4 +284,5 @@ def _order(item: tuple[Suggestion, CampaignScenario], today: date) -> tuple[int,
     else:
         tier = _NOT_DUE_TIER
     due = today if suggestion.kind == NEW else suggestion.due
-    return tier, due, scenario.difficulty, scenario.pack_order, scenario.ref
+    # On a track its order comes before difficulty: new ones are played as the track lays them out.
+    return tier, due, scenario.place, scenario.difficulty, scenario.pack_order, scenario.ref

@@ -33,11 +33,13 @@ from libreplay.scenario.model import (
     Guard,
     Resources,
     Scenario,
+    Track,
     is_inside,
     show_value,
     size_bytes,
 )
 from libreplay.scenario.schema import Place
+from libreplay.scenario.track import TRACK_FILE, TrackInvalid, load_track
 
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 # What the loader reads of meta.json; meta.schema.json declares the same keys
@@ -250,6 +252,7 @@ class _Loader:
         debrief = self._debrief(("debrief",))
         faults = self._faults()
         resources = self._resources()
+        track = self._track()
         if self.problems or not self.services:
             return None
         return Scenario(
@@ -277,7 +280,31 @@ class _Loader:
             resources=resources,
             warnings=tuple(self.warnings),
             pack=self.pack,
+            track=track,
         )
+
+    def _track(self) -> Track | None:
+        """The track of the directory the scenario sits in, when that holds a track file. A track
+        file that is wrong, or does not give this scenario its place, makes the scenario invalid:
+        its build may rely on the track (docs/scenario-format.md, "Tracks")."""
+        parent = self.consult(self.dir.parent)
+        path = self.consult(parent / TRACK_FILE)
+        if not (path.exists() or path.is_symlink()):  # a link is looked at, and refused
+            return None
+        self.read.add(path)
+        try:
+            track = load_track(parent)
+        except TrackInvalid as exc:
+            self.problems += [f"../{TRACK_FILE}: {problem}" for problem in exc.problems]
+            return None
+        if not track.place_of(self.dir):
+            self.problem(
+                f"../{TRACK_FILE}: scenarios",
+                f"does not list {self.dir.name!r}: every scenario in a track directory has its place "
+                "in the track's order",
+            )
+            return None
+        return track
 
     def _field(self, key: str) -> Any:
         """A top-level value the schema found nothing wrong with, else None."""

@@ -95,6 +95,22 @@ class PublishedPort:
 
 
 @dataclass(frozen=True)
+class Track:
+    """An ordered group of scenarios sharing a directory (read by libreplay.scenario.track)."""
+
+    name: str
+    title: str
+    description: str
+    directory: Path
+    scenarios: tuple[str, ...]  # scenario directory names, in the order the track is played
+
+    def place_of(self, scenario_dir: Path) -> int:
+        """The scenario's place in the track, from 1; 0 when the track does not list it."""
+        name = scenario_dir.name
+        return self.scenarios.index(name) + 1 if name in self.scenarios else 0
+
+
+@dataclass(frozen=True)
 class Scenario:
     id: str
     title: str
@@ -120,6 +136,7 @@ class Scenario:
     resources: Resources = field(default_factory=Resources)
     warnings: tuple[str, ...] = ()
     pack: str = "local"
+    track: Track | None = None  # the track of the directory it sits in (scenario/track.py)
 
     @property
     def ref(self) -> str:

@@ -429,12 +429,11 @@ class _Checker:
         dockerfile = build.get("dockerfile")
         if REMOTE_CONTEXT.match(context):
             pass  # a context the engine fetches itself (a git URL) reads nothing from this host
-        elif not self._inside(context):
-            self.problem(f"{where}.context", f"must be in the scenario directory, got {show_value(context)}")
-        elif isinstance(dockerfile, str) and not self._inside(str(Path(context) / dockerfile)):
-            self.problem(
-                f"{where}.dockerfile", f"must be in the scenario directory, got {show_value(dockerfile)}"
-            )
+        elif not self._buildable(context):
+            self.problem(f"{where}.context", f"must be in {self.build_place}, got {show_value(context)}")
+        elif isinstance(dockerfile, str) and not self._buildable(str(Path(context) / dockerfile)):
+            self.problem(f"{where}.dockerfile",
+                         f"must be in {self.build_place}, got {show_value(dockerfile)}")
         if build.get("network") not in (None, "default", "none"):
             self.problem(
                 f"{where}.network",
@@ -442,11 +441,9 @@ class _Checker:
             )
         for name, extra in as_dict(build.get("additional_contexts")).items():
             text = str(extra)
-            if not (text.startswith(IMAGE_CONTEXT) or REMOTE_CONTEXT.match(text) or self._inside(text)):
-                self.problem(
-                    f"{where}.additional_contexts.{name}",
-                    f"must be in the scenario directory, got {show_value(text)}",
-                )
+            if not (text.startswith(IMAGE_CONTEXT) or REMOTE_CONTEXT.match(text) or self._buildable(text)):
+                self.problem(f"{where}.additional_contexts.{name}",
+                             f"must be in {self.build_place}, got {show_value(text)}")
         self._labels(f"{where}.labels", build.get("labels"))
         self._extra_hosts(f"{where}.extra_hosts", build.get("extra_hosts"))
 
@@ -677,6 +674,21 @@ class _Checker:
     def _inside(self, path: str) -> bool:
         """Compose resolves every path of the model to an absolute one; anything else is odd."""
         return bool(path) and PurePosixPath(path).is_absolute() and is_inside(self.root, Path(path))
+
+    def _buildable(self, path: str) -> bool:
+        """Where an image may be built from: the scenario directory, or its track's (the image a
+        track shares; docs/scenario-format.md, "Tracks"). Mounts stay the scenario's own."""
+        if self._inside(path):
+            return True
+        track = self.scenario.track
+        return (track is not None and PurePosixPath(path).is_absolute()
+                and is_inside(track.directory, Path(path)))
+
+    @property
+    def build_place(self) -> str:
+        if self.scenario.track is None:
+            return "the scenario directory"
+        return f"the scenario directory or its track's ({self.scenario.track.directory.name}/)"
 
 
 def hidden_paths(scenario: Scenario) -> set[Path]:
