@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The incident, the morning after the move to a new box: the migration recreated Redis's data
-# directory as root (/var/lib/redis, root:root 0755), Redis itself runs as the redis user, so
-# its next background save cannot create its temp file, and with stop-writes-on-bgsave-error
-# Redis refuses every write from then on: replies fail with a 500, Sidekiq can neither fetch nor
-# enqueue. Reads still work.
+# The incident, the morning after the move to a new box: the new box's provisioning, run again
+# this morning, has a task for the data directories (not recursive) that gave Redis's data
+# directory to root (/var/lib/redis, root:root 0755). Redis runs as the redis user: its append-only file, in appendonlydir, still
+# takes writes, but its next background save cannot create its temp file in the directory, and
+# with stop-writes-on-bgsave-error Redis refuses every write from then on: replies fail with a
+# 500, Sidekiq can neither fetch nor enqueue. Reads still work.
 # Before that, what the night left in Redis: notification emails for the replies posted during
 # the move, which timed out against the mail provider (the new box's outgoing port was still
-# closed) and wait in Sidekiq's retry set. They exist only in Redis's memory until a save
-# succeeds: what the fix must keep, and FLUSHALL or a restart without a save loses.
+# closed) and wait in Sidekiq's retry set: what the fix must keep, and FLUSHALL (once writes are
+# let through) or Redis's files deleted before a restart lose.
 # Everything that runs in a container goes over stdin.
 set -euo pipefail
 
@@ -77,12 +78,10 @@ end
 puts "night: #{rows.size} notification emails wait in the retry set"
 EOF_RUBY
 
-# The data directory as the migration left it, then the save that fails.
+# The data directory as the provisioning leaves it, then the save that fails.
 docker compose exec -T forum sh -s <<'EOF_BREAK'
-rm -f /var/lib/redis/dump.rdb /var/lib/redis/temp-*.rdb
 chown root:root /var/lib/redis
 chmod 0755 /var/lib/redis
-touch -d "$(date -d 'yesterday 23:47:12')" /var/lib/redis
 echo BGSAVE | redis-cli >/dev/null
 i=0
 while [ $i -lt 50 ]; do
