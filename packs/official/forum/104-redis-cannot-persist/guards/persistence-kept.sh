@@ -2,9 +2,10 @@
 # Guard: Redis still persists as the box was set up, and still stops writes when a snapshot
 # fails. `CONFIG SET stop-writes-on-bgsave-error no`, `save ""` or `appendonly no` (or the same
 # in /etc/redis/redis.conf) make the MISCONF go away while the cause stays: the snapshots keep
-# failing, nobody is told, and the AOF cannot be rewritten in that directory either. Pointing
-# `dir` elsewhere (/tmp) saves where the next start does not look. The running server's
-# settings are what counts (CONFIG GET), whatever the file says.
+# failing, nobody is told, and the AOF cannot be rewritten in that directory either. Moving
+# `dir` elsewhere (/tmp, in redis.conf: Redis 7 refuses CONFIG SET dir) starts Redis afresh
+# away from its data. The running server's settings are what counts (CONFIG GET), whatever the
+# file says.
 # Passes when Redis does not answer (a restart): nothing is known then. Logic over stdin.
 set -euo pipefail
 docker compose exec -T forum sh -s <<'EOS'
