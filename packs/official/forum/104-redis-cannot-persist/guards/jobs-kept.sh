@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Guard: every notification email that waits still has its job. A notification waiting for its
 # email (email_status 'pending') is sent by a Jobs::NotificationEmail that sits in Sidekiq's
-# queue, its retry set or its schedule. Last night's emails wait in the retry set, in Redis's
-# memory only while it cannot save: FLUSHALL, or a restart of Redis that throws away what it
-# could not write (kill -9, SHUTDOWN NOSAVE, the snapshot file deleted), drops those jobs while
-# the notifications still wait. Only notifications older than two minutes count (a new post's
-# are made and sent within seconds), with room for a few jobs in a worker's hands.
+# queue, its retry set or its schedule. Last night's emails wait in the retry set: FLUSHALL
+# (once the writes are let through), Redis restarted with its files deleted or in another
+# directory, drop those jobs while the notifications still wait. Only notifications older than
+# two minutes count (a new post's are made and sent within seconds), with room for a few jobs
+# in a worker's hands.
 # Passes when Redis or Postgres does not answer (a restart): nothing is known to be lost then.
 # The logic goes over stdin: the trainee's `ps` shows none of it.
 set -euo pipefail
