@@ -147,4 +147,4 @@ FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.email_status = 'se
 INSERT INTO api_keys (key, description, user_id) VALUES
     ('2f9c4e1a7b3d5f60a8c1e2d4b6f8a0c3e5d7b9f1a3c5e7d9', 'All users (mobile app and integrations)', NULL);
 
-ANALYZE;
+ANALYZE users, topics, posts, topic_users, notifications, email_logs;
