@@ -10,7 +10,8 @@ docker compose exec -T forum sh -s <<'EOF_FORUM'
 count() {
     master=0 workers=0
     for proc in /proc/[0-9]*; do
-        read -r title < "$proc/cmdline" 2>/dev/null || continue
+        title=
+        read -r title < "$proc/cmdline" 2>/dev/null   # no newline at its end: status 1, title set
         case $title in
             "unicorn master"*) master=1 ;;
             "unicorn worker["*) workers=$((workers + 1)) ;;

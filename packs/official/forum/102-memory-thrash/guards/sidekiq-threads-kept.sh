@@ -7,7 +7,8 @@
 set -euo pipefail
 docker compose exec -T forum sh -s <<'EOF_FORUM'
 for proc in /proc/[0-9]*; do
-    read -r title < "$proc/cmdline" 2>/dev/null || continue
+    title=
+    read -r title < "$proc/cmdline" 2>/dev/null   # no newline at its end: status 1, title set
     case $title in
         "sidekiq "*" of "*" busy]"*)
             threads=${title#* of }
