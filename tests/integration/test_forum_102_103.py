@@ -136,14 +136,19 @@ def test_103_half_fixes_fail_the_check_and_destructive_ones_trip_guards(
         s.trainee("forum", f"{AS_POSTGRES} psql -d forum -c 'TRUNCATE email_logs'")
         assert not s.guard_passes("forum-data-kept")
         assert int(s.sql("SELECT count(*) FROM topics")) >= topics_before  # only the email log went
-        # Postgres moved onto the container's own filesystem (copied, the path pointed at it).
+        # Postgres moved onto the container's own filesystem: a consistent copy there
+        # (pg_basebackup), the path pointed at it, the running postmaster stopped; its
+        # supervisor starts it again from the copy.
         assert s.guard_passes("postgres-on-data-disk")
         s.trainee(
             "forum",
-            """
-cp -a /srv/data/postgresql /var/lib/postgresql-root
+            f"""
+mkdir -p /var/lib/postgresql-root/15 && chown -R postgres:postgres /var/lib/postgresql-root
+{AS_POSTGRES} pg_basebackup -D /var/lib/postgresql-root/15/main -X stream -c fast
 ln -sfn /var/lib/postgresql-root /var/lib/postgresql
-forumctl restart postgres
+kill -INT "$(head -n 1 /srv/data/postgresql/15/main/postmaster.pid)"
+sleep 2
+until pg_isready -q -h /var/run/postgresql -U postgres; do sleep 0.5; done
 """,
         )
         assert not s.guard_passes("postgres-on-data-disk")
