@@ -26,8 +26,10 @@ avail_kb() { df -Pk "$dir/" | awk 'NR == 2 { print $4 }'; }
 sql() { setpriv --reuid=postgres --regid=postgres --init-groups psql -XAtq -v ON_ERROR_STOP=1 -d forum "$@"; }
 report() {
     newest=$(ls -1t "$dir"/forum-*.tar.gz | head -n 1)
+    # (Postgres may be restarting after a PANIC when a second run gets here: no counts then.)
     counts=$(echo "SELECT (SELECT count(*) FROM topics), (SELECT count(*) FROM posts), (SELECT count(*) FROM users),
-                          (SELECT count(*) FROM notifications), (SELECT count(*) FROM email_logs)" | sql -F ' ')
+                          (SELECT count(*) FROM notifications), (SELECT count(*) FROM email_logs)" | sql -F ' ') \
+        || counts="0 0 0 0 0"
     echo "$(basename "$newest") $(stat -c %s "$newest") $counts"
 }
 
@@ -104,7 +106,7 @@ done | sql >/dev/null 2>&1 && { echo "break: Postgres never ran out of space" >&
 
 # Members keep posting, round the busiest topics, until a whole round fails: a topic whose
 # index page is full fails first, the others once the posts table itself cannot grow.
-topics=($(echo "SELECT id FROM topics ORDER BY bumped_at DESC LIMIT 8" | sql))
+topics=($(echo "SELECT id FROM topics WHERE title <> 'Ops: posting test' ORDER BY bumped_at DESC LIMIT 8" | sql))
 replies=("Same here, the import stops at the same photo every time."
          "Thanks, that setting fixed it for me too."
          "Has anyone tried this with the 3.4.1 build?"
