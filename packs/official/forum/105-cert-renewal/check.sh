@@ -13,7 +13,7 @@ trap 'rm -f "$root"' EXIT
 curl -fsS -m 2 --cacert /etc/pebble/certs/acme.pem -o "$root" https://localhost:15000/roots/0
 curl -fsS -m 3 --cacert "$root" -A 'Mozilla/5.0 (compatible; uptime-monitor)' -o /dev/null \
     https://forum.example/latest
-openssl s_client -connect forum.example:443 -servername forum.example </dev/null 2>/dev/null |
+timeout 5 openssl s_client -connect forum.example:443 -servername forum.example </dev/null 2>/dev/null |
     openssl x509 -noout -checkend 2592000 >/dev/null
 EOS
 docker compose exec -T forum sh -s <<'EOS'

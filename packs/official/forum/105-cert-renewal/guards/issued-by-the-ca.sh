@@ -5,7 +5,7 @@
 # Run from the CA's side, the logic on stdin: a trainee's `ps` shows nothing of it.
 set -euo pipefail
 docker compose exec -T acme sh -s <<'EOS'
-served=$(openssl s_client -connect forum.example:443 -servername forum.example </dev/null 2>/dev/null |
+served=$(timeout 5 openssl s_client -connect forum.example:443 -servername forum.example </dev/null 2>/dev/null |
     openssl x509 2>/dev/null) || exit 0
 [ -n "$served" ] || exit 0
 printf '%s\n' "$served" | openssl x509 -noout -checkend 0 >/dev/null || exit 0
