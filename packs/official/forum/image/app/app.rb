@@ -194,7 +194,9 @@ module Forum
       ext = File.extname(file[:filename].to_s).downcase.gsub(/[^.a-z0-9]/, "")[0, 8]
       dir = File.join(UPLOADS, sha1[0, 1], sha1[1, 2])
       FileUtils.mkdir_p(dir)
-      FileUtils.cp(file[:tempfile].path, File.join(dir, "#{sha1}#{ext}"))
+      stored = File.join(dir, "#{sha1}#{ext}")
+      FileUtils.cp(file[:tempfile].path, stored)
+      File.chmod(0o644, stored) # the tempfile's 0600 came along: nginx serves uploads itself
       url = "/uploads/default/original/#{sha1[0, 1]}/#{sha1[1, 2]}/#{sha1}#{ext}"
       row = Forum.sql(<<~SQL, user["id"], file[:filename].to_s[0, 200], size, sha1, url).first
         INSERT INTO uploads (user_id, original_filename, filesize, sha1, url, created_at)
