@@ -6,6 +6,12 @@
 # container goes over stdin.
 set -euo pipefail
 
+# Compose's progress lines are noise; its output is shown only when the command fails.
+quiet() {
+    local out
+    out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }
+}
+
 # The forum's data: the support megathread where members paste their import logs (200 long
 # posts, a 1.5 MB page), bumped three hours ago. Made once.
 docker compose exec -T forum sh -s <<'EOF_FORUM'
@@ -42,10 +48,10 @@ SQL
 EOF_FORUM
 
 # Last night's tuning, written at 23:40 and reloaded then.
-docker compose cp faults/forum.site forum:/etc/nginx/sites-available/forum
+quiet docker compose cp faults/forum.site forum:/etc/nginx/sites-available/forum
 docker compose exec -T forum sh -s <<'EOF_FORUM'
 touch -d "$(date -d 'yesterday 23:40' '+%Y-%m-%d %H:%M:%S')" /etc/nginx/sites-available/forum
-nginx -t -q && nginx -s reload
+nginx -t -q && nginx -s reload 2>/dev/null
 # Until a new poll is held back (the reload's new workers answer it), as the check will see.
 i=0
 while [ "$i" -lt 20 ]; do

@@ -10,5 +10,5 @@ if ! sed -n '/location \/message-bus\/ {/,/}/p' "$site" | grep -q 'proxy_bufferi
     sed -i '/location \/message-bus\/ {/a\        proxy_buffering off;' "$site"
 fi
 nginx -t -q
-nginx -s reload
+nginx -s reload 2>/dev/null
 EOF_FORUM
