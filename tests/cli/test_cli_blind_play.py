@@ -69,9 +69,10 @@ QUOTED_HEREDOC = re.compile(r"<<-?\s*'\w+'")  # quoted: the host's shell expands
 
 
 def _check_and_guard_scripts() -> list[Path]:
-    """Every official check.sh and every script an official guard runs (meta.json's guards)."""
-    found = set(OFFICIAL.glob("*/check.sh"))
-    for meta in OFFICIAL.glob("*/meta.json"):
+    """Every official check.sh and every script an official guard runs (meta.json's guards), a
+    track's scenarios (official/forum/101-…) included."""
+    found = {*OFFICIAL.glob("*/check.sh"), *OFFICIAL.glob("*/*/check.sh")}
+    for meta in [*OFFICIAL.glob("*/meta.json"), *OFFICIAL.glob("*/*/meta.json")]:
         for guard in json.loads(meta.read_text()).get("guards", []):
             if guard.get("script"):
                 found.add(meta.parent / guard["script"])

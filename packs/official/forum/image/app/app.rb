@@ -5,6 +5,7 @@
 require "digest"
 require "fileutils"
 require "openssl"
+require "socket"
 require "sinatra/base"
 require_relative "lib/forum"
 require_relative "lib/forum/jobs"
@@ -366,14 +367,37 @@ module Forum
       { "status" => "#{e.class}: #{e.message.lines.first&.strip}" }
     end
 
+    # The certificate clients get: the one nginx serves on 443 (nil while nothing listens there),
+    # or the file FORUM_TLS_CERT names.
     def certificate
-      path = Forum.setting("TLS_CERT") || Dir.glob("/etc/letsencrypt/live/*/cert.pem").first
-      return nil unless path && File.readable?(path)
-      cert = OpenSSL::X509::Certificate.new(File.read(path))
-      { "path" => path, "subject" => cert.subject.to_s, "issuer" => cert.issuer.to_s,
-        "not_after" => cert.not_after.iso8601, "days_left" => ((cert.not_after - Time.now) / 86_400).floor }
+      path = Forum.setting("TLS_CERT")
+      cert = if path
+               OpenSSL::X509::Certificate.new(File.read(path))
+             else
+               served_certificate
+             end
+      return nil if cert.nil?
+      { "source" => path || "https://127.0.0.1:443 (#{Forum.hostname})", "subject" => cert.subject.to_s,
+        "issuer" => cert.issuer.to_s, "not_after" => cert.not_after.iso8601,
+        "days_left" => ((cert.not_after - Time.now) / 86_400).floor }
     rescue StandardError => e
-      { "path" => path, "error" => e.message }
+      { "source" => path || "https://127.0.0.1:443", "error" => "#{e.class}: #{e.message}" }
+    end
+
+    def served_certificate
+      tcp = Socket.tcp("127.0.0.1", 443, connect_timeout: 1)
+    rescue SystemCallError, SocketError
+      nil
+    else
+      context = OpenSSL::SSL::SSLContext.new
+      context.verify_mode = OpenSSL::SSL::VERIFY_NONE # an expired certificate must still be shown
+      ssl = OpenSSL::SSL::SSLSocket.new(tcp, context)
+      ssl.hostname = Forum.hostname
+      ssl.connect
+      ssl.peer_cert
+    ensure
+      ssl&.close rescue nil
+      tcp&.close rescue nil
     end
   end
 end
