@@ -221,8 +221,9 @@ module Forum
           env["forum.parked"] = true
           io = env["rack.hijack"].call
           started = Time.now
+          chunked = env["SERVER_PROTOCOL"] == "HTTP/1.1" && env["HTTP_DONT_CHUNK"].nil?
           MessageBus.waiters.park(MessageBus::Waiters::Client.new(
-            io, last, channels, started + MessageBus::POLL_SECONDS, started, env["forum.log"]
+            io, last, channels, started + MessageBus::POLL_SECONDS, started, env["forum.log"], chunked
           ))
           [-1, {}, []]
         end

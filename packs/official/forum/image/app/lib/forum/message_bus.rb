@@ -5,6 +5,10 @@ module Forum
   # is kept in a short backlog; clients long-poll /message-bus/poll with the last id they saw.
   # A poll with nothing new is parked (the request is hijacked from unicorn, so no worker is
   # held) until a message is published on Redis pub/sub, or answered with [] after POLL_SECONDS.
+  # Like Discourse's, a parked poll streams by default (HTTP/1.1 and no `Dont-Chunk` header): the
+  # answer is chunked, a first "[]" chunk goes out at once, each message follows as its own chunk
+  # the moment it is published, and the poll stays open until POLL_SECONDS are up. A client that
+  # sends `Dont-Chunk: true` (or speaks HTTP/1.0) gets one plain JSON answer that ends the poll.
   module MessageBus
     BACKLOG_KEY = "message-bus:backlog"
     LAST_ID_KEY = "message-bus:last-id"
@@ -36,7 +40,14 @@ module Forum
 
     # Parked clients of this process, and the thread that wakes them.
     class Waiters
-      Client = Struct.new(:io, :last_id, :channels, :deadline, :started, :log)
+      Client = Struct.new(:io, :last_id, :channels, :deadline, :started, :log, :chunked)
+
+      # Each chunk ends with this separator, as Discourse's does: proxies may re-chunk a stream.
+      SEPARATOR = "\r\n|\r\n"
+      CHUNKED_HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n" \
+                     "Cache-Control: must-revalidate, private, max-age=0\r\n" \
+                     "Transfer-Encoding: chunked\r\nX-Content-Type-Options: nosniff\r\n" \
+                     "Connection: close\r\n\r\n"
 
       def initialize
         @lock = Mutex.new
@@ -45,6 +56,9 @@ module Forum
       end
 
       def park(client)
+        # A streaming poll gets its headers and a first empty chunk at once.
+        return finish(client) if client.chunked && !chunk(client, "[]", head: true)
+
         @lock.synchronize do
           @clients << client
           start_threads unless @thread&.alive?
@@ -64,12 +78,18 @@ module Forum
         Redis.new(url: Forum.redis_url, reconnect_attempts: 0).subscribe(CHANNEL) do |on|
           on.message do |_channel, raw|
             message = JSON.parse(raw)
-            due = @lock.synchronize do
+            data = JSON.generate([message])
+            # Streaming polls get the message as a chunk and stay parked (written under the lock,
+            # so the expiry never ends one halfway through a chunk); a plain poll ends with it.
+            plain, gone = @lock.synchronize do
               ready = @clients.select { |c| c.channels.empty? || c.channels.include?(message["channel"]) }
-              @clients -= ready
-              ready
+              streaming, plain = ready.partition(&:chunked)
+              gone = streaming.reject { |client| chunk(client, data) }
+              @clients -= plain + gone
+              [plain, gone]
             end
-            due.each { |client| answer(client, [message]) }
+            plain.each { |client| answer(client, [message]) }
+            gone.each { |client| finish(client) }
           end
         end
       rescue StandardError => e
@@ -82,13 +102,32 @@ module Forum
         loop do
           sleep 1
           now = Time.now
-          due = @lock.synchronize do
+          @lock.synchronize do
             expired = @clients.select { |c| c.deadline <= now }
             @clients -= expired
             expired
-          end
-          due.each { |client| answer(client, []) }
+          end.each { |client| client.chunked ? finish(client, last_chunk: true) : answer(client, []) }
         end
+      end
+
+      # Writes one chunk of a streaming poll (its headers first when head is set); false when
+      # the client (or nginx) is gone.
+      def chunk(client, data, head: false)
+        body = data + SEPARATOR
+        client.io.write("#{head ? CHUNKED_HEAD : ''}#{body.bytesize.to_s(16)}\r\n#{body}\r\n")
+        true
+      rescue IOError, SystemCallError
+        false
+      end
+
+      # Ends a streaming poll: a last empty chunk and the chunked terminator, as Discourse's does.
+      def finish(client, last_chunk: false)
+        client.io.write("0\r\n\r\n") if last_chunk && chunk(client, "[]")
+      rescue IOError, SystemCallError
+        nil
+      ensure
+        client.io.close rescue nil
+        client.log&.call(200, Time.now - client.started)
       end
 
       def answer(client, messages)
