@@ -6,7 +6,7 @@ evidence is where the hints say, the reference fix under the session's watcher r
 session (the forum box restarted once during the hold), the backlog drains through the
 provider, and nothing is left behind. Then each shortcut a trainee who wants the points would
 take, with what stops it: a guard that trips while the check passes (the session does not
-resolve), or the check itself. And `replaybook test` on the scenario, as CI runs it.
+resolve), or the check itself. (`replaybook test` runs it as CI does in test_official_pack.py.)
 Shared pieces (the session driver, fixtures) are in tests/forumkit.py for the track's other
 scenarios' tests.
 """
