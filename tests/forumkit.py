@@ -26,54 +26,32 @@ tests/integration/conftest.py removes what is left by label).
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import pytest
-from dockerkit import ROOT, leftovers, run, start
-from watchkit import wait_until_held_by
+from dockerkit import ROOT, leftovers
+from sessionkit import SHORT_HOLD_SECONDS, DrivenSession, short_hold  # noqa: F401 - the track's tests call forumkit.short_hold
 
 from libreplay.core.errors import NotFound
-from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle
-from libreplay.session.stack import Stack
-from libreplay.session.state import RESOLVED, SessionState, load_session
+from libreplay.session.state import RESOLVED, SessionState
 
 FORUM = ROOT / "packs" / "official" / "forum"
-TRAINEE_SECONDS = 90
 SLA_SECONDS = 120  # from the break: a backlog to look at, a fix, the restart and a hold
-SHORT_HOLD_SECONDS = 5  # where a guard, not the hold, is what the test is about
 
 
-class ForumSession:
+class ForumSession(DrivenSession):
     """One session of a forum scenario (a directory of packs/official/forum), from the library."""
 
     def __init__(self, scenario_dir: str, projects: list[str]) -> None:
-        self.scenario = load_scenario(FORUM / scenario_dir, pack="official")
-        state = lifecycle.up(self.scenario)
-        projects.append(state.project)
-        self.project = state.project
-        self.id = state.id
-
-    @property
-    def stack(self) -> Stack:
-        return lifecycle.open_stack(load_session(self.id))
-
-    def break_it(self, fault: str | None = None) -> None:
-        lifecycle.break_session(self.id, fault_name=fault)
+        super().__init__(FORUM / scenario_dir, "official", projects)
 
     def trainee(self, service: str, script: str, *, ok: bool = True) -> str:
-        """What a trainee types in the service's shell (as root), sent over stdin; its output.
-        With ``ok`` (the default) the script must succeed."""
-        stack = self.stack
-        done = subprocess.run(
-            ["docker", "compose", "exec", "-T", service, "sh", "-s"],
-            input=script, capture_output=True, text=True, check=False,
-            env=stack.env(), cwd=stack.files_dir, timeout=TRAINEE_SECONDS,
-        )  # fmt: skip
+        """What a trainee types in the service's shell, its output (stdout, then stderr). With
+        ``ok`` (the default) the script must succeed."""
+        done = self.shell(service, script)
         if ok:
             assert done.returncode == 0, f"exit {done.returncode}: {done.stdout}{done.stderr}"
         return done.stdout + done.stderr
@@ -106,33 +84,6 @@ class ForumSession:
 
     # -- the engine's side -----------------------------------------------------------------
 
-    def guard_passes(self, name: str) -> bool:
-        """The guard's script, run as the engine runs it (bash on the host, the session's copy)."""
-        guard = next(g for g in self.scenario.guards if g.name == name)
-        assert guard.script is not None
-        return self.stack.run_script(guard.script, timeout=20).ok
-
-    def failing_guards(self) -> list[str]:
-        return [g.name for g in self.scenario.guards if not self.guard_passes(g.name)]
-
-    def solve(self, script: str = "solve.sh") -> None:
-        solved = self.stack.run_script(script)
-        assert solved.ok, solved.tail()
-
-    def fixed(self) -> bool:
-        """The success check, once (replay-check: exit 0 fixed, 1 not fixed)."""
-        checked = run("replay-check", self.id, timeout=120)
-        assert checked.returncode in (0, 1), checked.stderr
-        return checked.returncode == 0
-
-    def fixed_within(self, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.fixed():
-                return True
-            time.sleep(0.5)
-        return False
-
     def stays_unfixed(self, seconds: float) -> bool:
         """The check fails at every try for ``seconds``."""
         deadline = time.monotonic() + seconds
@@ -141,27 +92,6 @@ class ForumSession:
                 return False
             time.sleep(1)
         return True
-
-    @contextmanager
-    def watching(self) -> Iterator[None]:
-        """The session's watcher (replay-check --watch) runs in the block, as under `replaybook run`."""
-        watcher = start("replay-check", self.id, "--watch")
-        try:
-            wait_until_held_by(self.id, watcher)
-            yield
-        finally:
-            if watcher.poll() is None:
-                watcher.send_signal(signal.SIGTERM)  # a watched session goes down with it
-                watcher.communicate(timeout=120)
-
-    def state_once(self, done: Callable[[SessionState], bool], within: float) -> SessionState:
-        """The session's state as soon as ``done`` says so, or as it is after ``within`` s."""
-        deadline = time.monotonic() + within
-        state = load_session(self.id)
-        while not done(state) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            state = load_session(self.id)
-        return state
 
     def held_back_by(self, guard: str, hold: float = SHORT_HOLD_SECONDS) -> SessionState:
         """The guard tripped, and the session still has not resolved once a hold would be over."""
@@ -197,8 +127,3 @@ def sessions(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[O
     finally:
         for made in opened:
             made.down()
-
-
-def short_hold(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every session's hold cut to SHORT_HOLD_SECONDS (a test about a guard, not the hold)."""
-    monkeypatch.setenv("REPLAYBOOK_HOLD_SECONDS", str(SHORT_HOLD_SECONDS))

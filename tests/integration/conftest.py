@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import forumkit
 import pytest
+import sessionkit
 from dockerkit import remove_project
 from enginekit import second_engine
 from watchkit import Watched, watched_session
@@ -22,6 +24,19 @@ def projects() -> Iterator[list[str]]:
     yield made
     for project in made:
         remove_project(project)
+
+
+@pytest.fixture
+def forum(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[forumkit.Opener]:
+    """Opens sessions of the forum track's scenarios by directory name (tests/forumkit.py)."""
+    with forumkit.sessions(projects, monkeypatch) as open_one:
+        yield open_one
+
+
+@pytest.fixture
+def short_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every session's hold cut short: a test about a guard, not about the hold."""
+    sessionkit.short_hold(monkeypatch)
 
 
 @pytest.fixture

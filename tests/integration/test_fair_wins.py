@@ -10,100 +10,35 @@ runs them: the scenario's script, with bash on the host, in the session's copy a
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 
 import pytest
-from dockerkit import ROOT, run, start
-from watchkit import wait_until_held_by
+from dockerkit import ROOT
+from sessionkit import SHORT_HOLD_SECONDS, DrivenSession
 
 from libreplay.core.errors import NotFound
-from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle
-from libreplay.session.stack import Stack
-from libreplay.session.state import ACTIVE, RESOLVED, TIMEOUT, SessionState, load_session
+from libreplay.session.state import ACTIVE, RESOLVED, TIMEOUT, SessionState
 
 pytestmark = pytest.mark.docker
 
 OFFICIAL = ROOT / "packs" / "official"
-TRAINEE_SECONDS = 60
 SLA_SECONDS = 40  # from the break: room for the shortcut and a relapse, short for CI
-SHORT_HOLD_SECONDS = 5  # where a guard, not the hold, is what the test is about
 
 
-class Session:
+class Session(DrivenSession):
     """One session of an official scenario, driven from the library; down()'d by the fixture."""
 
     def __init__(self, scenario_id: str, projects: list[str]) -> None:
-        self.scenario = load_scenario(OFFICIAL / scenario_id, pack="official")
-        state = lifecycle.up(self.scenario)
-        projects.append(state.project)
-        self.id = state.id
-
-    @property
-    def stack(self) -> Stack:
-        return lifecycle.open_stack(load_session(self.id))
-
-    def break_it(self, fault: str | None = None) -> None:
-        lifecycle.break_session(self.id, fault_name=fault)
+        super().__init__(OFFICIAL / scenario_id, "official", projects)
 
     def trainee(self, service: str, script: str) -> str:
-        """What a trainee types in the service's shell (as root), sent over stdin."""
-        stack = self.stack
-        done = subprocess.run(
-            ["docker", "compose", "exec", "-T", service, "sh", "-s"],
-            input=script, capture_output=True, text=True, check=False,
-            env=stack.env(), cwd=stack.files_dir, timeout=TRAINEE_SECONDS,
-        )  # fmt: skip
+        """What a trainee types in the service's shell (as root); it must succeed; its stdout."""
+        done = self.shell(service, script)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
-
-    def guard_passes(self, name: str) -> bool:
-        guard = next(g for g in self.scenario.guards if g.name == name)
-        assert guard.script is not None
-        return self.stack.run_script(guard.script, timeout=20).ok
-
-    def solve(self, script: str = "solve.sh") -> None:
-        solved = self.stack.run_script(script)
-        assert solved.ok, solved.tail()
-
-    def fixed(self) -> bool:
-        """The success check, once (replay-check: exit 0 fixed, 1 not fixed)."""
-        checked = run("replay-check", self.id, timeout=120)
-        assert checked.returncode in (0, 1), checked.stderr
-        return checked.returncode == 0
-
-    def fixed_within(self, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.fixed():
-                return True
-            time.sleep(0.5)
-        return False
-
-    @contextmanager
-    def watching(self) -> Iterator[None]:
-        """The session's watcher runs in the block, as under `replaybook run`."""
-        watcher = start("replay-check", self.id, "--watch")
-        try:
-            wait_until_held_by(self.id, watcher)
-            yield
-        finally:
-            if watcher.poll() is None:
-                watcher.send_signal(signal.SIGTERM)  # a watched session goes down with it
-                watcher.communicate(timeout=120)
-
-    def state_once(self, done: Callable[[SessionState], bool], within: float) -> SessionState:
-        """The session's state as soon as ``done`` says so, or as it is after ``within`` s."""
-        deadline = time.monotonic() + within
-        state = load_session(self.id)
-        while not done(state) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            state = load_session(self.id)
-        return state
 
     def state_after(self, seconds: float) -> SessionState:
         return self.state_once(lambda _state: False, seconds)
@@ -133,10 +68,6 @@ def open_session(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterat
         with suppress(NotFound):  # a watcher that was stopped took its session down
             lifecycle.down(made.id, record=False)
 
-
-@pytest.fixture
-def short_hold(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REPLAYBOOK_HOLD_SECONDS", str(SHORT_HOLD_SECONDS))
 
 
 @pytest.fixture

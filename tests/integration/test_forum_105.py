@@ -14,9 +14,6 @@ is a fair fix and passes). The play-through with solve.sh is the track's end-to-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import forumkit
 import pytest
 from forumkit import ForumSession, Opener
 
@@ -107,15 +104,6 @@ cat /tmp/site > {SITE} && rm /tmp/site
 {RELOAD}"""
 
 
-@pytest.fixture
-def forum(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Opener]:
-    with forumkit.sessions(projects, monkeypatch) as open_one:
-        yield open_one
-
-
-@pytest.fixture
-def short_hold(monkeypatch: pytest.MonkeyPatch) -> None:
-    forumkit.short_hold(monkeypatch)
 
 
 def broken(forum: Opener, fault: str) -> ForumSession:

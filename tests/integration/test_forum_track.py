@@ -13,9 +13,6 @@ scenarios' tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import forumkit
 import pytest
 from forumkit import ForumSession, Opener
 
@@ -42,15 +39,6 @@ grep -c '"event":"delivered".*"message_id":"topic/' /var/lib/mailhost/events.log
 API_KEY = "2f9c4e1a7b3d5f60a8c1e2d4b6f8a0c3e5d7b9f1a3c5e7d9"  # the members' key (the seed's)
 
 
-@pytest.fixture
-def forum(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Opener]:
-    with forumkit.sessions(projects, monkeypatch) as open_one:
-        yield open_one
-
-
-@pytest.fixture
-def short_hold(monkeypatch: pytest.MonkeyPatch) -> None:
-    forumkit.short_hold(monkeypatch)
 
 
 def delivered(s: ForumSession) -> int:
