@@ -264,3 +264,16 @@ def test_a_track_file_made_beside_listed_scenarios_is_noticed(
     assert invoke("list", "--tracks").stdout.splitlines()[2:] == []
     track_file(track)
     assert invoke("list", "--track", "forum").exit_code == 0
+
+
+def test_the_official_forum_track_lists_its_scenarios_in_order() -> None:
+    forum = paths.official_pack_dir() / "forum"
+    order = json.loads((forum / "track.json").read_text())["scenarios"]
+    result = invoke("list", "--track", "forum", "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["id"] for r in records] == order
+    assert len(order) >= 8
+    assert all(r["pack"] == "official" and r["track"] == "forum" for r in records)
+    suggested = invoke("next", "--show", "--json", "--track", "forum")
+    assert json.loads(suggested.stdout)["ref"] == f"official/{order[0]}"  # nothing played yet: the first
