@@ -46,13 +46,13 @@ def list_(
     if tracks and (track or tag):
         raise typer.BadParameter("--tracks lists the tracks: leave out --track and --tag")
     scans = list_packs([packs.get_pack(pack)] if pack else packs.installed_packs())
+    for scan in scans:
+        for invalid in scan.invalid:
+            say(f"Warning: skipped an invalid scenario in pack {scan.pack.name}: {invalid}")
     if tracks or track:
         _list_tracks(scans, track, tag, json_=json_)
         return
     scenarios = [s for scan in scans for s in scan.scenarios if tag is None or tag in s.tags]
-    for scan in scans:
-        for invalid in scan.invalid:
-            say(f"Warning: skipped an invalid scenario in pack {scan.pack.name}: {invalid}")
     for scenario_id, refs in duplicate_ids(scenarios).items():
         say(f"Note: scenario id {scenario_id!r} is in more than one pack ({', '.join(refs)}); "
             "name it as pack/id")

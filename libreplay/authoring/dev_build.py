@@ -33,7 +33,7 @@ from typing import Any
 from libreplay.scenario.compose_file import read_compose_text
 from libreplay.scenario.load import find_compose_file
 from libreplay.scenario.model import is_inside
-from libreplay.scenario.track import TRACK_FILE
+from libreplay.scenario.track import shares_a_track
 
 MISSING = "missing"
 MAX_FILES = 2000  # a COPY of a whole tree is followed this far: a scenario is small
@@ -61,7 +61,7 @@ def build_inputs(directory: Path) -> dict[str, str]:
 def build_root(directory: Path) -> Path:
     """Where the scenario's images may be built from: its track's directory when it sits in one
     (docs/scenario-format.md, "Tracks"), else its own."""
-    return directory.parent if (directory.parent / TRACK_FILE).is_file() else directory
+    return shares_a_track(directory) or directory
 
 
 def changed_inputs(before: dict[str, str], after: dict[str, str]) -> list[str]:

@@ -15,11 +15,13 @@ An entry is used only while it still describes the files:
   and mode, inode, device, size, mtime and ctime in ns). A path validation only looked for
   (a script, a ``cp`` source, a compose file name it did not find) is covered by the directory
   that holds it: creating, removing, renaming or replacing an entry changes that directory's
-  mtime and ctime (see :func:`_paths_to_stamp`).
+  mtime and ctime (see :func:`_paths_to_stamp`). The one path above the scenario, its track file
+  (``../track.json``), is stamped itself, absent as :data:`ABSENT` (its directory's stamp would
+  change with every sibling scenario added or removed).
 
 Anything else means validating that directory again: a scenario edited, added, removed or
 broken shows as it is on the next ``list``. Entries are not stored where a stamp could not
-tell (a symbolic link among those paths, a ``..``, a file changed within RACY_SECONDS before
+tell (a symbolic link among those paths, any other ``..``, a file changed within RACY_SECONDS before
 validation began, whose timestamp a later change might repeat). A cache file
 that cannot be read or has the wrong shape is ignored and written again; one that cannot be
 written leaves the list as it is. ``add``, ``update`` and ``remove`` drop the pack's file
@@ -63,6 +65,8 @@ Stamp = tuple[int, int, int, int, int, int]  # mode, inode, device, size, mtime 
 # decimal, in the loop that runs thousands of times per list. A time beyond what 64 bits of
 # nanoseconds hold (the year 2262) cannot be packed: that path is not stamped, it is validated.
 STAMP = struct.Struct("<QQQqqq")
+ABSENT: Stamp = (0, 0, 0, 0, 0, 0)  # the stamp of a track file that is not there (no inode is 0)
+TRACK_STAMP = f"../{TRACK_FILE}"  # the track file of the directory the scenario sits in
 # The fields of a valid scenario's summary, in the order the cache file keeps them (a list:
 # its keys cost a list of two thousand scenarios a third of its JSON parsing).
 SUMMARY_FIELDS = ("id", "title", "difficulty", "tags", "faults", "sla_minutes", "directory", "track",
@@ -228,12 +232,8 @@ def _paths_to_stamp(directory: Path, checked: Checked) -> list[str] | None:
     for path in checked.consulted:
         if path == root:
             continue
-        if path == root.parent:  # the directory the scenario sits in: a track file made or gone
-            wanted.add("..")
-            continue
-        if path == root.parent / TRACK_FILE:  # its track; when there is none, ".." tells one made
-            if path in checked.read:
-                wanted.add(f"../{TRACK_FILE}")
+        if path == root.parent / TRACK_FILE:  # its track, or where one would be (ABSENT)
+            wanted.add(TRACK_STAMP)
             continue
         try:
             parts = path.relative_to(root).parts
@@ -259,7 +259,7 @@ def _stamps(directory: Path, relative: list[str]) -> list[Stamp | None] | None:
         try:
             found = os.lstat(f"{base}/{name}" if name else base)
         except (FileNotFoundError, NotADirectoryError):
-            stamps.append(None)
+            stamps.append(ABSENT if name == TRACK_STAMP else None)
             continue
         except (OSError, ValueError):  # unreadable, or a NUL byte: validate every time
             return None
@@ -283,6 +283,10 @@ def _stamps_now(base: str, relative: list[str]) -> str | None:
                 return None
             parts.append(pack(found.st_mode, found.st_ino, found.st_dev, found.st_size,
                               found.st_mtime_ns, found.st_ctime_ns))
+        except FileNotFoundError:
+            if name != TRACK_STAMP:
+                return None
+            parts.append(pack(*ABSENT))
         except (OSError, ValueError, struct.error):
             return None
     return b"".join(parts).hex()

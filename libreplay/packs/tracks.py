@@ -36,15 +36,17 @@ def tracks_of(listings: Iterable[PackListing]) -> list[TrackListing]:
     """Every track that has a valid scenario, pack by pack (in the order given), then by name."""
     found: list[TrackListing] = []
     for listing in listings:
-        grouped: dict[str, list[ScenarioSummary]] = {}
+        grouped: dict[str, list[ScenarioSummary]] = {}  # by track directory: a name may repeat
         for summary in listing.scenarios:
             if summary.track is not None:
-                grouped.setdefault(summary.track, []).append(summary)
-        for name in sorted(grouped):
-            members = sorted(grouped[name], key=lambda summary: summary.track_place)
+                grouped.setdefault(str(Path(summary.path).parent), []).append(summary)
+        tracks = []
+        for members in grouped.values():
+            members.sort(key=lambda summary: summary.track_place)
             track = _track_file(members[0])
             if track is not None:
-                found.append(TrackListing(track, listing.pack.name, tuple(members)))
+                tracks.append(TrackListing(track, listing.pack.name, tuple(members)))
+        found += sorted(tracks, key=lambda listing: (listing.track.name, str(listing.track.directory)))
     return found
 
 
@@ -54,7 +56,8 @@ def named(tracks: Sequence[TrackListing], name: str) -> list[TrackListing]:
     if not chosen:
         known = ", ".join(sorted({listing.track.name for listing in tracks})) or "none installed"
         raise NotFound(f"no track named {name!r} (tracks: {known})",
-                       hint="replaybook list --tracks shows them")
+                       hint="replaybook list --tracks shows them; a track whose file is wrong has no "
+                            "valid scenario: replaybook list names the file and field")
     return chosen
 
 

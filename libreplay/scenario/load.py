@@ -39,7 +39,7 @@ from libreplay.scenario.model import (
     size_bytes,
 )
 from libreplay.scenario.schema import Place
-from libreplay.scenario.track import TRACK_FILE, TrackInvalid, load_track
+from libreplay.scenario.track import TRACK_FILE, TrackInvalid, load_track, track_dir_for
 
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 # What the loader reads of meta.json; meta.schema.json declares the same keys
@@ -287,7 +287,10 @@ class _Loader:
         """The track of the directory the scenario sits in, when that holds a track file. A track
         file that is wrong, or does not give this scenario its place, makes the scenario invalid:
         its build may rely on the track (docs/scenario-format.md, "Tracks")."""
-        parent = self.consult(self.dir.parent)
+        self.consult(self.dir / ".git")
+        parent = track_dir_for(self.dir)
+        if parent is None:
+            return None
         path = self.consult(parent / TRACK_FILE)
         if not (path.exists() or path.is_symlink()):  # a link is looked at, and refused
             return None

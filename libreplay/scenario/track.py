@@ -49,6 +49,23 @@ class TrackInvalid(InvalidInput):
         self.problems = problems
 
 
+def track_dir_for(scenario_dir: Path) -> Path | None:
+    """The directory whose track file the scenario would belong to: the one it sits in, unless
+    the scenario is a pack's root (a one-scenario pack, its own repository: what lies above it
+    is not the pack's)."""
+    return None if (scenario_dir / ".git").exists() else scenario_dir.parent
+
+
+def shares_a_track(scenario_dir: Path) -> Path | None:
+    """The track directory the scenario sits in, when there is a track file there (a regular
+    file: the loader refuses a link), without reading it."""
+    parent = track_dir_for(scenario_dir)
+    if parent is None:
+        return None
+    path = parent / TRACK_FILE
+    return parent if path.is_file() and not path.is_symlink() else None
+
+
 def load_track(directory: Path) -> Track:
     """Read and check ``directory``'s track.json against the schema and the directory; raise
     TrackInvalid listing every problem (a missing or unreadable file is one of them)."""

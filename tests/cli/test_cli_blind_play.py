@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from libreplay.core import paths
 from libreplay.core.errors import InvalidInput, NotFound
-from libreplay.packs.catalog import resolve_scenario
+from libreplay.packs.catalog import resolve_scenario, scenario_dirs
 from libreplay.play.shell import not_running_line
 from libreplay.play.transcripts import recorded_windows, transcript_for
 from libreplay.session.containers import ServiceContainer
@@ -71,8 +71,9 @@ QUOTED_HEREDOC = re.compile(r"<<-?\s*'\w+'")  # quoted: the host's shell expands
 def _check_and_guard_scripts() -> list[Path]:
     """Every official check.sh and every script an official guard runs (meta.json's guards), a
     track's scenarios (official/forum/101-…) included."""
-    found = {*OFFICIAL.glob("*/check.sh"), *OFFICIAL.glob("*/*/check.sh")}
-    for meta in [*OFFICIAL.glob("*/meta.json"), *OFFICIAL.glob("*/*/meta.json")]:
+    scenarios = list(scenario_dirs(OFFICIAL))
+    found = {d / "check.sh" for d in scenarios if (d / "check.sh").is_file()}
+    for meta in (d / "meta.json" for d in scenarios):
         for guard in json.loads(meta.read_text()).get("guards", []):
             if guard.get("script"):
                 found.add(meta.parent / guard["script"])

@@ -158,6 +158,18 @@ def test_scenarios_added_and_removed_show_on_the_next_list(pack: Pack) -> None:
     assert listed(pack) == truth(pack)
 
 
+def test_a_scenario_added_beside_others_is_the_only_one_validated(pack: Pack, validated: list[Path]) -> None:
+    listed(pack)
+    validated.clear()
+    write_scenario(pack.directory / "d-new", meta={"id": "d-new", "title": "New"})
+    assert ("d-new", "New") in listed(pack)[0]
+    assert validated == [pack.directory / "d-new"]  # its siblings' track file is still absent
+    validated.clear()
+    (pack.directory / "track.json").write_text('{"name": "t", "title": "T", "scenarios": ["a-502"]}')
+    listed(pack)
+    assert len(validated) == 4  # a track file made where they sit: every one of them asked again
+
+
 def test_a_pack_at_a_new_commit_is_validated_again(tmp_path: Path, validated: list[Path]) -> None:
     clone = tmp_path / "clone"
     write_scenario(clone / "x-one", meta={"id": "x-one", "title": "One"})
@@ -326,8 +338,8 @@ def test_a_file_only_looked_for_is_covered_by_its_directory(pack: Pack, validate
     source = scenario / "broken" / "default.conf"
     listed(pack)
     entry = json.loads(listing.cache_path(pack).read_text())["entries"][str(scenario)]
-    # ".." is the directory the scenario sits in: it tells when a track file is made there.
-    assert entry["paths"] == ["", "..", "broken", "docker-compose.yml", "meta.json"]
+    # "../track.json" is where the scenario's track file would be: stamped, absent or not.
+    assert entry["paths"] == ["", "../track.json", "broken", "docker-compose.yml", "meta.json"]
     validated.clear()
     edit(source, "changed, and no matter: only its being there counts\n")
     listed(pack)

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from scenario_kit import BASE_META, DELETE, write_scenario
 
 from libreplay.core.errors import ScenarioInvalid
+from libreplay.packs.catalog import scenario_dirs
 from libreplay.scenario import load, schema
 from libreplay.scenario.model import (
     DEFAULT_HOLD_SECONDS,
@@ -29,7 +30,7 @@ from libreplay.scenario.model import (
 
 PROJECT = Path(__file__).resolve().parents[2]
 NOT_A_SERVICE = "is not a service of docker-compose.yml (services: web, app)"
-OFFICIAL_METAS = sorted((PROJECT / "packs" / "official").glob("*/meta.json"))
+OFFICIAL_METAS = sorted(d / "meta.json" for d in scenario_dirs(PROJECT / "packs" / "official"))
 
 
 def _schema() -> dict[str, Any]:

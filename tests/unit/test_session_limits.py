@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from libreplay.core import paths
 from libreplay.core.errors import InvalidInput
+from libreplay.packs.catalog import scenario_dirs
 from libreplay.scenario.load import load_scenario
 from libreplay.session.limits import (
     DEFAULT_CEILING,
@@ -172,7 +173,7 @@ def test_no_ceiling_leaves_the_packs_model_as_it_was(tmp_path: Path) -> None:
 
 def test_the_official_scenarios_keep_their_own_memory_limits_under_the_default(tmp_path: Path) -> None:
     official = paths.official_pack_dir()
-    for scenario_dir in sorted(p for p in official.iterdir() if (p / "meta.json").is_file()):
+    for scenario_dir in sorted(scenario_dirs(official)):
         session_dir = tmp_path / scenario_dir.name
         session_dir.mkdir()
         parts = SessionParts(project=f"replaybook-{scenario_dir.name[:3]}", session_dir=session_dir,

@@ -36,10 +36,10 @@ def track_file(directory: Path, **changes: Any) -> Path:
     return directory
 
 
-def make_track(root: Path, **changes: Any) -> Path:
+def make_track(root: Path, directory: str = "forum", **changes: Any) -> Path:
     """A track directory under ``root``: the track file, a shared image directory, three scenarios
     that build from it."""
-    track = root / "forum"
+    track = root / directory
     (track / "image").mkdir(parents=True)
     (track / "image" / "Dockerfile").write_text("FROM debian:bookworm-slim\n", encoding="utf-8")
     for name in ORDER:
@@ -277,3 +277,25 @@ def test_the_official_forum_track_lists_its_scenarios_in_order() -> None:
     assert all(r["pack"] == "official" and r["track"] == "forum" for r in records)
     suggested = invoke("next", "--show", "--json", "--track", "forum")
     assert json.loads(suggested.stdout)["ref"] == f"official/{order[0]}"  # nothing played yet: the first
+
+
+def test_a_pack_whose_root_is_the_scenario_has_no_track_above_it(tmp_path: Path) -> None:
+    track = make_track(tmp_path)
+    (track / "b-second-name" / ".git").mkdir()  # a one-scenario pack's clone
+    scenario = load_scenario(track / "b-second-name")
+    assert scenario.track is None
+    assert any("must be in the scenario directory, got" in p for p in refusals(track / "b-second-name"))
+
+
+def test_two_tracks_of_one_name_are_listed_apart(official: Path) -> None:
+    make_track(official, "forum-again")
+    listed = json.loads(invoke("list", "--tracks", "--json").stdout)
+    assert [(t["name"], len(t["scenarios"])) for t in listed] == [("forum", 3), ("forum", 3)]
+    assert len({t["path"] for t in listed}) == 2
+
+
+def test_a_wrong_track_file_is_named_when_its_track_is_asked_for(official: Path) -> None:
+    track_file(official / "forum", title="")
+    result = invoke("list", "--track", "forum")
+    assert result.exit_code == 4
+    assert "../track.json: title: must be a non-empty string" in result.stderr
