@@ -13,7 +13,7 @@ for `--yes`: run it on a machine where nothing else is building.
    tests/integration/test_official_pack.py runs): the same builds, plus for every fault up,
    break, the scripted fix and the scenario's own hold, down.
 
-Usage: .venv/bin/python benchmarks/official_pack_cold.py --yes [--pack packs/official]
+Usage: .venv/bin/python benchmarks/official_pack_cold.py --yes [--jobs 3]
 Figures are written down in docs/benchmarks.md.
 """
 
@@ -61,13 +61,12 @@ def raw_compose_build(directory: Path, project: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pack", type=Path, default=None, help="default: the official pack")
     parser.add_argument("--yes", action="store_true", help="remove our images and the build cache")
     parser.add_argument("--jobs", type=int, default=3)
     options = parser.parse_args()
     if not options.yes:
         sys.exit("this removes every replaybook image and the engine's build cache: pass --yes")
-    pack = (options.pack or official_pack().directory).resolve()
+    pack = official_pack().directory.resolve()
     scenarios = sorted(scan_pack(official_pack()).scenarios, key=lambda s: str(s.directory))
 
     print(f"machine: {machine()}")
