@@ -199,6 +199,13 @@ nginx -s reload && sleep 1
     )
     assert s.guard_passes("through-nginx")
 
+    # nginx's workers run as root (what would get them into a root-owned temp directory).
+    as_user = "sed -i 's/^user .*;/user {};/' /etc/nginx/nginx.conf && nginx -s reload && sleep 1"
+    s.trainee("forum", as_user.format("root"))
+    assert s.failing_guards() == ["nginx-workers-not-root"]
+    s.trainee("forum", as_user.format("www-data"))
+    assert s.guard_passes("nginx-workers-not-root")
+
     # No limit at all: the check passes, the guard holds the session back.
     with s.watching():
         _set_site(s, "client_max_body_size 0;")

@@ -43,8 +43,14 @@ exit 1
 EOF_FORUM
 )
 read -r before after <<<"$counts"
+# What the box printed is used as numbers below: digits only.
+if ! [[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]]; then
+    echo "the box's OOM kill counts could not be read: $(printf '%q' "$counts")" >&2
+    exit 1
+fi
 seen_file="$SCENARIO_DIR/.oom-kills-seen"
-seen=$(cat "$seen_file" 2>/dev/null || echo "$before")
+seen=$(cat "$seen_file" 2>/dev/null || true)
+[[ $seen =~ ^[0-9]+$ ]] || seen=$before
 echo "$after" >"$seen_file"
 if [ "$after" -gt "$before" ]; then
     echo "$((after - before)) OOM kill(s) in the box while the check ran" >&2

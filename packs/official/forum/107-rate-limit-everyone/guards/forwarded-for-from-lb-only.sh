@@ -3,7 +3,7 @@
 # header anyone can send; lb appends the address it saw, so the forum must take the address lb
 # added and nothing a client wrote before it (set_real_ip_from lb's address, no recursion
 # through untrusted entries), and must not believe the header from anyone but lb. A bot (the
-# `client` service) sends 14 requests in a row with a new made-up X-Forwarded-For each: through
+# `client` service) sends 14 requests at once with a new made-up X-Forwarded-For each: through
 # lb, then straight to the forum. Each series must see refusals (429), as one client's would.
 # Trusting every address (with real_ip_recursive, or a network the clients are on too), or
 # keying the limit on the header itself, lets each made-up address count as a new client.
@@ -23,7 +23,8 @@ then
 fi
 docker compose exec -T client sh -s <<'EOS'
 bot='Mozilla/5.0 (compatible; PetalBot; +https://webmaster.petalsearch.com/site/petalbot)'
-# 14 requests in a row to $1, each with a made-up X-Forwarded-For when $2 is "spoof".
+# 14 requests at once to $1 (in flight together: the bucket cannot refill between them),
+# each with a made-up X-Forwarded-For when $2 is "spoof".
 series() {
     i=0
     while [ "$i" -lt 14 ]; do
@@ -32,7 +33,7 @@ series() {
         printf 'user-agent = "%s"\nwrite-out = "%%{http_code}\\n"\n' "$bot"
         i=$((i + 1))
         [ "$i" -lt 14 ] && echo next
-    done | curl -K - || true
+    done | curl --parallel --parallel-immediate --parallel-max 14 -K - || true
 }
 for host in lb forum; do
     codes=$(series "$host" spoof)
