@@ -101,10 +101,12 @@ def test_106_each_shortcut_is_caught(forum: Opener) -> None:
     # check passes), and three slow readers of the megathread now hold unicorn's three workers.
     s.trainee("forum", UNSOLVE_106)
     assert not s.fixed()
+    s.trainee("forum", UNBUFFERED_SITE)
+    assert s.fixed_within(20)
+    # Asked before the watcher starts: once a hold ran, its restart of the box would leave
+    # nothing for the guard to tell.
+    assert not s.guard_passes("slow-clients-buffered")
     with s.watching():
-        s.trainee("forum", UNBUFFERED_SITE)
-        assert s.fixed_within(20)
-        assert not s.guard_passes("slow-clients-buffered")
         s.held_back_by("slow-clients-buffered")
 
 

@@ -6,20 +6,22 @@
 # Reads /proc with shell builtins only: `ps` shows nothing of it.
 set -euo pipefail
 docker compose exec -T forum sh -s <<'EOS'
-# A worker is an nginx process whose parent is nginx too (the master).
+# A worker's title is "nginx: worker process"; one that "is shutting down" (after a reload,
+# finishing its open requests, taking no new one) no longer counts.
 for proc in /proc/[0-9]*; do
-    read -r name 2>/dev/null < "$proc/comm" || continue
-    [ "$name" = nginx ] || continue
-    parent= uid=
-    while read -r field value rest; do
-        case $field in
-            PPid:) parent=$value ;;
-            Uid:) uid=$value ;;
-        esac
+    title=
+    read -r title < "$proc/cmdline" 2>/dev/null  # no newline at its end: status 1, title set
+    case $title in
+        "nginx: worker process is shutting down"*) continue ;;
+        "nginx: worker process"*) ;;
+        *) continue ;;
+    esac
+    while read -r field real rest; do
+        if [ "$field" = Uid: ]; then
+            [ "$real" = 0 ] && { echo "an nginx worker (pid ${proc#/proc/}) runs as root" >&2; exit 1; }
+            break
+        fi
     done 2>/dev/null < "$proc/status"
-    read -r parent_name 2>/dev/null < "/proc/$parent/comm" || continue
-    [ "$parent_name" = nginx ] || continue
-    [ "$uid" = 0 ] && { echo "an nginx worker (pid ${proc#/proc/}) runs as root" >&2; exit 1; }
 done
 exit 0
 EOS
