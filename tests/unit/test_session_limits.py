@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_kit import write_scenario
+from scenario_kit import unpacking_binds, write_scenario
 from typer.testing import CliRunner
 
 from libreplay.core import paths
@@ -178,7 +178,8 @@ def test_the_official_scenarios_keep_their_own_memory_limits_under_the_default(t
         session_dir.mkdir()
         parts = SessionParts(project=f"replaybook-{scenario_dir.name[:3]}", session_dir=session_dir,
                              labels={}, image_name=lambda s: f"replaybook/x-{s}:t",
-                             limits=DEFAULT_CEILING)
+                             limits=DEFAULT_CEILING,
+                             hold_binds=unpacking_binds(tmp_path / "engine"))  # no volume made
         session_model(load_scenario(scenario_dir), parts)
         services = json.loads((session_dir / "compose.json").read_text())["services"]
         for name, spec in services.items():
