@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -107,8 +108,8 @@ def visit(
         recorded = record is not None
         # The shell also ends when the container dies under it: offer to reconnect rather than
         # leave the trainee at the host prompt.
-        if _still_running(state, service):
-            return code
+        if not _stopped_under(state, container, code):
+            return code if code is not None else 0
         say(stopped_under_line(service))
 
 
@@ -128,6 +129,7 @@ class ServiceShell:
         self.session_id = session_id
         self.service = service
         self._last: ExecTerminal | None = None
+        self._entered: ServiceContainer | None = None  # the container the last shell opened in
 
     def open(self, rows: int, cols: int, *, say: Callable[[str], None],
              stopped: threading.Event) -> ExecTerminal | None:
@@ -137,6 +139,7 @@ class ServiceShell:
             try:
                 self._last = open_exec(container.id, SHELL_ARGV, env=shell_environment(container),
                                        rows=rows, cols=cols)
+                self._entered = container
             except (EnvironmentProblem, NotFound):
                 if _still_running(state, self.service):
                     raise
@@ -151,15 +154,10 @@ class ServiceShell:
             state = load_session(self.session_id)
         except ReplayError:
             return None  # the session is gone: nothing to reopen
-        code = self._last.exit_code() if self._last is not None else None
-        if code is None or code >= KILLED_STATUS:
-            # Killed (or unknown): the container may be on its way down, its shell killed
-            # before the engine reports the container stopped. A shell the trainee left by
-            # `exit` is not waited for.
-            deadline = time.monotonic() + STOPPING_GRACE_SECONDS
-            while _still_running(state, self.service) and time.monotonic() < deadline:
-                time.sleep(0.2)
-        return None if _still_running(state, self.service) else stopped_under_line(self.service)
+        if self._last is None or self._entered is None:
+            return None  # never opened: nothing ended
+        stopped = _stopped_under(state, self._entered, self._last.exit_code())
+        return stopped_under_line(self.service) if stopped else None
 
 
 def _wait_until_running(state: SessionState, service: str, say: Callable[[str], None]) -> ServiceContainer:
@@ -216,11 +214,41 @@ def _still_running(state: SessionState, service: str) -> bool:
         return False
 
 
-def _run_shell(container: ServiceContainer, docker: str, record: Path | None, *, append: bool) -> int:
+def _stopped_under(state: SessionState, entered: ServiceContainer, code: int | None) -> bool:
+    """Whether a shell opened in ``entered`` ended because its container stopped under it rather
+    than by the trainee's `exit`. The container is not running, or runs again since (restarted:
+    a new start time; recreated: another container) — a hold's restart can be that quick. The
+    engine may report the stop a moment after the shell was killed, so a shell that did not end
+    with status 0 (killed, or its status unknown) gives it STOPPING_GRACE_SECONDS to; one the
+    trainee left with status 0 is not waited for."""
+    deadline = time.monotonic() + (0.0 if code == 0 else STOPPING_GRACE_SECONDS)
+    while True:
+        try:
+            now = find_container(state, entered.service)
+        except (NotFound, EnvironmentProblem):
+            return True
+        if not now.running or (now.id, now.started_at) != (entered.id, entered.started_at):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _run_shell(container: ServiceContainer, docker: str, record: Path | None, *, append: bool) -> int | None:
+    """The shell's exit status (None when it is not known)."""
     if record is None:
         return interactive(shell_argv(container, docker_bin=docker))
     record.parent.mkdir(parents=True, exist_ok=True)
     mode = "--append" if append else "--overwrite"
-    argv = [sys.executable, "-m", "asciinema", "rec", "--quiet", mode,
-            "-c", shell_command_line(container, docker_bin=docker), str(record)]
-    return interactive(argv)
+    # asciinema exits 0 whatever its command did: the status comes back through a file of ours
+    # (the host's temporary directory; the container never sees it).
+    with tempfile.TemporaryDirectory(prefix="replaybook-shell-") as private:
+        status_file = Path(private) / "status"
+        keep_status = f"echo $? >{shlex.quote(str(status_file))}"
+        command = f"{shell_command_line(container, docker_bin=docker)}; {keep_status}"
+        argv = [sys.executable, "-m", "asciinema", "rec", "--quiet", mode, "-c", command, str(record)]
+        interactive(argv)
+        try:
+            return int(status_file.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None  # asciinema itself was killed: not known

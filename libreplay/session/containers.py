@@ -19,6 +19,7 @@ class ServiceContainer:
     status: str  # docker's: running, restarting, exited, created, paused, dead
     exit_code: int | None
     image_path: str  # the PATH the image sets, so the hint directory can go in front of it
+    started_at: str = ""  # the engine's State.StartedAt: a restart of the same container changes it
 
     @property
     def running(self) -> bool:
@@ -66,4 +67,5 @@ def _describe(container: Any, service: str) -> ServiceContainer:
         status=status,
         exit_code=int(exit_code) if isinstance(exit_code, int) else None,
         image_path=image_path,
+        started_at=str(state.get("StartedAt") or ""),
     )

@@ -88,6 +88,24 @@ class NothingArrived:
 
 ProbeEvents = queue.Queue[ProbeFollowerEvent]
 
+
+class ProbeFeed:
+    """The probe's answers (http_200 checks) on a queue, for one wait or proof: :meth:`follow`
+    starts reading the probe's log, and again when the stream dropped while the probe still
+    runs; :meth:`close` ends every follower it started. A follower reads from the probe's first
+    line, so a wait tells old answers apart by their stamps."""
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        self.events: ProbeEvents = queue.Queue()
+        self.streams = docker_api.Streams()
+
+    def follow(self) -> None:
+        ProbeFollower(self.check, self.events, streams=self.streams).start()
+
+    def close(self) -> None:
+        self.streams.close()  # the followers end now, not when the probe stops (serve lives on)
+
 BASELINE_TIMEOUT_SECONDS = 120
 BREAK_PROOF_TIMEOUT_SECONDS = 60
 SCRIPT_CHECK_INTERVAL_SECONDS = 1.0
@@ -354,8 +372,7 @@ class _BaselineProof(threading.Thread):
         self.then_said: str | None = "not run"
         self.proven = Deadline(BASELINE_TIMEOUT_SECONDS, started=False)
         self.settled = Deadline(GUARDS_SETTLE_SECONDS, started=False)
-        self.events: ProbeEvents | None = queue.Queue() if self.check.http else None
-        self.streams = docker_api.Streams()  # the probe's log, closed when the proof is over
+        self.feed = ProbeFeed(self.check) if self.check.http else None  # closed when the proof is over
         self.passed = False
         self.passed_at: float | None = None  # unix time: when the passing check began
         self.up_at: float | None = None  # unix time: when Compose's --wait returned
@@ -368,7 +385,8 @@ class _BaselineProof(threading.Thread):
     def __exit__(self, *exc_info: object) -> None:
         self.proven.cancel()
         self.settled.cancel()
-        self.streams.close()  # its follower ends now, not when the probe stops (serve lives on)
+        if self.feed is not None:
+            self.feed.close()
 
     def stack_is_up(self) -> None:
         self.up_at = time.time()
@@ -378,7 +396,7 @@ class _BaselineProof(threading.Thread):
     def run(self) -> None:
         try:
             if self._probe_followed():
-                self.passed_at = _wait_for(self.check, self.events, fixed=True, since=None,
+                self.passed_at = _wait_for(self.check, self.feed, fixed=True, since=None,
                                            deadline=self.proven, confirm=True)
                 self.passed = self.passed_at is not None
             if self.passed:
@@ -390,13 +408,13 @@ class _BaselineProof(threading.Thread):
     def _probe_followed(self) -> bool:
         """For http_200: the probe's log followed once the probe runs (the stream starts at its
         first line). False when the deadline came first."""
-        if self.events is None:
+        if self.feed is None:
             return True
         while not probe_alive(self.check):
             if self.proven.passed():
                 return False
             self.proven.pause(PROBE_LOOK_SECONDS)
-        ProbeFollower(self.check, self.events, streams=self.streams).start()
+        self.feed.follow()
         return True
 
     def result(self) -> None:
@@ -417,15 +435,15 @@ class _BaselineProof(threading.Thread):
         stack must pass again (confirmed, within the time limit) before it counts as proven.
         check.sh has no such events: when it passed before Compose's wait returned (a stack
         half started), it runs once more now; failing, it must pass again like the probe."""
-        if self.events is None:
+        if self.feed is None:
             return self._script_relapsed()
         last: ProbeEvent | None = None
-        while self.events is not None and not self.events.empty():
-            event = self.events.get_nowait()
+        while not self.feed.events.empty():
+            event = self.feed.events.get_nowait()
             last = event if isinstance(event, ProbeEvent) else last
         if last is None or last.ok:
             return False
-        return _wait_for(self.check, self.events, fixed=True, since=None,
+        return _wait_for(self.check, self.feed, fixed=True, since=None,
                          deadline=Deadline(BASELINE_TIMEOUT_SECONDS), confirm=True) is None
 
     def _script_relapsed(self) -> bool:
@@ -502,7 +520,7 @@ def break_session(
         on_progress(f"injecting {named}")
         check = Check(stack)
         injected_at = time.time()
-        with _probe_events(check) as events:
+        with _probe_feed(check) as feed:
             inject(stack, fault)
             # A check of our own at once proves most breaks sooner than the probe's next look.
             seen_at = _failing_now(check)
@@ -510,7 +528,7 @@ def break_session(
             # while the break is being proven; a round that began before the check was seen to
             # fail may have seen the healthy stack, and is run again.
             with _GuardsProof(check, f"the stack broken by {named}") as guards:
-                broken_at = seen_at or _proven_broken(check, events, injected_at)
+                broken_at = seen_at or _proven_broken(check, feed, injected_at)
                 if broken_at is None:
                     raise ScenarioFailure(
                         f"{stack.scenario.ref}: {named} did not break anything: the check still "
@@ -677,9 +695,9 @@ OWN_BREAK_CHECK_SECONDS = 0.5  # then the probe's answers are waited for (BREAK_
 OWN_BREAK_CHECK_STEP_SECONDS = 0.05
 
 
-def _proven_broken(check: Check, events: ProbeEvents | None, injected_at: float) -> float | None:
+def _proven_broken(check: Check, feed: ProbeFeed | None, injected_at: float) -> float | None:
     """When the check was seen to fail after the break (unix time), or None."""
-    return _wait_for(check, events, fixed=False, since=injected_at,
+    return _wait_for(check, feed, fixed=False, since=injected_at,
                      deadline=Deadline(BREAK_PROOF_TIMEOUT_SECONDS))
 
 
@@ -871,31 +889,31 @@ def _mark_error(state: SessionState, error: BaseException) -> None:
 
 
 @contextmanager
-def _probe_events(check: Check) -> Iterator[ProbeEvents | None]:
-    """The probe's events for an http_200 check (None for exit_zero)."""
+def _probe_feed(check: Check) -> Iterator[ProbeFeed | None]:
+    """The probe's answers, followed, for an http_200 check (None for exit_zero)."""
     if not check.http:
         yield None
         return
-    events: ProbeEvents = queue.Queue()
-    streams = docker_api.Streams()
-    ProbeFollower(check, events, streams=streams).start()
+    feed = ProbeFeed(check)
+    feed.follow()
     try:
-        yield events
+        yield feed
     finally:
-        streams.close()  # the follower ends with the block, not when the probe stops
+        feed.close()
 
 
-def _next_event(events: ProbeEvents | None, deadline: Deadline) -> ProbeFollowerEvent | NothingArrived:
-    if events is None:
+def _next_event(feed: ProbeFeed | None, deadline: Deadline) -> ProbeFollowerEvent | NothingArrived:
+    if feed is None:
         return NothingArrived()
     try:
         # Bounded even while the deadline has not started, so a cancel is seen.
-        return events.get(timeout=min(deadline.left(), EVENT_WAIT_STEP_SECONDS))
+        return feed.events.get(timeout=min(deadline.left(), EVENT_WAIT_STEP_SECONDS))
     except queue.Empty:
         return NothingArrived()
 
 
 EVENT_WAIT_STEP_SECONDS = 0.5
+OWN_LOOK_SECONDS = 5.0  # a silent probe stream: a check of our own this often
 
 
 def probe_alive(check: Check) -> bool:
@@ -907,27 +925,38 @@ def probe_alive(check: Check) -> bool:
 
 
 def _wait_for(
-    check: Check, events: ProbeEvents | None, *, fixed: bool, since: float | None, deadline: Deadline,
+    check: Check, feed: ProbeFeed | None, *, fixed: bool, since: float | None, deadline: Deadline,
     confirm: bool = False,
 ) -> float | None:
-    """Wait (bounded) until the check answers ``fixed``: the probe's ``events`` for http_200
-    (answers from ``since``, unix time, on; ``confirm``: a passing answer is checked once more),
-    check.sh once a second for exit_zero (``events`` None). Returns when that answer was seen
-    (unix time: the probe's stamp, or the start of the script's run); None on time, or when the
-    probe is gone."""
-    if events is None:
+    """Wait (bounded) until the check answers ``fixed``: the probe's answers in ``feed`` for
+    http_200 (answers from ``since``, unix time, on; ``confirm``: a passing answer is checked
+    once more), check.sh once a second for exit_zero (``feed`` None). Returns when that answer
+    was seen (unix time: the probe's stamp, or the start of the script's run); None on time, or
+    when the probe is gone. A log stream that drops while the probe runs is followed again;
+    after a change (``since``), one that stays silent for OWN_LOOK_SECONDS gets a check of our
+    own, so an engine's log stream that stalls without ending cannot hide the answer."""
+    if feed is None:
         return _poll(check, want=fixed, deadline=deadline)
     def answers(event: ProbeFollowerEvent | NothingArrived) -> bool:
         return (isinstance(event, ProbeEvent) and event.ok is fixed
                 and (since is None or event.at >= since - 0.5))
 
+    heard = time.monotonic()
     while not deadline.passed():
-        event = _next_event(events, deadline)
+        event = _next_event(feed, deadline)
         if answers(event) and (not confirm or check.once() is fixed):
             assert isinstance(event, ProbeEvent)
             return event.at
-        if isinstance(event, ProbeStreamEnded) and not probe_alive(check):
-            return None
+        if not isinstance(event, NothingArrived):
+            heard = time.monotonic()
+        elif since is not None and time.monotonic() - heard >= OWN_LOOK_SECONDS:
+            heard, began = time.monotonic(), time.time()
+            if check.once() is fixed:
+                return began
+        if isinstance(event, ProbeStreamEnded):
+            if not probe_alive(check):
+                return None
+            feed.follow()
     return None
 
 
@@ -944,5 +973,5 @@ def _poll(check: Check, *, want: bool, deadline: Deadline) -> float | None:
 def wait_until_fixed(session_id: str, *, since: float, timeout: float) -> bool:
     """Wait (bounded) for the check to pass after ``since`` (unix time); used after solve.sh."""
     check = Check(open_stack(load_session(session_id)))
-    with _probe_events(check) as events:
-        return _wait_for(check, events, fixed=True, since=since, deadline=Deadline(timeout)) is not None
+    with _probe_feed(check) as feed:
+        return _wait_for(check, feed, fixed=True, since=since, deadline=Deadline(timeout)) is not None

@@ -104,11 +104,11 @@ def test_three_cycles_side_by_side_one_failing(tmp_path: Path, seen: SessionsSee
     assert result.stderr.strip().splitlines()[-1] == "2 passed, 1 failed"
     listed = [(r["scenario"], r["fault"], r["ok"], r["failed_step"]) for r in json.loads(result.stdout)]
     assert listed == [("local/t-exit", "default", True, None), ("local/f-nofix", "default", False, "solve"),
-                      ("local/t-name", "default", True, None)]
+                      ("local/t-name", "default", True, None)], result.stderr
     # The same list, in the same order, as one after another.
-    assert serial.returncode == 1
+    assert serial.returncode == 1, serial.stderr
     assert listed == [(r["scenario"], r["fault"], r["ok"], r["failed_step"])
-                      for r in json.loads(serial.stdout)]
+                      for r in json.loads(serial.stdout)], serial.stderr
     assert side_by_side < 120  # bounded; the speed-up itself is measured in benchmarks/parallel_test.py
     assert_nothing_left(seen)
 

@@ -265,15 +265,21 @@ def test_the_exec_stream_keeps_what_came_with_the_headers() -> None:
 
 
 class Containers:
-    """find_container's answers in turn (the last one repeated)."""
+    """find_container's answers in turn (the last one repeated): a status, or a status and the
+    container's start time after a colon ("running:2" ran again since)."""
 
     def __init__(self, *statuses: str) -> None:
         self.statuses = list(statuses)
 
     def __call__(self, _state: object, service: str) -> ServiceContainer:
-        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
-        return ServiceContainer(id="c0ffee", name=f"s-{service}-1", service=service, status=status,
-                                exit_code=0 if status != "running" else None, image_path="/usr/bin:/bin")
+        answer = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return container_of(service, *answer.split(":"))
+
+
+def container_of(service: str, status: str, started_at: str = "1") -> ServiceContainer:
+    return ServiceContainer(id="c0ffee", name=f"s-{service}-1", service=service, status=status,
+                            exit_code=0 if status != "running" else None, image_path="/usr/bin:/bin",
+                            started_at=started_at)
 
 
 class EndedExec:
@@ -318,12 +324,36 @@ def test_a_shell_left_by_exit_ends_and_one_killed_with_its_container_reopens(
         service_shell: Callable[..., ServiceShell], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shell, "STOPPING_GRACE_SECONDS", 2.0)
     door = service_shell("running")
-    door._last = EndedExec(0)  # type: ignore[assignment]  # `exit`: its container still runs
+    ended(door, 0)  # `exit`: its container still runs
     assert door.reopen_line() is None
     # Killed (137) while the engine still shows the container running: it is given a moment.
     door = service_shell("running", "running", "exited")
-    door._last = EndedExec(137)  # type: ignore[assignment]
+    ended(door, 137)
     assert door.reopen_line() == "The web container stopped while you were in it."
+
+
+def test_a_container_restarted_before_the_shell_was_looked_at_reopens_it(
+        service_shell: Callable[..., ServiceShell], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell, "STOPPING_GRACE_SECONDS", 0.0)
+    door = service_shell("running:2")  # running again already: a hold's restart can be that quick
+    ended(door, 0)
+    assert door.reopen_line() == "The web container stopped while you were in it."
+
+
+def test_a_killed_shell_whose_container_runs_on_is_left_after_the_grace(
+        service_shell: Callable[..., ServiceShell], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell, "STOPPING_GRACE_SECONDS", 0.3)
+    door = service_shell("running")
+    ended(door, None)  # the status is not known
+    started = time.monotonic()
+    assert door.reopen_line() is None
+    assert time.monotonic() - started >= 0.3
+
+
+def ended(door: ServiceShell, code: int | None) -> None:
+    """The door's shell, opened in the container started at "1", ended with ``code``."""
+    door._last = EndedExec(code)  # type: ignore[assignment]
+    door._entered = container_of(door.service, "running")
 
 
 # -- closing an exec's terminal, whatever its transport --------------------------------------
