@@ -28,15 +28,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import pytest
-from dockerkit import ROOT, leftovers
-from sessionkit import SHORT_HOLD_SECONDS, DrivenSession, short_hold  # noqa: F401 - the track's tests call forumkit.short_hold
-
-from libreplay.core.errors import NotFound
-from libreplay.session import lifecycle
-from libreplay.session.state import RESOLVED, SessionState
+from dockerkit import ROOT
+from sessionkit import DrivenSession, opened_sessions, short_hold  # noqa: F401 - the track's tests call forumkit.short_hold
 
 FORUM = ROOT / "packs" / "official" / "forum"
 SLA_SECONDS = 120  # from the break: a backlog to look at, a fix, the restart and a hold
@@ -93,20 +89,6 @@ class ForumSession(DrivenSession):
             time.sleep(1)
         return True
 
-    def held_back_by(self, guard: str, hold: float = SHORT_HOLD_SECONDS) -> SessionState:
-        """The guard tripped, and the session still has not resolved once a hold would be over."""
-        state = self.state_once(lambda s: guard in s.guards_tripped, within=hold + 30)
-        assert guard in state.guards_tripped, state
-        state = self.state_once(lambda s: s.status == RESOLVED, within=hold + 8)
-        assert state.status != RESOLVED, state
-        return state
-
-    def down(self) -> dict[str, list[str]]:
-        """Takes the session down; what the engine still holds of its project (nothing, if all went)."""
-        with suppress(NotFound):  # a stopped watcher took its session down already
-            lifecycle.down(self.id, record=False)
-        return leftovers(self.project)
-
 
 Opener = Callable[[str], ForumSession]  # opens a session of a forum scenario, by directory name
 
@@ -114,16 +96,6 @@ Opener = Callable[[str], ForumSession]  # opens a session of a forum scenario, b
 @contextmanager
 def sessions(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Opener]:
     """Opens sessions of forum scenarios by directory name; each is taken down at the end."""
-    monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", str(SLA_SECONDS))
-    opened: list[ForumSession] = []
-
-    def open_one(scenario_dir: str) -> ForumSession:
-        made = ForumSession(scenario_dir, projects)
-        opened.append(made)
-        return made
-
-    try:
+    with opened_sessions(lambda scenario_dir: ForumSession(scenario_dir, projects), monkeypatch,
+                         sla_seconds=SLA_SECONDS) as open_one:
         yield open_one
-    finally:
-        for made in opened:
-            made.down()

@@ -1,6 +1,7 @@
 """A session of a scenario driven from the library, as a trainee and the engine would drive it:
 what the integration tests of fair wins (test_fair_wins.py) and of the forum track (forumkit.py)
-share. A subclass adds what its scenarios need (their tools, their shortcuts)."""
+share, with the fixture that opens such sessions and takes them down. A subclass adds what its
+scenarios need (their tools, their shortcuts)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,18 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from dockerkit import run, start
+from dockerkit import leftovers, run, start
 from watchkit import wait_until_held_by
 
+from libreplay.core.errors import NotFound
 from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle
 from libreplay.session.stack import Stack
-from libreplay.session.state import SessionState, load_session
+from libreplay.session.state import RESOLVED, SessionState, load_session
 
 TRAINEE_SECONDS = 90
 SHORT_HOLD_SECONDS = 5  # where a guard, not the hold, is what the test is about
@@ -102,3 +104,40 @@ class DrivenSession:
             time.sleep(0.5)
             state = load_session(self.id)
         return state
+
+    def held_back_by(self, guard: str, hold: float = SHORT_HOLD_SECONDS) -> SessionState:
+        """The guard tripped, and the session still has not resolved once a hold would be over."""
+        state = self.state_once(lambda s: guard in s.guards_tripped, within=hold + 30)
+        assert guard in state.guards_tripped, state
+        state = self.state_once(lambda s: s.status == RESOLVED, within=hold + 8)
+        assert state.status != RESOLVED, state
+        return state
+
+    def down(self) -> dict[str, list[str]]:
+        """Takes the session down; what the engine still holds of its project (nothing, if all went)."""
+        with suppress(NotFound):  # a stopped watcher took its session down already
+            lifecycle.down(self.id, record=False)
+        return leftovers(self.project)
+
+
+Driven = TypeVar("Driven", bound=DrivenSession)
+
+
+@contextmanager
+def opened_sessions(make: Callable[[str], Driven], monkeypatch: Any, *,
+                    sla_seconds: int) -> Iterator[Callable[[str], Driven]]:
+    """Opens sessions by scenario name with ``make`` (each with an SLA of ``sla_seconds`` from
+    its break) and takes every one of them down at the end."""
+    monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", str(sla_seconds))
+    opened: list[Driven] = []
+
+    def open_one(name: str) -> Driven:
+        made = make(name)
+        opened.append(made)
+        return made
+
+    try:
+        yield open_one
+    finally:
+        for made in opened:
+            made.down()

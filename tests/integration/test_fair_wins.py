@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 
 import pytest
 from dockerkit import ROOT
-from sessionkit import SHORT_HOLD_SECONDS, DrivenSession
+from sessionkit import DrivenSession, opened_sessions
 
-from libreplay.core.errors import NotFound
-from libreplay.session import lifecycle
 from libreplay.session.state import ACTIVE, RESOLVED, TIMEOUT, SessionState
 
 pytestmark = pytest.mark.docker
@@ -55,38 +52,15 @@ class Session(DrivenSession):
 
 @pytest.fixture
 def open_session(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Session]]:
-    monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", str(SLA_SECONDS))
-    opened: list[Session] = []
-
-    def open_one(scenario_id: str) -> Session:
-        made = Session(scenario_id, projects)
-        opened.append(made)
-        return made
-
-    yield open_one
-    for made in opened:
-        with suppress(NotFound):  # a watcher that was stopped took its session down
-            lifecycle.down(made.id, record=False)
-
+    with opened_sessions(lambda scenario_id: Session(scenario_id, projects), monkeypatch,
+                         sla_seconds=SLA_SECONDS) as open_one:
+        yield open_one
 
 
 @pytest.fixture
 def scenario_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     """The scenario's own hold, not the one second the suite gives every other test."""
     monkeypatch.delenv("REPLAYBOOK_HOLD_SECONDS", raising=False)
-
-
-def tripped(guard: str) -> Callable[[SessionState], bool]:
-    return lambda state: guard in state.guards_tripped
-
-
-def held_back_by(s: Session, guard: str) -> SessionState:
-    """The guard tripped, and the session still does not resolve once the hold is over."""
-    state = s.state_once(tripped(guard), within=SHORT_HOLD_SECONDS + 20)
-    assert guard in state.guards_tripped, state
-    state = s.state_after(SHORT_HOLD_SECONDS + 6)
-    assert state.status != RESOLVED, state
-    return state
 
 
 # -- 001: a stub location in nginx ---------------------------------------------------------
@@ -107,7 +81,7 @@ def test_001_a_stub_location_in_nginx_trips_app_answers(
     with s.watching():
         s.trainee("web", NGINX_STUB)
         assert s.fixed_within(10)  # a status check alone is fooled
-        state = held_back_by(s, "app-answers")
+        state = s.held_back_by("app-answers")
         # The check passes, yet no hold runs while the guard fails: the clock goes on.
         assert state.status == ACTIVE and state.guards_failing and state.fix_landed_at is None
 
@@ -135,7 +109,7 @@ def test_002_trust_authentication_trips_password_required(
     with s.watching():
         s.trainee("db", CHOWN_AND_TRUST)
         assert s.fixed_within(20)
-        held_back_by(s, "password-required")
+        s.held_back_by("password-required")
         assert s.guard_passes("orders-kept")  # the data was never at risk here
 
         s.trainee("db", "runuser -u postgres -- psql -d shop -qc 'DELETE FROM orders WHERE id > 100'")
@@ -186,7 +160,7 @@ def test_008_cancelling_the_migration_trips_migration_kept(
     with s.watching():
         s.trainee("app", CANCEL_MIGRATION)
         assert s.fixed_within(15)  # writes flow again...
-        held_back_by(s, "migration-kept")  # ...with the deploy half done
+        s.held_back_by("migration-kept")  # ...with the deploy half done
 
 
 # -- 010: the API made a superuser, its settings pinned ------------------------------------
@@ -211,7 +185,7 @@ def test_010_borrowed_slots_or_pinned_settings_trip_guards(
     with s.watching():
         s.trainee("api", 'psql -c "ALTER ROLE api SUPERUSER"')
         assert s.fixed_within(15)  # the API borrows the reserved slots
-        held_back_by(s, "api-not-superuser")
+        s.held_back_by("api-not-superuser")
 
         s.trainee("api", PIN_DB)
         assert not s.guard_passes("api-settings-kept")
@@ -236,7 +210,7 @@ def test_011_cutting_the_shard_count_trips_shards_kept(
     with s.watching():
         s.trainee("uploads", CUT_SHARDS)
         assert s.fixed_within(30)  # 8 shards fit under 128 descriptors
-        held_back_by(s, "shards-kept")
+        s.held_back_by("shards-kept")
 
 
 def test_011_the_leaky_audit_does_not_go_away_by_itself(open_session: Callable[[str], Session]) -> None:
