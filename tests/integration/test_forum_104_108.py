@@ -5,7 +5,8 @@ who wants the points would take, played on a real broken session, and what stops
 write (MISCONF). A restart of Redis forgets the failed save, so the check asks for a save when
 none succeeded since Redis started; turning the snapshot settings off or saving elsewhere trips
 persistence-kept (and jobs-kept: Redis starts empty there); Redis run as root trips
-redis-not-root; FLUSHALL trips jobs-kept; chmod 777 on its directory trips data-dir-private.
+redis-not-root; FLUSHALL, or the emails marked sent in SQL, trip jobs-kept; chmod 777 on its
+directory trips data-dir-private.
 108: nginx refuses uploads over 1 MB (the site config lost client_max_body_size). An unlimited
 or huge body limit trips upload-limit-bounded, a raised app limit app-limit-kept, the app server
 opened to the network or something else on port 80 through-nginx.
@@ -154,12 +155,16 @@ redis-server /etc/redis/redis.conf --daemonize yes
 
 def test_104_a_data_directory_open_to_everyone_trips_data_dir_private(forum: Opener) -> None:
     s = _broken_104(forum)
-    # Every user may write the directory now, Redis's own user too: the saves work again.
-    s.trainee("forum", "chmod 777 /var/lib/redis")
+    # Every user may write the directory now, Redis's own user too: a save works again.
+    s.trainee("forum", "chmod 777 /var/lib/redis\nredis-cli BGSAVE\nsleep 2")
     assert s.fixed_within(20)
     assert s.failing_guards() == ["data-dir-private"]
     with s.watching():
         s.held_back_by("data-dir-private")
+        # The night's emails marked sent in the database: no email log, nothing sent.
+        assert s.guard_passes("jobs-kept")
+        s.sql("UPDATE notifications SET email_status = 'sent' WHERE email_status = 'pending'")
+        assert not s.guard_passes("jobs-kept")
 
 
 # -- 108-upload-too-large ----------------------------------------------------------------------
