@@ -49,7 +49,8 @@ def dev(
         _draw_console(console, fault)
         return
     if shell is not None:
-        raise typer.Exit(_shell(shell))
+        _shell(shell)  # the author left the shell: the pane's command succeeded
+        return
     if scenario is None:
         raise typer.BadParameter("name a SCENARIO: its directory, id or pack/id")
     from libreplay.authoring.dev import DevLoop
@@ -75,7 +76,7 @@ def dev(
 # -- the workspace's panes ---------------------------------------------------------------------
 
 
-def _shell(session_id: str) -> int:
+def _shell(session_id: str) -> int | None:
     from libreplay.authoring.dev import shell_through_rebuilds
 
     if not sys.stdin.isatty():

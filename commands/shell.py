@@ -26,14 +26,16 @@ def shell(
         typer.Option("--record", help="Record the shell with timing to this asciicast v2 file."),
     ] = None,
 ) -> None:
-    """Enter SERVICE's container with docker exec; while it is not running, says so and waits."""
+    """Enter SERVICE's container with docker exec; while it is not running, says so and waits.
+    Exits 0 once the trainee leaves the shell, whatever its last command's status."""
     from libreplay.play import shell as trainee_shell
 
     state, service = trainee_shell.target(session, service)
     if not sys.stdin.isatty():
         raise EnvironmentProblem("replay-shell needs a terminal (stdin is not a tty)")
-    code = trainee_shell.visit(state, service, record=record, say=say)
-    raise typer.Exit(code)
+    # The shell's own status is the trainee's last command's: not ours to report (it would read
+    # as one of our documented failures, and the play's pane would stop on it).
+    trainee_shell.visit(state, service, record=record, say=say)
 
 
 main = app

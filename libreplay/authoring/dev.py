@@ -206,9 +206,10 @@ def dev_workspace_spec(
     )
 
 
-def shell_through_rebuilds(session_id: str, say: Callable[[str], None]) -> int:
+def shell_through_rebuilds(session_id: str, say: Callable[[str], None]) -> int | None:
     """The author's shell in the stack's shell service (:func:`libreplay.play.shell.visit`),
-    opened again when a rebuild removed its container; its exit status once the author leaves."""
+    opened again when a rebuild removed its container; its exit status once the author leaves
+    (None when it is not known)."""
     from libreplay.play import shell
 
     while True:

@@ -47,8 +47,11 @@ SHELL_ANNOUNCEMENTS = {
     "PS0": f"$({_announce(COMMAND_STARTED)})",  # expanded before each command; prints nothing
 }
 WAIT_POLL_SECONDS = 1.0  # how often a window waiting for its service looks again
-KILLED_STATUS = 128  # a shell's exit status from here on: killed by signal (status - 128)
-STOPPING_GRACE_SECONDS = 3.0  # how long a killed shell's container is given to be seen stopped
+# From this exit status on a shell may have been killed with its container: 125-127 are docker
+# exec's own failures, 128+N (and -N from a child we ran) a signal. Below it the trainee left:
+# bash's `exit` ends with the last command's status (a failed grep: 1).
+MAYBE_KILLED_STATUS = 125
+STOPPING_GRACE_SECONDS = 3.0  # how long such a shell's container is given to be seen stopped
 
 
 # The command the watcher recognises as a trainee's shell (its exec_create event names it:
@@ -89,12 +92,13 @@ def visit(
     *,
     record: Path | None,
     say: Callable[[str], None],
-) -> int:
-    """Enter ``service``'s container and return the shell's exit status once the trainee leaves.
+) -> int | None:
+    """Enter ``service``'s container and return the shell's exit status once the trainee leaves
+    (None when it is not known).
 
-    While the container is not running, and when it stops under the shell (a crash, a stop),
-    it says what state the service is in and waits until it runs again; SessionError once the
-    session has ended meanwhile.
+    While the container is not running, and when it stops or restarts under the shell (a
+    crash, a stop, a hold's restart), it says what state the service is in and waits until it
+    runs again; SessionError once the session has ended meanwhile.
     ``record``: an asciicast v2 file, appended to on each reconnection and when it exists
     already (a window reopened after the trainee left its shell keeps what went before).
     """
@@ -109,7 +113,7 @@ def visit(
         # The shell also ends when the container dies under it: offer to reconnect rather than
         # leave the trainee at the host prompt.
         if not _stopped_under(state, container, code):
-            return code if code is not None else 0
+            return code
         say(stopped_under_line(service))
 
 
@@ -148,8 +152,8 @@ class ServiceShell:
         return None
 
     def reopen_line(self) -> str | None:
-        """None when the trainee left the shell (its container still runs), else what to say
-        before it is opened again."""
+        """None when the trainee left the shell (the container it opened in still runs, not
+        restarted since), else what to say before it is opened again."""
         try:
             state = load_session(self.session_id)
         except ReplayError:
@@ -218,10 +222,11 @@ def _stopped_under(state: SessionState, entered: ServiceContainer, code: int | N
     """Whether a shell opened in ``entered`` ended because its container stopped under it rather
     than by the trainee's `exit`. The container is not running, or runs again since (restarted:
     a new start time; recreated: another container) — a hold's restart can be that quick. The
-    engine may report the stop a moment after the shell was killed, so a shell that did not end
-    with status 0 (killed, or its status unknown) gives it STOPPING_GRACE_SECONDS to; one the
-    trainee left with status 0 is not waited for."""
-    deadline = time.monotonic() + (0.0 if code == 0 else STOPPING_GRACE_SECONDS)
+    engine may report the stop a moment after the shell was killed, so a shell that may have
+    been killed (MAYBE_KILLED_STATUS on, or its status unknown) gives it STOPPING_GRACE_SECONDS
+    to; one the trainee left is not waited for."""
+    maybe_killed = code is None or code < 0 or code >= MAYBE_KILLED_STATUS
+    deadline = time.monotonic() + (STOPPING_GRACE_SECONDS if maybe_killed else 0.0)
     while True:
         try:
             now = find_container(state, entered.service)
@@ -235,7 +240,8 @@ def _stopped_under(state: SessionState, entered: ServiceContainer, code: int | N
 
 
 def _run_shell(container: ServiceContainer, docker: str, record: Path | None, *, append: bool) -> int | None:
-    """The shell's exit status (None when it is not known)."""
+    """The shell's exit status (None when it is not known: asciinema was killed). Raises
+    EnvironmentProblem when asciinema failed before running it (its message is on the terminal)."""
     if record is None:
         return interactive(shell_argv(container, docker_bin=docker))
     record.parent.mkdir(parents=True, exist_ok=True)
@@ -247,8 +253,13 @@ def _run_shell(container: ServiceContainer, docker: str, record: Path | None, *,
         keep_status = f"echo $? >{shlex.quote(str(status_file))}"
         command = f"{shell_command_line(container, docker_bin=docker)}; {keep_status}"
         argv = [sys.executable, "-m", "asciinema", "rec", "--quiet", mode, "-c", command, str(record)]
-        interactive(argv)
+        recorder = interactive(argv)
         try:
             return int(status_file.read_text(encoding="ascii").strip())
         except (OSError, ValueError):
-            return None  # asciinema itself was killed: not known
+            if recorder > 0:
+                raise EnvironmentProblem(
+                    f"recording the shell failed: asciinema exited with status {recorder}",
+                    hint="its message is above; replaybook doctor checks asciinema",
+                ) from None
+            return None  # asciinema itself was killed (or ended at once): not known

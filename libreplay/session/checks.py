@@ -236,15 +236,16 @@ ProbeFollowerEvent = ProbeEvent | ProbeStreamEnded
 class ProbeFollower(LogFollower[ProbeFollowerEvent]):
     """Follows the probe's log stream and puts each :class:`ProbeEvent` on a queue.
 
-    The stream starts at the container's first line, so the newest state is always known.
-    When the stream ends (the stack went down) it puts :class:`ProbeStreamEnded`.
+    The stream starts at the container's first line (or ``since``, where an earlier follower
+    stopped), so the newest state is always known: the probe says only what changed. When the
+    stream ends (the stack went down) it puts :class:`ProbeStreamEnded`.
     """
 
     end = ProbeStreamEnded()
 
     def __init__(self, check: Check, events: EventSink[ProbeFollowerEvent], *,
-                 streams: docker_api.Streams | None = None) -> None:
-        super().__init__("probe-follower", events, streams=streams)
+                 streams: docker_api.Streams | None = None, since: float | None = None) -> None:
+        super().__init__("probe-follower", events, since=since, streams=streams)
         self.check = check
 
     def container_id(self) -> str:

@@ -91,20 +91,24 @@ ProbeEvents = queue.Queue[ProbeFollowerEvent]
 
 class ProbeFeed:
     """The probe's answers (http_200 checks) on a queue, for one wait or proof: :meth:`follow`
-    starts reading the probe's log, and again when the stream dropped while the probe still
-    runs; :meth:`close` ends every follower it started. A follower reads from the probe's first
-    line, so a wait tells old answers apart by their stamps."""
+    starts reading the probe's log from its first line, and again when the stream dropped while
+    the probe still runs (from the last line read, which comes again: a wait tells old answers
+    apart by their stamps); :meth:`close` ends every follower it started."""
 
     def __init__(self, check: Check) -> None:
         self.check = check
         self.events: ProbeEvents = queue.Queue()
         self.streams = docker_api.Streams()
+        self._last: ProbeFollower | None = None
 
     def follow(self) -> None:
-        ProbeFollower(self.check, self.events, streams=self.streams).start()
+        since = self._last.resume_point() if self._last is not None else None
+        self._last = ProbeFollower(self.check, self.events, streams=self.streams, since=since)
+        self._last.start()
 
     def close(self) -> None:
         self.streams.close()  # the followers end now, not when the probe stops (serve lives on)
+
 
 BASELINE_TIMEOUT_SECONDS = 120
 BREAK_PROOF_TIMEOUT_SECONDS = 60
@@ -950,6 +954,10 @@ def _wait_for(
         if not isinstance(event, NothingArrived):
             heard = time.monotonic()
         elif since is not None and time.monotonic() - heard >= OWN_LOOK_SECONDS:
+            # Not for the baseline (``since`` None): its proof confirms a pass and weighs one
+            # seen before the stack was up on its own terms (_BaselineProof._relapsed).
+            if not probe_alive(check):
+                return None
             heard, began = time.monotonic(), time.time()
             if check.once() is fixed:
                 return began

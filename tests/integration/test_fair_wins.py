@@ -17,7 +17,7 @@ import pytest
 from dockerkit import ROOT
 from sessionkit import DrivenSession, opened_sessions
 
-from libreplay.session.state import ACTIVE, RESOLVED, TIMEOUT, SessionState
+from libreplay.session.state import ACTIVE, RESOLVED, TIMEOUT
 
 pytestmark = pytest.mark.docker
 
@@ -36,9 +36,6 @@ class Session(DrivenSession):
         done = self.shell(service, script)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
-
-    def state_after(self, seconds: float) -> SessionState:
-        return self.state_once(lambda _state: False, seconds)
 
     def relapses_within(self, seconds: float) -> bool:
         """Whether the check fails at some point within ``seconds`` (a hold would end there)."""

@@ -110,6 +110,7 @@ def test_101_deleting_the_queue_and_the_retries_trips_backlog_kept(
 def test_101_marking_the_waiting_emails_sent_trips_backlog_kept(forum: Opener) -> None:
     s = forum(MAIL_BACKLOG)
     s.break_it()
+    assert s.guard_passes("backlog-kept")
     # The database says sent; no email log was written and nothing reached the provider. The
     # jobs are all still there: only the marking counts.
     s.sql("UPDATE notifications SET email_status = 'sent' WHERE email_status = 'pending'")

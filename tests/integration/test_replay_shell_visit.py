@@ -1,7 +1,8 @@
-"""replay-shell, recorded, as a local play's window runs it, on the real engine: the status the
-trainee leaves with comes back through asciinema (which itself always exits 0), and a restart
-of the container under the shell, however quick, reopens the shell rather than ending the
-window (a hold's restart of the shell's container ended a whole local play before)."""
+"""replay-shell, recorded, as a local play's window runs it, on the real engine: a trainee who
+leaves the shell after a failing command ends the window at once with status 0 (the shell's
+status is the trainee's, not one of ours: the play's pane would stop on it), and a restart of
+the container under the shell, however quick, reopens the shell rather than ending the window
+(a hold's restart of the shell's container ended a whole local play before)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from dockerkit import TESTPACK, exe, leftovers, run, up_and_broken
 
 from libreplay.engine import docker_api
+from libreplay.play.shell import STOPPING_GRACE_SECONDS
 from libreplay.session.state import load_session
 
 pytestmark = pytest.mark.docker
@@ -74,7 +76,7 @@ def window(session: str, record: Path) -> Iterator[Window]:
         os.close(fd)
 
 
-def test_the_status_the_trainee_leaves_with_comes_back_through_the_recording(
+def test_leaving_after_a_failing_command_ends_the_window_at_once_and_cleanly(
     projects: list[str], tmp_path: Path,
 ) -> None:
     session = up_and_broken(TESTPACK / "t-exit", projects)
@@ -82,7 +84,9 @@ def test_the_status_the_trainee_leaves_with_comes_back_through_the_recording(
         seen = shell.wait_for(b"# ")
         shell.type("echo RECORDED-$((6*7)); exit 3")
         shell.wait_for(b"RECORDED-42", after=seen)
-        assert shell.exit_status() == 3
+        left = time.monotonic()
+        assert shell.exit_status() == 0
+        assert time.monotonic() - left < STOPPING_GRACE_SECONDS  # the trainee left: not waited on
     assert "RECORDED-42" in (tmp_path / "shell.cast").read_text()
     assert run("replay-down", session).returncode == 0
     assert leftovers(f"replaybook-{session}") == {}

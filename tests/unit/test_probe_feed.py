@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -72,6 +72,7 @@ class OwnLook(SimpleNamespace):
 
 
 def test_a_silent_stream_gets_a_check_of_our_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lifecycle, "probe_alive", lambda check: True)
     monkeypatch.setattr(lifecycle, "OWN_LOOK_SECONDS", 0.05)
     monkeypatch.setattr(lifecycle, "EVENT_WAIT_STEP_SECONDS", 0.01)
     feed = ScriptedFeed([[ProbeEvent(at=101.0, ok=False, status="502")]])  # then nothing, for good
@@ -80,6 +81,18 @@ def test_a_silent_stream_gets_a_check_of_our_own(monkeypatch: pytest.MonkeyPatch
     seen = lifecycle._wait_for(check, feed, fixed=True, since=100.0,  # type: ignore[arg-type]
                                deadline=lifecycle.Deadline(2.0))
     assert seen is not None and check.runs == 1
+
+
+def test_a_silent_stream_whose_probe_went_ends_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lifecycle, "probe_alive", lambda check: False)
+    monkeypatch.setattr(lifecycle, "OWN_LOOK_SECONDS", 0.05)
+    monkeypatch.setattr(lifecycle, "EVENT_WAIT_STEP_SECONDS", 0.01)
+    feed = ScriptedFeed([[]])
+    feed.follow()
+    check = OwnLook(answer=True)
+    assert lifecycle._wait_for(check, feed, fixed=True, since=100.0,  # type: ignore[arg-type]
+                               deadline=lifecycle.Deadline(2.0)) is None
+    assert check.runs == 0  # no look into a probe that is gone
 
 
 def test_the_baseline_wait_takes_no_look_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,3 +104,27 @@ def test_the_baseline_wait_takes_no_look_of_its_own(monkeypatch: pytest.MonkeyPa
     assert lifecycle._wait_for(check, feed, fixed=True, since=None,  # type: ignore[arg-type]
                                deadline=lifecycle.Deadline(0.3)) is None
     assert check.runs == 0
+
+
+class RecordedFollower:
+    """A ProbeFollower that only notes where it was asked to start."""
+
+    made: ClassVar[list[float | None]] = []
+
+    def __init__(self, check: object, events: object, *, streams: object, since: float | None) -> None:
+        self.made.append(since)
+
+    def start(self) -> None:
+        pass
+
+    def resume_point(self) -> float:
+        return 1234.5  # just before the newest line this one read
+
+
+def test_following_again_carries_on_from_the_last_line_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lifecycle, "ProbeFollower", RecordedFollower)
+    RecordedFollower.made = []
+    feed = lifecycle.ProbeFeed(SimpleNamespace())  # type: ignore[arg-type]
+    feed.follow()
+    feed.follow()
+    assert RecordedFollower.made == [None, 1234.5]  # the first from the probe's first line

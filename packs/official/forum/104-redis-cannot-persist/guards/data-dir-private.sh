@@ -6,7 +6,7 @@
 # cannot be read (nothing is known then). Logic over stdin.
 set -euo pipefail
 docker compose exec -T forum sh -s <<'EOS'
-mode=$(stat -c %a /var/lib/redis 2>/dev/null) || exit 0
+mode=$(stat -L -c %a /var/lib/redis 2>/dev/null) || exit 0
 case $mode in
     *[2367]) echo "/var/lib/redis is writable by every user on the box (mode $mode)" >&2; exit 1 ;;
 esac
