@@ -46,7 +46,7 @@ def tracks_of(listings: Iterable[PackListing]) -> list[TrackListing]:
             track = _track_file(members[0])
             if track is not None:
                 tracks.append(TrackListing(track, listing.pack.name, tuple(members)))
-        found += sorted(tracks, key=lambda listing: (listing.track.name, str(listing.track.directory)))
+        found += sorted(tracks, key=lambda made: (made.track.name, str(made.track.directory)))
     return found
 
 

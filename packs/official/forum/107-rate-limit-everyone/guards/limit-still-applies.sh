@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Guard: the per-client limit still stops a client that hammers the forum. A bot on the internet
 # (the `client` service) fetches /latest.json 14 times at once through the load balancer (all in
-# flight together, so the bucket cannot refill between them however slow the box is); with 200 requests a minute and bursts of 10 per client, some must be refused
-# (429). Removing the limit, raising it until it limits nothing, or a dry run lets all through.
+# flight together, so the bucket cannot refill between them however slow the box is); with 200
+# requests a minute and bursts of 10 per client, some must be refused (429). Removing the
+# limit, raising it until it limits nothing, or a dry run lets all through.
 # It tests only once the members come through lb and the forum sees their own addresses: before
 # the move they reach the forum directly, and after it the check fails until then (a bot's
 # bursts through lb would only add to the members' 429s). Until then it passes at once.
