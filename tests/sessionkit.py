@@ -61,7 +61,9 @@ class DrivenSession:
         """The guard's script, run as the engine runs it (bash on the host, the session's copy)."""
         guard = next(g for g in self.scenario.guards if g.name == name)
         assert guard.script is not None
-        return self.stack.run_script(guard.script, timeout=20).ok
+        ran = self.stack.run_script(guard.script, timeout=20)
+        print(f"guard {name}: {'passes' if ran.ok else 'fails'}: {ran.tail(3)}")  # shown on failure
+        return ran.ok
 
     def failing_guards(self) -> list[str]:
         return [g.name for g in self.scenario.guards if not self.guard_passes(g.name)]
@@ -74,6 +76,7 @@ class DrivenSession:
         """The success check, once (replay-check: exit 0 fixed, 1 not fixed)."""
         checked = run("replay-check", self.id, timeout=120)
         assert checked.returncode in (0, 1), checked.stderr
+        print(f"check: {checked.stdout.strip()}")  # shown on failure, with the guards' output
         return checked.returncode == 0
 
     def fixed_within(self, seconds: float) -> bool:

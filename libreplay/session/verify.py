@@ -90,8 +90,6 @@ def failing_guards(check: Check, stop: threading.Event | None = None) -> list[Gu
     return failing
 
 
-
-
 def guard_failure(guards: Sequence[Guard]) -> str:
     """How failing guards are reported to an author (``replaybook test``, a refused break)."""
     return "; ".join(f"guard {guard.name!r} fails ({guard.message})" for guard in guards)

@@ -3,7 +3,7 @@
 # header anyone can send; lb appends the address it saw, so the forum must take the address lb
 # added and nothing a client wrote before it (set_real_ip_from lb's address, no recursion
 # through untrusted entries), and must not believe the header from anyone but lb. A bot (the
-# `client` service) sends 14 requests at once with a new made-up X-Forwarded-For each: through
+# `client` service) sends 19 requests at once with a new made-up X-Forwarded-For each: through
 # lb, then straight to the forum. Each series must see refusals (429), as one client's would.
 # Trusting every address (with real_ip_recursive, or a network the clients are on too), or
 # keying the limit on the header itself, lets each made-up address count as a new client.
@@ -23,30 +23,38 @@ then
 fi
 docker compose exec -T client sh -s <<'EOS'
 bot='Mozilla/5.0 (compatible; PetalBot; +https://webmaster.petalsearch.com/site/petalbot)'
-# 14 requests at once to $1 (in flight together: the bucket cannot refill between them),
-# each with a made-up X-Forwarded-For when $2 is "spoof".
+# 19 requests at once to $1, each with a made-up X-Forwarded-For when $2 is "spoof". From one
+# client, 10 fill the burst and the bucket (200 a minute) refills one each 0.3 s: only if they
+# reached the forum spread over 2.7 s would none be refused. (Kept under the 20 connections a
+# client may hold: past them the connection limit refuses with 429 too, whatever the address.)
 series() {
     i=0
-    while [ "$i" -lt 14 ]; do
+    while [ "$i" -lt 19 ]; do
         printf 'url = "http://%s/latest.json"\noutput = "/dev/null"\nsilent\nmax-time = 3\n' "$1"
         [ "$2" = spoof ] && printf 'header = "X-Forwarded-For: 203.0.113.%s"\n' "$((i + 20))"
         printf 'user-agent = "%s"\nwrite-out = "%%{http_code}\\n"\n' "$bot"
         i=$((i + 1))
-        [ "$i" -lt 14 ] && echo next
-    done | curl --parallel --parallel-immediate --parallel-max 14 -K - || true
+        [ "$i" -lt 19 ] && echo next
+    done | curl --parallel --parallel-immediate --parallel-max 19 -s -K - || true
+}
+# Whether a series to $1 ($2 as above) sees a refusal. A series that sees none is sent once
+# more: on a loaded machine one burst's arrivals can spread out. The last codes are in $codes.
+refused() {
+    for try in 1 2; do
+        codes=$(series "$1" "$2")
+        case $codes in
+            *429*) return 0 ;;
+        esac
+    done
+    return 1
 }
 for host in lb forum; do
-    codes=$(series "$host" spoof)
-    case $codes in
-        *429*) continue ;;
-    esac
+    refused "$host" spoof && continue
+    spoofed=$codes
     # None refused: is anyone refused at all? Without the made-up header (through lb, as any
     # client). If not, the limit itself is gone: limit-still-applies says so, not this guard.
-    case $(series lb plain) in
-        *429*) ;;
-        *) exit 0 ;;
-    esac
-    echo "14 requests with made-up X-Forwarded-For addresses, sent to $host, none refused: $(echo $codes)" >&2
+    refused lb plain || exit 0
+    echo "19 requests at once with made-up X-Forwarded-For addresses, sent to $host, twice, none refused: $(echo $spoofed)" >&2
     exit 1
 done
 EOS
