@@ -21,6 +21,7 @@ from libreplay.scenario.load import load_scenario
 from libreplay.session import lifecycle
 from libreplay.session.stack import Stack
 from libreplay.session.state import RESOLVED, SessionState, load_session
+from libreplay.session.verify import RESTART_GRACE_SECONDS, RETURN_TIMEOUT_SECONDS
 
 TRAINEE_SECONDS = 90
 SHORT_HOLD_SECONDS = 5  # where a guard, not the hold, is what the test is about
@@ -109,8 +110,11 @@ class DrivenSession:
         return state
 
     def held_back_by(self, guard: str, hold: float = SHORT_HOLD_SECONDS) -> SessionState:
-        """The guard tripped, and the session still has not resolved once a hold would be over."""
-        state = self.state_once(lambda s: guard in s.guards_tripped, within=hold + 30)
+        """The guard tripped, and the session still has not resolved once a hold would be over.
+        The watcher's first round may come only after a hold began and restarted the box: its
+        stop, the box's start and the check passing again are waited for too."""
+        trip_within = hold + RESTART_GRACE_SECONDS + RETURN_TIMEOUT_SECONDS + 20
+        state = self.state_once(lambda s: guard in s.guards_tripped, within=trip_within)
         assert guard in state.guards_tripped, state
         state = self.state_once(lambda s: s.status == RESOLVED, within=hold + 8)
         assert state.status != RESOLVED, state

@@ -230,6 +230,20 @@ def engine_now() -> float:
     return time.time()
 
 
+def engine_skew() -> float:
+    """The engine's clock minus ours, taken at the middle of the call that reads it. Zero when
+    the engine's time falls within the call, as for an engine on this machine: a loaded engine takes
+    a while to answer, and reading its clock against ours after the answer made it seem behind
+    by that while (an event of a check's own exec then seemed to come after the check's end)."""
+    before = time.time()
+    engine = engine_now()
+    after = time.time()
+    # Compared as read (a millisecond's slack for the engine's rounding): a midpoint's sum rounds.
+    if before - 0.001 <= engine <= after + 0.001:
+        return 0.0
+    return engine - (before + after) / 2
+
+
 ProbeFollowerEvent = ProbeEvent | ProbeStreamEnded
 
 

@@ -53,6 +53,7 @@ from libreplay.session.checks import (
     ProbeFollowerEvent,
     ProbeStreamEnded,
     engine_now,
+    engine_skew,
 )
 from libreplay.session.hints import (
     SHELL_NEWS_SPACING_SECONDS,
@@ -376,7 +377,7 @@ class _Watcher:
             self._follow_probe()
         paced = not self.check.http or bool(self.stack.scenario.guards)  # by what the shells say
         if paced:
-            self.engine_skew = engine_now() - time.time()  # the engine's events are in its time
+            self.engine_skew = engine_skew()  # the engine's events are in its time
         self._follow_stack()
         self._follow_hints()
         for service in self.last_state.services if paced else ():

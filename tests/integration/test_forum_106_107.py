@@ -58,6 +58,9 @@ TRUST_EVERYONE = (
 def forum(projects: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Opener]:
     forumkit.short_hold(monkeypatch)  # these tests are about guards, not the hold
     with forumkit.sessions(projects, monkeypatch) as open_one:
+        # Room for the shortcuts played before the watched one, all in one session: they can
+        # take most of the track's 120 s, and a session that timed out trips no guard.
+        monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", "600")
         yield open_one
 
 
@@ -150,5 +153,7 @@ def test_107_each_shortcut_is_caught(forum: Opener) -> None:
     with s.watching():
         s.trainee("forum", TRUST_EVERYONE)
         assert s.fixed_within(20)
-        assert not s.guard_passes("forwarded-for-from-lb-only")
         s.held_back_by("forwarded-for-from-lb-only")
+        # Asked once held back: before, a hold that began on the passing check may be restarting
+        # the box, and a guard passes when it cannot tell.
+        assert not s.guard_passes("forwarded-for-from-lb-only")

@@ -91,9 +91,11 @@ def test_101_flushing_redis_after_the_fix_trips_backlog_kept(forum: Opener, shor
     s.break_it()
     with s.watching():
         s.trainee("forum", ROTATE + "redis-cli FLUSHALL\n")
-        assert s.fixed_within(45)  # mail flows again: the members' next post is notified...
-        assert not s.guard_passes("backlog-kept")  # ...but 28k waiting notifications lost their jobs
+        assert s.fixed_within(90)  # mail flows again: the members' next post is notified...
         s.held_back_by("backlog-kept")
+        # ...but 28k waiting notifications lost their jobs. (Asked once held back: before, a hold
+        # may be restarting the box, and the guard passes when it cannot tell.)
+        assert not s.guard_passes("backlog-kept")
 
 
 def test_101_deleting_the_queue_and_the_retries_trips_backlog_kept(
@@ -117,7 +119,10 @@ def test_101_marking_the_waiting_emails_sent_trips_backlog_kept(forum: Opener) -
     assert not s.guard_passes("backlog-kept")
 
 
-def test_101_turning_email_off_trips_emails_enabled_and_backlog_kept(forum: Opener, short_hold: None) -> None:
+def test_101_turning_email_off_trips_emails_enabled_and_backlog_kept(
+    forum: Opener, short_hold: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPLAYBOOK_SLA_SECONDS", "600")  # room for the whole backlog's skipping
     s = forum(MAIL_BACKLOG)
     s.break_it()
     with s.watching():
@@ -134,7 +139,8 @@ def test_101_turning_email_off_trips_emails_enabled_and_backlog_kept(forum: Open
             + ROTATE
             + "echo 'require \"sidekiq/api\"; Sidekiq::RetrySet.new.retry_all' | forum-runner -\n",
         )
-        assert s.fixed_within(90)  # the admin's test email still goes out; the backlog empties, skipped
+        assert s.drains_below(1, within=300)  # ~28k jobs, each skipped in a transaction of its own
+        assert s.fixed_within(60)  # the admin's test email still goes out; the backlog is gone, skipped
         s.held_back_by("emails-enabled")
         assert not s.guard_passes("backlog-kept")  # the skipped notifications are lost for good
         assert int(s.sql("SELECT count(*) FROM notifications WHERE email_status = 'skipped'")) > 1_000
@@ -156,7 +162,13 @@ forumctl restart sidekiq
     )
     # The forum believes it sends: the queue drains into the sink...
     token = s.trainee("forum", "curl -fsS -X POST http://localhost/admin/email/test | jq -r .token").strip()
-    outcome = s.trainee("forum", f"sleep 2; redis-cli GET forum:test-email:{token}").strip()
+    outcome = s.trainee(
+        "forum",
+        f"""i=0
+until redis-cli GET forum:test-email:{token} | grep -q . || [ $i -ge 30 ]; do sleep 0.5; i=$((i + 1)); done
+redis-cli GET forum:test-email:{token}
+""",
+    ).strip()
     assert outcome == "sent", outcome
     # ...but nothing reaches the provider: the check is not fooled.
     assert s.stays_unfixed(10)
