@@ -232,9 +232,9 @@ def engine_now() -> float:
 
 def engine_skew() -> float:
     """The engine's clock minus ours, taken at the middle of the call that reads it. Zero when
-    the engine's time falls within the call, as for an engine on this machine: a loaded engine takes
-    a while to answer, and reading its clock against ours after the answer made it seem behind
-    by that while (an event of a check's own exec then seemed to come after the check's end)."""
+    the engine's time falls within the call, as for an engine on this machine: a loaded engine
+    takes a while to answer, and its clock read against ours after the answer seemed behind by
+    that while (an event of a check's own exec then seemed to come after the check's end)."""
     before = time.time()
     engine = engine_now()
     after = time.time()
