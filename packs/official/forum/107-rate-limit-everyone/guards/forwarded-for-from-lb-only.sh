@@ -25,8 +25,9 @@ docker compose exec -T client sh -s <<'EOS'
 bot='Mozilla/5.0 (compatible; PetalBot; +https://webmaster.petalsearch.com/site/petalbot)'
 # 19 requests at once to $1, each with a made-up X-Forwarded-For when $2 is "spoof". From one
 # client, 11 pass at once (the burst of 10 beyond the first) and the bucket (200 a minute)
-# refills one each 0.3 s: only if they reached the forum spread over 2.4 s would none be refused. (Kept under the 20 connections a
-# client may hold: past them the connection limit refuses with 429 too, whatever the address.)
+# refills one each 0.3 s: only if they reached the forum spread over 2.4 s would none be
+# refused. (Kept under the 20 connections a client may hold: past them the connection limit
+# refuses with 429 too, whatever the address.)
 series() {
     i=0
     while [ "$i" -lt 19 ]; do

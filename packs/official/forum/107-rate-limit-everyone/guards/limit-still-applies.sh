@@ -3,11 +3,10 @@
 # (the `client` service) fetches /latest.json 19 times at once through the load balancer; with
 # 200 requests a minute and bursts of 10 per client, some must be refused (429): 11 pass at once
 # and the bucket refills one each 0.3 s, so only requests reaching the forum spread over 2.4 s
-# could all pass.
-# (Kept under the 20 connections a client may hold: past them the connection limit refuses
-# with 429 too, the request limit gone or not.) None refused, it tries once more: on a loaded
-# machine one burst's arrivals can spread out. Removing the limit, raising it until it limits
-# nothing, or a dry run lets all through.
+# could all pass. (Kept under the 20 connections a client may hold: past them the connection
+# limit refuses with 429 too, the request limit gone or not.) None refused, it tries once more:
+# on a loaded machine one burst's arrivals can spread out. Removing the limit, raising it until
+# it limits nothing, or a dry run lets all through.
 # It tests only once the members come through lb and the forum sees their own addresses: before
 # the move they reach the forum directly, and after it the check fails until then (a bot's
 # bursts through lb would only add to the members' 429s). Until then it passes at once.
